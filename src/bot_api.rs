@@ -1,0 +1,149 @@
+//! The Bot API form of what the app sends (PROTOCOL §3): `PassportData`
+//! and its parts, exactly as the JSON carries them (binary fields in base64,
+//! decoded only when decrypted).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::ElementType;
+
+/// `Update.message.passport_data`: the elements and the encrypted credentials.
+///
+/// ```
+/// use telegram_passport::PassportData;
+///
+/// let update = br#"{"update_id": 1, "message": {"message_id": 2, "passport_data":
+///     {"data": [], "credentials": {"data": "", "hash": "", "secret": ""}}}}"#;
+/// let passport_data = PassportData::from_json(update)?;
+/// assert!(passport_data.data.is_empty());
+/// # Ok::<(), telegram_passport::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PassportData {
+    /// The elements shared with the bot.
+    pub data: Vec<EncryptedPassportElement>,
+    /// What is needed to decrypt them.
+    pub credentials: EncryptedCredentials,
+}
+
+/// `EncryptedCredentials`: the credentials JSON, encrypted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncryptedCredentials {
+    /// Base64 of the encrypted credentials JSON.
+    pub data: String,
+    /// Base64 of SHA-256 of the padded plaintext.
+    pub hash: String,
+    /// Base64 of the credentials secret, RSA-OAEP encrypted to the bot's key.
+    pub secret: String,
+}
+
+/// `EncryptedPassportElement`: one element, as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncryptedPassportElement {
+    /// The element type.
+    #[serde(rename = "type")]
+    pub element_type: ElementType,
+    /// Base64 of the encrypted data (personal details, identity documents, address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    /// The phone number (`phone_number` elements), verified by Telegram.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    /// The e-mail address (`email` elements), verified by Telegram.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Scans of an address document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<PassportFile>>,
+    /// Front side of an identity document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub front_side: Option<PassportFile>,
+    /// Reverse side of a driver's licence or identity card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverse_side: Option<PassportFile>,
+    /// Selfie with the document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selfie: Option<PassportFile>,
+    /// Translations of the document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub translation: Option<Vec<PassportFile>>,
+    /// The element hash, opaque text: echo it back in `unspecified` error
+    /// reports, never decode it.
+    pub hash: String,
+}
+
+/// `PassportFile`: a file on Telegram's servers, fetched with `getFile`.
+/// Its bytes are encrypted; decrypt them with the matching
+/// [`FileCredentials`](crate::FileCredentials).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PassportFile {
+    /// Identifier for `getFile`.
+    pub file_id: String,
+    /// Identifier stable across bots; cannot be used to download.
+    #[serde(default)]
+    pub file_unique_id: String,
+    /// Size in bytes (of the encrypted file).
+    #[serde(default)]
+    pub file_size: u64,
+    /// Unix time the file was uploaded.
+    #[serde(default)]
+    pub file_date: i64,
+}
+
+impl PassportData {
+    /// Reads a bare `PassportData`, or a `Message` or `Update` carrying one.
+    pub fn from_json(json: &[u8]) -> Result<Self> {
+        let envelope: Envelope = serde_json::from_slice(json).map_err(|source| Error::Json {
+            what: "PassportData".to_owned(),
+            source,
+        })?;
+        envelope.into_passport_data().ok_or(Error::NoPassportData)
+    }
+
+    /// The JSON text.
+    pub fn to_json(&self) -> String {
+        // Serialising strings and integers cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Any of `PassportData`, `Message` or `Update`, read in one pass; every
+/// other field is skipped.
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    data: Option<Vec<EncryptedPassportElement>>,
+    #[serde(default)]
+    credentials: Option<EncryptedCredentials>,
+    #[serde(default)]
+    passport_data: Option<PassportData>,
+    #[serde(default)]
+    message: Option<MessageEnvelope>,
+}
+
+#[derive(Deserialize)]
+struct MessageEnvelope {
+    #[serde(default)]
+    passport_data: Option<PassportData>,
+}
+
+impl Envelope {
+    fn into_passport_data(self) -> Option<PassportData> {
+        match self {
+            Self {
+                data: Some(data),
+                credentials: Some(credentials),
+                ..
+            } => Some(PassportData { data, credentials }),
+            Self {
+                passport_data: Some(passport_data),
+                ..
+            } => Some(passport_data),
+            Self {
+                message: Some(message),
+                ..
+            } => message.passport_data,
+            _ => None,
+        }
+    }
+}

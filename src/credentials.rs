@@ -1,0 +1,327 @@
+//! The decrypted `Credentials` (PROTOCOL §4): the nonce, and for each
+//! element the hash and secret of its data and of each of its files.
+//!
+//! Invariant: a [`Credentials`] value exists only after RSA-OAEP, the hash
+//! check and the padding check all succeeded. A failed RSA step continues
+//! with a random secret, so every failure takes the same path to the same
+//! opaque error.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer};
+use subtle::ConstantTimeEq;
+
+use crate::error::{DecryptionError, Error, Result, Step, Target};
+use crate::primitive;
+use crate::secret::{Plaintext, Secret, Sha256Hash};
+use crate::{ElementType, PrivateKey};
+
+/// Whether, and against what, to check the nonce inside the credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NonceCheck<'a> {
+    /// Require this nonce, the one the request carried (constant-time comparison).
+    Expect(&'a str),
+    /// Do not check. The caller must check [`DecryptedPassport::nonce`](crate::DecryptedPassport::nonce)
+    /// itself, or accept replayed data.
+    Skip,
+}
+
+/// Decrypted credentials: the request's nonce and the per-element secrets.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    secure_data: BTreeMap<ElementType, SecureValue>,
+    nonce: String,
+}
+
+/// The credentials of one element (`SecureValue`).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct SecureValue {
+    /// For the element's `data`.
+    pub data: Option<DataCredentials>,
+    /// For the front side scan.
+    pub front_side: Option<FileCredentials>,
+    /// For the reverse side scan.
+    pub reverse_side: Option<FileCredentials>,
+    /// For the selfie.
+    pub selfie: Option<FileCredentials>,
+    /// For the translation scans, by position.
+    pub translation: Vec<FileCredentials>,
+    /// For the document scans, by position.
+    pub files: Vec<FileCredentials>,
+}
+
+/// Hash and secret of an element's `data`.
+#[derive(Debug, Clone)]
+pub struct DataCredentials {
+    data_hash: Sha256Hash,
+    secret: Secret,
+}
+
+/// Hash and secret of one file.
+#[derive(Debug, Clone)]
+pub struct FileCredentials {
+    file_hash: Sha256Hash,
+    secret: Secret,
+}
+
+/// Decrypts `buf` in place; the one allocation is the caller's buffer.
+pub(crate) fn open(
+    mut buf: Vec<u8>,
+    secret: &Secret,
+    hash: &Sha256Hash,
+    target: Target,
+) -> Result<Plaintext, DecryptionError> {
+    match primitive::decrypt_in_place(&mut buf, secret, hash) {
+        Ok(start) => Ok(Plaintext::verified(buf, start)),
+        Err(step) => Err(DecryptionError::new(target, step)),
+    }
+}
+
+impl Credentials {
+    /// RSA-decrypts the secret, then decrypts, verifies and parses the JSON.
+    pub(crate) fn decrypt(
+        key: &PrivateKey,
+        encrypted_secret: &[u8],
+        data: Vec<u8>,
+        hash: &Sha256Hash,
+    ) -> Result<Self> {
+        let (secret, rsa_failed) = match key.decrypt_secret(encrypted_secret) {
+            Some(secret) => (secret, false),
+            None => (Secret::random()?, true),
+        };
+        let opened = open(data, &secret, hash, Target::Credentials);
+        let plaintext = match (opened, rsa_failed) {
+            (Ok(plaintext), false) => plaintext,
+            (Err(error), false) => return Err(error.into()),
+            (_, true) => return Err(DecryptionError::new(Target::Credentials, Step::Rsa).into()),
+        };
+        Self::from_json(&plaintext)
+    }
+
+    /// Parses decrypted credentials JSON.
+    pub(crate) fn from_json(json: &[u8]) -> Result<Self> {
+        let raw: RawCredentials<'_> =
+            serde_json::from_slice(json).map_err(|source| Error::Json {
+                what: "credentials".to_owned(),
+                source,
+            })?;
+        Ok(Self {
+            secure_data: raw.secure_data.into_map(),
+            nonce: raw
+                .nonce
+                .or(raw.payload)
+                .map(Cow::into_owned)
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The nonce of the request these credentials answer (legacy `payload` if
+    /// the app sent no `nonce`).
+    pub fn nonce(&self) -> &str {
+        &self.nonce
+    }
+
+    /// Checks the nonce as the caller asked.
+    pub(crate) fn check_nonce(&self, check: NonceCheck<'_>) -> Result<()> {
+        match check {
+            NonceCheck::Expect(expected)
+                if !bool::from(self.nonce.as_bytes().ct_eq(expected.as_bytes())) =>
+            {
+                Err(Error::NonceMismatch)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The credentials of one element.
+    pub fn secure_value(&self, element: ElementType) -> Option<&SecureValue> {
+        self.secure_data.get(&element)
+    }
+}
+
+impl DataCredentials {
+    /// Credentials from a hash and a secret.
+    pub fn new(data_hash: Sha256Hash, secret: Secret) -> Self {
+        Self { data_hash, secret }
+    }
+
+    /// SHA-256 of the padded plaintext: what a `data` error report names.
+    pub fn data_hash(&self) -> &Sha256Hash {
+        &self.data_hash
+    }
+
+    /// The secret.
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
+    /// Decrypts and verifies element data in place in `encrypted`.
+    pub fn decrypt(&self, encrypted: Vec<u8>) -> Result<Plaintext> {
+        Ok(open(
+            encrypted,
+            &self.secret,
+            &self.data_hash,
+            Target::ElementData,
+        )?)
+    }
+}
+
+impl FileCredentials {
+    /// Credentials from a hash and a secret.
+    pub fn new(file_hash: Sha256Hash, secret: Secret) -> Self {
+        Self { file_hash, secret }
+    }
+
+    /// SHA-256 of the padded file: what a file error report names.
+    pub fn file_hash(&self) -> &Sha256Hash {
+        &self.file_hash
+    }
+
+    /// The secret.
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
+    /// Decrypts and verifies a downloaded file, in place in `encrypted`: no
+    /// second copy of the file is made.
+    pub fn decrypt(&self, encrypted: Vec<u8>) -> Result<Plaintext> {
+        Ok(open(
+            encrypted,
+            &self.secret,
+            &self.file_hash,
+            Target::File,
+        )?)
+    }
+
+    /// Decrypts and verifies a file in the caller's buffer; returns the
+    /// plaintext part of it. On failure the buffer is zeroized.
+    pub fn decrypt_in_place<'a>(&self, buf: &'a mut [u8]) -> Result<&'a [u8]> {
+        let start = primitive::decrypt_in_place(buf, &self.secret, &self.file_hash)
+            .map_err(|step| DecryptionError::new(Target::File, step))?;
+        Ok(buf.get(start..).unwrap_or_default())
+    }
+}
+
+#[derive(Deserialize)]
+struct RawCredentials<'a> {
+    #[serde(default)]
+    secure_data: RawSecureData,
+    #[serde(default, borrow)]
+    nonce: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    payload: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawSecureData {
+    personal_details: Option<RawSecureValue>,
+    passport: Option<RawSecureValue>,
+    driver_license: Option<RawSecureValue>,
+    identity_card: Option<RawSecureValue>,
+    internal_passport: Option<RawSecureValue>,
+    address: Option<RawSecureValue>,
+    utility_bill: Option<RawSecureValue>,
+    bank_statement: Option<RawSecureValue>,
+    rental_agreement: Option<RawSecureValue>,
+    passport_registration: Option<RawSecureValue>,
+    temporary_registration: Option<RawSecureValue>,
+}
+
+impl RawSecureData {
+    fn into_map(self) -> BTreeMap<ElementType, SecureValue> {
+        use ElementType::*;
+        [
+            (PersonalDetails, self.personal_details),
+            (Passport, self.passport),
+            (DriverLicense, self.driver_license),
+            (IdentityCard, self.identity_card),
+            (InternalPassport, self.internal_passport),
+            (Address, self.address),
+            (UtilityBill, self.utility_bill),
+            (BankStatement, self.bank_statement),
+            (RentalAgreement, self.rental_agreement),
+            (PassportRegistration, self.passport_registration),
+            (TemporaryRegistration, self.temporary_registration),
+        ]
+        .into_iter()
+        .filter_map(|(element, value)| Some((element, value?.0)))
+        .collect()
+    }
+}
+
+struct RawSecureValue(SecureValue);
+
+impl<'de> Deserialize<'de> for RawSecureValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Fields {
+            #[serde(default)]
+            data: Option<DataCredentials>,
+            #[serde(default)]
+            front_side: Option<FileCredentials>,
+            #[serde(default)]
+            reverse_side: Option<FileCredentials>,
+            #[serde(default)]
+            selfie: Option<FileCredentials>,
+            #[serde(default)]
+            translation: Option<Vec<FileCredentials>>,
+            #[serde(default)]
+            files: Option<Vec<FileCredentials>>,
+        }
+        let f = Fields::deserialize(deserializer)?;
+        Ok(Self(SecureValue {
+            data: f.data,
+            front_side: f.front_side,
+            reverse_side: f.reverse_side,
+            selfie: f.selfie,
+            translation: f.translation.unwrap_or_default(),
+            files: f.files.unwrap_or_default(),
+        }))
+    }
+}
+
+fn hash_and_secret<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    hash_field: &'static str,
+) -> Result<(Sha256Hash, Secret), D::Error> {
+    use serde::de::Error as _;
+    #[derive(Deserialize)]
+    struct Fields<'a> {
+        #[serde(default, borrow)]
+        data_hash: Option<Cow<'a, str>>,
+        #[serde(default, borrow)]
+        file_hash: Option<Cow<'a, str>>,
+        #[serde(default, borrow)]
+        secret: Option<Cow<'a, str>>,
+    }
+    let fields = Fields::deserialize(deserializer)?;
+    let hash = match hash_field {
+        "data_hash" => fields.data_hash,
+        _ => fields.file_hash,
+    };
+    let hash = hash.ok_or_else(|| D::Error::missing_field(hash_field))?;
+    let secret = fields
+        .secret
+        .ok_or_else(|| D::Error::missing_field("secret"))?;
+    let hash = crate::base64::decode_hash(&hash, hash_field).map_err(D::Error::custom)?;
+    let secret = crate::base64::decode_secret(&secret, "secret").map_err(D::Error::custom)?;
+    Ok((hash, secret))
+}
+
+impl<'de> Deserialize<'de> for DataCredentials {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (data_hash, secret) = hash_and_secret(deserializer, "data_hash")?;
+        Ok(Self { data_hash, secret })
+    }
+}
+
+impl<'de> Deserialize<'de> for FileCredentials {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (file_hash, secret) = hash_and_secret(deserializer, "file_hash")?;
+        Ok(Self { file_hash, secret })
+    }
+}

@@ -1,0 +1,204 @@
+//! The crate's one error type.
+//!
+//! Every failure a remote sender could learn something from (RSA-OAEP
+//! rejecting the secret, a hash mismatch, bad padding) is the single opaque
+//! [`Error::Decryption`]. Its `Display` names only *what* could not be
+//! decrypted; the failed step is kept for local debugging in `Debug` output
+//! and is never part of the message.
+
+use std::fmt;
+
+use crate::ElementType;
+
+/// Everything that can go wrong in this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Credentials, element data or a file could not be decrypted or failed
+    /// verification. Deliberately opaque: see [`DecryptionError`].
+    #[error(transparent)]
+    Decryption(#[from] DecryptionError),
+
+    /// The credentials decrypted, but carry a nonce other than the expected one.
+    #[error("the credentials' nonce is not the one this request issued")]
+    NonceMismatch,
+
+    /// The private key is not an RSA key.
+    #[error("the private key is not an RSA key ({found}); Telegram Passport needs RSA")]
+    KeyNotRsa {
+        /// What was found instead.
+        found: String,
+    },
+
+    /// The private key is protected by a password.
+    #[error("the private key is encrypted with a password; store it unencrypted (`openssl rsa -in KEY -out PLAIN`)")]
+    KeyEncrypted,
+
+    /// The RSA modulus is outside the supported range.
+    #[error("an RSA key of {bits} bits is not supported: use 2048 to 4096 bits")]
+    KeySize {
+        /// The modulus size of the key given.
+        bits: usize,
+    },
+
+    /// The key text or bytes could not be read as an RSA private key.
+    #[error("could not read the RSA private key: {reason}")]
+    KeyMalformed {
+        /// What was wrong.
+        reason: String,
+    },
+
+    /// The operating system's random number generator failed.
+    #[error("the operating system's random number generator failed")]
+    Random,
+
+    /// Input JSON could not be parsed.
+    #[error("malformed {what} JSON: {source}")]
+    Json {
+        /// Which document: `PassportData`, `credentials`, `passport data` …
+        what: String,
+        /// The parser's report, with line and column.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A JSON document parsed, but holds no passport data.
+    #[error("no passport_data found: expected a PassportData, Message or Update JSON object")]
+    NoPassportData,
+
+    /// A field that must be base64 is not.
+    #[error("{field} is not valid base64")]
+    Base64 {
+        /// The field, as a path such as `credentials.secret`.
+        field: String,
+    },
+
+    /// A binary field has the wrong size.
+    #[error("{field} must be {expected} bytes, got {actual}")]
+    Length {
+        /// The field, as a path such as `credentials.hash`.
+        field: String,
+        /// The size the protocol requires.
+        expected: usize,
+        /// The size received.
+        actual: usize,
+    },
+
+    /// An element type name outside the 13 the protocol defines.
+    #[error("unknown element type {0:?}")]
+    UnknownElementType(String),
+
+    /// The same element type was sent twice.
+    #[error("the {0} element appears twice")]
+    DuplicateElement(ElementType),
+
+    /// An element (or one of its parts) has no matching entry in the credentials.
+    #[error("the credentials hold no {part} for the {element} element")]
+    MissingCredentials {
+        /// The element.
+        element: ElementType,
+        /// Which part: `data`, `front_side`, `files[2]` …
+        part: String,
+    },
+
+    /// A part was given to an element type that cannot carry it.
+    #[error("the {element} element cannot carry {part}")]
+    NotAllowed {
+        /// The element.
+        element: ElementType,
+        /// The part: `data`, `selfie` …
+        part: &'static str,
+    },
+
+    /// A padding length that the protocol does not allow for this plaintext
+    /// (encryption side only).
+    #[error("padding of {padding} bytes is invalid for {length} bytes of plaintext: it must be 32 to 255 and make the total a multiple of 16")]
+    InvalidPadding {
+        /// The plaintext length.
+        length: usize,
+        /// The padding length asked for.
+        padding: usize,
+    },
+
+    /// An element lacks a part its type requires.
+    #[error("the {element} element has no {part}")]
+    MissingPart {
+        /// The element.
+        element: ElementType,
+        /// The missing part: `data`, `phone_number` …
+        part: &'static str,
+    },
+}
+
+/// The one opaque decryption failure.
+///
+/// `Display` says only what could not be decrypted ("could not decrypt
+/// credentials"), identical whether RSA-OAEP, the hash check or the padding
+/// check failed, so nothing sent back to a remote party can serve as an
+/// oracle. `Debug` adds the failed step for local logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DecryptionError {
+    target: Target,
+    step: Step,
+}
+
+/// What was being decrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// The `EncryptedCredentials`.
+    Credentials,
+    /// The `data` of an element.
+    ElementData,
+    /// An encrypted file.
+    File,
+}
+
+/// The step that failed; local diagnostics only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// RSA-OAEP rejected the encrypted secret.
+    Rsa,
+    /// A secret or hash of the wrong size.
+    KeyMaterial,
+    /// Ciphertext empty or not a whole number of AES blocks.
+    Length,
+    /// SHA-256 of the padded plaintext differs from the expected hash.
+    Hash,
+    /// The padding length byte is below 32 or beyond the data.
+    Padding,
+}
+
+impl DecryptionError {
+    pub(crate) fn new(target: Target, step: Step) -> Self {
+        Self { target, step }
+    }
+
+    /// What could not be decrypted.
+    pub fn target(&self) -> Target {
+        self.target
+    }
+}
+
+impl fmt::Display for DecryptionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.target {
+            Target::Credentials => f.write_str("could not decrypt credentials"),
+            Target::ElementData => f.write_str("could not decrypt element data"),
+            Target::File => f.write_str("could not decrypt file"),
+        }
+    }
+}
+
+impl fmt::Debug for DecryptionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DecryptionError")
+            .field("target", &self.target)
+            .field("failed_step", &self.step)
+            .finish()
+    }
+}
+
+impl std::error::Error for DecryptionError {}
+
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,98 @@
+//! References to encrypted files, each paired with the credentials that
+//! decrypt it.
+
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use crate::error::Result;
+use crate::mtproto::SecureFile;
+use crate::secret::{Plaintext, Sha256Hash};
+use crate::{FileCredentials, PassportFile};
+
+/// Where an encrypted file lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileLocation {
+    /// A Bot API file: download with `getFile`.
+    BotApi(PassportFile),
+    /// An MTProto file: download with `upload.getFile` and
+    /// `inputSecureFileLocation{id, access_hash}`.
+    Mtproto(SecureFile),
+}
+
+/// One file of an element (a scan, selfie or translation) together with
+/// the credentials that decrypt it, paired by position as the protocol says.
+///
+/// Serialises to the file's identifiers and `file_hash`; the secret is never
+/// serialised (use [`FileRef::credentials`] to store it deliberately).
+#[derive(Debug, Clone)]
+pub struct FileRef {
+    location: FileLocation,
+    credentials: FileCredentials,
+}
+
+impl FileRef {
+    pub(crate) fn new(location: FileLocation, credentials: FileCredentials) -> Self {
+        Self {
+            location,
+            credentials,
+        }
+    }
+
+    /// Where to download the file.
+    pub fn location(&self) -> &FileLocation {
+        &self.location
+    }
+
+    /// The Bot API file, if the passport came through the Bot API.
+    pub fn passport_file(&self) -> Option<&PassportFile> {
+        match &self.location {
+            FileLocation::BotApi(file) => Some(file),
+            FileLocation::Mtproto(_) => None,
+        }
+    }
+
+    /// The Bot API `file_id`, if the passport came through the Bot API.
+    pub fn file_id(&self) -> Option<&str> {
+        self.passport_file().map(|file| file.file_id.as_str())
+    }
+
+    /// The credentials: hash and secret.
+    pub fn credentials(&self) -> &FileCredentials {
+        &self.credentials
+    }
+
+    /// SHA-256 of the padded file: what a file error report names.
+    pub fn file_hash(&self) -> &Sha256Hash {
+        self.credentials.file_hash()
+    }
+
+    /// Decrypts and verifies the downloaded bytes in place; the result is
+    /// the JPEG. No second copy of the file is made.
+    pub fn decrypt(&self, encrypted: Vec<u8>) -> Result<Plaintext> {
+        self.credentials.decrypt(encrypted)
+    }
+}
+
+impl Serialize for FileRef {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        match &self.location {
+            FileLocation::BotApi(file) => {
+                map.serialize_entry("file_id", &file.file_id)?;
+                map.serialize_entry("file_unique_id", &file.file_unique_id)?;
+                map.serialize_entry("file_size", &file.file_size)?;
+                map.serialize_entry("file_date", &file.file_date)?;
+            }
+            FileLocation::Mtproto(file) => {
+                map.serialize_entry("id", &file.id)?;
+                map.serialize_entry("access_hash", &file.access_hash)?;
+                map.serialize_entry("size", &file.size)?;
+                map.serialize_entry("dc_id", &file.dc_id)?;
+                map.serialize_entry("date", &file.date)?;
+            }
+        }
+        map.serialize_entry("file_hash", self.file_hash())?;
+        map.end()
+    }
+}

@@ -1,0 +1,200 @@
+//! The bot's RSA key pair: loading, export, generation, and RSA-OAEP.
+//!
+//! Invariants: a [`PrivateKey`] always holds an RSA key of 2048 to 4096 bits;
+//! its private parts are zeroized on drop and never shown by `Debug`.
+//! Decryption is blinded (the OS random generator supplies the blinding factor).
+
+use std::fmt;
+
+use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+use rsa::pkcs8::der::{pem, Decode};
+use rsa::pkcs8::{DecodePublicKey, EncodePublicKey, LineEnding, PrivateKeyInfoRef};
+use rsa::traits::PublicKeyParts;
+use sha1::Sha1;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+const MIN_BITS: usize = 2048;
+const MAX_BITS: usize = 4096;
+const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
+
+/// The bot's RSA private key, the one whose public half is registered with
+/// BotFather (`/setpublickey`).
+///
+/// ```
+/// use telegram_passport::PrivateKey;
+///
+/// let key = PrivateKey::generate()?;
+/// let pem = key.to_pem()?;
+/// let again = PrivateKey::from_pem(&pem)?;
+/// assert_eq!(again.public_key(), key.public_key());
+/// assert!(key.public_key().to_pem().starts_with("-----BEGIN PUBLIC KEY-----"));
+/// # Ok::<(), telegram_passport::Error>(())
+/// ```
+pub struct PrivateKey {
+    inner: rsa::PrivateKey,
+}
+
+/// The bot's RSA public key: what the user's app encrypts the credentials
+/// secret to, and what the request hands to the app.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    inner: rsa::PublicKey,
+}
+
+impl PrivateKey {
+    /// Reads a PEM private key: PKCS#1 (`BEGIN RSA PRIVATE KEY`, as
+    /// `openssl genrsa` writes) or PKCS#8 (`BEGIN PRIVATE KEY`), with LF or
+    /// CRLF line endings.
+    pub fn from_pem(pem_text: &str) -> Result<Self> {
+        let normalized = Zeroizing::new(pem_text.trim().replace("\r\n", "\n"));
+        let (label, der) =
+            pem::decode_vec(normalized.as_bytes()).map_err(|e| Error::KeyMalformed {
+                reason: format!("not a PEM document ({e})"),
+            })?;
+        let der = Zeroizing::new(der);
+        match label {
+            "RSA PRIVATE KEY" => Self::from_pkcs1_der(&der),
+            "PRIVATE KEY" => Self::from_pkcs8_der(&der),
+            "ENCRYPTED PRIVATE KEY" => Err(Error::KeyEncrypted),
+            "EC PRIVATE KEY" => Err(Error::KeyNotRsa {
+                found: "an EC key".to_owned(),
+            }),
+            "PUBLIC KEY" | "RSA PUBLIC KEY" => Err(Error::KeyMalformed {
+                reason: "this is a public key; the private key is needed to decrypt".to_owned(),
+            }),
+            other => Err(Error::KeyMalformed {
+                reason: format!("unexpected PEM label {other:?}"),
+            }),
+        }
+    }
+
+    /// Reads a DER private key, PKCS#8 or PKCS#1.
+    pub fn from_der(der: &[u8]) -> Result<Self> {
+        match PrivateKeyInfoRef::from_der(der) {
+            Ok(_) => Self::from_pkcs8_der(der),
+            Err(_) => Self::from_pkcs1_der(der),
+        }
+    }
+
+    fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
+        let info = PrivateKeyInfoRef::from_der(der).map_err(|e| Error::KeyMalformed {
+            reason: format!("invalid PKCS#8 structure ({e})"),
+        })?;
+        let oid = info.algorithm.oid.to_string();
+        if oid != RSA_ENCRYPTION {
+            return Err(Error::KeyNotRsa {
+                found: format!("algorithm {oid}"),
+            });
+        }
+        let inner = rsa::PrivateKey::try_from(info).map_err(|e| Error::KeyMalformed {
+            reason: format!("invalid RSA key in PKCS#8 ({e})"),
+        })?;
+        Self::checked(inner)
+    }
+
+    fn from_pkcs1_der(der: &[u8]) -> Result<Self> {
+        let inner = rsa::PrivateKey::from_pkcs1_der(der).map_err(|e| Error::KeyMalformed {
+            reason: format!("invalid PKCS#1 RSA key ({e})"),
+        })?;
+        Self::checked(inner)
+    }
+
+    fn checked(inner: rsa::PrivateKey) -> Result<Self> {
+        let bits = modulus_bits(&inner);
+        if !(MIN_BITS..=MAX_BITS).contains(&bits) {
+            return Err(Error::KeySize { bits });
+        }
+        Ok(Self { inner })
+    }
+
+    /// Generates a fresh 2048-bit key, the size Telegram's documentation uses.
+    pub fn generate() -> Result<Self> {
+        let inner =
+            rsa::PrivateKey::new(&mut getrandom::SysRng, MIN_BITS).map_err(|_| Error::Random)?;
+        Ok(Self { inner })
+    }
+
+    /// The PKCS#1 PEM text (`BEGIN RSA PRIVATE KEY`), for storing a generated key.
+    pub fn to_pem(&self) -> Result<Zeroizing<String>> {
+        self.inner
+            .to_pkcs1_pem(LineEnding::LF)
+            .map_err(|e| Error::KeyMalformed {
+                reason: format!("could not encode the key ({e})"),
+            })
+    }
+
+    /// The matching public key.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey {
+            inner: self.inner.to_public_key(),
+        }
+    }
+
+    /// Modulus size in bits.
+    pub fn bits(&self) -> usize {
+        modulus_bits(&self.inner)
+    }
+
+    /// RSA-OAEP (SHA-1, MGF1-SHA-1, empty label), blinded. Any failure,
+    /// including a plaintext that is not a 32-byte secret, is `None`.
+    pub(crate) fn decrypt_secret(&self, encrypted: &[u8]) -> Option<Secret> {
+        let plain = Zeroizing::new(self.inner.oaep_decrypt::<Sha1>(encrypted).ok()?);
+        Secret::from_slice(&plain)
+    }
+}
+
+fn modulus_bits(key: &impl PublicKeyParts) -> usize {
+    key.n().bit_width() as usize
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrivateKey")
+            .field("bits", &self.bits())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PublicKey {
+    /// Reads an SPKI PEM public key (`BEGIN PUBLIC KEY`).
+    pub fn from_pem(pem_text: &str) -> Result<Self> {
+        let normalized = pem_text.trim().replace("\r\n", "\n");
+        let inner =
+            rsa::PublicKey::from_public_key_pem(&normalized).map_err(|e| Error::KeyMalformed {
+                reason: format!("not an RSA SPKI public key ({e})"),
+            })?;
+        Ok(Self { inner })
+    }
+
+    /// The SPKI PEM text (`BEGIN PUBLIC KEY`): what BotFather's
+    /// `/setpublickey` takes and what a request carries as `public_key`.
+    pub fn to_pem(&self) -> String {
+        // Encoding a well-formed in-memory key cannot fail.
+        self.inner
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap_or_default()
+    }
+
+    /// Modulus size in bits.
+    pub fn bits(&self) -> usize {
+        modulus_bits(&self.inner)
+    }
+
+    /// RSA-OAEP (SHA-1) encryption of a secret: the app's side.
+    pub(crate) fn encrypt_secret(&self, secret: &Secret) -> Result<Vec<u8>> {
+        self.inner
+            .oaep_encrypt::<Sha1>(secret.expose())
+            .map_err(|_| Error::Random)
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublicKey")
+            .field("bits", &self.bits())
+            .finish()
+    }
+}

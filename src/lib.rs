@@ -1,0 +1,77 @@
+//! Service-side Telegram Passport: decrypt, verify and decode the identity
+//! documents a user shares with a bot through Telegram.
+//!
+//! The data flows one way: **key** ([`PrivateKey`]) → **input**
+//! ([`PassportData`], or the [`mtproto`] raw-bytes form) → **decrypt**
+//! (RSA-OAEP for the credentials secret, then one AES-256-CBC + SHA-256
+//! primitive for credentials, element data and files) → **decode** (typed
+//! [`PersonalDetails`], [`IdDocumentData`], [`ResidentialAddress`]).
+//!
+//! ```
+//! use telegram_passport::client::PassportBuilder;
+//! use telegram_passport::{
+//!     decrypt, Date, ElementType, FileSlot, Gender, IdDocumentData, NonceCheck, PersonalDetails, PrivateKey,
+//! };
+//!
+//! // Once: generate the bot's key and register `public_key().to_pem()` with BotFather.
+//! let key = PrivateKey::generate()?;
+//!
+//! // The user's app encrypts what the bot asked for (played here by the client side).
+//! let details = PersonalDetails::new("Jane", "Doe", Date::new("01.02.1990"), Gender::Female, "DK", "DK");
+//! let sealed = PassportBuilder::new()
+//!     .personal_details(&details)
+//!     .id_document(ElementType::Passport, &IdDocumentData::new("X1234567", None))
+//!     .file(ElementType::Passport, FileSlot::FrontSide, "file-1", b"\xff\xd8jpeg".to_vec())
+//!     .seal(&key.public_key(), "nonce-from-the-request")?;
+//!
+//! // The bot receives `passport_data` and decrypts it in one call.
+//! let passport = decrypt(&key, &sealed.passport_data, NonceCheck::Expect("nonce-from-the-request"))?;
+//! assert_eq!(passport.personal_details(), Some(&details));
+//!
+//! // Each file reference carries its credentials: download, then decrypt.
+//! let front = passport.identity_documents().next().and_then(|d| d.front_side()).unwrap();
+//! let jpeg = front.decrypt(sealed.files["file-1"].clone())?;
+//! assert_eq!(&jpeg[..], b"\xff\xd8jpeg");
+//! # Ok::<(), telegram_passport::Error>(())
+//! ```
+//!
+//! Every failure to decrypt or verify is the one opaque
+//! [`Error::Decryption`], so nothing the bot reports back can serve as an
+//! oracle. Secrets and plaintext buffers are zeroized on drop.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
+mod base64;
+mod bot_api;
+pub mod client;
+mod credentials;
+mod element_type;
+mod error;
+mod file;
+pub mod mtproto;
+mod passport;
+mod primitive;
+mod secret;
+mod values;
+
+mod key;
+
+pub use crate::bot_api::{
+    EncryptedCredentials, EncryptedPassportElement, PassportData, PassportFile,
+};
+pub use crate::credentials::{
+    Credentials, DataCredentials, FileCredentials, NonceCheck, SecureValue,
+};
+pub use crate::element_type::{ElementType, FileSlot};
+pub use crate::error::{DecryptionError, Error, Target};
+pub use crate::file::{FileLocation, FileRef};
+pub use crate::key::{PrivateKey, PublicKey};
+pub use crate::passport::{
+    decrypt, Contact, DecryptedPassport, Document, Element, ElementHash, ElementValue,
+};
+pub use crate::secret::{Plaintext, Secret, Sha256Hash};
+pub use crate::values::{
+    CalendarDate, CountryCode, Date, Gender, IdDocumentData, PersonalDetails, ResidentialAddress,
+};

@@ -1,0 +1,148 @@
+//! The MTProto form of what the app sends (PROTOCOL §3): the same data as
+//! the Bot API's, with every binary field as raw bytes. Nothing on this path
+//! is base64 except what is inside the decrypted credentials JSON.
+//!
+//! ```
+//! use telegram_passport::{client::PassportBuilder, mtproto, NonceCheck, PrivateKey};
+//!
+//! let key = PrivateKey::generate()?;
+//! let sealed = PassportBuilder::new().email("a@example.org").seal(&key.public_key(), "n-1")?;
+//! let passport = mtproto::decrypt(&key, &sealed.mtproto, NonceCheck::Expect("n-1"))?;
+//! assert_eq!(passport.email(), Some("a@example.org"));
+//! # Ok::<(), telegram_passport::Error>(())
+//! ```
+
+use crate::error::{Error, Result};
+use crate::passport::{assemble, Sealed};
+use crate::secret::Sha256Hash;
+use crate::{Credentials, DecryptedPassport, ElementHash, ElementType, NonceCheck, PrivateKey};
+
+/// `messageActionSecureValuesSentMe`: the values and the encrypted credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecureValuesSentMe {
+    /// The values shared with the service.
+    pub values: Vec<SecureValue>,
+    /// What is needed to decrypt them.
+    pub credentials: SecureCredentialsEncrypted,
+}
+
+/// `secureCredentialsEncrypted`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecureCredentialsEncrypted {
+    /// The encrypted credentials JSON.
+    pub data: Vec<u8>,
+    /// SHA-256 of the padded plaintext.
+    pub hash: Vec<u8>,
+    /// The credentials secret, RSA-OAEP encrypted to the service's key.
+    pub secret: Vec<u8>,
+}
+
+/// `secureValue`: one element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecureValue {
+    /// The type (from the `SecureValueType` constructor, see
+    /// [`ElementType::from_mtproto_constructor`]).
+    pub value_type: ElementType,
+    /// Encrypted data.
+    pub data: Option<SecureData>,
+    /// Front side of an identity document.
+    pub front_side: Option<SecureFile>,
+    /// Reverse side of a driver's licence or identity card.
+    pub reverse_side: Option<SecureFile>,
+    /// Selfie with the document.
+    pub selfie: Option<SecureFile>,
+    /// Translations of the document.
+    pub translation: Vec<SecureFile>,
+    /// Scans of an address document.
+    pub files: Vec<SecureFile>,
+    /// A verified phone number or e-mail address.
+    pub plain_data: Option<SecurePlainData>,
+    /// The value hash, for `secureValueError`.
+    pub hash: Vec<u8>,
+}
+
+/// `secureData`. A service decrypts with the hash and secret from the
+/// credentials; the `secret` here is the app's cloud-storage layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecureData {
+    /// The encrypted data.
+    pub data: Vec<u8>,
+    /// SHA-256 of the padded plaintext.
+    pub data_hash: Vec<u8>,
+    /// The cloud-storage secret (unused by a service).
+    pub secret: Vec<u8>,
+}
+
+/// `secureFile`: an encrypted file on Telegram's servers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SecureFile {
+    /// File id, for `inputSecureFileLocation`.
+    pub id: i64,
+    /// Access hash, for `inputSecureFileLocation`.
+    pub access_hash: i64,
+    /// Size in bytes.
+    pub size: i64,
+    /// Data centre holding the file.
+    pub dc_id: i32,
+    /// Unix time of upload.
+    pub date: i32,
+    /// SHA-256 of the padded file.
+    pub file_hash: Vec<u8>,
+    /// The cloud-storage secret (unused by a service).
+    pub secret: Vec<u8>,
+}
+
+/// `securePlainPhone` / `securePlainEmail`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecurePlainData {
+    /// `securePlainPhone{phone}`.
+    Phone(String),
+    /// `securePlainEmail{email}`.
+    Email(String),
+}
+
+impl SecureCredentialsEncrypted {
+    /// RSA-decrypts the secret, then decrypts and verifies the credentials.
+    pub fn decrypt(&self, key: &PrivateKey) -> Result<Credentials> {
+        let hash = Sha256Hash::from_slice(&self.hash).ok_or(Error::Length {
+            field: "credentials.hash".to_owned(),
+            expected: Sha256Hash::LEN,
+            actual: self.hash.len(),
+        })?;
+        Credentials::decrypt(key, &self.secret, self.data.clone(), &hash)
+    }
+}
+
+/// Decrypts, verifies and decodes a whole `messageActionSecureValuesSentMe`.
+pub fn decrypt(
+    key: &PrivateKey,
+    sent: &SecureValuesSentMe,
+    nonce: NonceCheck<'_>,
+) -> Result<DecryptedPassport> {
+    let credentials = sent.credentials.decrypt(key)?;
+    credentials.check_nonce(nonce)?;
+    let sealed = sent.values.iter().map(|value| {
+        let (phone_number, email) = match &value.plain_data {
+            Some(SecurePlainData::Phone(phone)) => (Some(phone.as_str()), None),
+            Some(SecurePlainData::Email(email)) => (None, Some(email.as_str())),
+            None => (None, None),
+        };
+        Sealed {
+            element_type: value.value_type,
+            data: value.data.as_ref().map(|data| Ok(data.data.clone())),
+            phone_number,
+            email,
+            front_side: value.front_side.as_ref().map(location),
+            reverse_side: value.reverse_side.as_ref().map(location),
+            selfie: value.selfie.as_ref().map(location),
+            translation: value.translation.iter().map(location).collect(),
+            files: value.files.iter().map(location).collect(),
+            hash: ElementHash::Bytes(value.hash.clone()),
+        }
+    });
+    assemble(credentials, sealed)
+}
+
+fn location(file: &SecureFile) -> crate::FileLocation {
+    crate::FileLocation::Mtproto(file.clone())
+}

@@ -1,0 +1,524 @@
+//! The one-call path: a whole `PassportData` in, a [`DecryptedPassport`]
+//! out, with every element's data decrypted, verified and decoded, and every
+//! file paired with its credentials.
+//!
+//! Invariant: a [`DecryptedPassport`] is built only here, after the
+//! credentials and every element's data verified; its elements cannot be
+//! constructed elsewhere.
+
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use crate::error::{Error, Result};
+use crate::secret::Sha256Hash;
+use crate::{
+    base64, Credentials, ElementType, EncryptedCredentials, FileLocation, FileRef, IdDocumentData,
+    NonceCheck, PassportData, PersonalDetails, PrivateKey, ResidentialAddress,
+};
+
+/// Decrypts, verifies and decodes a whole `PassportData`.
+///
+/// ```
+/// use telegram_passport::{client::PassportBuilder, decrypt, NonceCheck, PrivateKey};
+///
+/// let key = PrivateKey::generate()?;
+/// // What the user's app sends (here played by this crate's client side):
+/// let sealed = PassportBuilder::new()
+///     .phone_number("4512345678")
+///     .seal(&key.public_key(), "request-42")?;
+///
+/// let passport = decrypt(&key, &sealed.passport_data, NonceCheck::Expect("request-42"))?;
+/// assert_eq!(passport.phone_number(), Some("4512345678"));
+/// # Ok::<(), telegram_passport::Error>(())
+/// ```
+pub fn decrypt(
+    key: &PrivateKey,
+    passport_data: &PassportData,
+    nonce: NonceCheck<'_>,
+) -> Result<DecryptedPassport> {
+    let credentials = passport_data.credentials.decrypt(key)?;
+    credentials.check_nonce(nonce)?;
+    let sealed = passport_data.data.iter().map(|element| Sealed {
+        element_type: element.element_type,
+        data: element
+            .data
+            .as_deref()
+            .map(|text| base64::decode(text, &format!("{}.data", element.element_type))),
+        phone_number: element.phone_number.as_deref(),
+        email: element.email.as_deref(),
+        front_side: element.front_side.clone().map(FileLocation::BotApi),
+        reverse_side: element.reverse_side.clone().map(FileLocation::BotApi),
+        selfie: element.selfie.clone().map(FileLocation::BotApi),
+        translation: element
+            .translation
+            .iter()
+            .flatten()
+            .cloned()
+            .map(FileLocation::BotApi)
+            .collect(),
+        files: element
+            .files
+            .iter()
+            .flatten()
+            .cloned()
+            .map(FileLocation::BotApi)
+            .collect(),
+        hash: ElementHash::Text(element.hash.clone()),
+    });
+    assemble(credentials, sealed)
+}
+
+impl EncryptedCredentials {
+    /// RSA-decrypts the secret, then decrypts and verifies the credentials.
+    pub fn decrypt(&self, key: &PrivateKey) -> Result<Credentials> {
+        let secret = base64::decode(&self.secret, "credentials.secret")?;
+        let hash = base64::decode_hash(&self.hash, "credentials.hash")?;
+        let data = base64::decode(&self.data, "credentials.data")?;
+        Credentials::decrypt(key, &secret, data, &hash)
+    }
+}
+
+/// One element as sent, whichever API it came through.
+pub(crate) struct Sealed<'a> {
+    pub(crate) element_type: ElementType,
+    pub(crate) data: Option<Result<Vec<u8>>>,
+    pub(crate) phone_number: Option<&'a str>,
+    pub(crate) email: Option<&'a str>,
+    pub(crate) front_side: Option<FileLocation>,
+    pub(crate) reverse_side: Option<FileLocation>,
+    pub(crate) selfie: Option<FileLocation>,
+    pub(crate) translation: Vec<FileLocation>,
+    pub(crate) files: Vec<FileLocation>,
+    pub(crate) hash: ElementHash,
+}
+
+/// Decrypts and decodes each sealed element against the credentials.
+pub(crate) fn assemble<'a>(
+    credentials: Credentials,
+    sealed: impl Iterator<Item = Sealed<'a>>,
+) -> Result<DecryptedPassport> {
+    let mut elements: Vec<Element> = Vec::new();
+    for element in sealed {
+        if elements
+            .iter()
+            .any(|e| e.element_type() == element.element_type)
+        {
+            return Err(Error::DuplicateElement(element.element_type));
+        }
+        elements.push(open_element(&credentials, element)?);
+    }
+    Ok(DecryptedPassport {
+        nonce: credentials.nonce().to_owned(),
+        elements,
+    })
+}
+
+fn open_element(credentials: &Credentials, sealed: Sealed<'_>) -> Result<Element> {
+    let element_type = sealed.element_type;
+    let hash = sealed.hash;
+    match element_type {
+        ElementType::PhoneNumber | ElementType::Email => {
+            let (value, part) = match element_type {
+                ElementType::PhoneNumber => (sealed.phone_number, "phone_number"),
+                _ => (sealed.email, "email"),
+            };
+            let value = value
+                .ok_or(Error::MissingPart {
+                    element: element_type,
+                    part,
+                })?
+                .to_owned();
+            Ok(Element::Contact(Contact {
+                element_type,
+                value,
+                hash,
+            }))
+        }
+        _ => {
+            let secure_value = credentials.secure_value(element_type);
+            let file_credentials = |slot: &str, index: Option<usize>| {
+                let value = secure_value.ok_or_else(|| missing(element_type, slot, index))?;
+                let found = match (slot, index) {
+                    ("front_side", _) => value.front_side.as_ref(),
+                    ("reverse_side", _) => value.reverse_side.as_ref(),
+                    ("selfie", _) => value.selfie.as_ref(),
+                    ("translation", Some(i)) => value.translation.get(i),
+                    (_, Some(i)) => value.files.get(i),
+                    _ => None,
+                };
+                found
+                    .cloned()
+                    .ok_or_else(|| missing(element_type, slot, index))
+            };
+            let single = |slot: &str, file: Option<FileLocation>| -> Result<Option<FileRef>> {
+                file.map(|file| Ok(FileRef::new(file, file_credentials(slot, None)?)))
+                    .transpose()
+            };
+            let list = |slot: &str, files: Vec<FileLocation>| -> Result<Vec<FileRef>> {
+                files
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, file)| Ok(FileRef::new(file, file_credentials(slot, Some(i))?)))
+                    .collect()
+            };
+            let data = if element_type.has_data() {
+                let encrypted = sealed.data.ok_or(Error::MissingPart {
+                    element: element_type,
+                    part: "data",
+                })??;
+                let data_credentials = secure_value
+                    .and_then(|value| value.data.as_ref())
+                    .ok_or_else(|| missing(element_type, "data", None))?;
+                let plaintext = data_credentials.decrypt(encrypted)?;
+                Some((plaintext, *data_credentials.data_hash()))
+            } else {
+                None
+            };
+            let decode = |json: &[u8]| -> Result<ElementValue> {
+                let parse_error = |source| Error::Json {
+                    what: format!("{element_type} data"),
+                    source,
+                };
+                Ok(match element_type {
+                    ElementType::PersonalDetails => ElementValue::PersonalDetails(
+                        serde_json::from_slice(json).map_err(parse_error)?,
+                    ),
+                    ElementType::Address => {
+                        ElementValue::Address(serde_json::from_slice(json).map_err(parse_error)?)
+                    }
+                    _ => {
+                        ElementValue::IdDocument(serde_json::from_slice(json).map_err(parse_error)?)
+                    }
+                })
+            };
+            let data = data
+                .map(|(plaintext, data_hash)| Ok::<_, Error>((decode(&plaintext)?, data_hash)))
+                .transpose()?;
+            Ok(Element::Document(Box::new(Document {
+                element_type,
+                data,
+                front_side: single(
+                    "front_side",
+                    sealed
+                        .front_side
+                        .filter(|_| element_type.allows(crate::FileSlot::FrontSide)),
+                )?,
+                reverse_side: single(
+                    "reverse_side",
+                    sealed
+                        .reverse_side
+                        .filter(|_| element_type.allows(crate::FileSlot::ReverseSide)),
+                )?,
+                selfie: single(
+                    "selfie",
+                    sealed
+                        .selfie
+                        .filter(|_| element_type.allows(crate::FileSlot::Selfie)),
+                )?,
+                translation: list(
+                    "translation",
+                    if element_type.allows(crate::FileSlot::Translation) {
+                        sealed.translation
+                    } else {
+                        Vec::new()
+                    },
+                )?,
+                files: list(
+                    "files",
+                    if element_type.allows(crate::FileSlot::Files) {
+                        sealed.files
+                    } else {
+                        Vec::new()
+                    },
+                )?,
+                hash,
+            })))
+        }
+    }
+}
+
+fn missing(element: ElementType, slot: &str, index: Option<usize>) -> Error {
+    let part = match index {
+        Some(i) => format!("{slot}[{i}]"),
+        None => slot.to_owned(),
+    };
+    Error::MissingCredentials { element, part }
+}
+
+/// The element `hash` as received, to echo back in `unspecified` error
+/// reports: opaque text over the Bot API, raw bytes over MTProto.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ElementHash {
+    /// Bot API: the text, never decoded.
+    Text(String),
+    /// MTProto: the bytes.
+    Bytes(Vec<u8>),
+}
+
+impl Serialize for ElementHash {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Text(text) => serializer.serialize_str(text),
+            Self::Bytes(bytes) => serializer.serialize_str(&base64::encode(bytes)),
+        }
+    }
+}
+
+/// A decrypted, verified and decoded passport.
+///
+/// Serialises to `{"nonce": ..., "elements": [...]}` for logging or storage:
+/// decoded values, file identifiers and hashes; never secrets.
+#[derive(Debug, Clone, Serialize)]
+pub struct DecryptedPassport {
+    nonce: String,
+    elements: Vec<Element>,
+}
+
+impl DecryptedPassport {
+    /// The nonce the credentials carried.
+    pub fn nonce(&self) -> &str {
+        &self.nonce
+    }
+
+    /// Every element, in the order the app sent them.
+    pub fn elements(&self) -> &[Element] {
+        &self.elements
+    }
+
+    /// The element of a type, if sent.
+    pub fn element(&self, element_type: ElementType) -> Option<&Element> {
+        self.elements
+            .iter()
+            .find(|e| e.element_type() == element_type)
+    }
+
+    /// The personal details, if sent.
+    pub fn personal_details(&self) -> Option<&PersonalDetails> {
+        self.documents().find_map(|d| match &d.data {
+            Some((ElementValue::PersonalDetails(details), _)) => Some(details),
+            _ => None,
+        })
+    }
+
+    /// The residential address, if sent.
+    pub fn address(&self) -> Option<&ResidentialAddress> {
+        self.documents().find_map(|d| match &d.data {
+            Some((ElementValue::Address(address), _)) => Some(address),
+            _ => None,
+        })
+    }
+
+    /// Each identity document sent (passport, driver's licence, identity
+    /// card, internal passport), with its data and files.
+    pub fn identity_documents(&self) -> impl Iterator<Item = &Document> {
+        self.documents()
+            .filter(|d| d.element_type.is_identity_document())
+    }
+
+    /// Each address document sent, with its files.
+    pub fn address_documents(&self) -> impl Iterator<Item = &Document> {
+        self.documents()
+            .filter(|d| d.element_type.is_address_document())
+    }
+
+    /// The verified phone number, if sent.
+    pub fn phone_number(&self) -> Option<&str> {
+        self.contact(ElementType::PhoneNumber)
+    }
+
+    /// The verified e-mail address, if sent.
+    pub fn email(&self) -> Option<&str> {
+        self.contact(ElementType::Email)
+    }
+
+    fn documents(&self) -> impl Iterator<Item = &Document> {
+        self.elements.iter().filter_map(|e| match e {
+            Element::Document(d) => Some(&**d),
+            Element::Contact(_) => None,
+        })
+    }
+
+    fn contact(&self, element_type: ElementType) -> Option<&str> {
+        self.elements.iter().find_map(|e| match e {
+            Element::Contact(c) if c.element_type == element_type => Some(c.value.as_str()),
+            _ => None,
+        })
+    }
+}
+
+/// One decrypted element.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Element {
+    /// Personal details, an identity document, an address or an address document.
+    Document(Box<Document>),
+    /// A phone number or e-mail address.
+    Contact(Contact),
+}
+
+impl Element {
+    /// The element type.
+    pub fn element_type(&self) -> ElementType {
+        match self {
+            Self::Document(d) => d.element_type,
+            Self::Contact(c) => c.element_type,
+        }
+    }
+
+    /// The element `hash`, for `unspecified` error reports.
+    pub fn hash(&self) -> &ElementHash {
+        match self {
+            Self::Document(d) => &d.hash,
+            Self::Contact(c) => &c.hash,
+        }
+    }
+}
+
+/// An element with data and/or files: personal details, an identity
+/// document, an address, or an address document.
+#[derive(Debug, Clone)]
+pub struct Document {
+    element_type: ElementType,
+    data: Option<(ElementValue, Sha256Hash)>,
+    front_side: Option<FileRef>,
+    reverse_side: Option<FileRef>,
+    selfie: Option<FileRef>,
+    translation: Vec<FileRef>,
+    files: Vec<FileRef>,
+    hash: ElementHash,
+}
+
+/// Decoded element data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum ElementValue {
+    /// Of `personal_details`.
+    PersonalDetails(PersonalDetails),
+    /// Of an identity document.
+    IdDocument(IdDocumentData),
+    /// Of `address`.
+    Address(ResidentialAddress),
+}
+
+impl Document {
+    /// The element type.
+    pub fn element_type(&self) -> ElementType {
+        self.element_type
+    }
+
+    /// The decoded data (personal details, identity documents, address).
+    pub fn value(&self) -> Option<&ElementValue> {
+        self.data.as_ref().map(|(value, _)| value)
+    }
+
+    /// The identity document's data, for identity documents.
+    pub fn id_document_data(&self) -> Option<&IdDocumentData> {
+        match self.value() {
+            Some(ElementValue::IdDocument(data)) => Some(data),
+            _ => None,
+        }
+    }
+
+    /// The `data_hash` from the credentials: what a `data` error report names.
+    pub fn data_hash(&self) -> Option<&Sha256Hash> {
+        self.data.as_ref().map(|(_, hash)| hash)
+    }
+
+    /// The front side scan.
+    pub fn front_side(&self) -> Option<&FileRef> {
+        self.front_side.as_ref()
+    }
+
+    /// The reverse side scan.
+    pub fn reverse_side(&self) -> Option<&FileRef> {
+        self.reverse_side.as_ref()
+    }
+
+    /// The selfie with the document.
+    pub fn selfie(&self) -> Option<&FileRef> {
+        self.selfie.as_ref()
+    }
+
+    /// The translation scans.
+    pub fn translation(&self) -> &[FileRef] {
+        &self.translation
+    }
+
+    /// The document scans (address documents).
+    pub fn files(&self) -> &[FileRef] {
+        &self.files
+    }
+
+    /// Every file of the element: front, reverse, selfie, files, translation.
+    pub fn all_files(&self) -> impl Iterator<Item = &FileRef> {
+        let singles = [&self.front_side, &self.reverse_side, &self.selfie];
+        singles
+            .into_iter()
+            .flatten()
+            .chain(&self.files)
+            .chain(&self.translation)
+    }
+
+    /// The element `hash`, for `unspecified` error reports.
+    pub fn hash(&self) -> &ElementHash {
+        &self.hash
+    }
+}
+
+/// A phone number or e-mail address, verified by Telegram.
+#[derive(Debug, Clone)]
+pub struct Contact {
+    element_type: ElementType,
+    value: String,
+    hash: ElementHash,
+}
+
+impl Contact {
+    /// `phone_number` or `email`.
+    pub fn element_type(&self) -> ElementType {
+        self.element_type
+    }
+
+    /// The phone number or e-mail address.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+}
+
+impl Serialize for Element {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("type", &self.element_type())?;
+        match self {
+            Self::Contact(contact) => {
+                map.serialize_entry(contact.element_type.as_str(), &contact.value)?
+            }
+            Self::Document(document) => {
+                if let Some((value, data_hash)) = &document.data {
+                    map.serialize_entry("data", value)?;
+                    map.serialize_entry("data_hash", data_hash)?;
+                }
+                for (name, file) in [
+                    ("front_side", &document.front_side),
+                    ("reverse_side", &document.reverse_side),
+                    ("selfie", &document.selfie),
+                ] {
+                    if let Some(file) = file {
+                        map.serialize_entry(name, file)?;
+                    }
+                }
+                for (name, files) in [
+                    ("files", &document.files),
+                    ("translation", &document.translation),
+                ] {
+                    if !files.is_empty() {
+                        map.serialize_entry(name, files)?;
+                    }
+                }
+            }
+        }
+        map.serialize_entry("hash", self.hash())?;
+        map.end()
+    }
+}

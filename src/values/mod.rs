@@ -1,0 +1,35 @@
+//! Decoded element values (PROTOCOL §5) and their field types.
+//!
+//! Decoding is tolerant, as real clients require: unknown fields are ignored,
+//! empty optional strings read as absent, and a required field that is
+//! missing reads as empty. Whether a value is *acceptable* (a real date, a
+//! known country) is a separate question the field types answer, so a bad
+//! field can be reported to the user instead of failing the whole passport.
+
+mod address;
+mod country;
+mod date;
+mod gender;
+mod id_document;
+mod personal_details;
+
+pub use address::ResidentialAddress;
+pub use country::CountryCode;
+pub use date::{CalendarDate, Date};
+pub use gender::Gender;
+pub use id_document::IdDocumentData;
+pub use personal_details::PersonalDetails;
+
+/// Reads an optional string, treating `""` (and `null`) as absent.
+fn empty_as_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let value: Option<String> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(value.filter(|s| !s.is_empty()))
+}
+
+/// Reads a required string; `null` reads as empty.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let value: Option<String> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(value.unwrap_or_default())
+}
