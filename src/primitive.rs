@@ -54,6 +54,7 @@ pub(crate) fn decrypt_in_place(
     hash: &Sha256Hash,
 ) -> Result<usize, Step> {
     if buf.is_empty() || !buf.len().is_multiple_of(BLOCK) {
+        buf.zeroize();
         return Err(Step::Length);
     }
     let material = derive(secret, hash);

@@ -1,0 +1,70 @@
+//! Helpers shared by the integration tests: fixture loading and comparison.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde_json::Value;
+use telegram_passport::{FileCredentials, PrivateKey, Secret, Sha256Hash};
+
+pub fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+}
+
+pub fn load(relative: &str) -> Value {
+    let path = data_dir().join(relative);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+pub fn key(relative: &str) -> PrivateKey {
+    let pem = std::fs::read_to_string(data_dir().join(relative)).unwrap();
+    PrivateKey::from_pem(&pem).unwrap()
+}
+
+pub fn b64(value: &Value) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(value.as_str().unwrap())
+        .unwrap()
+}
+
+pub fn hex(value: &Value) -> Vec<u8> {
+    let text = value.as_str().unwrap();
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn file_credentials(hash: &[u8], secret: &[u8]) -> FileCredentials {
+    FileCredentials::new(
+        Sha256Hash::from_slice(hash).unwrap(),
+        Secret::from_slice(secret).unwrap(),
+    )
+}
+
+/// Asserts that every field of `expected` is in `actual` with the same value
+/// (objects may have more fields; arrays must match element for element).
+pub fn assert_subset(expected: &Value, actual: &Value, path: &str) {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            for (k, v) in e {
+                let got = a.get(k).unwrap_or_else(|| panic!("{path}.{k} missing in {actual}"));
+                assert_subset(v, got, &format!("{path}.{k}"));
+            }
+        }
+        (Value::Array(e), Value::Array(a)) => {
+            assert_eq!(e.len(), a.len(), "{path}: length");
+            for (i, (e, a)) in e.iter().zip(a).enumerate() {
+                assert_subset(e, a, &format!("{path}[{i}]"));
+            }
+        }
+        _ => assert_eq!(expected, actual, "{path}"),
+    }
+}

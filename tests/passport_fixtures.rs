@@ -1,0 +1,172 @@
+//! Whole passports encrypted by an independent implementation (Python
+//! `cryptography`, tests/data/generate.py): decrypted, decoded and every
+//! file decrypted, in both the Bot API and the MTProto form.
+
+mod common;
+
+use common::{assert_subset, b64, hex, key, load, sha256_hex};
+use serde_json::Value;
+use telegram_passport::mtproto::{
+    SecureCredentialsEncrypted, SecureData, SecureFile, SecurePlainData, SecureValue, SecureValuesSentMe,
+};
+use telegram_passport::{decrypt, mtproto, DecryptedPassport, Error, FileLocation, NonceCheck, PassportData, Target};
+
+fn check_bot_api(fixture: &Value, passport_data: &PassportData) -> DecryptedPassport {
+    let key = key(fixture["key"].as_str().unwrap());
+    let nonce = fixture["nonce"].as_str().unwrap();
+    let passport = decrypt(&key, passport_data, NonceCheck::Expect(nonce)).unwrap();
+    assert_eq!(passport.nonce(), nonce);
+    assert_subset(&fixture["expected"], &serde_json::to_value(&passport).unwrap(), "passport");
+
+    let files = fixture["files"].as_object().unwrap();
+    let mut decrypted = 0;
+    for element in passport.elements() {
+        let telegram_passport::Element::Document(document) = element else { continue };
+        for file in document.all_files() {
+            let entry = &files[file.file_id().unwrap()];
+            let jpeg = file.decrypt(b64(&entry["encrypted"])).unwrap();
+            assert_eq!(sha256_hex(&jpeg), entry["sha256"].as_str().unwrap());
+            assert_eq!(&jpeg[..4], b"\xff\xd8\xff\xe0");
+            decrypted += 1;
+        }
+    }
+    assert_eq!(decrypted, files.len(), "every file in the fixture belongs to an element");
+    passport
+}
+
+#[test]
+fn all_thirteen_element_types() {
+    let fixture = load("passport/full.json");
+    let passport_data: PassportData = serde_json::from_value(fixture["passport_data"].clone()).unwrap();
+    let passport = check_bot_api(&fixture, &passport_data);
+    assert_eq!(passport.elements().len(), 13);
+
+    let details = passport.personal_details().unwrap();
+    assert_eq!(details.middle_name, None, "empty optional string reads as absent");
+    assert!(details.birth_date.is_valid() && details.country_code.is_assigned());
+    assert_eq!(passport.identity_documents().count(), 4);
+    assert_eq!(passport.address_documents().count(), 5);
+    assert!(passport.address().unwrap().street_line2.is_none());
+    assert!(passport.phone_number().is_some() && passport.email().is_some());
+}
+
+#[test]
+fn element_hashes_and_file_hashes_are_kept_for_error_reports() {
+    let fixture = load("passport/full.json");
+    let passport_data: PassportData = serde_json::from_value(fixture["passport_data"].clone()).unwrap();
+    let passport = check_bot_api(&fixture, &passport_data);
+    for (element, sent) in passport.elements().iter().zip(&passport_data.data) {
+        assert_eq!(serde_json::to_value(element.hash()).unwrap(), sent.hash.as_str());
+    }
+    let hashes: std::collections::HashSet<_> = passport
+        .identity_documents()
+        .flat_map(|d| d.all_files().map(|f| *f.file_hash()).chain(d.data_hash().copied()))
+        .collect();
+    // Every file and data hash is distinct: each came from its own credentials entry.
+    let count: usize = passport.identity_documents().map(|d| d.all_files().count() + 1).sum();
+    assert_eq!(hashes.len(), count);
+}
+
+#[test]
+fn legacy_payload_instead_of_nonce() {
+    let fixture = load("passport/payload_legacy.json");
+    let passport_data: PassportData = serde_json::from_value(fixture["passport_data"].clone()).unwrap();
+    let passport = check_bot_api(&fixture, &passport_data);
+    assert_eq!(passport.personal_details().unwrap().middle_name.as_deref(), Some("Éloi"));
+}
+
+#[test]
+fn a_whole_update_and_a_message_are_accepted() {
+    let fixture = load("passport/update.json");
+    let update = serde_json::to_vec(&fixture["update"]).unwrap();
+    check_bot_api(&fixture, &PassportData::from_json(&update).unwrap());
+    let message = serde_json::to_vec(&fixture["update"]["message"]).unwrap();
+    check_bot_api(&fixture, &PassportData::from_json(&message).unwrap());
+    let bare = serde_json::to_vec(&fixture["update"]["message"]["passport_data"]).unwrap();
+    check_bot_api(&fixture, &PassportData::from_json(&bare).unwrap());
+}
+
+#[test]
+fn the_wrong_key_is_one_opaque_error() {
+    for name in ["passport/wrong_key.json", "passport/wrong_key_same_size.json"] {
+        let fixture = load(name);
+        let key = key(fixture["key"].as_str().unwrap());
+        let passport_data: PassportData = serde_json::from_value(fixture["passport_data"].clone()).unwrap();
+        let error = decrypt(&key, &passport_data, NonceCheck::Skip).unwrap_err();
+        assert!(matches!(&error, Error::Decryption(e) if e.target() == Target::Credentials), "{name}: {error:?}");
+        assert_eq!(error.to_string(), "could not decrypt credentials");
+    }
+}
+
+fn secure_file(v: &Value) -> SecureFile {
+    SecureFile {
+        id: v["id"].as_i64().unwrap(),
+        access_hash: v["access_hash"].as_i64().unwrap(),
+        size: v["size"].as_i64().unwrap(),
+        dc_id: v["dc_id"].as_i64().unwrap() as i32,
+        date: v["date"].as_i64().unwrap() as i32,
+        file_hash: hex(&v["file_hash"]),
+        secret: hex(&v["secret"]),
+    }
+}
+
+fn secure_files(v: &Value) -> Vec<SecureFile> {
+    v.as_array().map(|a| a.iter().map(secure_file).collect()).unwrap_or_default()
+}
+
+fn mtproto_from_fixture(fixture: &Value) -> SecureValuesSentMe {
+    let values = fixture["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| SecureValue {
+            value_type: v["type"].as_str().unwrap().parse().unwrap(),
+            data: v.get("data").map(|d| SecureData {
+                data: hex(&d["data"]),
+                data_hash: hex(&d["data_hash"]),
+                secret: hex(&d["secret"]),
+            }),
+            front_side: v.get("front_side").map(secure_file),
+            reverse_side: v.get("reverse_side").map(secure_file),
+            selfie: v.get("selfie").map(secure_file),
+            translation: secure_files(&v["translation"]),
+            files: secure_files(&v["files"]),
+            plain_data: v.get("plain_data").map(|p| match p.get("phone") {
+                Some(phone) => SecurePlainData::Phone(phone.as_str().unwrap().to_owned()),
+                None => SecurePlainData::Email(p["email"].as_str().unwrap().to_owned()),
+            }),
+            hash: hex(&v["hash"]),
+        })
+        .collect();
+    let c = &fixture["credentials"];
+    SecureValuesSentMe {
+        values,
+        credentials: SecureCredentialsEncrypted { data: hex(&c["data"]), hash: hex(&c["hash"]), secret: hex(&c["secret"]) },
+    }
+}
+
+#[test]
+fn mtproto_raw_bytes() {
+    let fixture = load("passport/mtproto.json");
+    let key = key(fixture["key"].as_str().unwrap());
+    let nonce = fixture["nonce"].as_str().unwrap();
+    let sent = mtproto_from_fixture(&fixture);
+    let passport = mtproto::decrypt(&key, &sent, NonceCheck::Expect(nonce)).unwrap();
+    assert_subset(&fixture["expected"], &serde_json::to_value(&passport).unwrap(), "passport");
+
+    let files = fixture["files"].as_object().unwrap();
+    let mut decrypted = 0;
+    for element in passport.elements() {
+        let telegram_passport::Element::Document(document) = element else { continue };
+        for file in document.all_files() {
+            let FileLocation::Mtproto(location) = file.location() else { panic!("not an MTProto file") };
+            assert_eq!(&location.file_hash, file.file_hash().as_bytes());
+            let entry = &files[&location.id.to_string()];
+            let jpeg = file.decrypt(hex(&entry["encrypted"])).unwrap();
+            assert_eq!(sha256_hex(&jpeg), entry["sha256"].as_str().unwrap());
+            decrypted += 1;
+        }
+    }
+    assert_eq!(decrypted, files.len());
+    assert_eq!(passport.address().unwrap().street_line2.as_deref(), Some("Flat 4"));
+}
