@@ -7,21 +7,30 @@ mod common;
 use common::{assert_subset, b64, hex, key, load, sha256_hex};
 use serde_json::Value;
 use telegram_passport::mtproto::{
-    SecureCredentialsEncrypted, SecureData, SecureFile, SecurePlainData, SecureValue, SecureValuesSentMe,
+    SecureCredentialsEncrypted, SecureData, SecureFile, SecurePlainData, SecureValue,
+    SecureValuesSentMe,
 };
-use telegram_passport::{decrypt, mtproto, DecryptedPassport, Error, FileLocation, NonceCheck, PassportData, Target};
+use telegram_passport::{
+    decrypt, mtproto, DecryptedPassport, Error, FileLocation, NonceCheck, PassportData, Target,
+};
 
 fn check_bot_api(fixture: &Value, passport_data: &PassportData) -> DecryptedPassport {
     let key = key(fixture["key"].as_str().unwrap());
     let nonce = fixture["nonce"].as_str().unwrap();
     let passport = decrypt(&key, passport_data, NonceCheck::Expect(nonce)).unwrap();
     assert_eq!(passport.nonce(), nonce);
-    assert_subset(&fixture["expected"], &serde_json::to_value(&passport).unwrap(), "passport");
+    assert_subset(
+        &fixture["expected"],
+        &serde_json::to_value(&passport).unwrap(),
+        "passport",
+    );
 
     let files = fixture["files"].as_object().unwrap();
     let mut decrypted = 0;
     for element in passport.elements() {
-        let telegram_passport::Element::Document(document) = element else { continue };
+        let telegram_passport::Element::Document(document) = element else {
+            continue;
+        };
         for file in document.all_files() {
             let entry = &files[file.file_id().unwrap()];
             let jpeg = file.decrypt(b64(&entry["encrypted"])).unwrap();
@@ -30,19 +39,27 @@ fn check_bot_api(fixture: &Value, passport_data: &PassportData) -> DecryptedPass
             decrypted += 1;
         }
     }
-    assert_eq!(decrypted, files.len(), "every file in the fixture belongs to an element");
+    assert_eq!(
+        decrypted,
+        files.len(),
+        "every file in the fixture belongs to an element"
+    );
     passport
 }
 
 #[test]
 fn all_thirteen_element_types() {
     let fixture = load("passport/full.json");
-    let passport_data: PassportData = serde_json::from_value(fixture["passport_data"].clone()).unwrap();
+    let passport_data: PassportData =
+        serde_json::from_value(fixture["passport_data"].clone()).unwrap();
     let passport = check_bot_api(&fixture, &passport_data);
     assert_eq!(passport.elements().len(), 13);
 
     let details = passport.personal_details().unwrap();
-    assert_eq!(details.middle_name, None, "empty optional string reads as absent");
+    assert_eq!(
+        details.middle_name, None,
+        "empty optional string reads as absent"
+    );
     assert!(details.birth_date.is_valid() && details.country_code.is_assigned());
     assert_eq!(passport.identity_documents().count(), 4);
     assert_eq!(passport.address_documents().count(), 5);
@@ -53,26 +70,41 @@ fn all_thirteen_element_types() {
 #[test]
 fn element_hashes_and_file_hashes_are_kept_for_error_reports() {
     let fixture = load("passport/full.json");
-    let passport_data: PassportData = serde_json::from_value(fixture["passport_data"].clone()).unwrap();
+    let passport_data: PassportData =
+        serde_json::from_value(fixture["passport_data"].clone()).unwrap();
     let passport = check_bot_api(&fixture, &passport_data);
     for (element, sent) in passport.elements().iter().zip(&passport_data.data) {
-        assert_eq!(serde_json::to_value(element.hash()).unwrap(), sent.hash.as_str());
+        assert_eq!(
+            serde_json::to_value(element.hash()).unwrap(),
+            sent.hash.as_str()
+        );
     }
     let hashes: std::collections::HashSet<_> = passport
         .identity_documents()
-        .flat_map(|d| d.all_files().map(|f| *f.file_hash()).chain(d.data_hash().copied()))
+        .flat_map(|d| {
+            d.all_files()
+                .map(|f| *f.file_hash())
+                .chain(d.data_hash().copied())
+        })
         .collect();
     // Every file and data hash is distinct: each came from its own credentials entry.
-    let count: usize = passport.identity_documents().map(|d| d.all_files().count() + 1).sum();
+    let count: usize = passport
+        .identity_documents()
+        .map(|d| d.all_files().count() + 1)
+        .sum();
     assert_eq!(hashes.len(), count);
 }
 
 #[test]
 fn legacy_payload_instead_of_nonce() {
     let fixture = load("passport/payload_legacy.json");
-    let passport_data: PassportData = serde_json::from_value(fixture["passport_data"].clone()).unwrap();
+    let passport_data: PassportData =
+        serde_json::from_value(fixture["passport_data"].clone()).unwrap();
     let passport = check_bot_api(&fixture, &passport_data);
-    assert_eq!(passport.personal_details().unwrap().middle_name.as_deref(), Some("Éloi"));
+    assert_eq!(
+        passport.personal_details().unwrap().middle_name.as_deref(),
+        Some("Éloi")
+    );
 }
 
 #[test]
@@ -88,12 +120,19 @@ fn a_whole_update_and_a_message_are_accepted() {
 
 #[test]
 fn the_wrong_key_is_one_opaque_error() {
-    for name in ["passport/wrong_key.json", "passport/wrong_key_same_size.json"] {
+    for name in [
+        "passport/wrong_key.json",
+        "passport/wrong_key_same_size.json",
+    ] {
         let fixture = load(name);
         let key = key(fixture["key"].as_str().unwrap());
-        let passport_data: PassportData = serde_json::from_value(fixture["passport_data"].clone()).unwrap();
+        let passport_data: PassportData =
+            serde_json::from_value(fixture["passport_data"].clone()).unwrap();
         let error = decrypt(&key, &passport_data, NonceCheck::Skip).unwrap_err();
-        assert!(matches!(&error, Error::Decryption(e) if e.target() == Target::Credentials), "{name}: {error:?}");
+        assert!(
+            matches!(&error, Error::Decryption(e) if e.target() == Target::Credentials),
+            "{name}: {error:?}"
+        );
         assert_eq!(error.to_string(), "could not decrypt credentials");
     }
 }
@@ -111,7 +150,9 @@ fn secure_file(v: &Value) -> SecureFile {
 }
 
 fn secure_files(v: &Value) -> Vec<SecureFile> {
-    v.as_array().map(|a| a.iter().map(secure_file).collect()).unwrap_or_default()
+    v.as_array()
+        .map(|a| a.iter().map(secure_file).collect())
+        .unwrap_or_default()
 }
 
 fn mtproto_from_fixture(fixture: &Value) -> SecureValuesSentMe {
@@ -141,7 +182,11 @@ fn mtproto_from_fixture(fixture: &Value) -> SecureValuesSentMe {
     let c = &fixture["credentials"];
     SecureValuesSentMe {
         values,
-        credentials: SecureCredentialsEncrypted { data: hex(&c["data"]), hash: hex(&c["hash"]), secret: hex(&c["secret"]) },
+        credentials: SecureCredentialsEncrypted {
+            data: hex(&c["data"]),
+            hash: hex(&c["hash"]),
+            secret: hex(&c["secret"]),
+        },
     }
 }
 
@@ -152,14 +197,22 @@ fn mtproto_raw_bytes() {
     let nonce = fixture["nonce"].as_str().unwrap();
     let sent = mtproto_from_fixture(&fixture);
     let passport = mtproto::decrypt(&key, &sent, NonceCheck::Expect(nonce)).unwrap();
-    assert_subset(&fixture["expected"], &serde_json::to_value(&passport).unwrap(), "passport");
+    assert_subset(
+        &fixture["expected"],
+        &serde_json::to_value(&passport).unwrap(),
+        "passport",
+    );
 
     let files = fixture["files"].as_object().unwrap();
     let mut decrypted = 0;
     for element in passport.elements() {
-        let telegram_passport::Element::Document(document) = element else { continue };
+        let telegram_passport::Element::Document(document) = element else {
+            continue;
+        };
         for file in document.all_files() {
-            let FileLocation::Mtproto(location) = file.location() else { panic!("not an MTProto file") };
+            let FileLocation::Mtproto(location) = file.location() else {
+                panic!("not an MTProto file")
+            };
             assert_eq!(&location.file_hash, file.file_hash().as_bytes());
             let entry = &files[&location.id.to_string()];
             let jpeg = file.decrypt(hex(&entry["encrypted"])).unwrap();
@@ -168,5 +221,8 @@ fn mtproto_raw_bytes() {
         }
     }
     assert_eq!(decrypted, files.len());
-    assert_eq!(passport.address().unwrap().street_line2.as_deref(), Some("Flat 4"));
+    assert_eq!(
+        passport.address().unwrap().street_line2.as_deref(),
+        Some("Flat 4")
+    );
 }

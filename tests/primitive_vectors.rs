@@ -25,7 +25,9 @@ fn positive_vectors_decrypt_to_their_plaintext() {
     for (name, case) in cases("ok_") {
         assert_eq!(case["expect"], "ok", "{name}");
         let credentials = file_credentials(&b64(&case["hash"]), &b64(&case["secret"]));
-        let plaintext = credentials.decrypt(b64(&case["ciphertext"])).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let plaintext = credentials
+            .decrypt(b64(&case["ciphertext"]))
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
         assert_eq!(&plaintext[..], &b64(&case["plaintext"])[..], "{name}");
 
         let mut buf = b64(&case["ciphertext"]);
@@ -34,7 +36,10 @@ fn positive_vectors_decrypt_to_their_plaintext() {
         paddings.push(case["padding_length"].as_u64().unwrap());
     }
     for padding in [32, 127, 128, 255] {
-        assert!(paddings.contains(&padding), "no vector with padding {padding}");
+        assert!(
+            paddings.contains(&padding),
+            "no vector with padding {padding}"
+        );
     }
 }
 
@@ -50,6 +55,9 @@ fn negative_vectors_fail_with_one_opaque_error() {
             other => panic!("{name}: {other:?}"),
         }
         assert_eq!(error.to_string(), "could not decrypt file", "{name}");
-        assert!(buf.iter().all(|&b| b == 0), "{name}: unverified plaintext left in the buffer");
+        assert!(
+            buf.iter().all(|&b| b == 0),
+            "{name}: unverified plaintext left in the buffer"
+        );
     }
 }

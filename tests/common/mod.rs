@@ -39,7 +39,10 @@ pub fn hex(value: &Value) -> Vec<u8> {
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 pub fn file_credentials(hash: &[u8], secret: &[u8]) -> FileCredentials {
@@ -55,7 +58,9 @@ pub fn assert_subset(expected: &Value, actual: &Value, path: &str) {
     match (expected, actual) {
         (Value::Object(e), Value::Object(a)) => {
             for (k, v) in e {
-                let got = a.get(k).unwrap_or_else(|| panic!("{path}.{k} missing in {actual}"));
+                let got = a
+                    .get(k)
+                    .unwrap_or_else(|| panic!("{path}.{k} missing in {actual}"));
                 assert_subset(v, got, &format!("{path}.{k}"));
             }
         }
