@@ -1,0 +1,376 @@
+//! One test per failure mode. Everything that could serve a remote sender as
+//! an oracle is the same opaque error with the same message; the rest is a
+//! clear, specific error.
+
+mod common;
+
+use base64::Engine as _;
+use telegram_passport::client::{self, PassportBuilder, SealedPassport};
+use telegram_passport::{
+    decrypt, ElementType, Error, FileSlot, IdDocumentData, NonceCheck, PassportData, PrivateKey,
+    Target,
+};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+fn key() -> PrivateKey {
+    common::key("keys/rsa2048_pkcs1.pem")
+}
+
+fn sealed(key: &PrivateKey) -> SealedPassport {
+    PassportBuilder::new()
+        .id_document(ElementType::Passport, &IdDocumentData::new("P1", None))
+        .file(
+            ElementType::Passport,
+            FileSlot::FrontSide,
+            "front",
+            vec![0xff; 1000],
+        )
+        .email("a@example.org")
+        .seal(&key.public_key(), "nonce-1")
+        .unwrap()
+}
+
+fn flip(base64_text: &mut String, byte: usize) {
+    let mut bytes = B64.decode(&*base64_text).unwrap();
+    bytes[byte] ^= 0x01;
+    *base64_text = B64.encode(bytes);
+}
+
+fn edit(base64_text: &mut String, f: impl FnOnce(&mut Vec<u8>)) {
+    let mut bytes = B64.decode(&*base64_text).unwrap();
+    f(&mut bytes);
+    *base64_text = B64.encode(bytes);
+}
+
+/// The error, checked to be the opaque one with the given target; returns
+/// the local-only detail from `Debug`.
+fn opaque(result: Result<impl std::fmt::Debug, Error>, target: Target) -> String {
+    match result.unwrap_err() {
+        Error::Decryption(error) => {
+            assert_eq!(error.target(), target);
+            let shown = error.to_string();
+            assert!(
+                !shown.contains("hash") && !shown.contains("padding") && !shown.contains("Rsa"),
+                "{shown}"
+            );
+            format!("{error:?}")
+        }
+        other => panic!("expected the opaque decryption error, got {other:?}"),
+    }
+}
+
+#[test]
+fn credentials_failures_are_indistinguishable_to_the_sender() {
+    let key = key();
+    let base = sealed(&key).passport_data;
+    let mut details = Vec::new();
+    let mutations: [(&str, Box<dyn Fn(&mut PassportData)>); 6] = [
+        (
+            "secret bit",
+            Box::new(|p| flip(&mut p.credentials.secret, 100)),
+        ),
+        ("hash bit", Box::new(|p| flip(&mut p.credentials.hash, 0))),
+        ("data bit", Box::new(|p| flip(&mut p.credentials.data, 40))),
+        (
+            "truncated",
+            Box::new(|p| edit(&mut p.credentials.data, |d| d.truncate(d.len() - 16))),
+        ),
+        (
+            "not a block multiple",
+            Box::new(|p| edit(&mut p.credentials.data, |d| d.truncate(d.len() - 1))),
+        ),
+        (
+            "short secret",
+            Box::new(|p| edit(&mut p.credentials.secret, |d| d.truncate(100))),
+        ),
+    ];
+    for (name, mutate) in mutations {
+        let mut data = base.clone();
+        mutate(&mut data);
+        let result = decrypt(&key, &data, NonceCheck::Skip);
+        assert_eq!(
+            result.as_ref().unwrap_err().to_string(),
+            "could not decrypt credentials",
+            "{name}"
+        );
+        details.push((name, opaque(result, Target::Credentials)));
+    }
+    // Locally, Debug still says which step failed.
+    assert!(details[0].1.contains("Rsa"), "{details:?}");
+    assert!(details[1].1.contains("Hash"), "{details:?}");
+    assert!(details[4].1.contains("Length"), "{details:?}");
+}
+
+#[test]
+fn wrong_key() {
+    let data = sealed(&key()).passport_data;
+    let other = common::key("keys/rsa4096_pkcs1.pem");
+    opaque(
+        decrypt(&other, &data, NonceCheck::Skip),
+        Target::Credentials,
+    );
+}
+
+#[test]
+fn element_data_tampering() {
+    let key = key();
+    let mut data = sealed(&key).passport_data;
+    flip(data.data[0].data.as_mut().unwrap(), 20);
+    let result = decrypt(&key, &data, NonceCheck::Skip);
+    assert_eq!(
+        result.as_ref().unwrap_err().to_string(),
+        "could not decrypt element data"
+    );
+    opaque(result, Target::ElementData);
+}
+
+#[test]
+fn file_tampering() {
+    let key = key();
+    let sealed = sealed(&key);
+    let passport = decrypt(&key, &sealed.passport_data, NonceCheck::Skip).unwrap();
+    let front = passport
+        .identity_documents()
+        .next()
+        .unwrap()
+        .front_side()
+        .unwrap();
+    let mut bytes = sealed.files["front"].clone();
+    bytes[500] ^= 0x80;
+    opaque(front.decrypt(bytes), Target::File);
+    let mut short = sealed.files["front"].clone();
+    short.truncate(short.len() - 16);
+    opaque(front.decrypt(short), Target::File);
+    assert!(front.decrypt(sealed.files["front"].clone()).is_ok());
+}
+
+#[test]
+fn wrong_nonce() {
+    let key = key();
+    let data = sealed(&key).passport_data;
+    assert!(matches!(
+        decrypt(&key, &data, NonceCheck::Expect("nonce-2")),
+        Err(Error::NonceMismatch)
+    ));
+    assert!(matches!(
+        decrypt(&key, &data, NonceCheck::Expect("nonce-")),
+        Err(Error::NonceMismatch)
+    ));
+    assert!(matches!(
+        decrypt(&key, &data, NonceCheck::Expect("")),
+        Err(Error::NonceMismatch)
+    ));
+    assert_eq!(
+        decrypt(&key, &data, NonceCheck::Skip).unwrap().nonce(),
+        "nonce-1"
+    );
+}
+
+#[test]
+fn bad_base64_names_the_field() {
+    let key = key();
+    let base = sealed(&key).passport_data;
+    let cases: [(&str, Box<dyn Fn(&mut PassportData)>); 4] = [
+        (
+            "credentials.secret",
+            Box::new(|p| p.credentials.secret.insert(3, '*')),
+        ),
+        (
+            "credentials.hash",
+            Box::new(|p| p.credentials.hash = "@@@@".into()),
+        ),
+        (
+            "credentials.data",
+            Box::new(|p| p.credentials.data.push_str("!!")),
+        ),
+        (
+            "passport.data",
+            Box::new(|p| p.data[0].data = Some("%%%%".into())),
+        ),
+    ];
+    for (field, mutate) in cases {
+        let mut data = base.clone();
+        mutate(&mut data);
+        match decrypt(&key, &data, NonceCheck::Skip) {
+            Err(error @ Error::Base64 { .. }) => {
+                assert_eq!(error.to_string(), format!("{field} is not valid base64"))
+            }
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn wrong_sizes() {
+    let key = key();
+    let mut data = sealed(&key).passport_data;
+    edit(&mut data.credentials.hash, |h| h.truncate(31));
+    let error = decrypt(&key, &data, NonceCheck::Skip).unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::Length {
+                expected: 32,
+                actual: 31,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "credentials.hash must be 32 bytes, got 31"
+    );
+}
+
+#[test]
+fn unknown_element_type_and_malformed_json() {
+    let json = br#"{"data":[{"type":"selfie","hash":"x"}],"credentials":{"data":"","hash":"","secret":""}}"#;
+    let message = PassportData::from_json(json).unwrap_err().to_string();
+    assert!(
+        message.contains("unknown variant `selfie`") && message.contains("personal_details"),
+        "{message}"
+    );
+    assert!(matches!(
+        PassportData::from_json(b"{\"data\": ["),
+        Err(Error::Json { .. })
+    ));
+    assert!(matches!(
+        PassportData::from_json(b"{\"update_id\": 1}"),
+        Err(Error::NoPassportData)
+    ));
+    assert!(matches!(
+        PassportData::from_json(b"\xff\xfe"),
+        Err(Error::Json { .. })
+    ));
+}
+
+/// Re-encrypts the credentials JSON of `sealed` as `json` (as a broken app might).
+fn with_credentials(key: &PrivateKey, sealed: &SealedPassport, json: &str) -> PassportData {
+    let mut data = sealed.passport_data.clone();
+    data.credentials = client::encrypt_credentials(&key.public_key(), json.as_bytes()).unwrap();
+    data
+}
+
+#[test]
+fn missing_credentials_for_an_element() {
+    let key = key();
+    let sealed = sealed(&key);
+    let data = with_credentials(&key, &sealed, r#"{"secure_data": {}, "nonce": "nonce-1"}"#);
+    let error = decrypt(&key, &data, NonceCheck::Expect("nonce-1")).unwrap_err();
+    assert!(
+        matches!(&error, Error::MissingCredentials { element: ElementType::Passport, part } if part == "data"),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "the credentials hold no data for the passport element"
+    );
+}
+
+#[test]
+fn missing_file_credentials_name_the_file() {
+    let key = key();
+    let sealed = sealed(&key);
+    let credentials = sealed.passport_data.credentials.decrypt(&key).unwrap();
+    let data = credentials
+        .secure_value(ElementType::Passport)
+        .unwrap()
+        .data
+        .as_ref()
+        .unwrap();
+    // The real data credentials, but nothing for the front side.
+    let json = serde_json::json!({"secure_data": {"passport": {"data": {
+        "data_hash": data.data_hash().to_base64(),
+        "secret": B64.encode(data.secret().expose()),
+    }}}, "nonce": "n"});
+    let data = with_credentials(&key, &sealed, &json.to_string());
+    let error = decrypt(&key, &data, NonceCheck::Skip).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the credentials hold no front_side for the passport element"
+    );
+}
+
+#[test]
+fn malformed_credentials_json() {
+    let key = key();
+    let sealed = sealed(&key);
+    for (json, needle) in [
+        ("not json", "malformed credentials JSON"),
+        (
+            r#"{"secure_data": {"passport": {"data": {"data_hash": "!!", "secret": "AA=="}}}}"#,
+            "not valid base64",
+        ),
+        (
+            r#"{"secure_data": {"passport": {"data": {"data_hash": "AAAA", "secret": "AA=="}}}}"#,
+            "must be 32 bytes",
+        ),
+        (
+            r#"{"secure_data": {"passport": {"data": {"secret": "AA=="}}}}"#,
+            "missing field `data_hash`",
+        ),
+    ] {
+        let data = with_credentials(&key, &sealed, json);
+        let message = decrypt(&key, &data, NonceCheck::Skip)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains(needle), "{json}: {message}");
+    }
+}
+
+#[test]
+fn duplicate_elements_and_missing_parts() {
+    let key = key();
+    let sealed = sealed(&key);
+    let mut twice = sealed.passport_data.clone();
+    twice.data.push(twice.data[0].clone());
+    assert!(matches!(
+        decrypt(&key, &twice, NonceCheck::Skip),
+        Err(Error::DuplicateElement(ElementType::Passport))
+    ));
+
+    let mut no_data = sealed.passport_data.clone();
+    no_data.data[0].data = None;
+    let error = decrypt(&key, &no_data, NonceCheck::Skip).unwrap_err();
+    assert_eq!(error.to_string(), "the passport element has no data");
+
+    let mut no_email = sealed.passport_data.clone();
+    no_email.data[1].email = None;
+    assert!(matches!(
+        decrypt(&key, &no_email, NonceCheck::Skip),
+        Err(Error::MissingPart {
+            element: ElementType::Email,
+            part: "email"
+        })
+    ));
+}
+
+#[test]
+fn secrets_never_show_in_debug() {
+    let key = key();
+    let sealed = sealed(&key);
+    let credentials = sealed.passport_data.credentials.decrypt(&key).unwrap();
+    let value = credentials.secure_value(ElementType::Passport).unwrap();
+    let secret = B64.encode(value.data.as_ref().unwrap().secret().expose());
+    let file_secret = B64.encode(value.front_side.as_ref().unwrap().secret().expose());
+    let passport = decrypt(&key, &sealed.passport_data, NonceCheck::Skip).unwrap();
+    let debug = format!(
+        "{credentials:?} {passport:?} {:?}",
+        passport.identity_documents().next().unwrap().front_side()
+    );
+    assert!(debug.contains("Secret(..)"));
+    assert!(!debug.contains(&secret) && !debug.contains(&file_secret));
+    let json = serde_json::to_string(&passport).unwrap();
+    assert!(!json.contains(&secret) && !json.contains(&file_secret) && !json.contains("secret"));
+
+    let front = passport
+        .identity_documents()
+        .next()
+        .unwrap()
+        .front_side()
+        .unwrap();
+    let jpeg = front.decrypt(sealed.files["front"].clone()).unwrap();
+    assert_eq!(format!("{jpeg:?}"), "Plaintext(1000 bytes)");
+}
