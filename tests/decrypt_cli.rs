@@ -1,6 +1,13 @@
 //! The `decrypt` example's interface: stdout JSON on success; on failure a
 //! non-zero exit, one line on stderr and nothing on stdout.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -3,6 +3,13 @@
 //! shared vectors beside this crate. Outside that layout the test says it is
 //! skipped and why.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::path::PathBuf;

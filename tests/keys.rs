@@ -1,6 +1,13 @@
 //! Key loading against keys written by an independent implementation
 //! (Python `cryptography`, tests/data/generate.py).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::data_dir;

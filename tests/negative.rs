@@ -2,6 +2,13 @@
 //! an oracle is the same opaque error with the same message; the rest is a
 //! clear, specific error.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use base64::Engine as _;
@@ -10,6 +17,9 @@ use telegram_passport::{
     decrypt, ElementType, Error, FileSlot, IdDocumentData, NonceCheck, PassportData, PrivateKey,
     Target,
 };
+
+/// A change to a sealed passport.
+type Mutation = Box<dyn Fn(&mut PassportData)>;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -65,7 +75,7 @@ fn credentials_failures_are_indistinguishable_to_the_sender() {
     let key = key();
     let base = sealed(&key).passport_data;
     let mut details = Vec::new();
-    let mutations: [(&str, Box<dyn Fn(&mut PassportData)>); 6] = [
+    let mutations: [(&str, Mutation); 6] = [
         (
             "secret bit",
             Box::new(|p| flip(&mut p.credentials.secret, 100)),
@@ -171,7 +181,7 @@ fn wrong_nonce() {
 fn bad_base64_names_the_field() {
     let key = key();
     let base = sealed(&key).passport_data;
-    let cases: [(&str, Box<dyn Fn(&mut PassportData)>); 4] = [
+    let cases: [(&str, Mutation); 4] = [
         (
             "credentials.secret",
             Box::new(|p| p.credentials.secret.insert(3, '*')),

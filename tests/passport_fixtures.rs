@@ -2,6 +2,13 @@
 //! `cryptography`, tests/data/generate.py): decrypted, decoded and every
 //! file decrypted, in both the Bot API and the MTProto form.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::{assert_subset, b64, hex, key, load, sha256_hex};

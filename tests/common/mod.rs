@@ -1,6 +1,12 @@
 //! Helpers shared by the integration tests: fixture loading and comparison.
 
 #![allow(dead_code, unreachable_pub)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 
