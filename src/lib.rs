@@ -42,6 +42,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
+// Bad input must never panic: no unwrap, expect, panic or unchecked indexing in the library.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod base64;
 mod bot_api;
