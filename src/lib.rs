@@ -82,3 +82,8 @@ pub use crate::secret::{Plaintext, Secret, Sha256Hash};
 pub use crate::values::{
     CalendarDate, CountryCode, Date, Gender, IdDocumentData, PersonalDetails, ResidentialAddress,
 };
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
