@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 use crate::error::{DecryptionError, Error, Result, Step, Target};
 use crate::primitive;
 use crate::secret::{Plaintext, Secret, Sha256Hash};
-use crate::{ElementType, PrivateKey};
+use crate::{ElementType, FileSlot, PrivateKey};
 
 /// Whether, and against what, to check the nonce inside the credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +139,20 @@ impl Credentials {
     /// The credentials of one element.
     pub fn secure_value(&self, element: ElementType) -> Option<&SecureValue> {
         self.secure_data.get(&element)
+    }
+}
+
+impl SecureValue {
+    /// The credentials of one file: `index` counts within `files` and
+    /// `translation`, and is 0 for the single-file parts.
+    pub fn file(&self, slot: FileSlot, index: usize) -> Option<&FileCredentials> {
+        match slot {
+            FileSlot::FrontSide => self.front_side.as_ref().filter(|_| index == 0),
+            FileSlot::ReverseSide => self.reverse_side.as_ref().filter(|_| index == 0),
+            FileSlot::Selfie => self.selfie.as_ref().filter(|_| index == 0),
+            FileSlot::Files => self.files.get(index),
+            FileSlot::Translation => self.translation.get(index),
+        }
     }
 }
 

@@ -75,12 +75,11 @@ pub use crate::element_type::{ElementType, FileSlot};
 pub use crate::error::{DecryptionError, Error, Target};
 pub use crate::file::{FileLocation, FileRef};
 pub use crate::key::{PrivateKey, PublicKey};
-pub use crate::passport::{
-    decrypt, Contact, DecryptedPassport, Document, Element, ElementHash, ElementValue,
-};
+pub use crate::passport::{decrypt, Contact, DecryptedPassport, Document, Element, ElementHash};
 pub use crate::secret::{Plaintext, Secret, Sha256Hash};
 pub use crate::values::{
-    CalendarDate, CountryCode, Date, Gender, IdDocumentData, PersonalDetails, ResidentialAddress,
+    CalendarDate, CountryCode, Date, ElementValue, Gender, IdDocumentData, PersonalDetails,
+    ResidentialAddress,
 };
 
 /// The README's examples, compiled and run as doctests.

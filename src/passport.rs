@@ -12,8 +12,9 @@ use serde::{Serialize, Serializer};
 use crate::error::{Error, Result};
 use crate::secret::Sha256Hash;
 use crate::{
-    base64, Credentials, ElementType, EncryptedCredentials, FileLocation, FileRef, IdDocumentData,
-    NonceCheck, PassportData, PersonalDetails, PrivateKey, ResidentialAddress,
+    base64, Credentials, ElementType, ElementValue, EncryptedCredentials, FileLocation, FileRef,
+    FileSlot, IdDocumentData, NonceCheck, PassportData, PersonalDetails, PrivateKey,
+    ResidentialAddress, SecureValue,
 };
 
 /// Decrypts, verifies and decodes a whole `PassportData`.
@@ -115,133 +116,109 @@ pub(crate) fn assemble<'a>(
 
 fn open_element(credentials: &Credentials, sealed: Sealed<'_>) -> Result<Element> {
     let element_type = sealed.element_type;
-    let hash = sealed.hash;
+    if let Some(part) = contact_field(element_type) {
+        let value = match element_type {
+            ElementType::PhoneNumber => sealed.phone_number,
+            _ => sealed.email,
+        };
+        let value = value.ok_or(Error::MissingPart {
+            element: element_type,
+            part,
+        })?;
+        return Ok(Element::Contact(Contact {
+            element_type,
+            value: value.to_owned(),
+            hash: sealed.hash,
+        }));
+    }
+    let secure_value = credentials.secure_value(element_type);
+    let data = match element_type.has_data() {
+        true => Some(open_data(element_type, sealed.data, secure_value)?),
+        false => None,
+    };
+    let pairing = FilePairing {
+        element_type,
+        secure_value,
+    };
+    Ok(Element::Document(Box::new(Document {
+        element_type,
+        data,
+        front_side: pairing.single(FileSlot::FrontSide, sealed.front_side)?,
+        reverse_side: pairing.single(FileSlot::ReverseSide, sealed.reverse_side)?,
+        selfie: pairing.single(FileSlot::Selfie, sealed.selfie)?,
+        translation: pairing.list(FileSlot::Translation, sealed.translation)?,
+        files: pairing.list(FileSlot::Files, sealed.files)?,
+        hash: sealed.hash,
+    })))
+}
+
+/// The plain-text field of `phone_number` and `email` elements.
+fn contact_field(element_type: ElementType) -> Option<&'static str> {
     match element_type {
-        ElementType::PhoneNumber | ElementType::Email => {
-            let (value, part) = match element_type {
-                ElementType::PhoneNumber => (sealed.phone_number, "phone_number"),
-                _ => (sealed.email, "email"),
-            };
-            let value = value
-                .ok_or(Error::MissingPart {
-                    element: element_type,
-                    part,
-                })?
-                .to_owned();
-            Ok(Element::Contact(Contact {
-                element_type,
-                value,
-                hash,
-            }))
-        }
-        _ => {
-            let secure_value = credentials.secure_value(element_type);
-            let file_credentials = |slot: &str, index: Option<usize>| {
-                let value = secure_value.ok_or_else(|| missing(element_type, slot, index))?;
-                let found = match (slot, index) {
-                    ("front_side", _) => value.front_side.as_ref(),
-                    ("reverse_side", _) => value.reverse_side.as_ref(),
-                    ("selfie", _) => value.selfie.as_ref(),
-                    ("translation", Some(i)) => value.translation.get(i),
-                    (_, Some(i)) => value.files.get(i),
-                    _ => None,
-                };
-                found
-                    .cloned()
-                    .ok_or_else(|| missing(element_type, slot, index))
-            };
-            let single = |slot: &str, file: Option<FileLocation>| -> Result<Option<FileRef>> {
-                file.map(|file| Ok(FileRef::new(file, file_credentials(slot, None)?)))
-                    .transpose()
-            };
-            let list = |slot: &str, files: Vec<FileLocation>| -> Result<Vec<FileRef>> {
-                files
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, file)| Ok(FileRef::new(file, file_credentials(slot, Some(i))?)))
-                    .collect()
-            };
-            let data = if element_type.has_data() {
-                let encrypted = sealed.data.ok_or(Error::MissingPart {
-                    element: element_type,
-                    part: "data",
-                })??;
-                let data_credentials = secure_value
-                    .and_then(|value| value.data.as_ref())
-                    .ok_or_else(|| missing(element_type, "data", None))?;
-                let plaintext = data_credentials.decrypt(encrypted)?;
-                Some((plaintext, *data_credentials.data_hash()))
-            } else {
-                None
-            };
-            let decode = |json: &[u8]| -> Result<ElementValue> {
-                let parse_error = |source| Error::Json {
-                    what: format!("{element_type} data"),
-                    source,
-                };
-                Ok(match element_type {
-                    ElementType::PersonalDetails => ElementValue::PersonalDetails(
-                        serde_json::from_slice(json).map_err(parse_error)?,
-                    ),
-                    ElementType::Address => {
-                        ElementValue::Address(serde_json::from_slice(json).map_err(parse_error)?)
-                    }
-                    _ => {
-                        ElementValue::IdDocument(serde_json::from_slice(json).map_err(parse_error)?)
-                    }
-                })
-            };
-            let data = data
-                .map(|(plaintext, data_hash)| Ok::<_, Error>((decode(&plaintext)?, data_hash)))
-                .transpose()?;
-            Ok(Element::Document(Box::new(Document {
-                element_type,
-                data,
-                front_side: single(
-                    "front_side",
-                    sealed
-                        .front_side
-                        .filter(|_| element_type.allows(crate::FileSlot::FrontSide)),
-                )?,
-                reverse_side: single(
-                    "reverse_side",
-                    sealed
-                        .reverse_side
-                        .filter(|_| element_type.allows(crate::FileSlot::ReverseSide)),
-                )?,
-                selfie: single(
-                    "selfie",
-                    sealed
-                        .selfie
-                        .filter(|_| element_type.allows(crate::FileSlot::Selfie)),
-                )?,
-                translation: list(
-                    "translation",
-                    if element_type.allows(crate::FileSlot::Translation) {
-                        sealed.translation
-                    } else {
-                        Vec::new()
-                    },
-                )?,
-                files: list(
-                    "files",
-                    if element_type.allows(crate::FileSlot::Files) {
-                        sealed.files
-                    } else {
-                        Vec::new()
-                    },
-                )?,
-                hash,
-            })))
-        }
+        ElementType::PhoneNumber => Some("phone_number"),
+        ElementType::Email => Some("email"),
+        _ => None,
     }
 }
 
-fn missing(element: ElementType, slot: &str, index: Option<usize>) -> Error {
-    let part = match index {
-        Some(i) => format!("{slot}[{i}]"),
-        None => slot.to_owned(),
-    };
+/// Decrypts, verifies and decodes an element's `data`.
+fn open_data(
+    element_type: ElementType,
+    encrypted: Option<Result<Vec<u8>>>,
+    secure_value: Option<&SecureValue>,
+) -> Result<(ElementValue, Sha256Hash)> {
+    let encrypted = encrypted.ok_or(Error::MissingPart {
+        element: element_type,
+        part: "data",
+    })??;
+    let credentials = secure_value
+        .and_then(|value| value.data.as_ref())
+        .ok_or_else(|| missing(element_type, "data".to_owned()))?;
+    let plaintext = credentials.decrypt(encrypted)?;
+    Ok((
+        ElementValue::decode(element_type, &plaintext)?,
+        *credentials.data_hash(),
+    ))
+}
+
+/// Pairs an element's files with their credentials, by position. Parts the
+/// element type cannot carry are ignored.
+struct FilePairing<'a> {
+    element_type: ElementType,
+    secure_value: Option<&'a SecureValue>,
+}
+
+impl FilePairing<'_> {
+    fn pair(&self, slot: FileSlot, index: usize, file: FileLocation) -> Result<FileRef> {
+        let credentials = self.secure_value.and_then(|value| value.file(slot, index));
+        let credentials = credentials.ok_or_else(|| {
+            let part = match slot {
+                FileSlot::Files | FileSlot::Translation => format!("{slot}[{index}]"),
+                _ => slot.to_string(),
+            };
+            missing(self.element_type, part)
+        })?;
+        Ok(FileRef::new(file, credentials.clone()))
+    }
+
+    fn single(&self, slot: FileSlot, file: Option<FileLocation>) -> Result<Option<FileRef>> {
+        let file = file.filter(|_| self.element_type.allows(slot));
+        file.map(|file| self.pair(slot, 0, file)).transpose()
+    }
+
+    fn list(&self, slot: FileSlot, files: Vec<FileLocation>) -> Result<Vec<FileRef>> {
+        if !self.element_type.allows(slot) {
+            return Ok(Vec::new());
+        }
+        files
+            .into_iter()
+            .enumerate()
+            .map(|(i, file)| self.pair(slot, i, file))
+            .collect()
+    }
+}
+
+fn missing(element: ElementType, part: String) -> Error {
     Error::MissingCredentials { element, part }
 }
 
@@ -386,19 +363,6 @@ pub struct Document {
     translation: Vec<FileRef>,
     files: Vec<FileRef>,
     hash: ElementHash,
-}
-
-/// Decoded element data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-#[non_exhaustive]
-pub enum ElementValue {
-    /// Of `personal_details`.
-    PersonalDetails(PersonalDetails),
-    /// Of an identity document.
-    IdDocument(IdDocumentData),
-    /// Of `address`.
-    Address(ResidentialAddress),
 }
 
 impl Document {

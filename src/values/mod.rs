@@ -20,6 +20,39 @@ pub use gender::Gender;
 pub use id_document::IdDocumentData;
 pub use personal_details::PersonalDetails;
 
+use crate::error::{Error, Result};
+use crate::ElementType;
+
+/// Decoded element data.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum ElementValue {
+    /// Of `personal_details`.
+    PersonalDetails(PersonalDetails),
+    /// Of an identity document.
+    IdDocument(IdDocumentData),
+    /// Of `address`.
+    Address(ResidentialAddress),
+}
+
+impl ElementValue {
+    /// Decodes the decrypted `data` JSON of an element of the given type.
+    pub(crate) fn decode(element_type: ElementType, json: &[u8]) -> Result<Self> {
+        let invalid = |source| Error::Json {
+            what: format!("{element_type} data"),
+            source,
+        };
+        Ok(match element_type {
+            ElementType::PersonalDetails => {
+                Self::PersonalDetails(serde_json::from_slice(json).map_err(invalid)?)
+            }
+            ElementType::Address => Self::Address(serde_json::from_slice(json).map_err(invalid)?),
+            _ => Self::IdDocument(serde_json::from_slice(json).map_err(invalid)?),
+        })
+    }
+}
+
 /// Reads an optional string, treating `""` (and `null`) as absent.
 fn empty_as_none<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
