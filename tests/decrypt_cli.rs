@@ -131,3 +131,40 @@ fn failures_print_one_line_on_stderr_and_nothing_on_stdout() {
     }
     std::fs::remove_dir_all(work).unwrap();
 }
+
+#[test]
+fn reproduces_the_real_client_vector() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/python-telegram-bot");
+    if !dir.is_dir() {
+        println!(
+            "SKIPPED: real-client vectors not found at {}",
+            dir.display()
+        );
+        return;
+    }
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+    let (key, input) = (dir.join("key.pem"), dir.join("passport_data.json"));
+    let nonce = expected["nonce"].as_str().unwrap();
+    let (ok, stdout, stderr) = run(&["--key", path(&key), "--nonce", nonce, path(&input)]);
+    assert!(ok, "{stderr}");
+    let printed: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    // expected.json names files by bare file_id; the tool prints objects.
+    let mut expected = expected.clone();
+    for element in expected["elements"].as_array_mut().unwrap() {
+        for (_, value) in element.as_object_mut().unwrap().iter_mut() {
+            match value {
+                serde_json::Value::String(id) if id.starts_with("DgAD") => {
+                    *value = serde_json::json!({ "file_id": id })
+                }
+                serde_json::Value::Array(ids) => {
+                    for id in ids.iter_mut() {
+                        *id = serde_json::json!({ "file_id": id.clone() });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    assert_subset(&expected, &printed, "stdout");
+}
