@@ -15,17 +15,32 @@ use subtle::ConstantTimeEq;
 use crate::error::{DecryptionError, Error, Result, Step, Target};
 use crate::primitive;
 use crate::secret::{Plaintext, Secret, Sha256Hash};
-use crate::{ElementType, FileSlot, PrivateKey};
+use crate::{ElementType, FileSlot, NonceStore, PrivateKey};
 
-/// Whether, and against what, to check the nonce inside the credentials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether, and how, to check the nonce inside the credentials.
+#[derive(Clone, Copy)]
 #[non_exhaustive]
 pub enum NonceCheck<'a> {
     /// Require this nonce, the one the request carried (constant-time comparison).
     Expect(&'a str),
+    /// Consume the nonce from a [`NonceStore`] once everything decrypted:
+    /// a nonce never issued, expired or already used is refused, so
+    /// replayed data is refused even when it is byte-for-byte valid. The
+    /// nonce's context comes back in [`DecryptedPassport::context`](crate::DecryptedPassport::context).
+    Consume(&'a dyn NonceStore),
     /// Do not check. The caller must check [`DecryptedPassport::nonce`](crate::DecryptedPassport::nonce)
     /// itself, or accept replayed data.
     Skip,
+}
+
+impl std::fmt::Debug for NonceCheck<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Expect(nonce) => f.debug_tuple("Expect").field(nonce).finish(),
+            Self::Consume(_) => f.write_str("Consume(..)"),
+            Self::Skip => f.write_str("Skip"),
+        }
+    }
 }
 
 /// Decrypted credentials: the request's nonce and the per-element secrets.
@@ -124,7 +139,8 @@ impl Credentials {
         &self.nonce
     }
 
-    /// Checks the nonce as the caller asked.
+    /// Checks an expected nonce; consuming from a store happens later, once
+    /// everything else succeeded.
     pub(crate) fn check_nonce(&self, check: NonceCheck<'_>) -> Result<()> {
         match check {
             NonceCheck::Expect(expected)

@@ -120,6 +120,37 @@ pub enum Error {
         padding: usize,
     },
 
+    /// A scope Telegram would refuse, or scope JSON that cannot be read.
+    #[error("invalid scope: {0}")]
+    InvalidScope(String),
+
+    /// A request or deep link that cannot be built or read.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+
+    /// The nonce was never issued by this store (or was forgotten long ago).
+    #[error("the nonce was never issued")]
+    NonceUnknown,
+
+    /// The nonce was issued but its time-to-live has passed.
+    #[error("the nonce has expired: issue a new request")]
+    NonceExpired,
+
+    /// The nonce was already consumed: this is a replay.
+    #[error("the nonce was already used: replayed passport data is refused")]
+    NonceReplayed,
+
+    /// The in-memory nonce store holds as many live nonces as it may.
+    #[error("the nonce store is full ({capacity} live nonces): raise its capacity or shorten time-to-live")]
+    NonceStoreFull {
+        /// The store's capacity.
+        capacity: usize,
+    },
+
+    /// The nonce store's backend failed (for example, Redis is unreachable).
+    #[error("the nonce store failed: {0}")]
+    NonceStore(String),
+
     /// An element lacks a part its type requires.
     #[error("the {element} element has no {part}")]
     MissingPart {

@@ -60,10 +60,14 @@ mod file;
 pub mod mtproto;
 mod passport;
 mod primitive;
+mod request;
+mod scope;
 mod secret;
 mod values;
 
 mod key;
+mod memory_store;
+mod nonce;
 
 pub use crate::bot_api::{
     EncryptedCredentials, EncryptedPassportElement, PassportData, PassportFile,
@@ -75,7 +79,11 @@ pub use crate::element_type::{ElementType, FileSlot};
 pub use crate::error::{DecryptionError, Error, Target};
 pub use crate::file::{FileLocation, FileRef};
 pub use crate::key::{PrivateKey, PublicKey};
+pub use crate::memory_store::MemoryNonceStore;
+pub use crate::nonce::{generate_nonce, NonceStore};
 pub use crate::passport::{decrypt, Contact, DecryptedPassport, Document, Element, ElementHash};
+pub use crate::request::{bot_id_from_token, PassportRequest, SdkParameters};
+pub use crate::scope::{Scope, ScopeElement, ScopeOne, ScopeType};
 pub use crate::secret::{Plaintext, Secret, Sha256Hash};
 pub use crate::values::{
     CalendarDate, CountryCode, Date, ElementValue, Gender, IdDocumentData, PersonalDetails,

@@ -120,7 +120,6 @@ pub fn decrypt(
     nonce: NonceCheck<'_>,
 ) -> Result<DecryptedPassport> {
     let credentials = sent.credentials.decrypt(key)?;
-    credentials.check_nonce(nonce)?;
     let sealed = sent.values.iter().map(|value| {
         let (phone_number, email) = match &value.plain_data {
             Some(SecurePlainData::Phone(phone)) => (Some(phone.as_str()), None),
@@ -140,7 +139,7 @@ pub fn decrypt(
             hash: ElementHash::Bytes(value.hash.clone()),
         }
     });
-    assemble(credentials, sealed)
+    assemble(credentials, sealed, nonce)
 }
 
 fn location(file: &SecureFile) -> crate::FileLocation {

@@ -38,7 +38,6 @@ pub fn decrypt(
     nonce: NonceCheck<'_>,
 ) -> Result<DecryptedPassport> {
     let credentials = passport_data.credentials.decrypt(key)?;
-    credentials.check_nonce(nonce)?;
     let sealed = passport_data.data.iter().map(|element| Sealed {
         element_type: element.element_type,
         data: element
@@ -66,7 +65,7 @@ pub fn decrypt(
             .collect(),
         hash: ElementHash::Text(element.hash.clone()),
     });
-    assemble(credentials, sealed)
+    assemble(credentials, sealed, nonce)
 }
 
 impl EncryptedCredentials {
@@ -93,11 +92,15 @@ pub(crate) struct Sealed<'a> {
     pub(crate) hash: ElementHash,
 }
 
-/// Decrypts and decodes each sealed element against the credentials.
+/// Checks the nonce, decrypts and decodes each sealed element against the
+/// credentials, and only then consumes the nonce from a store (so a failed
+/// decryption does not burn the user's request).
 pub(crate) fn assemble<'a>(
     credentials: Credentials,
     sealed: impl Iterator<Item = Sealed<'a>>,
+    nonce: NonceCheck<'_>,
 ) -> Result<DecryptedPassport> {
+    credentials.check_nonce(nonce)?;
     let mut elements: Vec<Element> = Vec::new();
     for element in sealed {
         if elements
@@ -108,8 +111,13 @@ pub(crate) fn assemble<'a>(
         }
         elements.push(open_element(&credentials, element)?);
     }
+    let context = match nonce {
+        NonceCheck::Consume(store) => Some(store.consume(credentials.nonce())?),
+        _ => None,
+    };
     Ok(DecryptedPassport {
         nonce: credentials.nonce().to_owned(),
+        context,
         elements,
     })
 }
@@ -248,6 +256,8 @@ impl Serialize for ElementHash {
 #[derive(Debug, Clone, Serialize)]
 pub struct DecryptedPassport {
     nonce: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<String>,
     elements: Vec<Element>,
 }
 
@@ -255,6 +265,12 @@ impl DecryptedPassport {
     /// The nonce the credentials carried.
     pub fn nonce(&self) -> &str {
         &self.nonce
+    }
+
+    /// The context the nonce was issued with, when it was consumed from a
+    /// [`NonceStore`](crate::NonceStore) ([`NonceCheck::Consume`]).
+    pub fn context(&self) -> Option<&str> {
+        self.context.as_deref()
     }
 
     /// Every element, in the order the app sent them.

@@ -1,0 +1,260 @@
+//! The embedded [`NonceStore`]: in memory, thread-safe, bounded.
+//!
+//! Invariants: the map never holds more than `capacity` entries. An entry
+//! is live until it expires or is consumed; after that it stays as a
+//! tombstone for `retention`, so a replay or a late arrival gets its precise
+//! error; tombstones are the first to go when room is needed.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::nonce::{check_ttl, generate_nonce, is_well_formed, NonceStore};
+
+/// Operations between two full sweeps of stale tombstones.
+const SWEEP_EVERY: u32 = 1024;
+
+/// An in-memory [`NonceStore`] for a single process.
+///
+/// ```
+/// use std::time::Duration;
+/// use telegram_passport::{Error, MemoryNonceStore, NonceStore};
+///
+/// let store = MemoryNonceStore::new();
+/// let nonce = store.issue("session-42", Duration::from_secs(600))?;
+/// assert_eq!(store.consume(&nonce)?, "session-42");
+/// assert!(matches!(store.consume(&nonce), Err(Error::NonceReplayed)));
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Debug)]
+pub struct MemoryNonceStore {
+    state: Mutex<State>,
+    capacity: usize,
+    retention: Duration,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    entries: HashMap<String, Entry>,
+    since_sweep: u32,
+}
+
+#[derive(Debug)]
+struct Entry {
+    context: String,
+    expires_at: Instant,
+    consumed_at: Option<Instant>,
+}
+
+impl Entry {
+    fn is_live(&self, now: Instant) -> bool {
+        self.consumed_at.is_none() && now < self.expires_at
+    }
+
+    /// When the entry is forgotten: `retention` after it stopped being live.
+    fn forget_at(&self, retention: Duration) -> Instant {
+        self.consumed_at
+            .unwrap_or(self.expires_at)
+            .min(self.expires_at)
+            + retention
+    }
+}
+
+impl Default for MemoryNonceStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryNonceStore {
+    /// A store for up to 100 000 nonces, remembering used and expired ones
+    /// for an hour.
+    pub fn new() -> Self {
+        Self::with_limits(100_000, Duration::from_secs(3600))
+    }
+
+    /// A store for up to `capacity` nonces (live ones and tombstones),
+    /// remembering used and expired nonces for `retention`.
+    pub fn with_limits(capacity: usize, retention: Duration) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            capacity: capacity.max(1),
+            retention,
+        }
+    }
+
+    /// Live (issued, unexpired, unconsumed) nonces.
+    pub fn live(&self) -> usize {
+        let now = Instant::now();
+        self.lock()
+            .entries
+            .values()
+            .filter(|e| e.is_live(now))
+            .count()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn issue_at(&self, context: &str, ttl: Duration, now: Instant) -> Result<String> {
+        check_ttl(ttl)?;
+        let nonce = generate_nonce()?;
+        let mut state = self.lock();
+        state.since_sweep += 1;
+        if state.since_sweep >= SWEEP_EVERY {
+            self.sweep(&mut state, now, false);
+        }
+        if state.entries.len() >= self.capacity {
+            self.sweep(&mut state, now, true);
+            if state.entries.len() >= self.capacity {
+                return Err(Error::NonceStoreFull {
+                    capacity: self.capacity,
+                });
+            }
+        }
+        let entry = Entry {
+            context: context.to_owned(),
+            expires_at: now + ttl,
+            consumed_at: None,
+        };
+        state.entries.insert(nonce.clone(), entry);
+        Ok(nonce)
+    }
+
+    pub(crate) fn consume_at(&self, nonce: &str, now: Instant) -> Result<String> {
+        if !is_well_formed(nonce) {
+            return Err(Error::NonceUnknown);
+        }
+        let mut state = self.lock();
+        let entry = state.entries.get_mut(nonce).ok_or(Error::NonceUnknown)?;
+        if entry.forget_at(self.retention) <= now {
+            state.entries.remove(nonce);
+            return Err(Error::NonceUnknown);
+        }
+        match entry.consumed_at {
+            Some(_) => Err(Error::NonceReplayed),
+            None if now >= entry.expires_at => Err(Error::NonceExpired),
+            None => {
+                entry.consumed_at = Some(now);
+                Ok(entry.context.clone())
+            }
+        }
+    }
+
+    /// Drops forgotten tombstones; with `make_room`, every tombstone.
+    fn sweep(&self, state: &mut State, now: Instant, make_room: bool) {
+        state.since_sweep = 0;
+        let retention = self.retention;
+        state.entries.retain(|_, entry| {
+            let tombstone = !entry.is_live(now);
+            !(tombstone && (make_room || entry.forget_at(retention) <= now))
+        });
+    }
+}
+
+impl NonceStore for MemoryNonceStore {
+    fn issue(&self, context: &str, ttl: Duration) -> Result<String> {
+        self.issue_at(context, ttl, Instant::now())
+    }
+
+    fn consume(&self, nonce: &str) -> Result<String> {
+        self.consume_at(nonce, Instant::now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn consumed_once_with_its_context() {
+        let store = MemoryNonceStore::new();
+        let now = Instant::now();
+        let nonce = store.issue_at("ctx", MINUTE, now).unwrap();
+        assert_eq!(store.consume_at(&nonce, now).unwrap(), "ctx");
+        assert!(matches!(
+            store.consume_at(&nonce, now),
+            Err(Error::NonceReplayed)
+        ));
+        assert!(matches!(
+            store.consume_at(&nonce, now + 2 * MINUTE),
+            Err(Error::NonceReplayed)
+        ));
+    }
+
+    #[test]
+    fn unknown_expired_and_forgotten() {
+        let store = MemoryNonceStore::with_limits(10, MINUTE);
+        let now = Instant::now();
+        assert!(matches!(
+            store.consume_at("never-issued", now),
+            Err(Error::NonceUnknown)
+        ));
+        assert!(matches!(
+            store.consume_at("../../etc", now),
+            Err(Error::NonceUnknown)
+        ));
+        assert!(matches!(
+            store.consume_at(&"a".repeat(500), now),
+            Err(Error::NonceUnknown)
+        ));
+        let nonce = store.issue_at("ctx", MINUTE, now).unwrap();
+        let just_before = now + MINUTE - Duration::from_millis(1);
+        assert!(matches!(
+            store.consume_at(&nonce, now + MINUTE),
+            Err(Error::NonceExpired)
+        ));
+        assert!(matches!(
+            store.consume_at(&nonce, now + 2 * MINUTE),
+            Err(Error::NonceUnknown)
+        ));
+        let nonce = store.issue_at("ctx", MINUTE, now).unwrap();
+        assert_eq!(store.consume_at(&nonce, just_before).unwrap(), "ctx");
+    }
+
+    #[test]
+    fn bounded_with_a_clear_error_when_full() {
+        let store = MemoryNonceStore::with_limits(3, MINUTE);
+        let now = Instant::now();
+        let first = store.issue_at("1", MINUTE, now).unwrap();
+        store.issue_at("2", MINUTE, now).unwrap();
+        store.issue_at("3", MINUTE, now).unwrap();
+        let error = store.issue_at("4", MINUTE, now).unwrap_err();
+        assert!(matches!(error, Error::NonceStoreFull { capacity: 3 }));
+        assert!(error.to_string().contains("3 live nonces"), "{error}");
+        // A consumed nonce is a tombstone: it makes room when needed.
+        store.consume_at(&first, now).unwrap();
+        store.issue_at("4", MINUTE, now).unwrap();
+        // Expired ones too, and their space is reclaimed.
+        let later = now + 2 * MINUTE;
+        for i in 0..3 {
+            store.issue_at(&i.to_string(), MINUTE, later).unwrap();
+        }
+        assert_eq!(store.lock().entries.len(), 3);
+    }
+
+    #[test]
+    fn periodic_sweeps_forget_old_tombstones() {
+        let store = MemoryNonceStore::with_limits(100_000, MINUTE);
+        let now = Instant::now();
+        for _ in 1..SWEEP_EVERY {
+            store.issue_at("x", MINUTE, now).unwrap();
+        }
+        let later = now + 3 * MINUTE;
+        store.issue_at("y", MINUTE, later).unwrap();
+        assert_eq!(store.lock().entries.len(), 1);
+    }
+
+    #[test]
+    fn ttl_must_be_sensible() {
+        let store = MemoryNonceStore::new();
+        assert!(store.issue("x", Duration::ZERO).is_err());
+        assert!(store
+            .issue("x", Duration::from_secs(31 * 24 * 3600))
+            .is_err());
+    }
+}
