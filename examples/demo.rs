@@ -1,19 +1,22 @@
 //! The whole Telegram Passport flow on one machine, no network:
 //!
 //! 1. the bot generates its key pair (once, in real life);
-//! 2. the user's app encrypts a passport for the bot's public key;
-//! 3. the bot decrypts, verifies and decodes it, then decrypts a photo.
+//! 2. the bot builds a request: scope, nonce from its nonce store, deep link;
+//! 3. the user's app encrypts a passport for the bot's public key;
+//! 4. the bot decrypts, verifies and decodes it, consuming the nonce, then
+//!    decrypts a photo; the same data sent again is refused as a replay.
 //!
 //! ```text
 //! cargo run --example demo
 //! ```
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use telegram_passport::client::PassportBuilder;
 use telegram_passport::{
-    decrypt, Date, ElementType, FileSlot, Gender, IdDocumentData, NonceCheck, PersonalDetails,
-    PrivateKey, ResidentialAddress,
+    decrypt, Date, ElementType, Error, FileSlot, Gender, IdDocumentData, MemoryNonceStore,
+    NonceCheck, NonceStore, PassportRequest, PersonalDetails, PrivateKey, ResidentialAddress,
+    Scope, ScopeElement,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,10 +28,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         key.bits()
     );
 
-    // The request the bot sends the user carries a fresh nonce.
-    let nonce = "demo-request-7f3a9c";
+    // 2. The request: what to ask for, and a nonce that remembers whose request it is.
+    let store = MemoryNonceStore::new();
+    let nonce = store.issue("session-42", Duration::from_secs(15 * 60))?;
+    let scope = Scope::new([
+        ScopeElement::one(ElementType::PersonalDetails).native_names(),
+        ScopeElement::one_of([
+            ElementType::Passport,
+            ElementType::IdentityCard,
+            ElementType::DriverLicense,
+        ])
+        .selfie(),
+        ElementType::Address.into(),
+        ElementType::PhoneNumber.into(),
+        ElementType::Email.into(),
+    ])?;
+    let request = PassportRequest::new(123_456_789, scope, &key.public_key(), nonce);
+    let link = request.deep_link();
+    println!(
+        "deep link for the user ({} characters): {}…\n",
+        link.len(),
+        &link[..100]
+    );
 
-    // 2. The user's app: personal details, a passport with front side and
+    // 3. The user's app: personal details, a passport with front side and
     //    selfie, an address, phone and e-mail, encrypted for the bot.
     let mut details = PersonalDetails::new(
         "Anna",
@@ -68,20 +91,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ))
         .phone_number("4915112345678")
         .email("anna@example.org")
-        .seal(&key.public_key(), nonce)?;
+        .seal(&key.public_key(), request.nonce())?;
     let update_json = sealed.passport_data.to_json();
     println!(
         "the app sent {} bytes of passport_data\n",
         update_json.len()
     );
 
-    // 3. The bot: one call decrypts, verifies and decodes everything.
+    // 4. The bot: one call decrypts, verifies and decodes everything, and
+    //    consumes the nonce, learning whose request this answers.
     let started = Instant::now();
-    let passport = decrypt(&key, &sealed.passport_data, NonceCheck::Expect(nonce))?;
+    let passport = decrypt(&key, &sealed.passport_data, NonceCheck::Consume(&store))?;
     let elapsed = started.elapsed();
 
     let details = passport.personal_details().ok_or("no personal details")?;
-    println!("nonce:     {}", passport.nonce());
+    println!(
+        "answers:   {} (nonce {})",
+        passport.context().unwrap_or("-"),
+        passport.nonce()
+    );
     println!(
         "name:      {} {} ({} {})",
         details.first_name,
@@ -130,6 +158,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &jpeg[..4],
         jpeg[..] == front_jpeg[..],
     );
+
+    // The same update again, byte for byte: refused.
+    match decrypt(&key, &sealed.passport_data, NonceCheck::Consume(&store)) {
+        Err(error @ Error::NonceReplayed) => println!("the same data sent again: {error}"),
+        other => return Err(format!("a replay was not refused: {other:?}").into()),
+    }
 
     println!(
         "\nas JSON for logs or storage (no secrets):\n{}",

@@ -60,6 +60,8 @@ mod file;
 pub mod mtproto;
 mod passport;
 mod primitive;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod request;
 mod scope;
 mod secret;
@@ -82,6 +84,8 @@ pub use crate::key::{PrivateKey, PublicKey};
 pub use crate::memory_store::MemoryNonceStore;
 pub use crate::nonce::{generate_nonce, NonceStore};
 pub use crate::passport::{decrypt, Contact, DecryptedPassport, Document, Element, ElementHash};
+#[cfg(feature = "redis")]
+pub use crate::redis_store::RedisNonceStore;
 pub use crate::request::{bot_id_from_token, PassportRequest, SdkParameters};
 pub use crate::scope::{Scope, ScopeElement, ScopeOne, ScopeType};
 pub use crate::secret::{Plaintext, Secret, Sha256Hash};

@@ -293,6 +293,12 @@ impl From<ElementType> for ScopeElement {
     }
 }
 
+impl From<ScopeType> for ScopeElement {
+    fn from(scope_type: ScopeType) -> Self {
+        Self::one(scope_type)
+    }
+}
+
 impl From<ScopeOne> for ScopeElement {
     fn from(one: ScopeOne) -> Self {
         Self::One(one)
