@@ -18,20 +18,25 @@ use telegram_passport::mtproto::{
     SecureValuesSentMe,
 };
 use telegram_passport::{
-    decrypt, mtproto, DecryptedPassport, Error, FileLocation, NonceCheck, PassportData, Target,
+    decrypt, mtproto, DecryptedPassport, Error, FileLocation, FileRef, NonceCheck, PassportData,
+    Target,
 };
 
-fn check_bot_api(fixture: &Value, passport_data: &PassportData) -> DecryptedPassport {
-    let key = key(fixture["key"].as_str().unwrap());
-    let nonce = fixture["nonce"].as_str().unwrap();
-    let passport = decrypt(&key, passport_data, NonceCheck::Expect(nonce)).unwrap();
-    assert_eq!(passport.nonce(), nonce);
+/// Checks the decoded passport against the fixture's `expected`, then
+/// decrypts every file: `locate` names its entry in the fixture's `files`,
+/// whose bytes `decode` reads.
+fn check_passport(
+    fixture: &Value,
+    passport: &DecryptedPassport,
+    locate: impl Fn(&FileRef) -> String,
+    decode: fn(&Value) -> Vec<u8>,
+) {
+    assert_eq!(passport.nonce(), fixture["nonce"].as_str().unwrap());
     assert_subset(
         &fixture["expected"],
-        &serde_json::to_value(&passport).unwrap(),
+        &serde_json::to_value(passport).unwrap(),
         "passport",
     );
-
     let files = fixture["files"].as_object().unwrap();
     let mut decrypted = 0;
     for element in passport.elements() {
@@ -39,8 +44,8 @@ fn check_bot_api(fixture: &Value, passport_data: &PassportData) -> DecryptedPass
             continue;
         };
         for file in document.all_files() {
-            let entry = &files[file.file_id().unwrap()];
-            let jpeg = file.decrypt(b64(&entry["encrypted"])).unwrap();
+            let entry = &files[&locate(file)];
+            let jpeg = file.decrypt(decode(&entry["encrypted"])).unwrap();
             assert_eq!(sha256_hex(&jpeg), entry["sha256"].as_str().unwrap());
             assert_eq!(&jpeg[..4], b"\xff\xd8\xff\xe0");
             decrypted += 1;
@@ -50,6 +55,18 @@ fn check_bot_api(fixture: &Value, passport_data: &PassportData) -> DecryptedPass
         decrypted,
         files.len(),
         "every file in the fixture belongs to an element"
+    );
+}
+
+fn check_bot_api(fixture: &Value, passport_data: &PassportData) -> DecryptedPassport {
+    let key = key(fixture["key"].as_str().unwrap());
+    let nonce = fixture["nonce"].as_str().unwrap();
+    let passport = decrypt(&key, passport_data, NonceCheck::Expect(nonce)).unwrap();
+    check_passport(
+        fixture,
+        &passport,
+        |file| file.file_id().unwrap().to_owned(),
+        b64,
     );
     passport
 }
@@ -204,30 +221,14 @@ fn mtproto_raw_bytes() {
     let nonce = fixture["nonce"].as_str().unwrap();
     let sent = mtproto_from_fixture(&fixture);
     let passport = mtproto::decrypt(&key, &sent, NonceCheck::Expect(nonce)).unwrap();
-    assert_subset(
-        &fixture["expected"],
-        &serde_json::to_value(&passport).unwrap(),
-        "passport",
-    );
-
-    let files = fixture["files"].as_object().unwrap();
-    let mut decrypted = 0;
-    for element in passport.elements() {
-        let telegram_passport::Element::Document(document) = element else {
-            continue;
+    let locate = |file: &FileRef| {
+        let FileLocation::Mtproto(location) = file.location() else {
+            panic!("not an MTProto file")
         };
-        for file in document.all_files() {
-            let FileLocation::Mtproto(location) = file.location() else {
-                panic!("not an MTProto file")
-            };
-            assert_eq!(&location.file_hash, file.file_hash().as_bytes());
-            let entry = &files[&location.id.to_string()];
-            let jpeg = file.decrypt(hex(&entry["encrypted"])).unwrap();
-            assert_eq!(sha256_hex(&jpeg), entry["sha256"].as_str().unwrap());
-            decrypted += 1;
-        }
-    }
-    assert_eq!(decrypted, files.len());
+        assert_eq!(&location.file_hash, file.file_hash().as_bytes());
+        location.id.to_string()
+    };
+    check_passport(&fixture, &passport, locate, hex);
     assert_eq!(
         passport.address().unwrap().street_line2.as_deref(),
         Some("Flat 4")
