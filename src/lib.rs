@@ -62,9 +62,11 @@ mod passport;
 mod primitive;
 #[cfg(feature = "redis")]
 mod redis_store;
+mod report;
 mod request;
 mod scope;
 mod secret;
+mod validate;
 mod values;
 
 mod key;
@@ -86,9 +88,13 @@ pub use crate::nonce::{generate_nonce, NonceStore};
 pub use crate::passport::{decrypt, Contact, DecryptedPassport, Document, Element, ElementHash};
 #[cfg(feature = "redis")]
 pub use crate::redis_store::RedisNonceStore;
+pub use crate::report::{
+    ErrorSource, PassportElementError, SecureValueError, SetPassportDataErrors, TlHashes,
+};
 pub use crate::request::{bot_id_from_token, PassportRequest, SdkParameters};
 pub use crate::scope::{Scope, ScopeElement, ScopeOne, ScopeType};
 pub use crate::secret::{Plaintext, Secret, Sha256Hash};
+pub use crate::validate::{Accepted, Finding, Problem, Rejected, Rule, Validation, Validator};
 pub use crate::values::{
     CalendarDate, CountryCode, Date, ElementValue, Gender, IdDocumentData, PersonalDetails,
     ResidentialAddress,

@@ -324,7 +324,7 @@ impl DecryptedPassport {
         self.contact(ElementType::Email)
     }
 
-    fn documents(&self) -> impl Iterator<Item = &Document> {
+    pub(crate) fn documents(&self) -> impl Iterator<Item = &Document> {
         self.elements.iter().filter_map(|e| match e {
             Element::Document(d) => Some(&**d),
             Element::Contact(_) => None,
