@@ -11,8 +11,8 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use telegram_passport::client::{self, PassportBuilder, SealedPassport};
 use telegram_passport::{
-    decrypt, Date, ElementType, FileCredentials, FileSlot, Gender, IdDocumentData, NonceCheck,
-    PersonalDetails, PrivateKey, ResidentialAddress,
+    decrypt, CalendarDate, Date, ElementType, FileCredentials, FileSlot, Gender, IdDocumentData, NonceCheck,
+    PersonalDetails, PrivateKey, ResidentialAddress, Scope, ScopeElement, Validation, Validator,
 };
 
 fn key(name: &str) -> PrivateKey {
@@ -23,45 +23,24 @@ fn key(name: &str) -> PrivateKey {
 
 /// Personal details, a passport with 3 files, an address, phone and e-mail.
 fn typical(key: &PrivateKey) -> SealedPassport {
-    let mut details = PersonalDetails::new(
-        "Anna",
-        "Ivanova",
-        Date::new("14.03.1991"),
-        Gender::Female,
-        "RU",
-        "DE",
-    );
+    let mut details = PersonalDetails::new("Anna", "Ivanova", Date::new("14.03.1991"), Gender::Female, "RU", "DE");
     details.first_name_native = Some("Анна".to_owned());
+    details.last_name_native = Some("Иванова".to_owned());
     PassportBuilder::new()
         .personal_details(&details)
         .id_document(
             ElementType::Passport,
             &IdDocumentData::new("75 1234567", Some(Date::new("01.09.2031"))),
         )
-        .file(
-            ElementType::Passport,
-            FileSlot::FrontSide,
-            "front",
-            vec![1; 1000],
-        )
-        .file(
-            ElementType::Passport,
-            FileSlot::Selfie,
-            "selfie",
-            vec![2; 1000],
-        )
+        .file(ElementType::Passport, FileSlot::FrontSide, "front", vec![1; 1000])
+        .file(ElementType::Passport, FileSlot::Selfie, "selfie", vec![2; 1000])
         .file(
             ElementType::Passport,
             FileSlot::Translation,
             "translation",
             vec![3; 1000],
         )
-        .address(&ResidentialAddress::new(
-            "Unter den Linden 5",
-            "Berlin",
-            "DE",
-            "10117",
-        ))
+        .address(&ResidentialAddress::new("Unter den Linden 5", "Berlin", "DE", "10117"))
         .phone_number("4915112345678")
         .email("anna@example.org")
         .seal(&key.public_key(), "nonce")
@@ -75,14 +54,26 @@ fn passport(c: &mut Criterion) {
         let sealed = typical(&key);
         let bits = key.bits();
         group.bench_function(BenchmarkId::new("decrypt_typical", bits), |b| {
-            b.iter(|| {
-                decrypt(
-                    &key,
-                    black_box(&sealed.passport_data),
-                    NonceCheck::Expect("nonce"),
-                )
-            })
+            b.iter(|| decrypt(&key, black_box(&sealed.passport_data), NonceCheck::Expect("nonce")))
         });
+        if bits == 2048 {
+            let scope = Scope::new([
+                ScopeElement::one(ElementType::PersonalDetails).native_names(),
+                ScopeElement::one_of([ElementType::Passport, ElementType::IdentityCard]),
+                ElementType::Address.into(),
+                ElementType::PhoneNumber.into(),
+                ElementType::Email.into(),
+            ])
+            .unwrap_or_else(|e| panic!("{e}"));
+            let today = CalendarDate::new(2026, 11, 23).unwrap_or_else(|| panic!("date"));
+            let validator = Validator::new(&scope, today);
+            let passport = decrypt(&key, &sealed.passport_data, NonceCheck::Skip).unwrap_or_else(|e| panic!("{e}"));
+            let outcome = validator.validate(passport.clone());
+            assert!(matches!(outcome, Validation::Accepted(_)), "{outcome:?}");
+            group.bench_function("validate_typical", |b| {
+                b.iter(|| matches!(validator.validate(black_box(passport.clone())), Validation::Accepted(_)))
+            });
+        }
         group.bench_function(BenchmarkId::new("credentials", bits), |b| {
             b.iter(|| black_box(&sealed.passport_data.credentials).decrypt(&key))
         });
@@ -101,9 +92,7 @@ fn files(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("decrypt_in_place", size), |b| {
             b.iter(|| {
                 buf.copy_from_slice(&encrypted.data);
-                credentials
-                    .decrypt_in_place(black_box(&mut buf))
-                    .map(<[u8]>::len)
+                credentials.decrypt_in_place(black_box(&mut buf)).map(<[u8]>::len)
             })
         });
     }

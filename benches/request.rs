@@ -12,9 +12,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use telegram_passport::ElementType::*;
-use telegram_passport::{
-    MemoryNonceStore, NonceStore, PassportRequest, PrivateKey, Scope, ScopeElement,
-};
+use telegram_passport::{MemoryNonceStore, NonceStore, PassportRequest, PrivateKey, Scope, ScopeElement};
 
 fn typical_scope() -> Scope {
     Scope::new([
@@ -40,9 +38,7 @@ fn links(c: &mut Criterion) {
     group.bench_function("scope_to_compact_json", |b| {
         b.iter(|| black_box(&request).scope().to_compact_json())
     });
-    group.bench_function("scope_from_json", |b| {
-        b.iter(|| Scope::from_json(black_box(&compact)))
-    });
+    group.bench_function("scope_from_json", |b| b.iter(|| Scope::from_json(black_box(&compact))));
     group.bench_function("deep_link", |b| b.iter(|| black_box(&request).deep_link()));
     group.bench_function("parse_link", |b| {
         b.iter(|| PassportRequest::parse_link(black_box(&link)))
@@ -60,16 +56,11 @@ fn issue_and_consume(store: &dyn NonceStore) {
 fn nonce_stores(c: &mut Criterion) {
     let mut group = c.benchmark_group("nonce_store");
     let memory = MemoryNonceStore::new();
-    group.bench_function("memory_issue_consume", |b| {
-        b.iter(|| issue_and_consume(&memory))
-    });
+    group.bench_function("memory_issue_consume", |b| b.iter(|| issue_and_consume(&memory)));
     #[cfg(feature = "redis")]
     if let Ok(url) = std::env::var("TELEGRAM_PASSPORT_BENCH_REDIS") {
-        let redis =
-            telegram_passport::RedisNonceStore::open(&url).unwrap_or_else(|e| panic!("{e}"));
-        group.bench_function("redis_issue_consume", |b| {
-            b.iter(|| issue_and_consume(&redis))
-        });
+        let redis = telegram_passport::RedisNonceStore::open(&url).unwrap_or_else(|e| panic!("{e}"));
+        group.bench_function("redis_issue_consume", |b| b.iter(|| issue_and_consume(&redis)));
     }
     group.finish();
 }

@@ -14,8 +14,7 @@ use std::process::ExitCode;
 
 use telegram_passport::{decrypt, Element, NonceCheck, PassportData, PrivateKey};
 
-const USAGE: &str =
-    "usage: decrypt --key KEY.pem [--nonce NONCE] [--files DIR --out DIR] INPUT.json";
+const USAGE: &str = "usage: decrypt --key KEY.pem [--nonce NONCE] [--files DIR --out DIR] INPUT.json";
 
 struct Args {
     key: PathBuf,
@@ -28,10 +27,7 @@ fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args_os().skip(1);
     let (mut key, mut nonce, mut files, mut out, mut input) = (None, None, None, None, None);
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .ok_or_else(|| format!("{name} needs a value; {USAGE}"))
-        };
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value; {USAGE}"));
         match arg.to_str() {
             Some("--key") => key = Some(PathBuf::from(value("--key")?)),
             Some("--nonce") => {
@@ -43,9 +39,7 @@ fn parse_args() -> Result<Args, String> {
             Some("--files") => files = Some(PathBuf::from(value("--files")?)),
             Some("--out") => out = Some(PathBuf::from(value("--out")?)),
             Some("-h" | "--help") => return Err(USAGE.to_owned()),
-            Some(flag) if flag.starts_with("--") => {
-                return Err(format!("unknown option {flag}; {USAGE}"))
-            }
+            Some(flag) if flag.starts_with("--") => return Err(format!("unknown option {flag}; {USAGE}")),
             _ if input.is_none() => input = Some(PathBuf::from(arg)),
             _ => return Err(format!("more than one INPUT; {USAGE}")),
         }
@@ -79,21 +73,16 @@ fn safe_file_name(file_id: &str) -> Result<&str, String> {
 
 fn run() -> Result<String, String> {
     let args = parse_args()?;
-    let pem = String::from_utf8(read(&args.key)?)
-        .map_err(|_| format!("{} is not a PEM text file", args.key.display()))?;
+    let pem =
+        String::from_utf8(read(&args.key)?).map_err(|_| format!("{} is not a PEM text file", args.key.display()))?;
     let key = PrivateKey::from_pem(&pem).map_err(|e| format!("{}: {e}", args.key.display()))?;
     let input = read(&args.input)?;
-    let passport_data =
-        PassportData::from_json(&input).map_err(|e| format!("{}: {e}", args.input.display()))?;
-    let check = args
-        .nonce
-        .as_deref()
-        .map_or(NonceCheck::Skip, NonceCheck::Expect);
+    let passport_data = PassportData::from_json(&input).map_err(|e| format!("{}: {e}", args.input.display()))?;
+    let check = args.nonce.as_deref().map_or(NonceCheck::Skip, NonceCheck::Expect);
     let passport = decrypt(&key, &passport_data, check).map_err(|e| e.to_string())?;
 
     if let Some((dir, out)) = &args.files {
-        std::fs::create_dir_all(out)
-            .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+        std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
         let documents = passport.elements().iter().filter_map(|e| match e {
             Element::Document(document) => Some(document),
             _ => None,
@@ -111,8 +100,7 @@ fn run() -> Result<String, String> {
                 .decrypt(read(&source)?)
                 .map_err(|e| format!("{}: {e}", source.display()))?;
             let target = out.join(name);
-            std::fs::write(&target, &jpeg[..])
-                .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+            std::fs::write(&target, &jpeg[..]).map_err(|e| format!("cannot write {}: {e}", target.display()))?;
         }
     }
     serde_json::to_string_pretty(&passport).map_err(|e| e.to_string())

@@ -13,9 +13,7 @@
 use std::process::ExitCode;
 
 use telegram_passport::ElementType::*;
-use telegram_passport::{
-    bot_id_from_token, generate_nonce, PassportRequest, PrivateKey, Scope, ScopeElement,
-};
+use telegram_passport::{bot_id_from_token, generate_nonce, PassportRequest, PrivateKey, Scope, ScopeElement};
 
 const USAGE: &str = "usage: request_link --token BOT_TOKEN --key KEY.pem [--callback-url URL]";
 
@@ -23,9 +21,7 @@ fn run() -> Result<String, String> {
     let mut args = std::env::args().skip(1);
     let (mut token, mut key, mut callback) = (None, None, None);
     while let Some(arg) = args.next() {
-        let value = args
-            .next()
-            .ok_or_else(|| format!("{arg} needs a value; {USAGE}"))?;
+        let value = args.next().ok_or_else(|| format!("{arg} needs a value; {USAGE}"))?;
         match arg.as_str() {
             "--token" => token = Some(value),
             "--key" => key = Some(value),
@@ -37,8 +33,7 @@ fn run() -> Result<String, String> {
     let key_path = key.ok_or_else(|| format!("--key is required; {USAGE}"))?;
 
     let bot_id = bot_id_from_token(&token).map_err(|e| e.to_string())?;
-    let pem =
-        std::fs::read_to_string(&key_path).map_err(|e| format!("cannot read {key_path}: {e}"))?;
+    let pem = std::fs::read_to_string(&key_path).map_err(|e| format!("cannot read {key_path}: {e}"))?;
     let key = PrivateKey::from_pem(&pem).map_err(|e| format!("{key_path}: {e}"))?;
     let scope = Scope::new([
         ScopeElement::one(PersonalDetails).native_names(),

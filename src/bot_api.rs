@@ -140,8 +140,7 @@ impl Envelope {
                 ..
             } => Some(passport_data),
             Self {
-                message: Some(message),
-                ..
+                message: Some(message), ..
             } => message.passport_data,
             _ => None,
         }

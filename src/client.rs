@@ -12,14 +12,13 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::mtproto::{
-    SecureCredentialsEncrypted, SecureData, SecureFile, SecurePlainData, SecureValue,
-    SecureValuesSentMe,
+    SecureCredentialsEncrypted, SecureData, SecureFile, SecurePlainData, SecureValue, SecureValuesSentMe,
 };
 use crate::primitive::{self, MIN_PADDING};
 use crate::secret::{fill_random, Secret, Sha256Hash};
 use crate::{
-    base64, ElementType, EncryptedCredentials, EncryptedPassportElement, FileSlot, IdDocumentData,
-    PassportData, PassportFile, PersonalDetails, PublicKey, ResidentialAddress,
+    base64, ElementType, EncryptedCredentials, EncryptedPassportElement, FileSlot, IdDocumentData, PassportData,
+    PassportFile, PersonalDetails, PublicKey, ResidentialAddress,
 };
 
 /// Bytes encrypted with the primitive, and what decrypts them.
@@ -57,11 +56,8 @@ pub fn encrypt(plain: &[u8]) -> Result<Encrypted> {
 /// Encrypts with a given secret and padding length; the padding bytes after
 /// the length byte are random. For tests that need every padding length.
 pub fn encrypt_with_padding(plain: &[u8], secret: Secret, padding: usize) -> Result<Encrypted> {
-    let length_byte = u8::try_from(padding)
-        .ok()
-        .filter(|&n| usize::from(n) >= MIN_PADDING);
-    let Some(length_byte) = length_byte.filter(|_| (plain.len() + padding).is_multiple_of(16))
-    else {
+    let length_byte = u8::try_from(padding).ok().filter(|&n| usize::from(n) >= MIN_PADDING);
+    let Some(length_byte) = length_byte.filter(|_| (plain.len() + padding).is_multiple_of(16)) else {
         return Err(Error::InvalidPadding {
             length: plain.len(),
             padding,
@@ -79,10 +75,7 @@ pub fn encrypt_with_padding(plain: &[u8], secret: Secret, padding: usize) -> Res
 }
 
 /// Encrypts credentials JSON and RSA-encrypts its secret to `public_key`.
-pub fn encrypt_credentials(
-    public_key: &PublicKey,
-    credentials_json: &[u8],
-) -> Result<EncryptedCredentials> {
+pub fn encrypt_credentials(public_key: &PublicKey, credentials_json: &[u8]) -> Result<EncryptedCredentials> {
     let encrypted = encrypt(credentials_json)?;
     Ok(EncryptedCredentials {
         data: base64::encode(&encrypted.data),
@@ -189,13 +182,7 @@ impl PassportBuilder {
     }
 
     /// Adds a file (a JPEG) to an element. `Files` and `Translation` append.
-    pub fn file(
-        mut self,
-        element_type: ElementType,
-        slot: FileSlot,
-        file_id: &str,
-        jpeg: Vec<u8>,
-    ) -> Self {
+    pub fn file(mut self, element_type: ElementType, slot: FileSlot, file_id: &str, jpeg: Vec<u8>) -> Self {
         if !element_type.allows(slot) {
             return self.fail(Error::NotAllowed {
                 element: element_type,
@@ -304,11 +291,7 @@ fn credentials_json(encrypted: &Encrypted, hash_field: &str) -> serde_json::Valu
 fn seal_element(
     draft: &Draft,
     sealed: &mut SealedPassport,
-) -> Result<(
-    EncryptedPassportElement,
-    SecureValue,
-    Option<serde_json::Value>,
-)> {
+) -> Result<(EncryptedPassportElement, SecureValue, Option<serde_json::Value>)> {
     let mut random = [0u8; 32];
     fill_random(&mut random)?;
     let element_hash = random.to_vec();
@@ -396,18 +379,12 @@ fn seal_element(
                 value.insert(name, serde_json::Value::Array(creds));
             }
             FileSlot::FrontSide | FileSlot::ReverseSide | FileSlot::Selfie => {
-                let (Some(bot_file), Some(mt_file), Some(cred)) =
-                    (bot_files.pop(), mt_files.pop(), creds.pop())
-                else {
+                let (Some(bot_file), Some(mt_file), Some(cred)) = (bot_files.pop(), mt_files.pop(), creds.pop()) else {
                     continue;
                 };
                 match slot {
-                    FileSlot::FrontSide => {
-                        (bot.front_side, mt.front_side) = (Some(bot_file), Some(mt_file))
-                    }
-                    FileSlot::ReverseSide => {
-                        (bot.reverse_side, mt.reverse_side) = (Some(bot_file), Some(mt_file))
-                    }
+                    FileSlot::FrontSide => (bot.front_side, mt.front_side) = (Some(bot_file), Some(mt_file)),
+                    FileSlot::ReverseSide => (bot.reverse_side, mt.reverse_side) = (Some(bot_file), Some(mt_file)),
                     _ => (bot.selfie, mt.selfie) = (Some(bot_file), Some(mt_file)),
                 }
                 value.insert(name, cred);

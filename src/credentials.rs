@@ -97,12 +97,7 @@ pub(crate) fn open(
 
 impl Credentials {
     /// RSA-decrypts the secret, then decrypts, verifies and parses the JSON.
-    pub(crate) fn decrypt(
-        key: &PrivateKey,
-        encrypted_secret: &[u8],
-        data: Vec<u8>,
-        hash: &Sha256Hash,
-    ) -> Result<Self> {
+    pub(crate) fn decrypt(key: &PrivateKey, encrypted_secret: &[u8], data: Vec<u8>, hash: &Sha256Hash) -> Result<Self> {
         let (secret, rsa_failed) = match key.decrypt_secret(encrypted_secret) {
             Some(secret) => (secret, false),
             None => (Secret::random()?, true),
@@ -118,18 +113,13 @@ impl Credentials {
 
     /// Parses decrypted credentials JSON.
     pub(crate) fn from_json(json: &[u8]) -> Result<Self> {
-        let raw: RawCredentials<'_> =
-            serde_json::from_slice(json).map_err(|source| Error::Json {
-                what: "credentials".to_owned(),
-                source,
-            })?;
+        let raw: RawCredentials<'_> = serde_json::from_slice(json).map_err(|source| Error::Json {
+            what: "credentials".to_owned(),
+            source,
+        })?;
         Ok(Self {
             secure_data: raw.secure_data.into_map(),
-            nonce: raw
-                .nonce
-                .or(raw.payload)
-                .map(Cow::into_owned)
-                .unwrap_or_default(),
+            nonce: raw.nonce.or(raw.payload).map(Cow::into_owned).unwrap_or_default(),
         })
     }
 
@@ -143,9 +133,7 @@ impl Credentials {
     /// everything else succeeded.
     pub(crate) fn check_nonce(&self, check: NonceCheck<'_>) -> Result<()> {
         match check {
-            NonceCheck::Expect(expected)
-                if !bool::from(self.nonce.as_bytes().ct_eq(expected.as_bytes())) =>
-            {
+            NonceCheck::Expect(expected) if !bool::from(self.nonce.as_bytes().ct_eq(expected.as_bytes())) => {
                 Err(Error::NonceMismatch)
             }
             _ => Ok(()),
@@ -190,12 +178,7 @@ impl DataCredentials {
 
     /// Decrypts and verifies element data in place in `encrypted`.
     pub fn decrypt(&self, encrypted: Vec<u8>) -> Result<Plaintext> {
-        Ok(open(
-            encrypted,
-            &self.secret,
-            &self.data_hash,
-            Target::ElementData,
-        )?)
+        Ok(open(encrypted, &self.secret, &self.data_hash, Target::ElementData)?)
     }
 }
 
@@ -218,12 +201,7 @@ impl FileCredentials {
     /// Decrypts and verifies a downloaded file, in place in `encrypted`: no
     /// second copy of the file is made.
     pub fn decrypt(&self, encrypted: Vec<u8>) -> Result<Plaintext> {
-        Ok(open(
-            encrypted,
-            &self.secret,
-            &self.file_hash,
-            Target::File,
-        )?)
+        Ok(open(encrypted, &self.secret, &self.file_hash, Target::File)?)
     }
 
     /// Decrypts and verifies a file in the caller's buffer; returns the
@@ -334,9 +312,7 @@ fn hash_and_secret<'de, D: Deserializer<'de>>(
         _ => fields.file_hash,
     };
     let hash = hash.ok_or_else(|| D::Error::missing_field(hash_field))?;
-    let secret = fields
-        .secret
-        .ok_or_else(|| D::Error::missing_field("secret"))?;
+    let secret = fields.secret.ok_or_else(|| D::Error::missing_field("secret"))?;
     let hash = crate::base64::decode_hash(&hash, hash_field).map_err(D::Error::custom)?;
     let secret = crate::base64::decode_secret(&secret, "secret").map_err(D::Error::custom)?;
     Ok((hash, secret))

@@ -149,9 +149,7 @@ impl ElementType {
 
     /// The type with the given MTProto `SecureValueType` constructor id.
     pub fn from_mtproto_constructor(id: u32) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.mtproto_constructor() == id)
+        Self::ALL.into_iter().find(|t| t.mtproto_constructor() == id)
     }
 }
 
@@ -201,14 +199,9 @@ mod tests {
             let json = serde_json::to_string(&t).unwrap();
             assert_eq!(json, format!("\"{}\"", t.as_str()));
             assert_eq!(t.as_str().parse::<ElementType>().unwrap(), t);
-            assert_eq!(
-                ElementType::from_mtproto_constructor(t.mtproto_constructor()),
-                Some(t)
-            );
+            assert_eq!(ElementType::from_mtproto_constructor(t.mtproto_constructor()), Some(t));
         }
-        assert!(
-            matches!("selfie".parse::<ElementType>(), Err(Error::UnknownElementType(n)) if n == "selfie")
-        );
+        assert!(matches!("selfie".parse::<ElementType>(), Err(Error::UnknownElementType(n)) if n == "selfie"));
     }
 
     #[test]

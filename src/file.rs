@@ -33,10 +33,7 @@ pub struct FileRef {
 
 impl FileRef {
     pub(crate) fn new(location: FileLocation, credentials: FileCredentials) -> Self {
-        Self {
-            location,
-            credentials,
-        }
+        Self { location, credentials }
     }
 
     /// Where to download the file.

@@ -50,10 +50,9 @@ impl PrivateKey {
     /// CRLF line endings.
     pub fn from_pem(pem_text: &str) -> Result<Self> {
         let normalized = Zeroizing::new(pem_text.trim().replace("\r\n", "\n"));
-        let (label, der) =
-            pem::decode_vec(normalized.as_bytes()).map_err(|e| Error::KeyMalformed {
-                reason: format!("not a PEM document ({e})"),
-            })?;
+        let (label, der) = pem::decode_vec(normalized.as_bytes()).map_err(|e| Error::KeyMalformed {
+            reason: format!("not a PEM document ({e})"),
+        })?;
         let der = Zeroizing::new(der);
         match label {
             "RSA PRIVATE KEY" => Self::from_pkcs1_der(&der),
@@ -112,8 +111,7 @@ impl PrivateKey {
 
     /// Generates a fresh 2048-bit key, the size Telegram's documentation uses.
     pub fn generate() -> Result<Self> {
-        let inner =
-            rsa::PrivateKey::new(&mut getrandom::SysRng, MIN_BITS).map_err(|_| Error::Random)?;
+        let inner = rsa::PrivateKey::new(&mut getrandom::SysRng, MIN_BITS).map_err(|_| Error::Random)?;
         Ok(Self { inner })
     }
 
@@ -162,10 +160,9 @@ impl PublicKey {
     /// Reads an SPKI PEM public key (`BEGIN PUBLIC KEY`).
     pub fn from_pem(pem_text: &str) -> Result<Self> {
         let normalized = pem_text.trim().replace("\r\n", "\n");
-        let inner =
-            rsa::PublicKey::from_public_key_pem(&normalized).map_err(|e| Error::KeyMalformed {
-                reason: format!("not an RSA SPKI public key ({e})"),
-            })?;
+        let inner = rsa::PublicKey::from_public_key_pem(&normalized).map_err(|e| Error::KeyMalformed {
+            reason: format!("not an RSA SPKI public key ({e})"),
+        })?;
         Ok(Self { inner })
     }
 
@@ -173,9 +170,7 @@ impl PublicKey {
     /// `/setpublickey` takes and what a request carries as `public_key`.
     pub fn to_pem(&self) -> String {
         // Encoding a well-formed in-memory key cannot fail.
-        self.inner
-            .to_public_key_pem(LineEnding::LF)
-            .unwrap_or_default()
+        self.inner.to_public_key_pem(LineEnding::LF).unwrap_or_default()
     }
 
     /// Modulus size in bits.
@@ -193,8 +188,6 @@ impl PublicKey {
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PublicKey")
-            .field("bits", &self.bits())
-            .finish()
+        f.debug_struct("PublicKey").field("bits", &self.bits()).finish()
     }
 }

@@ -43,12 +43,7 @@
 #![deny(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
 // Bad input must never panic: no unwrap, expect, panic or unchecked indexing in the library.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod base64;
 mod bot_api;
@@ -73,12 +68,8 @@ mod key;
 mod memory_store;
 mod nonce;
 
-pub use crate::bot_api::{
-    EncryptedCredentials, EncryptedPassportElement, PassportData, PassportFile,
-};
-pub use crate::credentials::{
-    Credentials, DataCredentials, FileCredentials, NonceCheck, SecureValue,
-};
+pub use crate::bot_api::{EncryptedCredentials, EncryptedPassportElement, PassportData, PassportFile};
+pub use crate::credentials::{Credentials, DataCredentials, FileCredentials, NonceCheck, SecureValue};
 pub use crate::element_type::{ElementType, FileSlot};
 pub use crate::error::{DecryptionError, Error, Target};
 pub use crate::file::{FileLocation, FileRef};
@@ -88,16 +79,13 @@ pub use crate::nonce::{generate_nonce, NonceStore};
 pub use crate::passport::{decrypt, Contact, DecryptedPassport, Document, Element, ElementHash};
 #[cfg(feature = "redis")]
 pub use crate::redis_store::RedisNonceStore;
-pub use crate::report::{
-    ErrorSource, PassportElementError, SecureValueError, SetPassportDataErrors, TlHashes,
-};
+pub use crate::report::{ErrorSource, PassportElementError, SecureValueError, SetPassportDataErrors, TlHashes};
 pub use crate::request::{bot_id_from_token, PassportRequest, SdkParameters};
 pub use crate::scope::{Scope, ScopeElement, ScopeOne, ScopeType};
 pub use crate::secret::{Plaintext, Secret, Sha256Hash};
 pub use crate::validate::{Accepted, Finding, Problem, Rejected, Rule, Validation, Validator};
 pub use crate::values::{
-    CalendarDate, CountryCode, Date, ElementValue, Gender, IdDocumentData, PersonalDetails,
-    ResidentialAddress,
+    CalendarDate, CountryCode, Date, ElementValue, Gender, IdDocumentData, PersonalDetails, ResidentialAddress,
 };
 
 /// The README's examples, compiled and run as doctests.

@@ -54,10 +54,7 @@ impl Entry {
 
     /// When the entry is forgotten: `retention` after it stopped being live.
     fn forget_at(&self, retention: Duration) -> Instant {
-        self.consumed_at
-            .unwrap_or(self.expires_at)
-            .min(self.expires_at)
-            + retention
+        self.consumed_at.unwrap_or(self.expires_at).min(self.expires_at) + retention
     }
 }
 
@@ -87,11 +84,7 @@ impl MemoryNonceStore {
     /// Live (issued, unexpired, unconsumed) nonces.
     pub fn live(&self) -> usize {
         let now = Instant::now();
-        self.lock()
-            .entries
-            .values()
-            .filter(|e| e.is_live(now))
-            .count()
+        self.lock().entries.values().filter(|e| e.is_live(now)).count()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -176,10 +169,7 @@ mod tests {
         let now = Instant::now();
         let nonce = store.issue_at("ctx", MINUTE, now).unwrap();
         assert_eq!(store.consume_at(&nonce, now).unwrap(), "ctx");
-        assert!(matches!(
-            store.consume_at(&nonce, now),
-            Err(Error::NonceReplayed)
-        ));
+        assert!(matches!(store.consume_at(&nonce, now), Err(Error::NonceReplayed)));
         assert!(matches!(
             store.consume_at(&nonce, now + 2 * MINUTE),
             Err(Error::NonceReplayed)
@@ -194,10 +184,7 @@ mod tests {
             store.consume_at("never-issued", now),
             Err(Error::NonceUnknown)
         ));
-        assert!(matches!(
-            store.consume_at("../../etc", now),
-            Err(Error::NonceUnknown)
-        ));
+        assert!(matches!(store.consume_at("../../etc", now), Err(Error::NonceUnknown)));
         assert!(matches!(
             store.consume_at(&"a".repeat(500), now),
             Err(Error::NonceUnknown)
@@ -253,8 +240,6 @@ mod tests {
     fn ttl_must_be_sensible() {
         let store = MemoryNonceStore::new();
         assert!(store.issue("x", Duration::ZERO).is_err());
-        assert!(store
-            .issue("x", Duration::from_secs(31 * 24 * 3600))
-            .is_err());
+        assert!(store.issue("x", Duration::from_secs(31 * 24 * 3600)).is_err());
     }
 }

@@ -114,11 +114,7 @@ impl SecureCredentialsEncrypted {
 }
 
 /// Decrypts, verifies and decodes a whole `messageActionSecureValuesSentMe`.
-pub fn decrypt(
-    key: &PrivateKey,
-    sent: &SecureValuesSentMe,
-    nonce: NonceCheck<'_>,
-) -> Result<DecryptedPassport> {
+pub fn decrypt(key: &PrivateKey, sent: &SecureValuesSentMe, nonce: NonceCheck<'_>) -> Result<DecryptedPassport> {
     let credentials = sent.credentials.decrypt(key)?;
     let sealed = sent.values.iter().map(|value| {
         let (phone_number, email) = match &value.plain_data {

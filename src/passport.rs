@@ -12,9 +12,8 @@ use serde::{Serialize, Serializer};
 use crate::error::{Error, Result};
 use crate::secret::Sha256Hash;
 use crate::{
-    base64, Credentials, ElementType, ElementValue, EncryptedCredentials, FileLocation, FileRef,
-    FileSlot, IdDocumentData, NonceCheck, PassportData, PersonalDetails, PrivateKey,
-    ResidentialAddress, SecureValue,
+    base64, Credentials, ElementType, ElementValue, EncryptedCredentials, FileLocation, FileRef, FileSlot,
+    IdDocumentData, NonceCheck, PassportData, PersonalDetails, PrivateKey, ResidentialAddress, SecureValue,
 };
 
 /// Decrypts, verifies and decodes a whole `PassportData`.
@@ -32,11 +31,7 @@ use crate::{
 /// assert_eq!(passport.phone_number(), Some("4512345678"));
 /// # Ok::<(), telegram_passport::Error>(())
 /// ```
-pub fn decrypt(
-    key: &PrivateKey,
-    passport_data: &PassportData,
-    nonce: NonceCheck<'_>,
-) -> Result<DecryptedPassport> {
+pub fn decrypt(key: &PrivateKey, passport_data: &PassportData, nonce: NonceCheck<'_>) -> Result<DecryptedPassport> {
     let credentials = passport_data.credentials.decrypt(key)?;
     let sealed = passport_data.data.iter().map(|element| Sealed {
         element_type: element.element_type,
@@ -103,10 +98,7 @@ pub(crate) fn assemble<'a>(
     credentials.check_nonce(nonce)?;
     let mut elements: Vec<Element> = Vec::new();
     for element in sealed {
-        if elements
-            .iter()
-            .any(|e| e.element_type() == element.element_type)
-        {
+        if elements.iter().any(|e| e.element_type() == element.element_type) {
             return Err(Error::DuplicateElement(element.element_type));
         }
         elements.push(open_element(&credentials, element)?);
@@ -280,9 +272,7 @@ impl DecryptedPassport {
 
     /// The element of a type, if sent.
     pub fn element(&self, element_type: ElementType) -> Option<&Element> {
-        self.elements
-            .iter()
-            .find(|e| e.element_type() == element_type)
+        self.elements.iter().find(|e| e.element_type() == element_type)
     }
 
     /// The personal details, if sent.
@@ -304,14 +294,12 @@ impl DecryptedPassport {
     /// Each identity document sent (passport, driver's licence, identity
     /// card, internal passport), with its data and files.
     pub fn identity_documents(&self) -> impl Iterator<Item = &Document> {
-        self.documents()
-            .filter(|d| d.element_type.is_identity_document())
+        self.documents().filter(|d| d.element_type.is_identity_document())
     }
 
     /// Each address document sent, with its files.
     pub fn address_documents(&self) -> impl Iterator<Item = &Document> {
-        self.documents()
-            .filter(|d| d.element_type.is_address_document())
+        self.documents().filter(|d| d.element_type.is_address_document())
     }
 
     /// The verified phone number, if sent.
@@ -471,9 +459,7 @@ impl Serialize for Element {
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("type", &self.element_type())?;
         match self {
-            Self::Contact(contact) => {
-                map.serialize_entry(contact.element_type.as_str(), &contact.value)?
-            }
+            Self::Contact(contact) => map.serialize_entry(contact.element_type.as_str(), &contact.value)?,
             Self::Document(document) => {
                 if let Some((value, data_hash)) = &document.data {
                     map.serialize_entry("data", value)?;
@@ -488,10 +474,7 @@ impl Serialize for Element {
                         map.serialize_entry(name, file)?;
                     }
                 }
-                for (name, files) in [
-                    ("files", &document.files),
-                    ("translation", &document.translation),
-                ] {
+                for (name, files) in [("files", &document.files), ("translation", &document.translation)] {
                     if !files.is_empty() {
                         map.serialize_entry(name, files)?;
                     }

@@ -48,19 +48,14 @@ fn split(material: &[u8; 64]) -> (&[u8], &[u8]) {
 /// Decrypts and verifies `buf` in place. On success returns the offset at
 /// which the plaintext starts (the padding length); on failure the buffer is
 /// zeroized and the failed step returned.
-pub(crate) fn decrypt_in_place(
-    buf: &mut [u8],
-    secret: &Secret,
-    hash: &Sha256Hash,
-) -> Result<usize, Step> {
+pub(crate) fn decrypt_in_place(buf: &mut [u8], secret: &Secret, hash: &Sha256Hash) -> Result<usize, Step> {
     if buf.is_empty() || !buf.len().is_multiple_of(BLOCK) {
         buf.zeroize();
         return Err(Step::Length);
     }
     let material = derive(secret, hash);
     let (key, iv) = split(&material);
-    let mut cipher =
-        cbc::Decryptor::<Aes256>::new_from_slices(key, iv).map_err(|_| Step::KeyMaterial)?;
+    let mut cipher = cbc::Decryptor::<Aes256>::new_from_slices(key, iv).map_err(|_| Step::KeyMaterial)?;
     let mut hasher = Sha256::new();
     for chunk in buf.chunks_mut(CHUNK) {
         let (blocks, _) = aes::cipher::inout::InOutBuf::from(&mut *chunk).into_chunks();
@@ -136,25 +131,16 @@ mod tests {
 
         let mut flipped = good.clone();
         flipped[40] ^= 1;
-        assert_eq!(
-            decrypt_in_place(&mut flipped, &secret, &hash),
-            Err(Step::Hash)
-        );
+        assert_eq!(decrypt_in_place(&mut flipped, &secret, &hash), Err(Step::Hash));
         assert!(flipped.iter().all(|&b| b == 0));
 
         let mut short = good[..good.len() - 1].to_vec();
-        assert_eq!(
-            decrypt_in_place(&mut short, &secret, &hash),
-            Err(Step::Length)
-        );
+        assert_eq!(decrypt_in_place(&mut short, &secret, &hash), Err(Step::Length));
         assert_eq!(decrypt_in_place(&mut [], &secret, &hash), Err(Step::Length));
 
         let mut low = padded(16, &[1; 16]);
         let low_hash = encrypt_in_place(&mut low, &secret);
-        assert_eq!(
-            decrypt_in_place(&mut low, &secret, &low_hash),
-            Err(Step::Padding)
-        );
+        assert_eq!(decrypt_in_place(&mut low, &secret, &low_hash), Err(Step::Padding));
         assert!(low.iter().all(|&b| b == 0));
     }
 }

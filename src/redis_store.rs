@@ -105,15 +105,8 @@ impl RedisNonceStore {
     }
 
     /// Runs `f` on a pooled connection; a connection that failed is dropped.
-    fn with_connection<T>(
-        &self,
-        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
-    ) -> Result<T> {
-        let pooled = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
+    fn with_connection<T>(&self, f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>) -> Result<T> {
+        let pooled = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
         let mut connection = match pooled {
             Some(connection) => connection,
             None => self.client.get_connection().map_err(backend)?,
@@ -128,9 +121,7 @@ impl RedisNonceStore {
 }
 
 fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1)
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
 impl NonceStore for RedisNonceStore {
@@ -154,9 +145,7 @@ impl NonceStore for RedisNonceStore {
                 return Ok(nonce);
             }
         }
-        Err(Error::NonceStore(
-            "could not store a fresh nonce".to_owned(),
-        ))
+        Err(Error::NonceStore("could not store a fresh nonce".to_owned()))
     }
 
     fn consume(&self, nonce: &str) -> Result<String> {

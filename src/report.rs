@@ -90,9 +90,7 @@ impl ErrorSource {
             Self::ReverseSide { .. } => element_type.allows(FileSlot::ReverseSide),
             Self::Selfie { .. } => element_type.allows(FileSlot::Selfie),
             Self::File { .. } | Self::Files { .. } => element_type.allows(FileSlot::Files),
-            Self::TranslationFile { .. } | Self::TranslationFiles { .. } => {
-                element_type.allows(FileSlot::Translation)
-            }
+            Self::TranslationFile { .. } | Self::TranslationFiles { .. } => element_type.allows(FileSlot::Translation),
             Self::Unspecified { .. } => true,
         }
     }
@@ -128,20 +126,14 @@ pub struct PassportElementError {
 
 impl PassportElementError {
     /// An error on `element_type` from `source`, if that type can carry it.
-    pub fn new(
-        element_type: ElementType,
-        source: ErrorSource,
-        message: impl Into<String>,
-    ) -> Result<Self> {
+    pub fn new(element_type: ElementType, source: ErrorSource, message: impl Into<String>) -> Result<Self> {
         if !source.allows(element_type) {
             return Err(Error::NotAllowed {
                 element: element_type,
                 part: source.as_str(),
             });
         }
-        if let ErrorSource::Files { file_hashes } | ErrorSource::TranslationFiles { file_hashes } =
-            &source
-        {
+        if let ErrorSource::Files { file_hashes } | ErrorSource::TranslationFiles { file_hashes } = &source {
             if file_hashes.is_empty() {
                 return Err(Error::InvalidRequest(format!(
                     "a {} error names at least one file",
@@ -185,39 +177,20 @@ impl PassportElementError {
         let bytes = |hash: &Sha256Hash| hash.as_bytes().to_vec();
         let all = |hashes: &[Sha256Hash]| hashes.iter().map(bytes).collect();
         let (constructor_id, hashes, field) = match &self.source {
-            ErrorSource::Data {
-                field_name,
-                data_hash,
-            } => (
+            ErrorSource::Data { field_name, data_hash } => (
                 SecureValueError::DATA,
                 TlHashes::One(bytes(data_hash)),
                 Some(field_name.clone()),
             ),
-            ErrorSource::FrontSide { file_hash } => (
-                SecureValueError::FRONT_SIDE,
-                TlHashes::One(bytes(file_hash)),
-                None,
-            ),
-            ErrorSource::ReverseSide { file_hash } => (
-                SecureValueError::REVERSE_SIDE,
-                TlHashes::One(bytes(file_hash)),
-                None,
-            ),
-            ErrorSource::Selfie { file_hash } => (
-                SecureValueError::SELFIE,
-                TlHashes::One(bytes(file_hash)),
-                None,
-            ),
-            ErrorSource::File { file_hash } => (
-                SecureValueError::FILE,
-                TlHashes::One(bytes(file_hash)),
-                None,
-            ),
-            ErrorSource::Files { file_hashes } => (
-                SecureValueError::FILES,
-                TlHashes::Many(all(file_hashes)),
-                None,
-            ),
+            ErrorSource::FrontSide { file_hash } => {
+                (SecureValueError::FRONT_SIDE, TlHashes::One(bytes(file_hash)), None)
+            }
+            ErrorSource::ReverseSide { file_hash } => {
+                (SecureValueError::REVERSE_SIDE, TlHashes::One(bytes(file_hash)), None)
+            }
+            ErrorSource::Selfie { file_hash } => (SecureValueError::SELFIE, TlHashes::One(bytes(file_hash)), None),
+            ErrorSource::File { file_hash } => (SecureValueError::FILE, TlHashes::One(bytes(file_hash)), None),
+            ErrorSource::Files { file_hashes } => (SecureValueError::FILES, TlHashes::Many(all(file_hashes)), None),
             ErrorSource::TranslationFile { file_hash } => (
                 SecureValueError::TRANSLATION_FILE,
                 TlHashes::One(bytes(file_hash)),
@@ -253,10 +226,7 @@ impl Serialize for PassportElementError {
         map.serialize_entry("source", self.source.as_str())?;
         map.serialize_entry("type", &self.element_type)?;
         match &self.source {
-            ErrorSource::Data {
-                field_name,
-                data_hash,
-            } => {
+            ErrorSource::Data { field_name, data_hash } => {
                 map.serialize_entry("field_name", field_name)?;
                 map.serialize_entry("data_hash", data_hash)?;
             }
@@ -264,15 +234,11 @@ impl Serialize for PassportElementError {
             | ErrorSource::ReverseSide { file_hash }
             | ErrorSource::Selfie { file_hash }
             | ErrorSource::File { file_hash }
-            | ErrorSource::TranslationFile { file_hash } => {
-                map.serialize_entry("file_hash", file_hash)?
-            }
+            | ErrorSource::TranslationFile { file_hash } => map.serialize_entry("file_hash", file_hash)?,
             ErrorSource::Files { file_hashes } | ErrorSource::TranslationFiles { file_hashes } => {
                 map.serialize_entry("file_hashes", file_hashes)?
             }
-            ErrorSource::Unspecified { element_hash } => {
-                map.serialize_entry("element_hash", element_hash)?
-            }
+            ErrorSource::Unspecified { element_hash } => map.serialize_entry("element_hash", element_hash)?,
         }
         map.serialize_entry("message", &self.message)?;
         map.end()
@@ -376,11 +342,7 @@ fn tl_bytes(out: &mut Vec<u8>, data: &[u8]) {
 impl Document {
     /// An error on a field of this element's data ("this date is wrong"),
     /// with the element's `data_hash`.
-    pub fn data_error(
-        &self,
-        field_name: &str,
-        message: impl Into<String>,
-    ) -> Result<PassportElementError> {
+    pub fn data_error(&self, field_name: &str, message: impl Into<String>) -> Result<PassportElementError> {
         let data_hash = *self.data_hash().ok_or(Error::MissingPart {
             element: self.element_type(),
             part: "data",
@@ -394,11 +356,7 @@ impl Document {
 
     /// An error on a file part ("the front side is blurry"): the front side,
     /// reverse side or selfie; for `Files` or `Translation`, the whole list.
-    pub fn file_error(
-        &self,
-        slot: FileSlot,
-        message: impl Into<String>,
-    ) -> Result<PassportElementError> {
+    pub fn file_error(&self, slot: FileSlot, message: impl Into<String>) -> Result<PassportElementError> {
         let missing = || Error::MissingPart {
             element: self.element_type(),
             part: slot.as_str(),
@@ -470,11 +428,7 @@ impl Element {
     }
 }
 
-fn unspecified(
-    element_type: ElementType,
-    hash: &ElementHash,
-    message: impl Into<String>,
-) -> PassportElementError {
+fn unspecified(element_type: ElementType, hash: &ElementHash, message: impl Into<String>) -> PassportElementError {
     PassportElementError {
         element_type,
         source: ErrorSource::Unspecified {

@@ -50,30 +50,19 @@ pub struct SdkParameters<'a> {
 
 /// The bot id: the part of a bot token before the `:`.
 pub fn bot_id_from_token(token: &str) -> Result<i64> {
-    let invalid = || {
-        Error::InvalidRequest(
-            "a bot token looks like 123456:ABC-DEF…, with the bot id before the ':'".to_owned(),
-        )
-    };
+    let invalid =
+        || Error::InvalidRequest("a bot token looks like 123456:ABC-DEF…, with the bot id before the ':'".to_owned());
     let (id, secret) = token.trim().split_once(':').ok_or_else(invalid)?;
     if secret.is_empty() || id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid());
     }
-    id.parse()
-        .ok()
-        .filter(|&id: &i64| id > 0)
-        .ok_or_else(invalid)
+    id.parse().ok().filter(|&id: &i64| id > 0).ok_or_else(invalid)
 }
 
 impl PassportRequest {
     /// A request of `bot_id` for `scope`, to be encrypted to `public_key`,
     /// identified by `nonce`.
-    pub fn new(
-        bot_id: i64,
-        scope: Scope,
-        public_key: &PublicKey,
-        nonce: impl Into<String>,
-    ) -> Self {
+    pub fn new(bot_id: i64, scope: Scope, public_key: &PublicKey, nonce: impl Into<String>) -> Self {
         Self {
             bot_id,
             scope,
@@ -169,16 +158,11 @@ impl PassportRequest {
         let mut fields = std::collections::BTreeMap::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let value = percent_decode(value)
-                .ok_or_else(|| invalid("malformed percent-encoding in the link"))?;
+            let value = percent_decode(value).ok_or_else(|| invalid("malformed percent-encoding in the link"))?;
             fields.insert(key, value);
         }
-        if link.starts_with("tg://resolve?")
-            && fields.get("domain").map(String::as_str) != Some("telegrampassport")
-        {
-            return Err(invalid(
-                "a tg://resolve link for Passport has domain=telegrampassport",
-            ));
+        if link.starts_with("tg://resolve?") && fields.get("domain").map(String::as_str) != Some("telegrampassport") {
+            return Err(invalid("a tg://resolve link for Passport has domain=telegrampassport"));
         }
         let field = |name: &str| {
             fields
@@ -280,10 +264,7 @@ mod tests {
             "0:AAH",
             "99999999999999999999:A",
         ] {
-            assert!(
-                matches!(bot_id_from_token(bad), Err(Error::InvalidRequest(_))),
-                "{bad}"
-            );
+            assert!(matches!(bot_id_from_token(bad), Err(Error::InvalidRequest(_))), "{bad}");
         }
     }
 }

@@ -46,16 +46,8 @@ impl ScopeType {
             "pd",
         ),
         (ScopeType::Element(ElementType::Passport), "passport", "pp"),
-        (
-            ScopeType::Element(ElementType::DriverLicense),
-            "driver_license",
-            "dl",
-        ),
-        (
-            ScopeType::Element(ElementType::IdentityCard),
-            "identity_card",
-            "ic",
-        ),
+        (ScopeType::Element(ElementType::DriverLicense), "driver_license", "dl"),
+        (ScopeType::Element(ElementType::IdentityCard), "identity_card", "ic"),
         (
             ScopeType::Element(ElementType::InternalPassport),
             "internal_passport",
@@ -63,16 +55,8 @@ impl ScopeType {
         ),
         (ScopeType::IdDocument, "id_document", "idd"),
         (ScopeType::Element(ElementType::Address), "address", "ad"),
-        (
-            ScopeType::Element(ElementType::UtilityBill),
-            "utility_bill",
-            "ub",
-        ),
-        (
-            ScopeType::Element(ElementType::BankStatement),
-            "bank_statement",
-            "bs",
-        ),
+        (ScopeType::Element(ElementType::UtilityBill), "utility_bill", "ub"),
+        (ScopeType::Element(ElementType::BankStatement), "bank_statement", "bs"),
         (
             ScopeType::Element(ElementType::RentalAgreement),
             "rental_agreement",
@@ -89,11 +73,7 @@ impl ScopeType {
             "tr",
         ),
         (ScopeType::AddressDocument, "address_document", "add"),
-        (
-            ScopeType::Element(ElementType::PhoneNumber),
-            "phone_number",
-            "pn",
-        ),
+        (ScopeType::Element(ElementType::PhoneNumber), "phone_number", "pn"),
         (ScopeType::Element(ElementType::Email), "email", "em"),
     ];
 
@@ -134,9 +114,7 @@ impl ScopeType {
     }
 
     fn is_identity_document(self) -> bool {
-        self.element_types()
-            .iter()
-            .all(|t| t.is_identity_document())
+        self.element_types().iter().all(|t| t.is_identity_document())
     }
 
     fn is_address_document(self) -> bool {
@@ -182,10 +160,7 @@ impl ScopeOne {
 
     /// Also asks for a selfie.
     pub fn selfie(self) -> Self {
-        Self {
-            selfie: true,
-            ..self
-        }
+        Self { selfie: true, ..self }
     }
 
     /// Also asks for a translation.
@@ -256,9 +231,7 @@ impl ScopeElement {
     pub fn selfie(self) -> Self {
         match self {
             Self::One(one) => Self::One(one.selfie()),
-            Self::OneOf {
-                items, translation, ..
-            } => Self::OneOf {
+            Self::OneOf { items, translation, .. } => Self::OneOf {
                 items,
                 selfie: true,
                 translation,
@@ -350,9 +323,7 @@ impl Scope {
         for element in &elements {
             match element {
                 ScopeElement::One(one) => check_one(one, &mut seen)?,
-                ScopeElement::OneOf { items, selfie, .. } => {
-                    check_group(items, *selfie, &mut seen)?
-                }
+                ScopeElement::OneOf { items, selfie, .. } => check_group(items, *selfie, &mut seen)?,
             }
         }
         Ok(Self { elements })
@@ -404,9 +375,7 @@ impl Scope {
         let (list, compact) = match (value.get("data"), value.get("d")) {
             (Some(list), _) => (list, false),
             (None, Some(list)) => (list, true),
-            (None, None) => {
-                return Err(invalid("the scope has no \"data\" (or compact \"d\") list"))
-            }
+            (None, None) => return Err(invalid("the scope has no \"data\" (or compact \"d\") list")),
         };
         let list = list
             .as_array()
@@ -424,9 +393,7 @@ fn check_one(one: &ScopeOne, seen: &mut BTreeSet<ElementType>) -> Result<()> {
     let name = one.scope_type.name();
     for element_type in one.scope_type.element_types() {
         if !seen.insert(*element_type) {
-            return Err(invalid(format!(
-                "{element_type} is requested more than once"
-            )));
+            return Err(invalid(format!("{element_type} is requested more than once")));
         }
     }
     if one.selfie && !one.scope_type.is_identity_document() {
@@ -462,21 +429,15 @@ fn check_group(items: &[ScopeOne], selfie: bool, seen: &mut BTreeSet<ElementType
         }
         check_one(item, seen)?;
     }
-    let identity = items
-        .iter()
-        .all(|item| item.scope_type.is_identity_document());
-    let address = items
-        .iter()
-        .all(|item| item.scope_type.is_address_document());
+    let identity = items.iter().all(|item| item.scope_type.is_identity_document());
+    let address = items.iter().all(|item| item.scope_type.is_address_document());
     if !identity && !address {
         return Err(invalid(
             "a one_of group must list only identity documents or only address documents",
         ));
     }
     if selfie && !identity {
-        return Err(invalid(
-            "selfie can only be asked for a group of identity documents",
-        ));
+        return Err(invalid("selfie can only be asked for a group of identity documents"));
     }
     Ok(())
 }
@@ -520,9 +481,7 @@ fn flag(object: &serde_json::Map<String, Value>, key: &str) -> Result<bool> {
         Some(Value::Bool(b)) => Ok(*b),
         Some(Value::Number(n)) if n.as_u64() == Some(1) => Ok(true),
         Some(Value::Number(n)) if n.as_u64() == Some(0) => Ok(false),
-        Some(other) => Err(invalid(format!(
-            "flag {key:?} must be a boolean or 0/1, got {other}"
-        ))),
+        Some(other) => Err(invalid(format!("flag {key:?} must be a boolean or 0/1, got {other}"))),
     }
 }
 
@@ -547,18 +506,13 @@ fn parse_one(value: &Value, keys: &Keys) -> Result<ScopeOne> {
                 native_names: flag(object, keys.native_names)?,
             })
         }
-        other => Err(invalid(format!(
-            "expected a type name or an object, got {other}"
-        ))),
+        other => Err(invalid(format!("expected a type name or an object, got {other}"))),
     }
 }
 
 fn parse_element(value: &Value, keys: &Keys) -> Result<ScopeElement> {
-    if let Some(Value::Array(items)) = value.as_object().and_then(|object| object.get(keys.one_of))
-    {
-        let object = value
-            .as_object()
-            .map_or_else(serde_json::Map::new, Clone::clone);
+    if let Some(Value::Array(items)) = value.as_object().and_then(|object| object.get(keys.one_of)) {
+        let object = value.as_object().map_or_else(serde_json::Map::new, Clone::clone);
         let items = items
             .iter()
             .map(|item| parse_one(item, keys))
@@ -588,12 +542,7 @@ struct One<'a> {
     keys: &'a Keys,
 }
 
-fn write_flag<M: SerializeMap>(
-    map: &mut M,
-    keys: &Keys,
-    key: &str,
-    on: bool,
-) -> Result<(), M::Error> {
+fn write_flag<M: SerializeMap>(map: &mut M, keys: &Keys, key: &str, on: bool) -> Result<(), M::Error> {
     match (on, keys.compact) {
         (false, _) => Ok(()),
         (true, true) => map.serialize_entry(key, &1),
@@ -603,11 +552,7 @@ fn write_flag<M: SerializeMap>(
 
 impl Serialize for Form<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let keys = if self.compact {
-            &Keys::COMPACT
-        } else {
-            &Keys::LONG
-        };
+        let keys = if self.compact { &Keys::COMPACT } else { &Keys::LONG };
         let mut map = serializer.serialize_map(Some(2))?;
         map.serialize_entry("v", &1)?;
         let elements: Vec<Element<'_>> = self
@@ -624,11 +569,7 @@ impl Serialize for Form<'_> {
 impl Serialize for Element<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self.element {
-            ScopeElement::One(one) => One {
-                one,
-                keys: self.keys,
-            }
-            .serialize(serializer),
+            ScopeElement::One(one) => One { one, keys: self.keys }.serialize(serializer),
             ScopeElement::OneOf {
                 items,
                 selfie,

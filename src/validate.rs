@@ -13,9 +13,8 @@ use serde::{Serialize, Serializer};
 use crate::error::Result;
 use crate::report::{PassportElementError, SecureValueError, SetPassportDataErrors};
 use crate::{
-    CalendarDate, CountryCode, Date, DecryptedPassport, Document, ElementType, ElementValue,
-    FileSlot, Gender, IdDocumentData, PersonalDetails, ResidentialAddress, Scope, ScopeElement,
-    ScopeOne,
+    CalendarDate, CountryCode, Date, DecryptedPassport, Document, ElementType, ElementValue, FileSlot, Gender,
+    IdDocumentData, PersonalDetails, ResidentialAddress, Scope, ScopeElement, ScopeOne,
 };
 
 /// Oldest plausible age, in years.
@@ -135,9 +134,7 @@ impl Problem {
             },
             Self::MissingFile { slot, .. } => match slot {
                 FileSlot::FrontSide => "Please upload the front side of the document".to_owned(),
-                FileSlot::ReverseSide => {
-                    "Please upload the reverse side of the document".to_owned()
-                }
+                FileSlot::ReverseSide => "Please upload the reverse side of the document".to_owned(),
                 FileSlot::Selfie => "Please upload a selfie holding the document".to_owned(),
                 FileSlot::Files => "Please upload a scan of the document".to_owned(),
                 FileSlot::Translation => "Please upload a translation of the document".to_owned(),
@@ -356,10 +353,7 @@ impl Findings<'_, '_> {
             };
             let found = choices.iter().find_map(|choice| {
                 let types = choice.scope_type.element_types();
-                let element = passport
-                    .elements()
-                    .iter()
-                    .find(|e| types.contains(&e.element_type()))?;
+                let element = passport.elements().iter().find(|e| types.contains(&e.element_type()))?;
                 Some((choice, element))
             });
             let Some((choice, element)) = found else {
@@ -417,9 +411,7 @@ impl Findings<'_, '_> {
     fn check_document(&mut self, document: &Document) {
         let element = document.element_type();
         match document.value() {
-            Some(ElementValue::PersonalDetails(details)) => {
-                self.check_personal_details(details, document)
-            }
+            Some(ElementValue::PersonalDetails(details)) => self.check_personal_details(details, document),
             Some(ElementValue::IdDocument(data)) => self.check_id_document(data, document),
             Some(ElementValue::Address(address)) => self.check_address(address, document),
             _ => {}
@@ -480,12 +472,7 @@ impl Findings<'_, '_> {
     }
 
     /// The calendar date of a required date field, reporting what is wrong with it.
-    fn date(
-        &mut self,
-        document: &Document,
-        field: &'static str,
-        date: &Date,
-    ) -> Option<CalendarDate> {
+    fn date(&mut self, document: &Document, field: &'static str, date: &Date) -> Option<CalendarDate> {
         if !self.required(document, field, date.as_str()) {
             return None;
         }
@@ -509,15 +496,9 @@ impl Findings<'_, '_> {
             let today = self.validator.today;
             match age(birth, today) {
                 None => self.push(Problem::BirthDateInFuture, Some(document)),
-                Some(years) if years > MAX_AGE => {
-                    self.push(Problem::ImplausibleAge { years }, Some(document))
-                }
+                Some(years) if years > MAX_AGE => self.push(Problem::ImplausibleAge { years }, Some(document)),
                 Some(years) => {
-                    if let Some(minimum) = self
-                        .validator
-                        .minimum_age
-                        .filter(|&minimum| years < minimum)
-                    {
+                    if let Some(minimum) = self.validator.minimum_age.filter(|&minimum| years < minimum) {
                         self.push(Problem::TooYoung { years, minimum }, Some(document));
                     }
                 }
@@ -529,11 +510,7 @@ impl Findings<'_, '_> {
             }
         }
         self.country(document, "country_code", &details.country_code);
-        self.country(
-            document,
-            "residence_country_code",
-            &details.residence_country_code,
-        );
+        self.country(document, "residence_country_code", &details.residence_country_code);
     }
 
     fn check_id_document(&mut self, data: &IdDocumentData, document: &Document) {
@@ -570,9 +547,7 @@ fn data_field(problem: &Problem) -> Option<&'static str> {
         | Problem::InvalidDate { field, .. }
         | Problem::InvalidCountry { field, .. }
         | Problem::MissingNativeName { field } => Some(field),
-        Problem::BirthDateInFuture | Problem::ImplausibleAge { .. } | Problem::TooYoung { .. } => {
-            Some("birth_date")
-        }
+        Problem::BirthDateInFuture | Problem::ImplausibleAge { .. } | Problem::TooYoung { .. } => Some("birth_date"),
         Problem::DocumentExpired { .. } => Some("expiry_date"),
         Problem::InvalidGender => Some("gender"),
         _ => None,
@@ -636,10 +611,7 @@ impl Rejected {
 
     /// The error reports to send (one per finding that has one).
     pub fn errors(&self) -> Vec<PassportElementError> {
-        self.findings
-            .iter()
-            .filter_map(|f| f.error.clone())
-            .collect()
+        self.findings.iter().filter_map(|f| f.error.clone()).collect()
     }
 
     /// Whether some requested element is missing altogether, which no

@@ -1,12 +1,7 @@
 //! The `decrypt` example's interface: stdout JSON on success; on failure a
 //! non-zero exit, one line on stderr and nothing on stdout.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 
@@ -69,11 +64,7 @@ fn decrypts_passport_data_and_files() {
     assert_subset(&fixture["expected"], &printed, "stdout");
     for (file_id, entry) in fixture["files"].as_object().unwrap() {
         let jpeg = std::fs::read(out.join(file_id)).unwrap();
-        assert_eq!(
-            sha256_hex(&jpeg),
-            entry["sha256"].as_str().unwrap(),
-            "{file_id}"
-        );
+        assert_eq!(sha256_hex(&jpeg), entry["sha256"].as_str().unwrap(), "{file_id}");
     }
     std::fs::remove_dir_all(work).unwrap();
 }
@@ -83,11 +74,7 @@ fn failures_print_one_line_on_stderr_and_nothing_on_stdout() {
     let fixture = load("passport/full.json");
     let work = scratch("cli-fail");
     let input = work.join("passport_data.json");
-    std::fs::write(
-        &input,
-        serde_json::to_vec(&fixture["passport_data"]).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(&input, serde_json::to_vec(&fixture["passport_data"]).unwrap()).unwrap();
     let key = data_dir().join("keys/rsa2048_pkcs1.pem");
     let other_key = data_dir().join("keys/rsa4096_pkcs1.pem");
     let garbage = work.join("garbage.json");
@@ -95,23 +82,14 @@ fn failures_print_one_line_on_stderr_and_nothing_on_stdout() {
 
     let cases: [(&[&str], &str); 6] = [
         (
-            &[
-                "--key",
-                path(&key),
-                "--nonce",
-                "not-the-nonce",
-                path(&input),
-            ],
+            &["--key", path(&key), "--nonce", "not-the-nonce", path(&input)],
             "nonce",
         ),
         (
             &["--key", path(&other_key), path(&input)],
             "could not decrypt credentials",
         ),
-        (
-            &["--key", path(&key), path(&garbage)],
-            "malformed PassportData JSON",
-        ),
+        (&["--key", path(&key), path(&garbage)], "malformed PassportData JSON"),
         (
             &["--key", path(&input), path(&input)],
             "could not read the RSA private key",
@@ -136,10 +114,7 @@ fn failures_print_one_line_on_stderr_and_nothing_on_stdout() {
 fn reproduces_the_real_client_vector() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/python-telegram-bot");
     if !dir.is_dir() {
-        println!(
-            "SKIPPED: real-client vectors not found at {}",
-            dir.display()
-        );
+        println!("SKIPPED: real-client vectors not found at {}", dir.display());
         return;
     }
     let expected: serde_json::Value =

@@ -3,12 +3,7 @@
 //! shared vectors beside this crate. Outside that layout the test says it is
 //! skipped and why.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 
@@ -18,15 +13,11 @@ use serde_json::Value;
 use telegram_passport::{decrypt, Element, NonceCheck, PassportData, PrivateKey};
 
 fn vectors() -> Option<PathBuf> {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/python-telegram-bot");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/python-telegram-bot");
     if dir.is_dir() {
         Some(dir)
     } else {
-        println!(
-            "SKIPPED: real-client vectors not found at {}",
-            dir.display()
-        );
+        println!("SKIPPED: real-client vectors not found at {}", dir.display());
         None
     }
 }
@@ -36,8 +27,7 @@ fn real_client_data_decrypts_to_the_expected_values() {
     let Some(dir) = vectors() else { return };
     let key = PrivateKey::from_pem(&std::fs::read_to_string(dir.join("key.pem")).unwrap()).unwrap();
     let input = std::fs::read(dir.join("passport_data.json")).unwrap();
-    let expected: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+    let expected: Value = serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
 
     let passport_data = PassportData::from_json(&input).unwrap();
     let nonce = expected["nonce"].as_str().unwrap();
@@ -46,10 +36,7 @@ fn real_client_data_decrypts_to_the_expected_values() {
     let expected_elements = expected["elements"].as_array().unwrap();
     assert_eq!(passport.elements().len(), expected_elements.len());
     for (element, want) in passport.elements().iter().zip(expected_elements) {
-        assert_eq!(
-            element.element_type().as_str(),
-            want["type"].as_str().unwrap()
-        );
+        assert_eq!(element.element_type().as_str(), want["type"].as_str().unwrap());
         let got = serde_json::to_value(element).unwrap();
         if let Some(data) = want.get("data") {
             assert_eq!(&got["data"], data, "{}", want["type"]);
@@ -65,17 +52,8 @@ fn real_client_data_decrypts_to_the_expected_values() {
         }
         for slot in ["files", "translation"] {
             if let Some(ids) = want.get(slot) {
-                let got_ids: Vec<&Value> = got[slot]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|f| &f["file_id"])
-                    .collect();
-                assert_eq!(
-                    got_ids,
-                    ids.as_array().unwrap().iter().collect::<Vec<_>>(),
-                    "{slot}"
-                );
+                let got_ids: Vec<&Value> = got[slot].as_array().unwrap().iter().map(|f| &f["file_id"]).collect();
+                assert_eq!(got_ids, ids.as_array().unwrap().iter().collect::<Vec<_>>(), "{slot}");
             }
         }
     }

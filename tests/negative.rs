@@ -2,20 +2,14 @@
 //! an oracle is the same opaque error with the same message; the rest is a
 //! clear, specific error.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 
 use base64::Engine as _;
 use telegram_passport::client::{self, PassportBuilder, SealedPassport};
 use telegram_passport::{
-    decrypt, ElementType, Error, FileSlot, IdDocumentData, NonceCheck, PassportData, PrivateKey,
-    Target,
+    decrypt, ElementType, Error, FileSlot, IdDocumentData, NonceCheck, PassportData, PrivateKey, Target,
 };
 
 /// A change to a sealed passport.
@@ -30,12 +24,7 @@ fn key() -> PrivateKey {
 fn sealed(key: &PrivateKey) -> SealedPassport {
     PassportBuilder::new()
         .id_document(ElementType::Passport, &IdDocumentData::new("P1", None))
-        .file(
-            ElementType::Passport,
-            FileSlot::FrontSide,
-            "front",
-            vec![0xff; 1000],
-        )
+        .file(ElementType::Passport, FileSlot::FrontSide, "front", vec![0xff; 1000])
         .email("a@example.org")
         .seal(&key.public_key(), "nonce-1")
         .unwrap()
@@ -76,10 +65,7 @@ fn credentials_failures_are_indistinguishable_to_the_sender() {
     let base = sealed(&key).passport_data;
     let mut details = Vec::new();
     let mutations: [(&str, Mutation); 6] = [
-        (
-            "secret bit",
-            Box::new(|p| flip(&mut p.credentials.secret, 100)),
-        ),
+        ("secret bit", Box::new(|p| flip(&mut p.credentials.secret, 100))),
         ("hash bit", Box::new(|p| flip(&mut p.credentials.hash, 0))),
         ("data bit", Box::new(|p| flip(&mut p.credentials.data, 40))),
         (
@@ -116,10 +102,7 @@ fn credentials_failures_are_indistinguishable_to_the_sender() {
 fn wrong_key() {
     let data = sealed(&key()).passport_data;
     let other = common::key("keys/rsa4096_pkcs1.pem");
-    opaque(
-        decrypt(&other, &data, NonceCheck::Skip),
-        Target::Credentials,
-    );
+    opaque(decrypt(&other, &data, NonceCheck::Skip), Target::Credentials);
 }
 
 #[test]
@@ -140,12 +123,7 @@ fn file_tampering() {
     let key = key();
     let sealed = sealed(&key);
     let passport = decrypt(&key, &sealed.passport_data, NonceCheck::Skip).unwrap();
-    let front = passport
-        .identity_documents()
-        .next()
-        .unwrap()
-        .front_side()
-        .unwrap();
+    let front = passport.identity_documents().next().unwrap().front_side().unwrap();
     let mut bytes = sealed.files["front"].clone();
     bytes[500] ^= 0x80;
     opaque(front.decrypt(bytes), Target::File);
@@ -171,10 +149,7 @@ fn wrong_nonce() {
         decrypt(&key, &data, NonceCheck::Expect("")),
         Err(Error::NonceMismatch)
     ));
-    assert_eq!(
-        decrypt(&key, &data, NonceCheck::Skip).unwrap().nonce(),
-        "nonce-1"
-    );
+    assert_eq!(decrypt(&key, &data, NonceCheck::Skip).unwrap().nonce(), "nonce-1");
 }
 
 #[test]
@@ -182,22 +157,10 @@ fn bad_base64_names_the_field() {
     let key = key();
     let base = sealed(&key).passport_data;
     let cases: [(&str, Mutation); 4] = [
-        (
-            "credentials.secret",
-            Box::new(|p| p.credentials.secret.insert(3, '*')),
-        ),
-        (
-            "credentials.hash",
-            Box::new(|p| p.credentials.hash = "@@@@".into()),
-        ),
-        (
-            "credentials.data",
-            Box::new(|p| p.credentials.data.push_str("!!")),
-        ),
-        (
-            "passport.data",
-            Box::new(|p| p.data[0].data = Some("%%%%".into())),
-        ),
+        ("credentials.secret", Box::new(|p| p.credentials.secret.insert(3, '*'))),
+        ("credentials.hash", Box::new(|p| p.credentials.hash = "@@@@".into())),
+        ("credentials.data", Box::new(|p| p.credentials.data.push_str("!!"))),
+        ("passport.data", Box::new(|p| p.data[0].data = Some("%%%%".into()))),
     ];
     for (field, mutate) in cases {
         let mut data = base.clone();
@@ -228,10 +191,7 @@ fn wrong_sizes() {
         ),
         "{error:?}"
     );
-    assert_eq!(
-        error.to_string(),
-        "credentials.hash must be 32 bytes, got 31"
-    );
+    assert_eq!(error.to_string(), "credentials.hash must be 32 bytes, got 31");
 }
 
 #[test]
@@ -250,10 +210,7 @@ fn unknown_element_type_and_malformed_json() {
         PassportData::from_json(b"{\"update_id\": 1}"),
         Err(Error::NoPassportData)
     ));
-    assert!(matches!(
-        PassportData::from_json(b"\xff\xfe"),
-        Err(Error::Json { .. })
-    ));
+    assert!(matches!(PassportData::from_json(b"\xff\xfe"), Err(Error::Json { .. })));
 }
 
 /// Re-encrypts the credentials JSON of `sealed` as `json` (as a broken app might).
@@ -323,9 +280,7 @@ fn malformed_credentials_json() {
         ),
     ] {
         let data = with_credentials(&key, &sealed, json);
-        let message = decrypt(&key, &data, NonceCheck::Skip)
-            .unwrap_err()
-            .to_string();
+        let message = decrypt(&key, &data, NonceCheck::Skip).unwrap_err().to_string();
         assert!(message.contains(needle), "{json}: {message}");
     }
 }
@@ -375,12 +330,7 @@ fn secrets_never_show_in_debug() {
     let json = serde_json::to_string(&passport).unwrap();
     assert!(!json.contains(&secret) && !json.contains(&file_secret) && !json.contains("secret"));
 
-    let front = passport
-        .identity_documents()
-        .next()
-        .unwrap()
-        .front_side()
-        .unwrap();
+    let front = passport.identity_documents().next().unwrap().front_side().unwrap();
     let jpeg = front.decrypt(sealed.files["front"].clone()).unwrap();
     assert_eq!(format!("{jpeg:?}"), "Plaintext(1000 bytes)");
 }

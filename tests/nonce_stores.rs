@@ -22,14 +22,8 @@ fn behaves_as_a_nonce_store(store: &dyn NonceStore) {
     assert_eq!(store.consume(&b).unwrap(), "session-b");
     assert_eq!(store.consume(&a).unwrap(), "session-a");
     assert!(matches!(store.consume(&a), Err(Error::NonceReplayed)));
-    assert!(matches!(
-        store.consume("never-issued-nonce"),
-        Err(Error::NonceUnknown)
-    ));
-    assert!(matches!(
-        store.consume("bad key*with spaces"),
-        Err(Error::NonceUnknown)
-    ));
+    assert!(matches!(store.consume("never-issued-nonce"), Err(Error::NonceUnknown)));
+    assert!(matches!(store.consume("bad key*with spaces"), Err(Error::NonceUnknown)));
     assert!(matches!(store.consume(""), Err(Error::NonceUnknown)));
 
     let short = store.issue("session-c", Duration::from_millis(50)).unwrap();
@@ -103,9 +97,7 @@ fn replayed_passport_data_is_refused(store: &dyn NonceStore) {
     sealed.passport_data.data[0].email = None;
     assert!(decrypt(&key, &sealed.passport_data, NonceCheck::Consume(store)).is_err());
     assert_eq!(
-        decrypt(&key, &good, NonceCheck::Consume(store))
-            .unwrap()
-            .context(),
+        decrypt(&key, &good, NonceCheck::Consume(store)).unwrap().context(),
         Some("application-10")
     );
 }
@@ -142,11 +134,7 @@ mod redis {
     fn start() -> Option<Server> {
         // In CI the server is installed, so a missing one is a failure there.
         let required = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let spawned = Command::new("redis-server")
             .args([
                 "--port",
@@ -206,21 +194,11 @@ mod redis {
 
     #[test]
     fn unreachable_redis_is_a_clear_error() {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let store = RedisNonceStore::open(&format!("redis://127.0.0.1:{port}/")).unwrap();
         let error = store.issue("x", TTL).unwrap_err();
         assert!(matches!(error, Error::NonceStore(_)), "{error:?}");
-        assert!(
-            error.to_string().starts_with("the nonce store failed: "),
-            "{error}"
-        );
-        assert!(matches!(
-            RedisNonceStore::open("not a url"),
-            Err(Error::NonceStore(_))
-        ));
+        assert!(error.to_string().starts_with("the nonce store failed: "), "{error}");
+        assert!(matches!(RedisNonceStore::open("not a url"), Err(Error::NonceStore(_))));
     }
 }

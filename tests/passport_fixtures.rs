@@ -2,24 +2,17 @@
 //! `cryptography`, tests/data/generate.py): decrypted, decoded and every
 //! file decrypted, in both the Bot API and the MTProto form.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 
 use common::{assert_subset, b64, hex, key, load, sha256_hex};
 use serde_json::Value;
 use telegram_passport::mtproto::{
-    SecureCredentialsEncrypted, SecureData, SecureFile, SecurePlainData, SecureValue,
-    SecureValuesSentMe,
+    SecureCredentialsEncrypted, SecureData, SecureFile, SecurePlainData, SecureValue, SecureValuesSentMe,
 };
 use telegram_passport::{
-    decrypt, mtproto, DecryptedPassport, Error, FileLocation, FileRef, NonceCheck, PassportData,
-    Target,
+    decrypt, mtproto, DecryptedPassport, Error, FileLocation, FileRef, NonceCheck, PassportData, Target,
 };
 
 /// Checks the decoded passport against the fixture's `expected`, then
@@ -62,28 +55,19 @@ fn check_bot_api(fixture: &Value, passport_data: &PassportData) -> DecryptedPass
     let key = key(fixture["key"].as_str().unwrap());
     let nonce = fixture["nonce"].as_str().unwrap();
     let passport = decrypt(&key, passport_data, NonceCheck::Expect(nonce)).unwrap();
-    check_passport(
-        fixture,
-        &passport,
-        |file| file.file_id().unwrap().to_owned(),
-        b64,
-    );
+    check_passport(fixture, &passport, |file| file.file_id().unwrap().to_owned(), b64);
     passport
 }
 
 #[test]
 fn all_thirteen_element_types() {
     let fixture = load("passport/full.json");
-    let passport_data: PassportData =
-        serde_json::from_value(fixture["passport_data"].clone()).unwrap();
+    let passport_data: PassportData = serde_json::from_value(fixture["passport_data"].clone()).unwrap();
     let passport = check_bot_api(&fixture, &passport_data);
     assert_eq!(passport.elements().len(), 13);
 
     let details = passport.personal_details().unwrap();
-    assert_eq!(
-        details.middle_name, None,
-        "empty optional string reads as absent"
-    );
+    assert_eq!(details.middle_name, None, "empty optional string reads as absent");
     assert!(details.birth_date.is_valid() && details.country_code.is_assigned());
     assert_eq!(passport.identity_documents().count(), 4);
     assert_eq!(passport.address_documents().count(), 5);
@@ -94,36 +78,24 @@ fn all_thirteen_element_types() {
 #[test]
 fn element_hashes_and_file_hashes_are_kept_for_error_reports() {
     let fixture = load("passport/full.json");
-    let passport_data: PassportData =
-        serde_json::from_value(fixture["passport_data"].clone()).unwrap();
+    let passport_data: PassportData = serde_json::from_value(fixture["passport_data"].clone()).unwrap();
     let passport = check_bot_api(&fixture, &passport_data);
     for (element, sent) in passport.elements().iter().zip(&passport_data.data) {
-        assert_eq!(
-            serde_json::to_value(element.hash()).unwrap(),
-            sent.hash.as_str()
-        );
+        assert_eq!(serde_json::to_value(element.hash()).unwrap(), sent.hash.as_str());
     }
     let hashes: std::collections::HashSet<_> = passport
         .identity_documents()
-        .flat_map(|d| {
-            d.all_files()
-                .map(|f| *f.file_hash())
-                .chain(d.data_hash().copied())
-        })
+        .flat_map(|d| d.all_files().map(|f| *f.file_hash()).chain(d.data_hash().copied()))
         .collect();
     // Every file and data hash is distinct: each came from its own credentials entry.
-    let count: usize = passport
-        .identity_documents()
-        .map(|d| d.all_files().count() + 1)
-        .sum();
+    let count: usize = passport.identity_documents().map(|d| d.all_files().count() + 1).sum();
     assert_eq!(hashes.len(), count);
 }
 
 #[test]
 fn legacy_payload_instead_of_nonce() {
     let fixture = load("passport/payload_legacy.json");
-    let passport_data: PassportData =
-        serde_json::from_value(fixture["passport_data"].clone()).unwrap();
+    let passport_data: PassportData = serde_json::from_value(fixture["passport_data"].clone()).unwrap();
     let passport = check_bot_api(&fixture, &passport_data);
     assert_eq!(
         passport.personal_details().unwrap().middle_name.as_deref(),
@@ -144,14 +116,10 @@ fn a_whole_update_and_a_message_are_accepted() {
 
 #[test]
 fn the_wrong_key_is_one_opaque_error() {
-    for name in [
-        "passport/wrong_key.json",
-        "passport/wrong_key_same_size.json",
-    ] {
+    for name in ["passport/wrong_key.json", "passport/wrong_key_same_size.json"] {
         let fixture = load(name);
         let key = key(fixture["key"].as_str().unwrap());
-        let passport_data: PassportData =
-            serde_json::from_value(fixture["passport_data"].clone()).unwrap();
+        let passport_data: PassportData = serde_json::from_value(fixture["passport_data"].clone()).unwrap();
         let error = decrypt(&key, &passport_data, NonceCheck::Skip).unwrap_err();
         assert!(
             matches!(&error, Error::Decryption(e) if e.target() == Target::Credentials),
@@ -229,8 +197,5 @@ fn mtproto_raw_bytes() {
         location.id.to_string()
     };
     check_passport(&fixture, &passport, locate, hex);
-    assert_eq!(
-        passport.address().unwrap().street_line2.as_deref(),
-        Some("Flat 4")
-    );
+    assert_eq!(passport.address().unwrap().street_line2.as_deref(), Some("Flat 4"));
 }

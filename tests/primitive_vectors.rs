@@ -2,12 +2,7 @@
 //! (Python `cryptography`, see tests/data/generate.py): every `ok_*` case
 //! decrypts to its plaintext, every `bad_*` case is the opaque decryption error.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 
@@ -43,10 +38,7 @@ fn positive_vectors_decrypt_to_their_plaintext() {
         paddings.push(case["padding_length"].as_u64().unwrap());
     }
     for padding in [32, 127, 128, 255] {
-        assert!(
-            paddings.contains(&padding),
-            "no vector with padding {padding}"
-        );
+        assert!(paddings.contains(&padding), "no vector with padding {padding}");
     }
 }
 

@@ -6,9 +6,7 @@ mod common;
 
 use proptest::prelude::*;
 use telegram_passport::ElementType::{self, *};
-use telegram_passport::{
-    bot_id_from_token, Error, PassportRequest, Scope, ScopeElement, ScopeOne, ScopeType,
-};
+use telegram_passport::{bot_id_from_token, Error, PassportRequest, Scope, ScopeElement, ScopeOne, ScopeType};
 
 /// The scope of the public example page's link (PROTOCOL §2), as Telegram wrote it.
 const EXAMPLE_COMPACT: &str = r#"{"v":1,"d":[{"_":"pd","n":1},"ad","pn","em",{"_":[{"_":"pp","s":1,"t":1},"ip","dl","ic"]},{"_":["ub","bs","ra","pr","tr"]}]}"#;
@@ -71,10 +69,7 @@ fn every_scope_rule() {
         "passport is requested more than once",
     );
     refused(
-        vec![
-            ScopeElement::one_of([Passport, DriverLicense]),
-            DriverLicense.into(),
-        ],
+        vec![ScopeElement::one_of([Passport, DriverLicense]), DriverLicense.into()],
         "more than once",
     );
     refused(
@@ -98,10 +93,7 @@ fn every_scope_rule() {
         "selfie can only be asked for identity documents",
     );
     refused(vec![ScopeElement::one(UtilityBill).selfie()], "selfie");
-    refused(
-        vec![ScopeElement::one(ScopeType::AddressDocument).selfie()],
-        "selfie",
-    );
+    refused(vec![ScopeElement::one(ScopeType::AddressDocument).selfie()], "selfie");
     refused(
         vec![ScopeElement::one_of([UtilityBill, BankStatement]).selfie()],
         "group of identity documents",
@@ -116,17 +108,13 @@ fn every_scope_rule() {
         "native_names can only be asked for personal_details",
     );
     refused(
-        vec![ScopeElement::one_of([
-            ScopeOne::new(Passport).native_names()
-        ])],
+        vec![ScopeElement::one_of([ScopeOne::new(Passport).native_names()])],
         "native_names",
     );
 
     // And what Telegram accepts is accepted.
     for valid in [
-        vec![ScopeElement::one(ScopeType::IdDocument)
-            .selfie()
-            .translation()],
+        vec![ScopeElement::one(ScopeType::IdDocument).selfie().translation()],
         vec![ScopeElement::one(ScopeType::AddressDocument).translation()],
         vec![ScopeElement::one_of([UtilityBill, BankStatement]).translation()],
         vec![
@@ -150,10 +138,7 @@ fn aliases_and_flags_in_both_forms() {
         ScopeType::AddressDocument.into(),
     ]);
     let scope = scope.unwrap();
-    assert_eq!(
-        scope.to_compact_json(),
-        r#"{"v":1,"d":[{"_":"idd","s":1},"add"]}"#
-    );
+    assert_eq!(scope.to_compact_json(), r#"{"v":1,"d":[{"_":"idd","s":1},"add"]}"#);
     assert_eq!(
         scope.to_json(),
         r#"{"v":1,"data":[{"type":"id_document","selfie":true},"address_document"]}"#
@@ -177,10 +162,7 @@ fn unreadable_scope_json() {
         (r#"{"v":2,"data":["email"]}"#, "\"v\": 1"),
         (r#"{"v":1}"#, "no \"data\""),
         (r#"{"v":1,"data":"email"}"#, "not an array"),
-        (
-            r#"{"v":1,"data":["selfie"]}"#,
-            "unknown scope type \"selfie\"",
-        ),
+        (r#"{"v":1,"data":["selfie"]}"#, "unknown scope type \"selfie\""),
         (r#"{"v":1,"data":[5]}"#, "expected a type name"),
         (r#"{"v":1,"data":[{"selfie":true}]}"#, "has no \"type\""),
         (
@@ -231,10 +213,7 @@ fn deep_links_and_sdk_parameters() {
     );
     assert_eq!(sdk["public_key"], key.public_key().to_pem());
     assert_eq!(sdk["nonce"], "n0nce_-x");
-    assert_eq!(
-        sdk["callback_url"],
-        "https://example.org/passport?done=1&x=ä"
-    );
+    assert_eq!(sdk["callback_url"], "https://example.org/passport?done=1&x=ä");
 }
 
 #[test]
@@ -244,9 +223,7 @@ fn links_from_old_apps_and_bad_links() {
     let request = PassportRequest::new(7, scope, &key.public_key(), "abc");
     let legacy = request.passport_link().replace("&nonce=abc", "");
     assert_eq!(PassportRequest::parse_link(&legacy).unwrap().nonce(), "abc");
-    let both = request
-        .passport_link()
-        .replace("&payload=abc", "&payload=old");
+    let both = request.passport_link().replace("&payload=abc", "&payload=old");
     assert_eq!(
         PassportRequest::parse_link(&both).unwrap().nonce(),
         "abc",
@@ -255,10 +232,7 @@ fn links_from_old_apps_and_bad_links() {
 
     for (link, needle) in [
         ("https://t.me/x", "not a tg://passport"),
-        (
-            "tg://resolve?domain=other&bot_id=1",
-            "domain=telegrampassport",
-        ),
+        ("tg://resolve?domain=other&bot_id=1", "domain=telegrampassport"),
         ("tg://passport?scope=%7B", "no bot_id"),
         ("tg://passport?bot_id=x", "bot_id is not a number"),
         ("tg://passport?bot_id=1&scope=%zz", "percent-encoding"),
@@ -266,9 +240,7 @@ fn links_from_old_apps_and_bad_links() {
         let message = PassportRequest::parse_link(link).unwrap_err().to_string();
         assert!(message.contains(needle), "{link}: {message}");
     }
-    let no_key = request
-        .passport_link()
-        .replace("public_key=", "public_key_=");
+    let no_key = request.passport_link().replace("public_key=", "public_key_=");
     assert!(PassportRequest::parse_link(&no_key)
         .unwrap_err()
         .to_string()
@@ -310,8 +282,7 @@ fn valid_scope() -> impl Strategy<Value = Scope> {
                 one
             };
             if flags[1] && !ids.is_empty() {
-                let items: Vec<ScopeOne> =
-                    ids.iter().map(|&t| one(t, flags[2], flags[3])).collect();
+                let items: Vec<ScopeOne> = ids.iter().map(|&t| one(t, flags[2], flags[3])).collect();
                 let mut group = ScopeElement::one_of(items);
                 if flags[4] {
                     group = group.selfie();
@@ -321,25 +292,13 @@ fn valid_scope() -> impl Strategy<Value = Scope> {
                 }
                 elements.push(group);
             } else {
-                elements.extend(
-                    ids.iter()
-                        .map(|&t| ScopeElement::One(one(t, flags[6], flags[7]))),
-                );
+                elements.extend(ids.iter().map(|&t| ScopeElement::One(one(t, flags[6], flags[7]))));
             }
             if flags[8] && !addresses.is_empty() {
-                let group =
-                    ScopeElement::one_of(addresses.iter().map(|&t| one(t, false, flags[9])));
-                elements.push(if flags[10] {
-                    group.translation()
-                } else {
-                    group
-                });
+                let group = ScopeElement::one_of(addresses.iter().map(|&t| one(t, false, flags[9])));
+                elements.push(if flags[10] { group.translation() } else { group });
             } else {
-                elements.extend(
-                    addresses
-                        .iter()
-                        .map(|&t| ScopeElement::One(one(t, false, flags[11]))),
-                );
+                elements.extend(addresses.iter().map(|&t| ScopeElement::One(one(t, false, flags[11]))));
             }
             Scope::new(elements).ok()
         })

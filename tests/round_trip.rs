@@ -1,20 +1,15 @@
 //! Round trips through the client side: random sizes, every padding length,
 //! random passports, both API forms; and garbage that must never panic.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 
 use proptest::prelude::*;
 use telegram_passport::client::{self, PassportBuilder};
 use telegram_passport::{
-    decrypt, mtproto, Date, ElementType, Error, FileSlot, Gender, IdDocumentData, NonceCheck,
-    PassportData, PersonalDetails, PrivateKey, ResidentialAddress, Secret,
+    decrypt, mtproto, Date, ElementType, Error, FileSlot, Gender, IdDocumentData, NonceCheck, PassportData,
+    PersonalDetails, PrivateKey, ResidentialAddress, Secret,
 };
 
 fn key() -> &'static PrivateKey {
@@ -28,13 +23,10 @@ fn every_padding_length_round_trips() {
         for extra_blocks in 0..3 {
             let len = (16 - padding % 16) % 16 + 16 * extra_blocks;
             let plain: Vec<u8> = (0..len).map(|i| (i * 7 + padding) as u8).collect();
-            let encrypted =
-                client::encrypt_with_padding(&plain, Secret::new([padding as u8; 32]), padding)
-                    .unwrap();
+            let encrypted = client::encrypt_with_padding(&plain, Secret::new([padding as u8; 32]), padding).unwrap();
             assert_eq!(encrypted.data.len(), padding + len);
             assert_eq!(encrypted.data[..].len() % 16, 0);
-            let credentials =
-                common::file_credentials(encrypted.hash.as_bytes(), encrypted.secret.expose());
+            let credentials = common::file_credentials(encrypted.hash.as_bytes(), encrypted.secret.expose());
             assert_eq!(
                 &credentials.decrypt(encrypted.data).unwrap()[..],
                 &plain[..],

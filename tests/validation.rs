@@ -8,9 +8,9 @@ use serde_json::{json, Value};
 use telegram_passport::client::{PassportBuilder, SealedPassport};
 use telegram_passport::ElementType::{self, *};
 use telegram_passport::{
-    decrypt, mtproto, CalendarDate, Credentials, DecryptedPassport, Document, Error, FileSlot,
-    NonceCheck, PassportElementError, PrivateKey, Problem, Rejected, Scope, ScopeElement, ScopeOne,
-    ScopeType, SecureValueError, TlHashes, Validation, Validator,
+    decrypt, mtproto, CalendarDate, Credentials, DecryptedPassport, Document, Error, FileSlot, NonceCheck,
+    PassportElementError, PrivateKey, Problem, Rejected, Scope, ScopeElement, ScopeOne, ScopeType, SecureValueError,
+    TlHashes, Validation, Validator,
 };
 
 fn key() -> &'static PrivateKey {
@@ -91,9 +91,7 @@ fn document(passport: &DecryptedPassport, element_type: ElementType) -> &Documen
         .elements()
         .iter()
         .find_map(|e| match e {
-            telegram_passport::Element::Document(d) if d.element_type() == element_type => {
-                Some(&**d)
-            }
+            telegram_passport::Element::Document(d) if d.element_type() == element_type => Some(&**d),
             _ => None,
         })
         .unwrap()
@@ -104,16 +102,10 @@ fn a_complete_submission_is_accepted_with_its_values() {
     let passport = open(&submission(|b| b));
     match validate(&kyc_scope(), passport) {
         Validation::Accepted(accepted) => {
-            assert_eq!(
-                accepted.passport().personal_details().unwrap().first_name,
-                "Anna"
-            );
+            assert_eq!(accepted.passport().personal_details().unwrap().first_name, "Anna");
             let json = serde_json::to_value(Validation::Accepted(accepted)).unwrap();
             assert_eq!(json["status"], "accepted");
-            assert_eq!(
-                json["passport"]["elements"][0]["data"]["first_name"],
-                "Anna"
-            );
+            assert_eq!(json["passport"]["elements"][0]["data"]["first_name"], "Anna");
         }
         Validation::Rejected(rejected) => panic!("{:?}", rejected.findings()),
     }
@@ -188,13 +180,9 @@ fn requested_selfie_and_translation() {
         let error = serde_json::to_value(finding.error().unwrap()).unwrap();
         assert_eq!(error["source"], "unspecified");
         assert_eq!(error["type"], "passport");
-        assert_eq!(
-            error["message"],
-            "Please upload a selfie holding the document"
-        );
+        assert_eq!(error["message"], "Please upload a selfie holding the document");
     }
-    let scope =
-        Scope::new([ScopeElement::one_of([UtilityBill, BankStatement]).translation()]).unwrap();
+    let scope = Scope::new([ScopeElement::one_of([UtilityBill, BankStatement]).translation()]).unwrap();
     let no_translation = PassportBuilder::new()
         .file(BankStatement, FileSlot::Files, "bs", jpeg(1))
         .seal(&key().public_key(), "nonce")
@@ -208,10 +196,7 @@ fn requested_selfie_and_translation() {
     );
     // Not asked for, not required.
     let scope = Scope::new([Passport]).unwrap();
-    assert!(matches!(
-        validate(&scope, open(&no_selfie)),
-        Validation::Accepted(_)
-    ));
+    assert!(matches!(validate(&scope, open(&no_selfie)), Validation::Accepted(_)));
 }
 
 #[test]
@@ -297,19 +282,13 @@ fn personal_details_rules() {
         ),
         (
             details_with("birth_date", json!("01.01.1890")),
-            (
-                "birth_date",
-                "Date of birth gives an age of 136 years; please check it",
-            ),
+            ("birth_date", "Date of birth gives an age of 136 years; please check it"),
         ),
         (
             details_with("gender", json!("other")),
             ("gender", "Gender must be male or female"),
         ),
-        (
-            details_with("gender", json!("")),
-            ("gender", "Gender is required"),
-        ),
+        (details_with("gender", json!("")), ("gender", "Gender is required")),
         (
             details_with("country_code", json!("XX")),
             ("country_code", "Country is not a valid country"),
@@ -320,34 +299,21 @@ fn personal_details_rules() {
         ),
         (
             details_with("first_name_native", json!("")),
-            (
-                "first_name_native",
-                "First name in your native language is required",
-            ),
+            ("first_name_native", "First name in your native language is required"),
         ),
     ];
     for (details, (field, message)) in cases {
         let errors = field_errors(validate(&scope, with_details(details.clone())));
-        assert_eq!(
-            errors,
-            [(field.to_owned(), message.to_owned())],
-            "{details}"
-        );
+        assert_eq!(errors, [(field.to_owned(), message.to_owned())], "{details}");
     }
     // Born today is fine; native names are needed only when requested.
     assert!(matches!(
-        validate(
-            &scope,
-            with_details(details_with("birth_date", json!("23.11.2026")))
-        ),
+        validate(&scope, with_details(details_with("birth_date", json!("23.11.2026")))),
         Validation::Accepted(_)
     ));
     let plain = Scope::new([PersonalDetails]).unwrap();
     let mut details = good_details();
-    details
-        .as_object_mut()
-        .unwrap()
-        .retain(|k, _| !k.ends_with("_native"));
+    details.as_object_mut().unwrap().retain(|k, _| !k.ends_with("_native"));
     assert!(matches!(
         validate(&plain, with_details(details)),
         Validation::Accepted(_)
@@ -362,20 +328,11 @@ fn minimum_age() {
     let outcome = rejected(validator.validate(passport));
     assert_eq!(
         outcome.findings()[0].problem(),
-        &Problem::TooYoung {
-            years: 17,
-            minimum: 18
-        }
+        &Problem::TooYoung { years: 17, minimum: 18 }
     );
-    assert_eq!(
-        outcome.findings()[0].message(),
-        "You must be at least 18 years old"
-    );
+    assert_eq!(outcome.findings()[0].message(), "You must be at least 18 years old");
     let passport = with_details(details_with("birth_date", json!("23.11.2008")));
-    assert!(matches!(
-        validator.validate(passport),
-        Validation::Accepted(_)
-    ));
+    assert!(matches!(validator.validate(passport), Validation::Accepted(_)));
 }
 
 #[test]
@@ -408,10 +365,7 @@ fn identity_document_and_address_rules() {
         json!({"document_no": "D", "expiry_date": ""}),
     ] {
         let passport = open(&submission(|b| b.data(DriverLicense, &data)));
-        assert!(
-            matches!(validate(&scope, passport), Validation::Accepted(_)),
-            "{data}"
-        );
+        assert!(matches!(validate(&scope, passport), Validation::Accepted(_)), "{data}");
     }
     for (data, expected) in [
         (
@@ -456,25 +410,17 @@ fn custom_rules_and_translated_messages() {
     let validator = Validator::new(&scope, today())
         .rule(citizens_of(&["DE", "FR"]))
         .messages(|problem| match problem {
-            Problem::DocumentExpired { expiry, .. } => {
-                Some(format!("Das Dokument ist am {expiry} abgelaufen"))
-            }
+            Problem::DocumentExpired { expiry, .. } => Some(format!("Das Dokument ist am {expiry} abgelaufen")),
             _ => None,
         });
     let passport = open(&submission(|b| {
-        b.data(
-            DriverLicense,
-            &json!({"document_no": "D", "expiry_date": "01.01.2020"}),
-        )
+        b.data(DriverLicense, &json!({"document_no": "D", "expiry_date": "01.01.2020"}))
     }));
     let outcome = rejected(validator.validate(passport));
     let messages: Vec<&str> = outcome.findings().iter().map(|f| f.message()).collect();
     assert_eq!(
         messages,
-        [
-            "Das Dokument ist am 01.01.2020 abgelaufen",
-            "We serve EU citizens only"
-        ]
+        ["Das Dokument ist am 01.01.2020 abgelaufen", "We serve EU citizens only"]
     );
     assert_eq!(outcome.findings()[1].problem(), &Problem::Custom);
     let json = serde_json::to_value(Validation::Rejected(outcome)).unwrap();
@@ -537,9 +483,7 @@ fn all_nine_bot_api_sources_field_by_field_with_the_credentials_hashes() {
                    "file_hashes": [b64(ub.files[0].file_hash()), b64(ub.files[1].file_hash())], "message": "m6"}),
         ),
         (
-            licence
-                .file_error_at(FileSlot::Translation, 1, "m7")
-                .unwrap(),
+            licence.file_error_at(FileSlot::Translation, 1, "m7").unwrap(),
             json!({"source": "translation_file", "type": "driver_license",
                    "file_hash": b64(dl.translation[1].file_hash()), "message": "m7"}),
         ),
@@ -591,10 +535,7 @@ fn sources_refuse_types_they_do_not_allow() {
                 file_hashes: vec![hash],
             },
         ),
-        (
-            PersonalDetails,
-            ErrorSource::TranslationFile { file_hash: hash },
-        ),
+        (PersonalDetails, ErrorSource::TranslationFile { file_hash: hash }),
         (
             Address,
             ErrorSource::TranslationFiles {
@@ -623,14 +564,7 @@ fn sources_refuse_types_they_do_not_allow() {
             "{element_type} {source:?}"
         );
     }
-    assert!(PassportElementError::new(
-        UtilityBill,
-        ErrorSource::Files {
-            file_hashes: vec![]
-        },
-        "m"
-    )
-    .is_err());
+    assert!(PassportElementError::new(UtilityBill, ErrorSource::Files { file_hashes: vec![] }, "m").is_err());
     // Asking an element for a part it lacks is an error, not a report with a made-up hash.
     let passport = open(&submission(|b| b));
     let licence = document(&passport, DriverLicense);
@@ -638,19 +572,12 @@ fn sources_refuse_types_they_do_not_allow() {
         licence.file_error(FileSlot::Files, "m"),
         Err(Error::MissingPart { .. })
     ));
-    assert!(document(&passport, UtilityBill)
-        .data_error("x", "m")
-        .is_err());
+    assert!(document(&passport, UtilityBill).data_error("x", "m").is_err());
 }
 
 #[test]
 fn mtproto_form_with_raw_hashes_and_constructor_ids() {
-    let sealed = submission(|b| {
-        b.data(
-            DriverLicense,
-            &json!({"document_no": "D", "expiry_date": "01.01.2020"}),
-        )
-    });
+    let sealed = submission(|b| b.data(DriverLicense, &json!({"document_no": "D", "expiry_date": "01.01.2020"})));
     let passport = mtproto::decrypt(key(), &sealed.mtproto, NonceCheck::Expect("nonce")).unwrap();
     let credentials = credentials(&sealed);
     let dl = credentials.secure_value(DriverLicense).unwrap();
@@ -669,10 +596,7 @@ fn mtproto_form_with_raw_hashes_and_constructor_ids() {
     assert_eq!(data.field.as_deref(), Some("expiry_date"));
     let tl = data.to_tl_bytes();
     assert_eq!(&tl[..4], &0xe8a40bd9u32.to_le_bytes());
-    assert_eq!(
-        &tl[4..8],
-        &DriverLicense.mtproto_constructor().to_le_bytes()
-    );
+    assert_eq!(&tl[4..8], &DriverLicense.mtproto_constructor().to_le_bytes());
     assert_eq!(tl[8], 32);
     assert_eq!(&tl[9..41], dl.data.as_ref().unwrap().data_hash().as_bytes());
     assert_eq!(&tl[44..56], b"\x0bexpiry_date");
@@ -691,10 +615,7 @@ fn mtproto_form_with_raw_hashes_and_constructor_ids() {
         .map(|c| c.file_hash().as_bytes().to_vec())
         .collect();
     assert_eq!(files.hashes, TlHashes::Many(expected));
-    assert_eq!(
-        &files.to_tl_bytes()[8..16],
-        &[0x15, 0xc4, 0xb5, 0x1c, 2, 0, 0, 0]
-    );
+    assert_eq!(&files.to_tl_bytes()[8..16], &[0x15, 0xc4, 0xb5, 0x1c, 2, 0, 0, 0]);
 
     let whole = licence.unspecified_error("u").to_mtproto().unwrap();
     let value = sealed
@@ -766,10 +687,8 @@ fn bot_api_placeholder_hashes_cannot_become_mtproto_bytes() {
         return;
     };
     let key = PrivateKey::from_pem(&std::fs::read_to_string(dir.join("key.pem")).unwrap()).unwrap();
-    let data = telegram_passport::PassportData::from_json(
-        &std::fs::read(dir.join("passport_data.json")).unwrap(),
-    )
-    .unwrap();
+    let data =
+        telegram_passport::PassportData::from_json(&std::fs::read(dir.join("passport_data.json")).unwrap()).unwrap();
     let passport = decrypt(&key, &data, NonceCheck::Skip).unwrap();
     let error = passport.elements()[0].unspecified_error("x");
     assert_eq!(

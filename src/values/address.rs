@@ -12,21 +12,13 @@ pub struct ResidentialAddress {
     #[serde(default, deserialize_with = "null_as_empty")]
     pub street_line1: String,
     /// Second line.
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "empty_as_none", skip_serializing_if = "Option::is_none")]
     pub street_line2: Option<String>,
     /// City.
     #[serde(default, deserialize_with = "null_as_empty")]
     pub city: String,
     /// State or region.
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "empty_as_none", skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     /// Country.
     #[serde(default)]
@@ -62,9 +54,6 @@ mod tests {
     fn empty_optionals_are_absent() {
         let json = r#"{"street_line1":"Main St 1","street_line2":"","city":"Århus","state":"","country_code":"DK","post_code":"8000"}"#;
         let address: ResidentialAddress = serde_json::from_str(json).unwrap();
-        assert_eq!(
-            address,
-            ResidentialAddress::new("Main St 1", "Århus", "DK", "8000")
-        );
+        assert_eq!(address, ResidentialAddress::new("Main St 1", "Århus", "DK", "8000"));
     }
 }

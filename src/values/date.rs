@@ -111,8 +111,7 @@ impl FromStr for CalendarDate {
     fn from_str(text: &str) -> Result<Self, InvalidDate> {
         let invalid = || InvalidDate(text.to_owned());
         let mut parts = text.split('.');
-        let (Some(day), Some(month), Some(year), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(day), Some(month), Some(year), None) = (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(invalid());
         };
@@ -199,10 +198,7 @@ mod tests {
         assert_eq!(b.to_string(), "01.01.2000");
         let date: Date = serde_json::from_str("\"05.06.1990\"").unwrap();
         assert_eq!(
-            (
-                date.as_str(),
-                date.calendar().map(|d| (d.day(), d.month(), d.year()))
-            ),
+            (date.as_str(), date.calendar().map(|d| (d.day(), d.month(), d.year()))),
             ("05.06.1990", Some((5, 6, 1990)))
         );
         assert_eq!(serde_json::to_string(&date).unwrap(), "\"05.06.1990\"");

@@ -31,9 +31,7 @@ impl IdDocumentData {
     }
 }
 
-fn empty_date_as_none<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Date>, D::Error> {
+fn empty_date_as_none<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Date>, D::Error> {
     let text = super::empty_as_none(deserializer)?;
     Ok(text.map(Date::new))
 }
@@ -44,16 +42,11 @@ mod tests {
 
     #[test]
     fn empty_expiry_is_absent() {
-        let data: IdDocumentData =
-            serde_json::from_str(r#"{"document_no":"X1","expiry_date":""}"#).unwrap();
+        let data: IdDocumentData = serde_json::from_str(r#"{"document_no":"X1","expiry_date":""}"#).unwrap();
         assert_eq!(data, IdDocumentData::new("X1", None));
         let data: IdDocumentData =
-            serde_json::from_str(r#"{"document_no":"X1","expiry_date":"01.02.2030","x":1}"#)
-                .unwrap();
-        assert_eq!(
-            data.expiry_date.as_ref().map(Date::as_str),
-            Some("01.02.2030")
-        );
+            serde_json::from_str(r#"{"document_no":"X1","expiry_date":"01.02.2030","x":1}"#).unwrap();
+        assert_eq!(data.expiry_date.as_ref().map(Date::as_str), Some("01.02.2030"));
         assert_eq!(
             serde_json::to_string(&data).unwrap(),
             r#"{"document_no":"X1","expiry_date":"01.02.2030"}"#

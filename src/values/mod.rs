@@ -44,9 +44,7 @@ impl ElementValue {
             source,
         };
         Ok(match element_type {
-            ElementType::PersonalDetails => {
-                Self::PersonalDetails(serde_json::from_slice(json).map_err(invalid)?)
-            }
+            ElementType::PersonalDetails => Self::PersonalDetails(serde_json::from_slice(json).map_err(invalid)?),
             ElementType::Address => Self::Address(serde_json::from_slice(json).map_err(invalid)?),
             _ => Self::IdDocument(serde_json::from_slice(json).map_err(invalid)?),
         })
@@ -54,9 +52,7 @@ impl ElementValue {
 }
 
 /// Reads an optional string, treating `""` (and `null`) as absent.
-fn empty_as_none<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<String>, D::Error> {
+fn empty_as_none<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
     let value: Option<String> = serde::Deserialize::deserialize(deserializer)?;
     Ok(value.filter(|s| !s.is_empty()))
 }

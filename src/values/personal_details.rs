@@ -18,11 +18,7 @@ pub struct PersonalDetails {
     #[serde(default, deserialize_with = "null_as_empty")]
     pub last_name: String,
     /// Middle name, in Latin script.
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "empty_as_none", skip_serializing_if = "Option::is_none")]
     pub middle_name: Option<String>,
     /// Date of birth.
     #[serde(default)]
@@ -37,25 +33,13 @@ pub struct PersonalDetails {
     #[serde(default)]
     pub residence_country_code: CountryCode,
     /// First name in the language of the user's country of residence.
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "empty_as_none", skip_serializing_if = "Option::is_none")]
     pub first_name_native: Option<String>,
     /// Last name in the language of the user's country of residence.
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "empty_as_none", skip_serializing_if = "Option::is_none")]
     pub last_name_native: Option<String>,
     /// Middle name in the language of the user's country of residence.
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "empty_as_none", skip_serializing_if = "Option::is_none")]
     pub middle_name_native: Option<String>,
 }
 

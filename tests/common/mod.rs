@@ -1,12 +1,7 @@
 //! Helpers shared by the integration tests: fixture loading and comparison.
 
 #![allow(dead_code, unreachable_pub)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::path::{Path, PathBuf};
 
@@ -45,10 +40,7 @@ pub fn hex(value: &Value) -> Vec<u8> {
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub fn file_credentials(hash: &[u8], secret: &[u8]) -> FileCredentials {
@@ -64,9 +56,7 @@ pub fn assert_subset(expected: &Value, actual: &Value, path: &str) {
     match (expected, actual) {
         (Value::Object(e), Value::Object(a)) => {
             for (k, v) in e {
-                let got = a
-                    .get(k)
-                    .unwrap_or_else(|| panic!("{path}.{k} missing in {actual}"));
+                let got = a.get(k).unwrap_or_else(|| panic!("{path}.{k} missing in {actual}"));
                 assert_subset(v, got, &format!("{path}.{k}"));
             }
         }
