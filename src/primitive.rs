@@ -45,34 +45,136 @@ fn split(material: &[u8; 64]) -> (&[u8], &[u8]) {
     (key, iv)
 }
 
+/// The AES-256-CBC decryptor for a secret and hash. It carries the chaining
+/// state, so a buffer can be decrypted a chunk at a time.
+pub(crate) type Cipher = cbc::Decryptor<Aes256>;
+
+pub(crate) fn cipher(secret: &Secret, hash: &Sha256Hash) -> Result<Cipher, Step> {
+    let material = derive(secret, hash);
+    let (key, iv) = split(&material);
+    Cipher::new_from_slices(key, iv).map_err(|_| Step::KeyMaterial)
+}
+
+/// Decrypts whole blocks in place; `chunk.len()` is a multiple of 16.
+pub(crate) fn decrypt_blocks(cipher: &mut Cipher, chunk: &mut [u8]) {
+    let (blocks, _) = aes::cipher::inout::InOutBuf::from(chunk).into_chunks();
+    cipher.decrypt_blocks_inout(blocks);
+}
+
+/// Constant-time comparison of a computed digest with the expected hash.
+pub(crate) fn hash_matches(digest: &[u8], expected: &Sha256Hash) -> bool {
+    bool::from(digest.ct_eq(expected.as_bytes()))
+}
+
+/// The padding length from the first plaintext byte, read unsigned: 32 to
+/// 255, and no more than the padded length.
+pub(crate) fn padding_length(first: Option<u8>, padded_len: u64) -> Result<usize, Step> {
+    let padding = usize::from(first.unwrap_or(0));
+    if padding < MIN_PADDING || padding as u64 > padded_len {
+        return Err(Step::Padding);
+    }
+    Ok(padding)
+}
+
 /// Decrypts and verifies `buf` in place. On success returns the offset at
 /// which the plaintext starts (the padding length); on failure the buffer is
 /// zeroized and the failed step returned.
 pub(crate) fn decrypt_in_place(buf: &mut [u8], secret: &Secret, hash: &Sha256Hash) -> Result<usize, Step> {
-    if buf.is_empty() || !buf.len().is_multiple_of(BLOCK) {
+    let result = decrypt_and_check(buf, secret, hash);
+    if result.is_err() {
         buf.zeroize();
+    }
+    result
+}
+
+fn decrypt_and_check(buf: &mut [u8], secret: &Secret, hash: &Sha256Hash) -> Result<usize, Step> {
+    if buf.is_empty() || !buf.len().is_multiple_of(BLOCK) {
         return Err(Step::Length);
     }
-    let material = derive(secret, hash);
-    let (key, iv) = split(&material);
-    let mut cipher = cbc::Decryptor::<Aes256>::new_from_slices(key, iv).map_err(|_| Step::KeyMaterial)?;
-    let mut hasher = Sha256::new();
-    for chunk in buf.chunks_mut(CHUNK) {
-        let (blocks, _) = aes::cipher::inout::InOutBuf::from(&mut *chunk).into_chunks();
-        cipher.decrypt_blocks_inout(blocks);
-        hasher.update(&*chunk);
-    }
-    let matches = hasher.finalize().as_slice().ct_eq(hash.as_bytes());
-    if !bool::from(matches) {
-        buf.zeroize();
+    let mut cipher = cipher(secret, hash)?;
+    let pipelined = match buf.len() >= PIPELINE_MIN && pipeline::second_core() {
+        true => pipeline::decrypt_and_hash(buf, &mut cipher),
+        false => pipeline::Outcome::NotStarted,
+    };
+    let digest = match pipelined {
+        pipeline::Outcome::Digest(digest) => digest,
+        pipeline::Outcome::NotStarted => decrypt_and_hash(buf, &mut cipher),
+        pipeline::Outcome::Failed => return Err(Step::Hash),
+    };
+    if !hash_matches(&digest, hash) {
         return Err(Step::Hash);
     }
-    let padding = usize::from(buf.first().copied().unwrap_or(0));
-    if padding < MIN_PADDING || padding > buf.len() {
-        buf.zeroize();
-        return Err(Step::Padding);
+    padding_length(buf.first().copied(), buf.len() as u64)
+}
+
+/// One thread: decrypt a chunk, then hash it while it is still in cache.
+fn decrypt_and_hash(buf: &mut [u8], cipher: &mut Cipher) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    for chunk in buf.chunks_mut(CHUNK) {
+        decrypt_blocks(cipher, chunk);
+        hasher.update(&*chunk);
     }
-    Ok(padding)
+    hasher.finalize().into()
+}
+
+/// Below this size a second thread costs more than it saves.
+const PIPELINE_MIN: usize = 256 * 1024;
+
+/// Two threads: this one decrypts chunk after chunk while a second hashes
+/// the chunks already decrypted, so a large buffer costs about as long as
+/// SHA-256 alone instead of SHA-256 plus AES.
+pub(crate) mod pipeline {
+    use std::sync::mpsc;
+    use std::sync::OnceLock;
+
+    use sha2::{Digest, Sha256};
+
+    use super::{decrypt_blocks, Cipher};
+
+    /// Chunk handed from the decrypting to the hashing thread.
+    const CHUNK: usize = 64 * 1024;
+
+    /// Whether a second core is there to hash on.
+    pub(crate) fn second_core() -> bool {
+        static CORES: OnceLock<usize> = OnceLock::new();
+        *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from)) > 1
+    }
+
+    /// What the two threads produced.
+    pub(crate) enum Outcome {
+        /// SHA-256 of the decrypted buffer.
+        Digest([u8; 32]),
+        /// No second thread could be started; the buffer is untouched.
+        NotStarted,
+        /// The hashing thread died; the buffer cannot be verified.
+        Failed,
+    }
+
+    /// Decrypts `buf` in place and hashes the result on a second thread.
+    pub(crate) fn decrypt_and_hash(buf: &mut [u8], cipher: &mut Cipher) -> Outcome {
+        std::thread::scope(|scope| {
+            let (chunks, decrypted) = mpsc::channel::<&[u8]>();
+            let hasher = std::thread::Builder::new()
+                .name("passport-sha256".to_owned())
+                .spawn_scoped(scope, move || {
+                    let mut hasher = Sha256::new();
+                    for chunk in decrypted {
+                        hasher.update(chunk);
+                    }
+                    <[u8; 32]>::from(hasher.finalize())
+                });
+            let Ok(hasher) = hasher else { return Outcome::NotStarted };
+            for chunk in buf.chunks_mut(CHUNK) {
+                decrypt_blocks(cipher, chunk);
+                let chunk: &[u8] = chunk;
+                if chunks.send(chunk).is_err() {
+                    return Outcome::Failed;
+                }
+            }
+            drop(chunks);
+            hasher.join().map_or(Outcome::Failed, Outcome::Digest)
+        })
+    }
 }
 
 /// Encrypts an already padded buffer in place and returns its hash: the
@@ -121,6 +223,27 @@ mod tests {
         let hash = encrypt_in_place(&mut buf, &secret);
         let start = decrypt_in_place(&mut buf, &secret, &hash).unwrap();
         assert_eq!(&buf[start..], &plain[..]);
+    }
+
+    #[test]
+    fn the_pipeline_hashes_what_one_thread_would() {
+        let secret = Secret::new([9; 32]);
+        for len in [PIPELINE_MIN, PIPELINE_MIN + 48, 3 * 1024 * 1024 + 16 * 7] {
+            let plain: Vec<u8> = (0..len - 64).map(|i| (i % 251) as u8).collect();
+            let mut buf = padded(64, &plain);
+            let hash = encrypt_in_place(&mut buf, &secret);
+            let mut threaded = buf.clone();
+            let pipeline::Outcome::Digest(digest) =
+                pipeline::decrypt_and_hash(&mut threaded, &mut cipher(&secret, &hash).unwrap())
+            else {
+                panic!("no second thread")
+            };
+            assert_eq!(&digest, hash.as_bytes());
+            let single = decrypt_and_hash(&mut buf, &mut cipher(&secret, &hash).unwrap());
+            assert_eq!(single, digest);
+            assert_eq!(threaded, buf);
+            assert_eq!(&buf[64..], &plain[..]);
+        }
     }
 
     #[test]
