@@ -13,6 +13,7 @@ use rsa::traits::PublicKeyParts;
 use sha1::Sha1;
 use zeroize::Zeroizing;
 
+use crate::backend;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
@@ -35,6 +36,7 @@ const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
 /// ```
 pub struct PrivateKey {
     inner: rsa::PrivateKey,
+    decryptor: backend::RsaDecryptor,
 }
 
 /// The bot's RSA public key: what the user's app encrypts the credentials
@@ -106,13 +108,20 @@ impl PrivateKey {
         if !(MIN_BITS..=MAX_BITS).contains(&bits) {
             return Err(Error::KeySize { bits });
         }
-        Ok(Self { inner })
+        Self::with_backend(inner)
+    }
+
+    fn with_backend(inner: rsa::PrivateKey) -> Result<Self> {
+        let decryptor = backend::RsaDecryptor::new(&inner).ok_or_else(|| Error::KeyMalformed {
+            reason: format!("the {} backend refused the key", backend::NAME),
+        })?;
+        Ok(Self { inner, decryptor })
     }
 
     /// Generates a fresh 2048-bit key, the size Telegram's documentation uses.
     pub fn generate() -> Result<Self> {
         let inner = rsa::PrivateKey::new(&mut getrandom::SysRng, MIN_BITS).map_err(|_| Error::Random)?;
-        Ok(Self { inner })
+        Self::with_backend(inner)
     }
 
     /// The PKCS#1 PEM text (`BEGIN RSA PRIVATE KEY`), for storing a generated key.
@@ -139,7 +148,7 @@ impl PrivateKey {
     /// RSA-OAEP (SHA-1, MGF1-SHA-1, empty label), blinded. Any failure,
     /// including a plaintext that is not a 32-byte secret, is `None`.
     pub(crate) fn decrypt_secret(&self, encrypted: &[u8]) -> Option<Secret> {
-        let plain = Zeroizing::new(self.inner.oaep_decrypt::<Sha1>(encrypted).ok()?);
+        let plain = self.decryptor.decrypt(&self.inner, encrypted)?;
         Secret::from_slice(&plain)
     }
 }

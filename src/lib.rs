@@ -45,6 +45,7 @@
 // Bad input must never panic: no unwrap, expect, panic or unchecked indexing in the library.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod backend;
 mod base64;
 mod bot_api;
 pub mod client;
@@ -87,6 +88,12 @@ pub use crate::validate::{Accepted, Finding, Problem, Rejected, Rule, Validation
 pub use crate::values::{
     CalendarDate, CountryCode, Date, ElementValue, Gender, IdDocumentData, PersonalDetails, ResidentialAddress,
 };
+
+/// The cryptographic backend this build uses: `"RustCrypto"` (default) or
+/// `"AWS-LC"` (feature `aws-lc`).
+pub fn backend_name() -> &'static str {
+    backend::NAME
+}
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

@@ -12,12 +12,13 @@
 //! that hashes each chunk while it is still in cache; on any failure the
 //! buffer is zeroized, so unverified plaintext never escapes.
 
-use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
+use aes::cipher::{BlockModeEncrypt, KeyIvInit};
 use aes::Aes256;
 use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::backend;
 use crate::error::Step;
 use crate::secret::{Secret, Sha256Hash};
 
@@ -47,18 +48,17 @@ fn split(material: &[u8; 64]) -> (&[u8], &[u8]) {
 
 /// The AES-256-CBC decryptor for a secret and hash. It carries the chaining
 /// state, so a buffer can be decrypted a chunk at a time.
-pub(crate) type Cipher = cbc::Decryptor<Aes256>;
+pub(crate) type Cipher = backend::CbcDecryptor;
 
 pub(crate) fn cipher(secret: &Secret, hash: &Sha256Hash) -> Result<Cipher, Step> {
     let material = derive(secret, hash);
     let (key, iv) = split(&material);
-    Cipher::new_from_slices(key, iv).map_err(|_| Step::KeyMaterial)
+    Cipher::new(key, iv).ok_or(Step::KeyMaterial)
 }
 
 /// Decrypts whole blocks in place; `chunk.len()` is a multiple of 16.
 pub(crate) fn decrypt_blocks(cipher: &mut Cipher, chunk: &mut [u8]) {
-    let (blocks, _) = aes::cipher::inout::InOutBuf::from(chunk).into_chunks();
-    cipher.decrypt_blocks_inout(blocks);
+    cipher.decrypt(chunk);
 }
 
 /// Constant-time comparison of a computed digest with the expected hash.
@@ -109,12 +109,12 @@ fn decrypt_and_check(buf: &mut [u8], secret: &Secret, hash: &Sha256Hash) -> Resu
 
 /// One thread: decrypt a chunk, then hash it while it is still in cache.
 fn decrypt_and_hash(buf: &mut [u8], cipher: &mut Cipher) -> [u8; 32] {
-    let mut hasher = Sha256::new();
+    let mut hasher = backend::Sha256::default();
     for chunk in buf.chunks_mut(CHUNK) {
         decrypt_blocks(cipher, chunk);
-        hasher.update(&*chunk);
+        hasher.update(chunk);
     }
-    hasher.finalize().into()
+    hasher.finalize()
 }
 
 /// Below this size a second thread costs more than it saves.
@@ -127,9 +127,8 @@ pub(crate) mod pipeline {
     use std::sync::mpsc;
     use std::sync::OnceLock;
 
-    use sha2::{Digest, Sha256};
-
     use super::{decrypt_blocks, Cipher};
+    use crate::backend::Sha256;
 
     /// Chunk handed from the decrypting to the hashing thread.
     const CHUNK: usize = 64 * 1024;
@@ -157,11 +156,11 @@ pub(crate) mod pipeline {
             let hasher = std::thread::Builder::new()
                 .name("passport-sha256".to_owned())
                 .spawn_scoped(scope, move || {
-                    let mut hasher = Sha256::new();
+                    let mut hasher = Sha256::default();
                     for chunk in decrypted {
                         hasher.update(chunk);
                     }
-                    <[u8; 32]>::from(hasher.finalize())
+                    hasher.finalize()
                 });
             let Ok(hasher) = hasher else { return Outcome::NotStarted };
             for chunk in buf.chunks_mut(CHUNK) {
