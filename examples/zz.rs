@@ -14,5 +14,10 @@ fn main() {
         times.push(t.elapsed().as_secs_f64() * 1e3);
     }
     times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    println!("median {:.3} ms min {:.3} all {:?}", times[15], times[0], times.iter().map(|t| (t * 10.0).round() / 10.0).collect::<Vec<_>>());
+    println!(
+        "median {:.3} ms min {:.3} all {:?}",
+        times[15],
+        times[0],
+        times.iter().map(|t| (t * 10.0).round() / 10.0).collect::<Vec<_>>()
+    );
 }

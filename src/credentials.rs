@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer};
 use subtle::ConstantTimeEq;
 
 use crate::error::{DecryptionError, Error, Result, Step, Target};
-use crate::primitive;
+use crate::primitive::{self, Threads};
 use crate::secret::{Plaintext, Secret, Sha256Hash};
 use crate::{ElementType, FileSlot, NonceStore, PrivateKey};
 
@@ -88,8 +88,9 @@ pub(crate) fn open(
     secret: &Secret,
     hash: &Sha256Hash,
     target: Target,
+    threads: Threads,
 ) -> Result<Plaintext, DecryptionError> {
-    match primitive::decrypt_in_place(&mut buf, secret, hash) {
+    match primitive::decrypt_in_place(&mut buf, secret, hash, threads) {
         Ok(start) => Ok(Plaintext::verified(buf, start)),
         Err(step) => Err(DecryptionError::new(target, step)),
     }
@@ -102,7 +103,7 @@ impl Credentials {
             Some(secret) => (secret, false),
             None => (Secret::random()?, true),
         };
-        let opened = open(data, &secret, hash, Target::Credentials);
+        let opened = open(data, &secret, hash, Target::Credentials, Threads::One);
         let plaintext = match (opened, rsa_failed) {
             (Ok(plaintext), false) => plaintext,
             (Err(error), false) => return Err(error.into()),
@@ -178,7 +179,13 @@ impl DataCredentials {
 
     /// Decrypts and verifies element data in place in `encrypted`.
     pub fn decrypt(&self, encrypted: Vec<u8>) -> Result<Plaintext> {
-        Ok(open(encrypted, &self.secret, &self.data_hash, Target::ElementData)?)
+        Ok(open(
+            encrypted,
+            &self.secret,
+            &self.data_hash,
+            Target::ElementData,
+            Threads::One,
+        )?)
     }
 }
 
@@ -201,13 +208,35 @@ impl FileCredentials {
     /// Decrypts and verifies a downloaded file, in place in `encrypted`: no
     /// second copy of the file is made.
     pub fn decrypt(&self, encrypted: Vec<u8>) -> Result<Plaintext> {
-        Ok(open(encrypted, &self.secret, &self.file_hash, Target::File)?)
+        Ok(open(
+            encrypted,
+            &self.secret,
+            &self.file_hash,
+            Target::File,
+            Threads::One,
+        )?)
+    }
+
+    /// Like [`FileCredentials::decrypt`], but for a large file hashes on a
+    /// second thread while this one decrypts. That pays where the second
+    /// core is a real one; where two logical CPUs share one core, AES and
+    /// SHA-256 compete for its units and this is slower (see the README's
+    /// performance section). Falls back to one thread when no second
+    /// thread can start.
+    pub fn decrypt_pipelined(&self, encrypted: Vec<u8>) -> Result<Plaintext> {
+        Ok(open(
+            encrypted,
+            &self.secret,
+            &self.file_hash,
+            Target::File,
+            Threads::Two,
+        )?)
     }
 
     /// Decrypts and verifies a file in the caller's buffer; returns the
     /// plaintext part of it. On failure the buffer is zeroized.
     pub fn decrypt_in_place<'a>(&self, buf: &'a mut [u8]) -> Result<&'a [u8]> {
-        let start = primitive::decrypt_in_place(buf, &self.secret, &self.file_hash)
+        let start = primitive::decrypt_in_place(buf, &self.secret, &self.file_hash, Threads::One)
             .map_err(|step| DecryptionError::new(Target::File, step))?;
         Ok(buf.get(start..).unwrap_or_default())
     }

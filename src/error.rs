@@ -151,6 +151,10 @@ pub enum Error {
     #[error("the nonce store failed: {0}")]
     NonceStore(String),
 
+    /// Reading encrypted or writing decrypted file bytes failed.
+    #[error("file input/output failed: {0}")]
+    Io(#[source] std::io::Error),
+
     /// An element lacks a part its type requires.
     #[error("the {element} element has no {part}")]
     MissingPart {

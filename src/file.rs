@@ -7,7 +7,7 @@ use serde::{Serialize, Serializer};
 use crate::error::Result;
 use crate::mtproto::SecureFile;
 use crate::secret::{Plaintext, Sha256Hash};
-use crate::{FileCredentials, PassportFile};
+use crate::{FileCredentials, FileDecryptor, PassportFile};
 
 /// Where an encrypted file lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +68,18 @@ impl FileRef {
     /// the JPEG. No second copy of the file is made.
     pub fn decrypt(&self, encrypted: Vec<u8>) -> Result<Plaintext> {
         self.credentials.decrypt(encrypted)
+    }
+
+    /// A streaming decryptor for this file, writing plaintext to `sink`;
+    /// see [`FileDecryptor`] for when the output can be trusted.
+    pub fn decryptor<W: std::io::Write>(&self, sink: W) -> Result<FileDecryptor<W>> {
+        self.credentials.decryptor(sink)
+    }
+
+    /// Decrypts a download (any reader) into the file at `path`, which
+    /// appears only once verified.
+    pub fn decrypt_to_path<R: std::io::Read>(&self, reader: R, path: &std::path::Path) -> Result<()> {
+        self.credentials.decrypt_to_path(reader, path)
     }
 }
 

@@ -62,6 +62,7 @@ mod report;
 mod request;
 mod scope;
 mod secret;
+mod stream;
 mod validate;
 mod values;
 
@@ -84,6 +85,7 @@ pub use crate::report::{ErrorSource, PassportElementError, SecureValueError, Set
 pub use crate::request::{bot_id_from_token, PassportRequest, SdkParameters};
 pub use crate::scope::{Scope, ScopeElement, ScopeOne, ScopeType};
 pub use crate::secret::{Plaintext, Secret, Sha256Hash};
+pub use crate::stream::FileDecryptor;
 pub use crate::validate::{Accepted, Finding, Problem, Rejected, Rule, Validation, Validator};
 pub use crate::values::{
     CalendarDate, CountryCode, Date, ElementValue, Gender, IdDocumentData, PersonalDetails, ResidentialAddress,

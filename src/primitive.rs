@@ -76,23 +76,39 @@ pub(crate) fn padding_length(first: Option<u8>, padded_len: u64) -> Result<usize
     Ok(padding)
 }
 
+/// How many threads decrypt and hash a buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Threads {
+    /// Decrypt a chunk, then hash it while it is in cache.
+    One,
+    /// Decrypt on this thread while a second one hashes, for large buffers
+    /// when a second core exists; one thread otherwise.
+    Two,
+}
+
 /// Decrypts and verifies `buf` in place. On success returns the offset at
 /// which the plaintext starts (the padding length); on failure the buffer is
 /// zeroized and the failed step returned.
-pub(crate) fn decrypt_in_place(buf: &mut [u8], secret: &Secret, hash: &Sha256Hash) -> Result<usize, Step> {
-    let result = decrypt_and_check(buf, secret, hash);
+pub(crate) fn decrypt_in_place(
+    buf: &mut [u8],
+    secret: &Secret,
+    hash: &Sha256Hash,
+    threads: Threads,
+) -> Result<usize, Step> {
+    let result = decrypt_and_check(buf, secret, hash, threads);
     if result.is_err() {
         buf.zeroize();
     }
     result
 }
 
-fn decrypt_and_check(buf: &mut [u8], secret: &Secret, hash: &Sha256Hash) -> Result<usize, Step> {
+fn decrypt_and_check(buf: &mut [u8], secret: &Secret, hash: &Sha256Hash, threads: Threads) -> Result<usize, Step> {
     if buf.is_empty() || !buf.len().is_multiple_of(BLOCK) {
         return Err(Step::Length);
     }
     let mut cipher = cipher(secret, hash)?;
-    let pipelined = match buf.len() >= PIPELINE_MIN && pipeline::second_core() {
+    let two = threads == Threads::Two && buf.len() >= PIPELINE_MIN && pipeline::second_core();
+    let pipelined = match two {
         true => pipeline::decrypt_and_hash(buf, &mut cipher),
         false => pipeline::Outcome::NotStarted,
     };
@@ -209,7 +225,7 @@ mod tests {
             let plain: Vec<u8> = (0..plain_len).map(|i| i as u8).collect();
             let mut buf = padded(padding, &plain);
             let hash = encrypt_in_place(&mut buf, &secret);
-            let start = decrypt_in_place(&mut buf, &secret, &hash).unwrap();
+            let start = decrypt_in_place(&mut buf, &secret, &hash, Threads::One).unwrap();
             assert_eq!(&buf[start..], &plain[..], "padding {padding}");
         }
     }
@@ -220,7 +236,7 @@ mod tests {
         let plain: Vec<u8> = (0..CHUNK * 3 + 16).map(|i| (i * 31) as u8).collect();
         let mut buf = padded(48, &plain);
         let hash = encrypt_in_place(&mut buf, &secret);
-        let start = decrypt_in_place(&mut buf, &secret, &hash).unwrap();
+        let start = decrypt_in_place(&mut buf, &secret, &hash, Threads::One).unwrap();
         assert_eq!(&buf[start..], &plain[..]);
     }
 
@@ -253,16 +269,28 @@ mod tests {
 
         let mut flipped = good.clone();
         flipped[40] ^= 1;
-        assert_eq!(decrypt_in_place(&mut flipped, &secret, &hash), Err(Step::Hash));
+        assert_eq!(
+            decrypt_in_place(&mut flipped, &secret, &hash, Threads::One),
+            Err(Step::Hash)
+        );
         assert!(flipped.iter().all(|&b| b == 0));
 
         let mut short = good[..good.len() - 1].to_vec();
-        assert_eq!(decrypt_in_place(&mut short, &secret, &hash), Err(Step::Length));
-        assert_eq!(decrypt_in_place(&mut [], &secret, &hash), Err(Step::Length));
+        assert_eq!(
+            decrypt_in_place(&mut short, &secret, &hash, Threads::One),
+            Err(Step::Length)
+        );
+        assert_eq!(
+            decrypt_in_place(&mut [], &secret, &hash, Threads::Two),
+            Err(Step::Length)
+        );
 
         let mut low = padded(16, &[1; 16]);
         let low_hash = encrypt_in_place(&mut low, &secret);
-        assert_eq!(decrypt_in_place(&mut low, &secret, &low_hash), Err(Step::Padding));
+        assert_eq!(
+            decrypt_in_place(&mut low, &secret, &low_hash, Threads::Two),
+            Err(Step::Padding)
+        );
         assert!(low.iter().all(|&b| b == 0));
     }
 }

@@ -26,7 +26,11 @@ impl RsaDecryptor {
 
     pub(crate) fn decrypt(&self, _key: &rsa::PrivateKey, ciphertext: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         let mut out = Zeroizing::new(vec![0u8; self.0.min_output_size()]);
-        let len = self.0.decrypt(&OAEP_SHA1_MGF1SHA1, ciphertext, &mut out, None).ok()?.len();
+        let len = self
+            .0
+            .decrypt(&OAEP_SHA1_MGF1SHA1, ciphertext, &mut out, None)
+            .ok()?
+            .len();
         out.truncate(len);
         Some(out)
     }
@@ -42,7 +46,10 @@ pub(crate) struct CbcDecryptor {
 impl CbcDecryptor {
     pub(crate) fn new(key: &[u8], iv: &[u8]) -> Option<Self> {
         let key = DecryptingKey::cbc(UnboundCipherKey::new(&AES_256, key).ok()?).ok()?;
-        Some(Self { key, iv: iv.try_into().ok()? })
+        Some(Self {
+            key,
+            iv: iv.try_into().ok()?,
+        })
     }
 
     /// Decrypts whole blocks in place; `chunk.len()` is a multiple of 16.

@@ -1,0 +1,175 @@
+//! Streaming file decryption: encrypted bytes in, as they arrive, plaintext
+//! out to any `io::Write`, in bounded memory (one 64 KiB working buffer).
+//!
+//! Invariant: nothing written to the sink is trustworthy until
+//! [`FileDecryptor::finish`] has checked the hash, so the sink is handed
+//! back only then. [`FileCredentials::decrypt_to_path`] builds on that: it
+//! writes to a temporary file and renames it into place only after a
+//! successful check.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::backend;
+use crate::error::{DecryptionError, Error, Result, Step, Target};
+use crate::primitive::{self, Cipher};
+use crate::secret::Sha256Hash;
+use crate::FileCredentials;
+
+/// Encrypted bytes gathered before they are decrypted and hashed together.
+const CHUNK: usize = 64 * 1024;
+const BLOCK: usize = 16;
+
+/// Decrypts one file as its encrypted bytes arrive.
+///
+/// Write encrypted bytes in (it is an [`io::Write`], so `io::copy` from an
+/// HTTP body works), then call [`finish`](FileDecryptor::finish). The sink
+/// receives plaintext as it is decrypted, but **until `finish` returns `Ok`
+/// it is unverified**: on failure `finish` drops the sink, and the caller
+/// must discard whatever it wrote (or use
+/// [`FileCredentials::decrypt_to_path`], which does that).
+///
+/// ```
+/// use telegram_passport::{client, FileCredentials};
+///
+/// let jpeg = vec![0xff; 100_000];
+/// let encrypted = client::encrypt(&jpeg)?;
+/// let credentials = FileCredentials::new(encrypted.hash, encrypted.secret);
+///
+/// let mut decryptor = credentials.decryptor(Vec::new())?;
+/// for piece in encrypted.data.chunks(1500) {   // as packets arrive
+///     std::io::Write::write_all(&mut decryptor, piece).unwrap();
+/// }
+/// let verified: Vec<u8> = decryptor.finish()?;
+/// assert_eq!(verified, jpeg);
+/// # Ok::<(), telegram_passport::Error>(())
+/// ```
+pub struct FileDecryptor<W: Write> {
+    cipher: Cipher,
+    hasher: backend::Sha256,
+    expected: Sha256Hash,
+    sink: W,
+    buf: Zeroizing<Vec<u8>>,
+    /// The padding length byte, once the first block is decrypted.
+    padding: Option<u8>,
+    /// Padded bytes decrypted so far.
+    decrypted: u64,
+}
+
+impl<W: Write> fmt::Debug for FileDecryptor<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileDecryptor")
+            .field("decrypted", &self.decrypted)
+            .finish_non_exhaustive()
+    }
+}
+
+fn failed(step: Step) -> Error {
+    DecryptionError::new(Target::File, step).into()
+}
+
+impl FileCredentials {
+    /// A streaming decryptor writing plaintext to `sink`.
+    pub fn decryptor<W: Write>(&self, sink: W) -> Result<FileDecryptor<W>> {
+        Ok(FileDecryptor {
+            cipher: primitive::cipher(self.secret(), self.file_hash()).map_err(failed)?,
+            hasher: backend::Sha256::default(),
+            expected: *self.file_hash(),
+            sink,
+            buf: Zeroizing::new(Vec::with_capacity(CHUNK)),
+            padding: None,
+            decrypted: 0,
+        })
+    }
+
+    /// Decrypts everything `reader` yields into `sink`; returns the sink
+    /// once the file is verified.
+    pub fn decrypt_stream<R: Read, W: Write>(&self, mut reader: R, sink: W) -> Result<W> {
+        let mut decryptor = self.decryptor(sink)?;
+        io::copy(&mut reader, &mut decryptor).map_err(Error::Io)?;
+        decryptor.finish()
+    }
+
+    /// Decrypts everything `reader` yields into the file at `path`, which
+    /// appears only once the file is verified: the plaintext goes to a
+    /// temporary file beside it, renamed into place on success and removed
+    /// on failure.
+    pub fn decrypt_to_path<R: Read>(&self, reader: R, path: &Path) -> Result<()> {
+        let partial = partial_path(path);
+        let result = File::create(&partial)
+            .map_err(Error::Io)
+            .and_then(|file| self.decrypt_stream(reader, file))
+            .and_then(|file| file.sync_all().map_err(Error::Io))
+            .and_then(|()| std::fs::rename(&partial, path).map_err(Error::Io));
+        if result.is_err() {
+            let _ = std::fs::remove_file(&partial);
+        }
+        result
+    }
+}
+
+fn partial_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".partial");
+    path.with_file_name(name)
+}
+
+impl<W: Write> FileDecryptor<W> {
+    /// Decrypts the whole blocks gathered so far and writes their plaintext.
+    fn process(&mut self) -> io::Result<()> {
+        let whole = self.buf.len() - self.buf.len() % BLOCK;
+        let Some(blocks) = self.buf.get_mut(..whole).filter(|b| !b.is_empty()) else {
+            return Ok(());
+        };
+        primitive::decrypt_blocks(&mut self.cipher, blocks);
+        self.hasher.update(blocks);
+        let padding = *self.padding.get_or_insert(blocks.first().copied().unwrap_or(0));
+        // Skip what is left of the padding, then write the rest.
+        let skip = u64::from(padding).saturating_sub(self.decrypted).min(whole as u64) as usize;
+        let result = self.sink.write_all(blocks.get(skip..).unwrap_or_default());
+        blocks.zeroize();
+        self.decrypted += whole as u64;
+        self.buf.drain(..whole);
+        result
+    }
+
+    /// Checks the hash and the padding; returns the sink only if the file
+    /// is verified. On failure the sink is dropped: discard what it got.
+    pub fn finish(mut self) -> Result<W> {
+        if !self.buf.len().is_multiple_of(BLOCK) {
+            return Err(failed(Step::Length));
+        }
+        self.process().map_err(Error::Io)?;
+        if self.decrypted == 0 {
+            return Err(failed(Step::Length));
+        }
+        let digest = std::mem::take(&mut self.hasher).finalize();
+        if !primitive::hash_matches(&digest, &self.expected) {
+            return Err(failed(Step::Hash));
+        }
+        primitive::padding_length(self.padding, self.decrypted).map_err(failed)?;
+        self.sink.flush().map_err(Error::Io)?;
+        Ok(self.sink)
+    }
+}
+
+impl<W: Write> Write for FileDecryptor<W> {
+    /// Takes encrypted bytes; plaintext goes to the sink a chunk at a time.
+    fn write(&mut self, input: &[u8]) -> io::Result<usize> {
+        let room = CHUNK - self.buf.len();
+        let taken = input.get(..room.min(input.len())).unwrap_or_default();
+        self.buf.extend_from_slice(taken);
+        if self.buf.len() == CHUNK {
+            self.process()?;
+        }
+        Ok(taken.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.sink.flush()
+    }
+}
