@@ -1,5 +1,6 @@
 //! The decryption hot path: a whole typical `PassportData`, the credentials
-//! alone (RSA + symmetric + JSON), and files from 100 KB to 10 MB.
+//! alone (RSA + symmetric + JSON), element data with decoding (100 B–2 KB),
+//! and files from 100 KB to 10 MB, in memory and streaming.
 //!
 //! ```text
 //! cargo bench --bench passport
@@ -8,11 +9,11 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use telegram_passport::client::{self, PassportBuilder, SealedPassport};
 use telegram_passport::{
-    decrypt, CalendarDate, Date, ElementType, FileCredentials, FileSlot, Gender, IdDocumentData, NonceCheck,
-    PersonalDetails, PrivateKey, ResidentialAddress, Scope, ScopeElement, Validation, Validator,
+    decrypt, CalendarDate, DataCredentials, Date, ElementType, FileCredentials, FileSlot, Gender, IdDocumentData,
+    NonceCheck, PersonalDetails, PrivateKey, ResidentialAddress, Scope, ScopeElement, Validation, Validator,
 };
 
 fn key(name: &str) -> PrivateKey {
@@ -81,23 +82,61 @@ fn passport(c: &mut Criterion) {
     group.finish();
 }
 
-fn files(c: &mut Criterion) {
-    let mut group = c.benchmark_group("file");
-    group.measurement_time(Duration::from_secs(4));
-    for size in [100 << 10, 1 << 20, 10 << 20] {
-        let encrypted = client::encrypt(&vec![0x5a; size]).unwrap_or_else(|e| panic!("{e}"));
-        let credentials = FileCredentials::new(encrypted.hash, encrypted.secret.clone());
-        let mut buf = encrypted.data.clone();
-        group.throughput(Throughput::Bytes(size as u64));
-        group.bench_function(BenchmarkId::new("decrypt_in_place", size), |b| {
+fn element_data(c: &mut Criterion) {
+    let mut group = c.benchmark_group("element_data");
+    for size in [100usize, 300, 1000, 2000] {
+        // A PersonalDetails JSON of about `size` bytes.
+        let mut details = PersonalDetails::new("Anna", "Ivanova", Date::new("14.03.1991"), Gender::Female, "RU", "DE");
+        let filler = size.saturating_sub(serde_json::to_vec(&details).map_or(0, |v| v.len()) + 20);
+        details.middle_name = Some("x".repeat(filler));
+        let json = serde_json::to_vec(&details).unwrap_or_default();
+        let encrypted = client::encrypt(&json).unwrap_or_else(|e| panic!("{e}"));
+        let credentials = DataCredentials::new(encrypted.hash, encrypted.secret.clone());
+        group.throughput(Throughput::Bytes(json.len() as u64));
+        group.bench_function(BenchmarkId::new("decrypt_and_decode", json.len()), |b| {
             b.iter(|| {
-                buf.copy_from_slice(&encrypted.data);
-                credentials.decrypt_in_place(black_box(&mut buf)).map(<[u8]>::len)
+                let plaintext = credentials
+                    .decrypt(black_box(encrypted.data.clone()))
+                    .unwrap_or_else(|e| panic!("{e}"));
+                serde_json::from_slice::<PersonalDetails>(&plaintext).map(|d| d.first_name.len())
             })
         });
     }
     group.finish();
 }
 
-criterion_group!(benches, passport, files);
+fn files(c: &mut Criterion) {
+    let mut group = c.benchmark_group("file");
+    group.measurement_time(Duration::from_secs(4));
+    for size in [100 << 10, 1 << 20, 10 << 20] {
+        let encrypted = client::encrypt(&vec![0x5a; size]).unwrap_or_else(|e| panic!("{e}"));
+        let credentials = FileCredentials::new(encrypted.hash, encrypted.secret.clone());
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_function(BenchmarkId::new("in_memory", size), |b| {
+            b.iter_batched_ref(
+                || encrypted.data.clone(),
+                |buf| credentials.decrypt_in_place(black_box(buf)).map(<[u8]>::len),
+                BatchSize::LargeInput,
+            )
+        });
+        group.bench_function(BenchmarkId::new("in_memory_pipelined", size), |b| {
+            b.iter_batched(
+                || encrypted.data.clone(),
+                |buf| credentials.decrypt_pipelined(black_box(buf)).map(|p| p.len()),
+                BatchSize::LargeInput,
+            )
+        });
+        group.bench_function(BenchmarkId::new("streaming", size), |b| {
+            b.iter(|| {
+                let mut sink = std::io::sink();
+                credentials
+                    .decrypt_stream(black_box(&encrypted.data[..]), &mut sink)
+                    .map(|_| ())
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, passport, element_data, files);
 criterion_main!(benches);
