@@ -35,6 +35,10 @@
 //! # Ok::<(), telegram_passport::Error>(())
 //! ```
 //!
+//! Files can also be decrypted as they download ([`FileDecryptor`],
+//! [`FileCredentials::decrypt_to_path`]). The hot path runs on RustCrypto by
+//! default or on AWS-LC with the `aws-lc` feature ([`backend_name`]).
+//!
 //! Every failure to decrypt or verify is the one opaque
 //! [`Error::Decryption`], so nothing the bot reports back can serve as an
 //! oracle. Secrets and plaintext buffers are zeroized on drop.
