@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::ElementType;
+use crate::{ElementType, Limits};
 
 /// `Update.message.passport_data`: the elements and the encrypted credentials.
 ///
@@ -93,6 +93,12 @@ pub struct PassportFile {
 impl PassportData {
     /// Reads a bare `PassportData`, or a `Message` or `Update` carrying one.
     pub fn from_json(json: &[u8]) -> Result<Self> {
+        Self::from_json_with_limits(json, &Limits::default())
+    }
+
+    /// [`PassportData::from_json`] with another size limit than the default.
+    pub fn from_json_with_limits(json: &[u8], limits: &Limits) -> Result<Self> {
+        crate::limits::check("the passport data JSON", json.len(), limits.input_json)?;
         let envelope: Envelope = serde_json::from_slice(json).map_err(|source| Error::Json {
             what: "PassportData".to_owned(),
             source,

@@ -155,6 +155,17 @@ pub enum Error {
     #[error("file input/output failed: {0}")]
     Io(#[source] std::io::Error),
 
+    /// Input beyond one of the [`Limits`](crate::Limits).
+    #[error("{what} is {actual} (bytes or items); the limit is {limit}")]
+    TooLarge {
+        /// What was too large, e.g. `passport.data`.
+        what: String,
+        /// Its size.
+        actual: u64,
+        /// The limit.
+        limit: u64,
+    },
+
     /// An element lacks a part its type requires.
     #[error("the {element} element has no {part}")]
     MissingPart {

@@ -148,6 +148,10 @@ impl PrivateKey {
     /// RSA-OAEP (SHA-1, MGF1-SHA-1, empty label), blinded. Any failure,
     /// including a plaintext that is not a 32-byte secret, is `None`.
     pub(crate) fn decrypt_secret(&self, encrypted: &[u8]) -> Option<Secret> {
+        // An RSA ciphertext is exactly as long as the modulus.
+        if encrypted.len() != self.inner.size() {
+            return None;
+        }
         let plain = self.decryptor.decrypt(&self.inner, encrypted)?;
         Secret::from_slice(&plain)
     }

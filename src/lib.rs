@@ -71,6 +71,7 @@ mod validate;
 mod values;
 
 mod key;
+mod limits;
 mod memory_store;
 mod nonce;
 
@@ -80,9 +81,10 @@ pub use crate::element_type::{ElementType, FileSlot};
 pub use crate::error::{DecryptionError, Error, Target};
 pub use crate::file::{FileLocation, FileRef};
 pub use crate::key::{PrivateKey, PublicKey};
+pub use crate::limits::Limits;
 pub use crate::memory_store::MemoryNonceStore;
 pub use crate::nonce::{generate_nonce, NonceStore};
-pub use crate::passport::{decrypt, Contact, DecryptedPassport, Document, Element, ElementHash};
+pub use crate::passport::{decrypt, decrypt_with_limits, Contact, DecryptedPassport, Document, Element, ElementHash};
 #[cfg(feature = "redis")]
 pub use crate::redis_store::RedisNonceStore;
 pub use crate::report::{ErrorSource, PassportElementError, SecureValueError, SetPassportDataErrors, TlHashes};

@@ -13,9 +13,10 @@
 //! ```
 
 use crate::error::{Error, Result};
+use crate::limits::check;
 use crate::passport::{assemble, Sealed};
 use crate::secret::Sha256Hash;
-use crate::{Credentials, DecryptedPassport, ElementHash, ElementType, NonceCheck, PrivateKey};
+use crate::{Credentials, DecryptedPassport, ElementHash, ElementType, Limits, NonceCheck, PrivateKey};
 
 /// `messageActionSecureValuesSentMe`: the values and the encrypted credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +116,29 @@ impl SecureCredentialsEncrypted {
 
 /// Decrypts, verifies and decodes a whole `messageActionSecureValuesSentMe`.
 pub fn decrypt(key: &PrivateKey, sent: &SecureValuesSentMe, nonce: NonceCheck<'_>) -> Result<DecryptedPassport> {
+    decrypt_with_limits(key, sent, nonce, &Limits::default())
+}
+
+/// [`decrypt`] with other [`Limits`] than the defaults.
+pub fn decrypt_with_limits(
+    key: &PrivateKey,
+    sent: &SecureValuesSentMe,
+    nonce: NonceCheck<'_>,
+    limits: &Limits,
+) -> Result<DecryptedPassport> {
+    check("values", sent.values.len(), limits.elements)?;
+    check("credentials.data", sent.credentials.data.len(), limits.credentials)?;
+    for value in &sent.values {
+        let name = value.value_type;
+        let data = value.data.as_ref().map_or(0, |d| d.data.len());
+        check(&format!("{name}.data"), data, limits.element_data)?;
+        check(&format!("{name}.files"), value.files.len(), limits.files_per_element)?;
+        check(
+            &format!("{name}.translation"),
+            value.translation.len(),
+            limits.files_per_element,
+        )?;
+    }
     let credentials = sent.credentials.decrypt(key)?;
     let sealed = sent.values.iter().map(|value| {
         let (phone_number, email) = match &value.plain_data {

@@ -10,6 +10,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::error::{Error, Result};
+use crate::limits::{self, Limits};
 use crate::secret::Sha256Hash;
 use crate::{
     base64, Credentials, ElementType, ElementValue, EncryptedCredentials, FileLocation, FileRef, FileSlot,
@@ -32,7 +33,28 @@ use crate::{
 /// # Ok::<(), telegram_passport::Error>(())
 /// ```
 pub fn decrypt(key: &PrivateKey, passport_data: &PassportData, nonce: NonceCheck<'_>) -> Result<DecryptedPassport> {
-    let credentials = passport_data.credentials.decrypt(key)?;
+    decrypt_with_limits(key, passport_data, nonce, &Limits::default())
+}
+
+/// [`decrypt`] with other [`Limits`] than the defaults.
+pub fn decrypt_with_limits(
+    key: &PrivateKey,
+    passport_data: &PassportData,
+    nonce: NonceCheck<'_>,
+    limits: &Limits,
+) -> Result<DecryptedPassport> {
+    limits::check("passport.data", passport_data.data.len(), limits.elements)?;
+    for element in &passport_data.data {
+        let name = element.element_type;
+        if let Some(data) = &element.data {
+            limits::check_base64(&format!("{name}.data"), data, limits.element_data)?;
+        }
+        for (list, part) in [(&element.files, "files"), (&element.translation, "translation")] {
+            let count = list.as_ref().map_or(0, Vec::len);
+            limits::check(&format!("{name}.{part}"), count, limits.files_per_element)?;
+        }
+    }
+    let credentials = passport_data.credentials.decrypt_with_limits(key, limits)?;
     let sealed = passport_data.data.iter().map(|element| Sealed {
         element_type: element.element_type,
         data: element
@@ -66,6 +88,12 @@ pub fn decrypt(key: &PrivateKey, passport_data: &PassportData, nonce: NonceCheck
 impl EncryptedCredentials {
     /// RSA-decrypts the secret, then decrypts and verifies the credentials.
     pub fn decrypt(&self, key: &PrivateKey) -> Result<Credentials> {
+        self.decrypt_with_limits(key, &Limits::default())
+    }
+
+    fn decrypt_with_limits(&self, key: &PrivateKey, limits: &Limits) -> Result<Credentials> {
+        limits::check_base64("credentials.data", &self.data, limits.credentials)?;
+        limits::check_base64("credentials.secret", &self.secret, limits.credentials)?;
         let secret = base64::decode(&self.secret, "credentials.secret")?;
         let hash = base64::decode_hash(&self.hash, "credentials.hash")?;
         let data = base64::decode(&self.data, "credentials.data")?;

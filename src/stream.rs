@@ -18,7 +18,7 @@ use crate::backend;
 use crate::error::{DecryptionError, Error, Result, Step, Target};
 use crate::primitive::{self, Cipher};
 use crate::secret::Sha256Hash;
-use crate::FileCredentials;
+use crate::{FileCredentials, Limits};
 
 /// Encrypted bytes gathered before they are decrypted and hashed together.
 const CHUNK: usize = 64 * 1024;
@@ -58,6 +58,8 @@ pub struct FileDecryptor<W: Write> {
     padding: Option<u8>,
     /// Padded bytes decrypted so far.
     decrypted: u64,
+    /// Largest file accepted.
+    max_size: u64,
 }
 
 impl<W: Write> fmt::Debug for FileDecryptor<W> {
@@ -83,6 +85,7 @@ impl FileCredentials {
             buf: Zeroizing::new(Vec::with_capacity(CHUNK)),
             padding: None,
             decrypted: 0,
+            max_size: Limits::default().file,
         })
     }
 
@@ -90,7 +93,9 @@ impl FileCredentials {
     /// once the file is verified.
     pub fn decrypt_stream<R: Read, W: Write>(&self, mut reader: R, sink: W) -> Result<W> {
         let mut decryptor = self.decryptor(sink)?;
-        io::copy(&mut reader, &mut decryptor).map_err(Error::Io)?;
+        if let Err(error) = io::copy(&mut reader, &mut decryptor) {
+            return Err(decryptor.too_large().unwrap_or(Error::Io(error)));
+        }
         decryptor.finish()
     }
 
@@ -119,6 +124,27 @@ fn partial_path(path: &Path) -> PathBuf {
 }
 
 impl<W: Write> FileDecryptor<W> {
+    /// Accepts files up to `bytes` long instead of [`Limits::file`]; more
+    /// is refused with [`Error::TooLarge`] before it is buffered.
+    pub fn with_max_size(mut self, bytes: u64) -> Self {
+        self.max_size = bytes;
+        self
+    }
+
+    fn received(&self) -> u64 {
+        self.decrypted + self.buf.len() as u64
+    }
+
+    /// The error for a file beyond the size limit, if it is.
+    fn too_large(&self) -> Option<Error> {
+        let received = self.received();
+        (received > self.max_size).then(|| Error::TooLarge {
+            what: "the encrypted file".to_owned(),
+            actual: received,
+            limit: self.max_size,
+        })
+    }
+
     /// Decrypts the whole blocks gathered so far and writes their plaintext.
     fn process(&mut self) -> io::Result<()> {
         let whole = self.buf.len() - self.buf.len() % BLOCK;
@@ -140,6 +166,9 @@ impl<W: Write> FileDecryptor<W> {
     /// Checks the hash and the padding; returns the sink only if the file
     /// is verified. On failure the sink is dropped: discard what it got.
     pub fn finish(mut self) -> Result<W> {
+        if let Some(error) = self.too_large() {
+            return Err(error);
+        }
         if !self.buf.len().is_multiple_of(BLOCK) {
             return Err(failed(Step::Length));
         }
@@ -160,6 +189,11 @@ impl<W: Write> FileDecryptor<W> {
 impl<W: Write> Write for FileDecryptor<W> {
     /// Takes encrypted bytes; plaintext goes to the sink a chunk at a time.
     fn write(&mut self, input: &[u8]) -> io::Result<usize> {
+        if self.received() + input.len() as u64 > self.max_size {
+            // Counted, not buffered, so that the error can say how much came.
+            self.decrypted += input.len() as u64;
+            return Err(io::Error::other("the encrypted file exceeds the size limit"));
+        }
         let room = CHUNK - self.buf.len();
         let taken = input.get(..room.min(input.len())).unwrap_or_default();
         self.buf.extend_from_slice(taken);

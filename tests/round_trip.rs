@@ -154,3 +154,97 @@ fn sealed_sample() -> &'static client::SealedPassport {
             .unwrap()
     })
 }
+
+/// The legal padding lengths for a plaintext length, as `pick` chooses.
+fn legal_padding(len: usize, pick: u8) -> usize {
+    let first = 32 + (16 - (len + 32) % 16) % 16;
+    let choices = (255 - first) / 16 + 1;
+    first + 16 * (usize::from(pick) % choices)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn identity_for_any_size_up_to_64_kib_and_any_legal_padding(len in 0usize..=65_536, pick in any::<u8>(), seed in any::<u8>()) {
+        let plain: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(seed | 1)).collect();
+        let padding = legal_padding(len, pick);
+        let encrypted = client::encrypt_with_padding(&plain, client::random_secret().unwrap(), padding).unwrap();
+        let credentials = common::file_credentials(encrypted.hash.as_bytes(), encrypted.secret.expose());
+        prop_assert_eq!(credentials.decrypt(encrypted.data).unwrap().into_vec(), plain);
+    }
+
+    #[test]
+    fn any_single_flipped_bit_is_rejected(len in 0usize..4096, place in 0u8..3, bit in any::<prop::sample::Index>()) {
+        let encrypted = client::encrypt(&vec![0x33; len]).unwrap();
+        let (mut data, mut hash, mut secret) =
+            (encrypted.data.clone(), encrypted.hash.as_bytes().to_vec(), encrypted.secret.expose().to_vec());
+        let target = match place {
+            0 => &mut data,
+            1 => &mut hash,
+            _ => &mut secret,
+        };
+        let position = bit.index(target.len() * 8);
+        target[position / 8] ^= 1 << (position % 8);
+        let credentials = common::file_credentials(&hash, &secret);
+        let result = credentials.decrypt(data);
+        prop_assert!(matches!(result, Err(Error::Decryption(_))), "place {} bit {}", place, position);
+    }
+
+    #[test]
+    fn random_json_never_panics_the_decoders(value in json_value(), text in "\\PC{0,300}") {
+        for json in [value.to_string(), text] {
+            let _ = serde_json::from_str::<PersonalDetails>(&json);
+            let _ = serde_json::from_str::<IdDocumentData>(&json);
+            let _ = serde_json::from_str::<ResidentialAddress>(&json);
+            let _ = PassportData::from_json(json.as_bytes());
+        }
+    }
+}
+
+/// Random JSON, biased toward the field names the decoders look for.
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let names = prop::sample::select(vec![
+        "first_name",
+        "last_name",
+        "middle_name",
+        "birth_date",
+        "gender",
+        "country_code",
+        "residence_country_code",
+        "first_name_native",
+        "document_no",
+        "expiry_date",
+        "street_line1",
+        "city",
+        "post_code",
+        "data",
+        "credentials",
+        "type",
+        "hash",
+        "passport_data",
+        "message",
+        "files",
+        "front_side",
+        "file_id",
+        "x",
+    ]);
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        "\\PC{0,20}".prop_map(Value::String),
+        prop::sample::select(vec!["01.01.2000", "male", "DK", "", "passport", "31.02.2001"]).prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 48, 8, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map(names.clone(), inner, 0..8)
+                .prop_map(|map| Value::Object(map.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+        ]
+    })
+}

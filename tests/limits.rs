@@ -1,0 +1,140 @@
+//! Every bound is checked before the work it guards, with a clear error;
+//! endless input ends.
+
+mod common;
+
+use std::io::Read;
+
+use base64::Engine as _;
+use telegram_passport::client::PassportBuilder;
+use telegram_passport::{
+    client, decrypt_with_limits, mtproto, ElementType, Error, FileCredentials, FileSlot, IdDocumentData, Limits,
+    NonceCheck, PassportData,
+};
+
+fn too_large(result: Result<impl std::fmt::Debug, Error>, what: &str) {
+    match result {
+        Err(error @ Error::TooLarge { .. }) => assert!(error.to_string().starts_with(what), "{error}"),
+        other => panic!("expected {what} to be too large: {other:?}"),
+    }
+}
+
+#[test]
+fn passport_bounds() {
+    let key = common::key("keys/rsa2048_pkcs1.pem");
+    let sealed = PassportBuilder::new()
+        .id_document(ElementType::Passport, &IdDocumentData::new("P", None))
+        .file(ElementType::Passport, FileSlot::Translation, "t1", vec![1; 10])
+        .file(ElementType::Passport, FileSlot::Translation, "t2", vec![2; 10])
+        .email("a@example.org")
+        .seal(&key.public_key(), "n")
+        .unwrap();
+    let data = &sealed.passport_data;
+    let check = |limits: Limits| decrypt_with_limits(&key, data, NonceCheck::Skip, &limits);
+    assert!(check(Limits::default()).is_ok());
+    too_large(
+        check(Limits {
+            elements: 1,
+            ..Limits::default()
+        }),
+        "passport.data is 2",
+    );
+    too_large(
+        check(Limits {
+            element_data: 16,
+            ..Limits::default()
+        }),
+        "passport.data is",
+    );
+    too_large(
+        check(Limits {
+            files_per_element: 1,
+            ..Limits::default()
+        }),
+        "passport.translation is 2",
+    );
+    too_large(
+        check(Limits {
+            credentials: 100,
+            ..Limits::default()
+        }),
+        "credentials.data is",
+    );
+
+    let json = data.to_json();
+    let small = Limits {
+        input_json: json.len() - 1,
+        ..Limits::default()
+    };
+    too_large(
+        PassportData::from_json_with_limits(json.as_bytes(), &small),
+        "the passport data JSON is",
+    );
+    assert!(PassportData::from_json_with_limits(json.as_bytes(), &Limits::default()).is_ok());
+    let huge = vec![b' '; Limits::default().input_json + 1];
+    too_large(PassportData::from_json(&huge), "the passport data JSON is");
+
+    // The same bounds over MTProto.
+    too_large(
+        mtproto::decrypt_with_limits(
+            &key,
+            &sealed.mtproto,
+            NonceCheck::Skip,
+            &Limits {
+                elements: 1,
+                ..Limits::default()
+            },
+        ),
+        "values is 2",
+    );
+    let small_data = Limits {
+        element_data: 16,
+        ..Limits::default()
+    };
+    too_large(
+        mtproto::decrypt_with_limits(&key, &sealed.mtproto, NonceCheck::Skip, &small_data),
+        "passport.data is",
+    );
+}
+
+#[test]
+fn an_rsa_ciphertext_of_the_wrong_length_is_refused_before_rsa() {
+    let key = common::key("keys/rsa2048_pkcs1.pem");
+    let mut data = PassportBuilder::new()
+        .email("a@example.org")
+        .seal(&key.public_key(), "n")
+        .unwrap()
+        .passport_data;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut secret = b64.decode(&data.credentials.secret).unwrap();
+    secret.push(0);
+    data.credentials.secret = b64.encode(&secret);
+    let error = decrypt_with_limits(&key, &data, NonceCheck::Skip, &Limits::default()).unwrap_err();
+    assert_eq!(error.to_string(), "could not decrypt credentials");
+    assert!(format!("{error:?}").contains("Rsa"));
+}
+
+#[test]
+fn streams_stop_at_the_file_limit() {
+    let encrypted = client::encrypt(&[7; 100_000]).unwrap();
+    let credentials = FileCredentials::new(encrypted.hash, encrypted.secret);
+    // Endless input ends, with a clear error, after the default 20 MiB.
+    let endless = std::io::repeat(0x42);
+    too_large(
+        credentials.decrypt_stream(endless, std::io::sink()),
+        "the encrypted file is",
+    );
+    // A smaller limit for one decryptor.
+    let mut decryptor = credentials.decryptor(Vec::new()).unwrap().with_max_size(50_000);
+    let copied = std::io::copy(&mut (&encrypted.data[..]).take(200_000), &mut decryptor);
+    assert!(copied.is_err());
+    too_large(decryptor.finish(), "the encrypted file is");
+    // And the exact size still passes.
+    let decryptor = credentials
+        .decryptor(Vec::new())
+        .unwrap()
+        .with_max_size(encrypted.data.len() as u64);
+    let mut decryptor = decryptor;
+    std::io::copy(&mut &encrypted.data[..], &mut decryptor).unwrap();
+    assert_eq!(decryptor.finish().unwrap(), vec![7; 100_000]);
+}
