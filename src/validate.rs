@@ -188,19 +188,20 @@ impl Finding {
 
 /// A caller's own check, for example "citizens of these countries only".
 /// Build its errors with [`Document::data_error`], [`Document::file_error`]
-/// and friends, which pick the right hash.
-pub trait Rule {
+/// and friends, which pick the right hash. `Send + Sync`, so that a
+/// [`Validator`] can be shared by an async server's tasks.
+pub trait Rule: Send + Sync {
     /// The errors this rule finds in `passport`.
     fn check(&self, passport: &DecryptedPassport) -> Vec<PassportElementError>;
 }
 
-impl<F: Fn(&DecryptedPassport) -> Vec<PassportElementError>> Rule for F {
+impl<F: Fn(&DecryptedPassport) -> Vec<PassportElementError> + Send + Sync> Rule for F {
     fn check(&self, passport: &DecryptedPassport) -> Vec<PassportElementError> {
         self(passport)
     }
 }
 
-type Messages<'a> = Box<dyn Fn(&Problem) -> Option<String> + 'a>;
+type Messages<'a> = Box<dyn Fn(&Problem) -> Option<String> + Send + Sync + 'a>;
 
 /// Checks decrypted passports against the scope that was requested.
 ///
@@ -275,7 +276,7 @@ impl<'a> Validator<'a> {
 
     /// Replaces default messages: return `Some(text)` to use `text` for a
     /// problem (for example, in the user's language), `None` for the default.
-    pub fn messages(mut self, messages: impl Fn(&Problem) -> Option<String> + 'a) -> Self {
+    pub fn messages(mut self, messages: impl Fn(&Problem) -> Option<String> + Send + Sync + 'a) -> Self {
         self.messages = Some(Box::new(messages));
         self
     }
@@ -663,6 +664,14 @@ impl Serialize for Validation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn validators_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync>(_: &T) {}
+        let scope = Scope::new([ElementType::Email]).unwrap();
+        let validator = Validator::new(&scope, date(2026, 1, 1)).rule(|_: &DecryptedPassport| Vec::new());
+        shareable(&validator);
+    }
 
     fn date(y: u16, m: u8, d: u8) -> CalendarDate {
         CalendarDate::new(y, m, d).unwrap()
