@@ -49,53 +49,71 @@
 // Bad input must never panic: no unwrap, expect, panic or unchecked indexing in the library.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod backend;
-mod base64;
-mod bot_api;
-pub mod client;
-mod credentials;
-mod element_type;
-mod error;
-mod file;
-pub mod mtproto;
-mod passport;
-mod primitive;
-#[cfg(feature = "redis")]
-mod redis_store;
-mod report;
-mod request;
-mod scope;
-mod secret;
-mod stream;
-mod validate;
-mod values;
+// The modules in the order data flows through them.
 
-mod key;
-mod limits;
+// Request: what to ask for, and the nonce that ties the answer to the ask.
 mod memory_store;
 mod nonce;
+#[cfg(feature = "redis")]
+mod redis_store;
+mod request;
+mod scope;
 
-pub use crate::bot_api::{EncryptedCredentials, EncryptedPassportElement, PassportData, PassportFile};
-pub use crate::credentials::{Credentials, DataCredentials, FileCredentials, NonceCheck, SecureValue};
-pub use crate::element_type::{ElementType, FileSlot};
-pub use crate::error::{DecryptionError, Error, Target};
-pub use crate::file::{FileLocation, FileRef};
-pub use crate::key::{PrivateKey, PublicKey};
-pub use crate::limits::Limits;
+// Input: what the app sends, as received, within limits.
+mod base64;
+mod bot_api;
+mod limits;
+pub mod mtproto;
+
+// Decrypt: the key, one primitive, credentials, element data and files.
+mod backend;
+mod credentials;
+mod file;
+mod key;
+mod passport;
+mod primitive;
+mod secret;
+mod stream;
+
+// Decode: element types and typed values.
+mod element_type;
+mod values;
+
+// Validate and report back.
+mod report;
+mod validate;
+
+// The app's side, and the one error type.
+pub mod client;
+mod error;
+
+// Request
 pub use crate::memory_store::MemoryNonceStore;
 pub use crate::nonce::{generate_nonce, NonceStore};
-pub use crate::passport::{decrypt, decrypt_with_limits, Contact, DecryptedPassport, Document, Element, ElementHash};
 #[cfg(feature = "redis")]
 pub use crate::redis_store::RedisNonceStore;
-pub use crate::report::{ErrorSource, PassportElementError, SecureValueError, SetPassportDataErrors, TlHashes};
 pub use crate::request::{bot_id_from_token, PassportRequest, SdkParameters};
 pub use crate::scope::{Scope, ScopeElement, ScopeOne, ScopeType};
+// Input
+pub use crate::bot_api::{EncryptedCredentials, EncryptedPassportElement, PassportData, PassportFile};
+pub use crate::limits::Limits;
+// Decrypt
+pub use crate::credentials::{Credentials, DataCredentials, FileCredentials, NonceCheck, SecureValue};
+pub use crate::file::{FileLocation, FileRef};
+pub use crate::key::{PrivateKey, PublicKey};
+pub use crate::passport::{decrypt, decrypt_with_limits, Contact, DecryptedPassport, Document, Element, ElementHash};
 pub use crate::secret::{Plaintext, Secret, Sha256Hash};
 pub use crate::stream::FileDecryptor;
-pub use crate::validate::{Accepted, Finding, Problem, Rejected, Rule, Validation, Validator};
+// Decode
+pub use crate::element_type::{ElementType, FileSlot};
 pub use crate::values::{
     CalendarDate, CountryCode, Date, ElementValue, Gender, IdDocumentData, PersonalDetails, ResidentialAddress,
 };
+// Validate and report
+pub use crate::report::{ErrorSource, PassportElementError, SecureValueError, SetPassportDataErrors, TlHashes};
+pub use crate::validate::{Accepted, Finding, Problem, Rejected, Rule, Validation, Validator};
+// Errors
+pub use crate::error::{DecryptionError, Error, Target};
 
 /// The cryptographic backend this build uses: `"RustCrypto"` (default) or
 /// `"AWS-LC"` (feature `aws-lc`).
