@@ -98,7 +98,7 @@ impl PassportData {
 
     /// [`PassportData::from_json`] with another size limit than the default.
     pub fn from_json_with_limits(json: &[u8], limits: &Limits) -> Result<Self> {
-        crate::limits::check("the passport data JSON", json.len(), limits.input_json)?;
+        crate::limits::check(|| "the passport data JSON".to_owned(), json.len(), limits.input_json)?;
         let envelope: Envelope = serde_json::from_slice(json).map_err(|source| Error::Json {
             what: "PassportData".to_owned(),
             source,

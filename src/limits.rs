@@ -44,10 +44,11 @@ impl Default for Limits {
     }
 }
 
-pub(crate) fn check(what: &str, actual: usize, limit: usize) -> Result<()> {
+/// Checks `actual` against `limit`; `what` names it, only when it is too large.
+pub(crate) fn check(what: impl FnOnce() -> String, actual: usize, limit: usize) -> Result<()> {
     if actual > limit {
         return Err(Error::TooLarge {
-            what: what.to_owned(),
+            what: what(),
             actual: actual as u64,
             limit: limit as u64,
         });
@@ -56,6 +57,6 @@ pub(crate) fn check(what: &str, actual: usize, limit: usize) -> Result<()> {
 }
 
 /// Checks the size base64 `text` decodes to, before decoding it.
-pub(crate) fn check_base64(what: &str, text: &str, limit: usize) -> Result<()> {
+pub(crate) fn check_base64(what: impl FnOnce() -> String, text: &str, limit: usize) -> Result<()> {
     check(what, text.len() / 4 * 3, limit)
 }

@@ -126,13 +126,17 @@ pub fn decrypt_with_limits(
     nonce: NonceCheck<'_>,
     limits: &Limits,
 ) -> Result<DecryptedPassport> {
-    check("values", sent.values.len(), limits.elements)?;
-    check("credentials.data", sent.credentials.data.len(), limits.credentials)?;
+    check(|| "values".to_owned(), sent.values.len(), limits.elements)?;
+    check(
+        || "credentials.data".to_owned(),
+        sent.credentials.data.len(),
+        limits.credentials,
+    )?;
     for value in &sent.values {
         let name = value.value_type;
         let data = value.data.as_ref().map_or(0, |d| d.data.len());
-        check(&format!("{name}.data"), data, limits.element_data)?;
-        check(&format!("{name}.files"), value.files.len(), limits.files_per_element)?;
+        check(|| format!("{name}.data"), data, limits.element_data)?;
+        check(|| format!("{name}.files"), value.files.len(), limits.files_per_element)?;
         check(
             &format!("{name}.translation"),
             value.translation.len(),

@@ -43,15 +43,15 @@ pub fn decrypt_with_limits(
     nonce: NonceCheck<'_>,
     limits: &Limits,
 ) -> Result<DecryptedPassport> {
-    limits::check("passport.data", passport_data.data.len(), limits.elements)?;
+    limits::check(|| "passport.data".to_owned(), passport_data.data.len(), limits.elements)?;
     for element in &passport_data.data {
         let name = element.element_type;
         if let Some(data) = &element.data {
-            limits::check_base64(&format!("{name}.data"), data, limits.element_data)?;
+            limits::check_base64(|| format!("{name}.data"), data, limits.element_data)?;
         }
         for (list, part) in [(&element.files, "files"), (&element.translation, "translation")] {
             let count = list.as_ref().map_or(0, Vec::len);
-            limits::check(&format!("{name}.{part}"), count, limits.files_per_element)?;
+            limits::check(|| format!("{name}.{part}"), count, limits.files_per_element)?;
         }
     }
     let credentials = passport_data.credentials.decrypt_with_limits(key, limits)?;
@@ -92,8 +92,8 @@ impl EncryptedCredentials {
     }
 
     fn decrypt_with_limits(&self, key: &PrivateKey, limits: &Limits) -> Result<Credentials> {
-        limits::check_base64("credentials.data", &self.data, limits.credentials)?;
-        limits::check_base64("credentials.secret", &self.secret, limits.credentials)?;
+        limits::check_base64(|| "credentials.data".to_owned(), &self.data, limits.credentials)?;
+        limits::check_base64(|| "credentials.secret".to_owned(), &self.secret, limits.credentials)?;
         let secret = base64::decode(&self.secret, "credentials.secret")?;
         let hash = base64::decode_hash(&self.hash, "credentials.hash")?;
         let data = base64::decode(&self.data, "credentials.data")?;
