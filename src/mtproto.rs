@@ -138,7 +138,7 @@ pub fn decrypt_with_limits(
         check(|| format!("{name}.data"), data, limits.element_data)?;
         check(|| format!("{name}.files"), value.files.len(), limits.files_per_element)?;
         check(
-            &format!("{name}.translation"),
+            || format!("{name}.translation"),
             value.translation.len(),
             limits.files_per_element,
         )?;
