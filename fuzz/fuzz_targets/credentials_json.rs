@@ -1,0 +1,19 @@
+//! Arbitrary bytes as the decrypted credentials JSON: encrypted for the
+//! test key, then decrypted and parsed. Never panics, and accepts only
+//! well-formed JSON (checked with `IgnoredAny`, since serde_json, like the
+//! credentials parser, skips unknown fields without checking that their
+//! strings are UTF-8).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use serde::de::IgnoredAny;
+use telegram_passport::client;
+use telegram_passport_fuzz::key;
+
+fuzz_target!(|json: &[u8]| {
+    let encrypted = client::encrypt_credentials(&key().public_key(), json).expect("encrypting never fails");
+    if let Ok(credentials) = encrypted.decrypt(key()) {
+        let well_formed = serde_json::from_slice::<IgnoredAny>(json).is_ok();
+        assert!(well_formed, "{credentials:?}");
+    }
+});
