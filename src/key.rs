@@ -204,3 +204,37 @@ impl fmt::Debug for PublicKey {
         f.debug_struct("PublicKey").field("bits", &self.bits()).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    /// A key whose RustCrypto half is `rust_crypto` and whose backend half
+    /// was made from `backend`: decryption shows which of the two did the work.
+    fn split_key(rust_crypto: &PrivateKey, backend: &PrivateKey) -> PrivateKey {
+        PrivateKey {
+            inner: rust_crypto.inner.clone(),
+            decryptor: backend::RsaDecryptor::new(&backend.inner).unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_backend_alone_does_the_private_key_operation() {
+        let (a, b) = (PrivateKey::generate().unwrap(), PrivateKey::generate().unwrap());
+        let split = split_key(&a, &b);
+        let secret = Secret::random().unwrap();
+        let to_a = a.public_key().encrypt_secret(&secret).unwrap();
+        let to_b = b.public_key().encrypt_secret(&secret).unwrap();
+        let decrypted = |key: &PrivateKey, ciphertext: &[u8]| key.decrypt_secret(ciphertext).map(|s| *s.expose());
+        if cfg!(feature = "aws-lc") {
+            // AWS-LC's parsed key decrypts; the `rsa` key beside it is only for export.
+            assert_eq!(decrypted(&split, &to_b), Some(*secret.expose()));
+            assert_eq!(decrypted(&split, &to_a), None);
+        } else {
+            assert_eq!(decrypted(&split, &to_a), Some(*secret.expose()));
+            assert_eq!(decrypted(&split, &to_b), None);
+        }
+    }
+}

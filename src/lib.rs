@@ -44,6 +44,8 @@
 //! oracle. Secrets and plaintext buffers are zeroized on drop.
 
 #![forbid(unsafe_code)]
+// docs.rs: show the feature an item needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
 // Bad input must never panic: no unwrap, expect, panic or unchecked indexing in the library.
@@ -91,6 +93,7 @@ mod error;
 pub use crate::memory_store::MemoryNonceStore;
 pub use crate::nonce::{generate_nonce, NonceStore};
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use crate::redis_store::RedisNonceStore;
 pub use crate::request::{bot_id_from_token, PassportRequest, SdkParameters};
 pub use crate::scope::{Scope, ScopeElement, ScopeOne, ScopeType};

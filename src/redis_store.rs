@@ -46,6 +46,7 @@ const POOL: usize = 16;
 /// let nonce = store.issue("application-17", Duration::from_secs(900))?;
 /// # Ok::<(), telegram_passport::Error>(())
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub struct RedisNonceStore {
     client: redis::Client,
     prefix: String,
