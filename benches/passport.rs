@@ -10,50 +10,29 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use telegram_passport::client::{self, PassportBuilder, SealedPassport};
+use telegram_passport::client::{self, SealedPassport};
 use telegram_passport::{
-    decrypt, CalendarDate, DataCredentials, Date, ElementType, FileCredentials, FileSlot, Gender, IdDocumentData,
-    NonceCheck, PersonalDetails, PrivateKey, ResidentialAddress, Scope, ScopeElement, Validation, Validator,
+    decrypt, CalendarDate, DataCredentials, Date, ElementType, Gender, NonceCheck, PersonalDetails, PrivateKey, Scope,
+    ScopeElement, Validation, Validator,
 };
 
-fn key(name: &str) -> PrivateKey {
-    let path = format!("{}/tests/data/keys/{name}", env!("CARGO_MANIFEST_DIR"));
-    let pem = std::fs::read_to_string(path).unwrap_or_default();
-    PrivateKey::from_pem(&pem).unwrap_or_else(|e| panic!("{name}: {e}"))
+mod payloads;
+
+fn key(bits: usize) -> PrivateKey {
+    payloads::test_key(bits)
+        .unwrap_or_else(|e| panic!("RSA-{bits}: {e}"))
+        .key
 }
 
-/// Personal details, a passport with 3 files, an address, phone and e-mail.
 fn typical(key: &PrivateKey) -> SealedPassport {
-    let mut details = PersonalDetails::new("Anna", "Ivanova", Date::new("14.03.1991"), Gender::Female, "RU", "DE");
-    details.first_name_native = Some("Анна".to_owned());
-    details.last_name_native = Some("Иванова".to_owned());
-    PassportBuilder::new()
-        .personal_details(&details)
-        .id_document(
-            ElementType::Passport,
-            &IdDocumentData::new("75 1234567", Some(Date::new("01.09.2031"))),
-        )
-        .file(ElementType::Passport, FileSlot::FrontSide, "front", vec![1; 1000])
-        .file(ElementType::Passport, FileSlot::Selfie, "selfie", vec![2; 1000])
-        .file(
-            ElementType::Passport,
-            FileSlot::Translation,
-            "translation",
-            vec![3; 1000],
-        )
-        .address(&ResidentialAddress::new("Unter den Linden 5", "Berlin", "DE", "10117"))
-        .phone_number("4915112345678")
-        .email("anna@example.org")
-        .seal(&key.public_key(), "nonce")
-        .unwrap_or_else(|e| panic!("{e}"))
+    payloads::typical(key).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn passport(c: &mut Criterion) {
     let mut group = c.benchmark_group("passport");
-    for name in ["rsa2048_pkcs1.pem", "rsa4096_pkcs1.pem"] {
-        let key = key(name);
+    for bits in payloads::KEY_BITS {
+        let key = key(bits);
         let sealed = typical(&key);
-        let bits = key.bits();
         group.bench_function(BenchmarkId::new("decrypt_typical", bits), |b| {
             b.iter(|| decrypt(&key, black_box(&sealed.passport_data), NonceCheck::Expect("nonce")))
         });
@@ -108,9 +87,10 @@ fn element_data(c: &mut Criterion) {
 fn files(c: &mut Criterion) {
     let mut group = c.benchmark_group("file");
     group.measurement_time(Duration::from_secs(4));
-    for size in [100 << 10, 1 << 20, 10 << 20] {
-        let encrypted = client::encrypt(&vec![0x5a; size]).unwrap_or_else(|e| panic!("{e}"));
-        let credentials = FileCredentials::new(encrypted.hash, encrypted.secret.clone());
+    for size in payloads::FILE_SIZES {
+        let payloads::TestFile {
+            encrypted, credentials, ..
+        } = payloads::file(size).unwrap_or_else(|e| panic!("{e}"));
         group.throughput(Throughput::Bytes(size as u64));
         group.bench_function(BenchmarkId::new("in_memory", size), |b| {
             b.iter_batched_ref(

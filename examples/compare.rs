@@ -3,12 +3,16 @@
 //! (absolute times on a shared machine are noisy; ratios much less so).
 //!
 //! ```text
-//! cargo run --release --features openssl-compare --example compare
-//! cargo run --release --features openssl-compare,aws-lc --example compare
+//! cargo run --release --features openssl-compare --example compare                          # default: AWS-LC
+//! cargo run --release --no-default-features --features openssl-compare --example compare    # pure Rust
 //! ```
 //!
-//! Each case alternates blocks of our runs and OpenSSL's and reports medians.
-//! Buffers are prepared outside the timed region on both sides.
+//! The inputs are those of `benches/payloads` (shared with `benches/peers.sh`,
+//! which compares python-telegram-bot on the same bytes): RSA-2048 and
+//! RSA-4096 credentials, a typical whole `PassportData`, element data, and
+//! files of 100 KiB, 1 MiB and 10 MiB. Each case alternates blocks of our runs
+//! and OpenSSL's and reports medians. Buffers are prepared outside the timed
+//! region on both sides.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -17,12 +21,15 @@ use base64::Engine as _;
 use openssl::pkey::Private;
 use openssl::rsa::{Padding, Rsa};
 use openssl::symm::{Cipher, Crypter, Mode};
-use telegram_passport::client::{self, PassportBuilder};
+use telegram_passport::client;
 use telegram_passport::{
-    backend_name, DataCredentials, Date, EncryptedCredentials, FileCredentials, Gender, PersonalDetails, PrivateKey,
+    backend_name, decrypt, DataCredentials, Date, Gender, NonceCheck, PassportData, PersonalDetails,
 };
 
-type Failure = Box<dyn std::error::Error>;
+#[path = "../benches/payloads/mod.rs"]
+mod payloads;
+
+use payloads::{Failure, TestFile, TestKey};
 
 fn b64(text: &str) -> Result<Vec<u8>, Failure> {
     Ok(base64::engine::general_purpose::STANDARD.decode(text)?)
@@ -55,18 +62,36 @@ fn openssl_open(data: &[u8], secret: &[u8], hash: &[u8], out: &mut [u8]) -> Resu
 }
 
 /// RSA-OAEP (SHA-1) with OpenSSL, then the symmetric steps, then JSON.
-fn openssl_credentials(rsa: &Rsa<Private>, credentials: &EncryptedCredentials) -> Result<usize, Failure> {
-    let (data, hash, encrypted_secret) = (
-        b64(&credentials.data)?,
-        b64(&credentials.hash)?,
-        b64(&credentials.secret)?,
-    );
+fn openssl_credentials(rsa: &Rsa<Private>, credentials: &serde_json::Value) -> Result<serde_json::Value, Failure> {
+    let field = |name: &str| b64(credentials[name].as_str().unwrap_or_default());
+    let (data, hash, encrypted_secret) = (field("data")?, field("hash")?, field("secret")?);
     let mut secret = vec![0u8; rsa.size() as usize];
     let len = rsa.private_decrypt(&encrypted_secret, &mut secret, Padding::PKCS1_OAEP)?;
     let mut out = vec![0u8; data.len() + 16];
     let range = openssl_open(&data, &secret[..len], &hash, &mut out)?;
-    let json: serde_json::Value = serde_json::from_slice(&out[range])?;
-    Ok(json.as_object().map_or(0, |o| o.len()))
+    Ok(serde_json::from_slice(&out[range])?)
+}
+
+/// A whole `PassportData` with OpenSSL and generic JSON: parse, credentials,
+/// then every element's data. Returns the number of decoded fields.
+fn openssl_passport(rsa: &Rsa<Private>, json: &[u8]) -> Result<usize, Failure> {
+    let passport: serde_json::Value = serde_json::from_slice(json)?;
+    let credentials = openssl_credentials(rsa, &passport["credentials"])?;
+    let mut fields = 0;
+    for element in passport["data"].as_array().ok_or("no data")? {
+        let (Some(data), Some(kind)) = (element["data"].as_str(), element["type"].as_str()) else {
+            continue;
+        };
+        let keys = &credentials["secure_data"][kind]["data"];
+        let secret = b64(keys["secret"].as_str().unwrap_or_default())?;
+        let hash = b64(keys["data_hash"].as_str().unwrap_or_default())?;
+        let data = b64(data)?;
+        let mut out = vec![0u8; data.len() + 16];
+        let range = openssl_open(&data, &secret, &hash, &mut out)?;
+        let value: serde_json::Value = serde_json::from_slice(&out[range])?;
+        fields += value.as_object().map_or(0, serde_json::Map::len);
+    }
+    Ok(fields)
 }
 
 /// Median time of `ours` and of `theirs`, measured in alternating blocks
@@ -98,7 +123,22 @@ fn row(case: &str, (ours, theirs): (Duration, Duration)) {
     println!("| {case} | {ours:.2?} | {theirs:.2?} | {ratio:.2} |");
 }
 
+const USAGE: &str = "usage: compare\n\n\
+    Times this crate and OpenSSL on the same inputs, in one process, and prints\n\
+    a table of medians and our time over OpenSSL's. Takes about ten seconds.";
+
 fn main() -> Result<(), Failure> {
+    match std::env::args().nth(1).as_deref() {
+        None => {}
+        Some("--help" | "-h") => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        Some(other) => {
+            eprintln!("compare: unexpected argument {other:?}\n{USAGE}");
+            std::process::exit(2);
+        }
+    }
     println!(
         "backend: {}; OpenSSL: {}\n",
         backend_name(),
@@ -107,25 +147,40 @@ fn main() -> Result<(), Failure> {
     println!("| case | ours (median) | OpenSSL (median) | ours / OpenSSL |");
     println!("|---|---|---|---|");
 
-    for (name, runs) in [("rsa2048_pkcs1.pem", 400), ("rsa4096_pkcs1.pem", 100)] {
-        let pem = std::fs::read_to_string(format!("{}/tests/data/keys/{name}", env!("CARGO_MANIFEST_DIR")))?;
-        let key = PrivateKey::from_pem(&pem)?;
+    for bits in payloads::KEY_BITS {
+        let TestKey { pem, key, .. } = payloads::test_key(bits)?;
         let rsa = Rsa::private_key_from_pem(pem.as_bytes())?;
-        let sealed = PassportBuilder::new()
-            .email("a@example.org")
-            .seal(&key.public_key(), "nonce")?;
-        let credentials = &sealed.passport_data.credentials;
-        openssl_credentials(&rsa, credentials)?;
-        let case = format!("credentials, RSA-{} (OAEP + symmetric + JSON)", key.bits());
+        let credentials = payloads::credentials(&key)?;
+        let credentials_json = serde_json::to_value(&credentials)?;
+        openssl_credentials(&rsa, &credentials_json)?;
+        let runs = if bits == 2048 { 400 } else { 100 };
         row(
-            &case,
+            &payloads::credentials_case(bits),
             race(
                 runs,
                 || timed(|| credentials.decrypt(&key).map(|c| c.nonce().len())),
-                || timed(|| openssl_credentials(&rsa, credentials).ok()),
+                || timed(|| openssl_credentials(&rsa, &credentials_json).ok()),
             ),
         );
     }
+
+    let TestKey { pem, key, .. } = payloads::test_key(2048)?;
+    let rsa = Rsa::private_key_from_pem(pem.as_bytes())?;
+    let passport_json = payloads::typical(&key)?.passport_data.to_json().into_bytes();
+    openssl_passport(&rsa, &passport_json)?;
+    row(
+        payloads::PASSPORT_CASE,
+        race(
+            400,
+            || {
+                timed(|| {
+                    let data = PassportData::from_json(&passport_json).ok()?;
+                    decrypt(&key, &data, NonceCheck::Skip).ok()
+                })
+            },
+            || timed(|| openssl_passport(&rsa, &passport_json).ok()),
+        ),
+    );
 
     let mut details = PersonalDetails::new("Anna", "Ivanova", Date::new("14.03.1991"), Gender::Female, "RU", "DE");
     details.first_name_native = Some("Анна".to_owned());
@@ -164,57 +219,53 @@ fn main() -> Result<(), Failure> {
         ),
     );
 
-    let size = 10 << 20;
-    let encrypted = client::encrypt(&vec![0x5a; size])?;
-    let file = FileCredentials::new(encrypted.hash, encrypted.secret.clone());
-    let mut buf = encrypted.data.clone();
-    let mut out = vec![0u8; encrypted.data.len() + 16];
-    let ours_in_place = |buf: &mut Vec<u8>| {
-        buf.copy_from_slice(&encrypted.data);
-        timed(|| file.decrypt_in_place(buf).map(<[u8]>::len))
-    };
-    let sha_only = || timed(|| openssl::sha::sha256(&encrypted.data));
-    let file_case = "10 MiB file, decrypt + verify, in memory";
-    row(
-        &format!("{file_case} vs OpenSSL SHA-256 alone"),
-        race(60, || ours_in_place(&mut buf), sha_only),
-    );
-    row(
-        &format!("{file_case} vs OpenSSL decrypt-then-hash"),
-        race(
-            60,
-            || ours_in_place(&mut buf),
-            || {
-                timed(|| {
-                    openssl_open(
-                        &encrypted.data,
-                        encrypted.secret.expose(),
-                        encrypted.hash.as_bytes(),
-                        &mut out,
-                    )
-                    .ok()
-                })
-            },
-        ),
-    );
-    row(
-        "10 MiB file, pipelined on two threads, vs OpenSSL SHA-256 alone",
-        race(
-            60,
-            || {
-                let data = encrypted.data.clone();
-                timed(|| file.decrypt_pipelined(data).map(|p| p.len()))
-            },
-            sha_only,
-        ),
-    );
-    row(
-        "10 MiB file, streaming in 64 KiB reads, vs OpenSSL SHA-256 alone",
-        race(
-            60,
-            || timed(|| file.decrypt_stream(&encrypted.data[..], std::io::sink()).is_ok()),
-            sha_only,
-        ),
-    );
+    for size in payloads::FILE_SIZES {
+        let TestFile {
+            encrypted, credentials, ..
+        } = payloads::file(size)?;
+        let runs = (600 << 20) / size.max(1 << 20) / 10 * 10;
+        let mut buf = encrypted.data.clone();
+        let mut out = vec![0u8; encrypted.data.len() + 16];
+        let ours_in_place = |buf: &mut Vec<u8>| {
+            buf.copy_from_slice(&encrypted.data);
+            timed(|| credentials.decrypt_in_place(buf).map(<[u8]>::len))
+        };
+        let openssl_decrypt_then_hash = |out: &mut Vec<u8>| {
+            let (secret, hash) = (encrypted.secret.expose(), encrypted.hash.as_bytes());
+            timed(|| openssl_open(&encrypted.data, secret, hash, out).ok())
+        };
+        row(
+            &format!("{}, vs OpenSSL decrypt-then-hash", payloads::file_case(size)),
+            race(runs, || ours_in_place(&mut buf), || openssl_decrypt_then_hash(&mut out)),
+        );
+        if size != 10 << 20 {
+            continue;
+        }
+        let sha_only = || timed(|| openssl::sha::sha256(&encrypted.data));
+        let name = payloads::size_name(size);
+        row(
+            &format!("{}, vs OpenSSL SHA-256 alone", payloads::file_case(size)),
+            race(runs, || ours_in_place(&mut buf), sha_only),
+        );
+        row(
+            &format!("{name} file, pipelined on two threads, vs OpenSSL SHA-256 alone"),
+            race(
+                runs,
+                || {
+                    let data = encrypted.data.clone();
+                    timed(|| credentials.decrypt_pipelined(data).map(|p| p.len()))
+                },
+                sha_only,
+            ),
+        );
+        row(
+            &format!("{name} file, streaming in 64 KiB reads, vs OpenSSL SHA-256 alone"),
+            race(
+                runs,
+                || timed(|| credentials.decrypt_stream(&encrypted.data[..], std::io::sink()).is_ok()),
+                sha_only,
+            ),
+        );
+    }
     Ok(())
 }

@@ -1,0 +1,139 @@
+//! How long credentials decryption takes for each way it can fail, measured
+//! side by side: what a sender timing the bot's answers could learn about
+//! *why* a crafted credentials object failed.
+//!
+//! ```text
+//! cargo run --release --example failure_timing                          # default: AWS-LC
+//! cargo run --release --no-default-features --example failure_timing    # pure Rust
+//! ```
+//!
+//! Every class decrypts 64 bytes of data under an RSA-2048 key. The
+//! symmetric parts are the primitive vectors in `tests/data/primitive`
+//! (written by Python `cryptography`), their secrets RSA-OAEP encrypted here:
+//!
+//! - `decrypts`: hash and padding valid (then the JSON is refused: a sender
+//!   can only get this far with a secret they chose themselves);
+//! - `hash mismatch`, `bad padding`: the symmetric failures;
+//! - `OAEP failure`: a valid RSA ciphertext with one byte changed;
+//! - `input ≥ modulus`: all-ones, which RSA refuses before any private-key work.
+//!
+//! Runs alternate between classes in blocks; each class's median and
+//! interquartile range are printed, and the spread of the medians of the four
+//! indistinguishable-by-design failures (`hash`, `padding`, `OAEP`).
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use base64::Engine as _;
+use rsa::pkcs8::DecodePublicKey;
+use telegram_passport::{backend_name, EncryptedCredentials, PrivateKey};
+
+type Failure = Box<dyn std::error::Error>;
+
+const USAGE: &str = "usage: failure_timing\n\n\
+    Times credentials decryption for each failure class, side by side, and\n\
+    prints medians and interquartile ranges. Takes about half a minute.";
+const BLOCKS: usize = 40;
+const RUNS_PER_BLOCK: usize = 50;
+
+fn data_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// `(ciphertext, hash, secret)` of a primitive vector.
+fn vector(name: &str) -> Result<(String, String, Vec<u8>), Failure> {
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(data_dir().join("primitive").join(name))?)?;
+    let text = |field: &str| {
+        json[field]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(format!("{name}: no {field}"))
+    };
+    let secret = base64::engine::general_purpose::STANDARD.decode(text("secret")?)?;
+    Ok((text("ciphertext")?, text("hash")?, secret))
+}
+
+fn main() -> Result<(), Failure> {
+    if let Some(argument) = std::env::args().nth(1) {
+        let help = argument == "--help" || argument == "-h";
+        println!("{USAGE}");
+        std::process::exit(if help { 0 } else { 2 });
+    }
+    let pem = std::fs::read_to_string(data_dir().join("keys/rsa2048_pkcs1.pem"))?;
+    let key = PrivateKey::from_pem(&pem)?;
+    let public = rsa::PublicKey::from_public_key_pem(&key.public_key().to_pem())?;
+    let seal = |name: &str, tamper: &dyn Fn(&mut Vec<u8>)| -> Result<EncryptedCredentials, Failure> {
+        let (data, hash, secret) = vector(name)?;
+        let mut encrypted_secret = public.oaep_encrypt::<sha1::Sha1>(&secret)?;
+        tamper(&mut encrypted_secret);
+        Ok(EncryptedCredentials {
+            data,
+            hash,
+            secret: b64(&encrypted_secret),
+        })
+    };
+    let untouched = |_: &mut Vec<u8>| {};
+    let flip_middle = |c: &mut Vec<u8>| {
+        let middle = c.len() / 2;
+        c[middle] ^= 0x5a;
+    };
+    let all_ones = |c: &mut Vec<u8>| c.fill(0xff);
+    let classes: Vec<(&str, EncryptedCredentials)> = vec![
+        ("decrypts (then JSON refused)", seal("ok_pad47_len17.json", &untouched)?),
+        ("hash mismatch", seal("bad_bit_flip_ciphertext.json", &untouched)?),
+        ("bad padding", seal("bad_padding_byte_exceeds_length.json", &untouched)?),
+        (
+            "OAEP failure",
+            seal("bad_padding_byte_exceeds_length.json", &flip_middle)?,
+        ),
+        (
+            "input ≥ modulus",
+            seal("bad_padding_byte_exceeds_length.json", &all_ones)?,
+        ),
+    ];
+    for (name, credentials) in &classes {
+        let error = credentials.decrypt(&key).err().ok_or(format!("{name}: decrypted"))?;
+        eprintln!("{name}: {error}");
+    }
+
+    let mut times = vec![Vec::with_capacity(BLOCKS * RUNS_PER_BLOCK); classes.len()];
+    for _ in 0..BLOCKS {
+        for ((_, credentials), times) in classes.iter().zip(&mut times) {
+            black_box(credentials.decrypt(&key).is_ok());
+            for _ in 0..RUNS_PER_BLOCK {
+                let start = Instant::now();
+                black_box(credentials.decrypt(&key).is_ok());
+                times.push(start.elapsed().as_nanos());
+            }
+        }
+    }
+
+    println!(
+        "backend: {}; RSA-2048; {} runs per class in {BLOCKS} alternating blocks\n",
+        backend_name(),
+        BLOCKS * RUNS_PER_BLOCK
+    );
+    println!("| failure class | median | interquartile range |");
+    println!("|---|---|---|");
+    let mut medians = Vec::new();
+    for ((name, _), times) in classes.iter().zip(&mut times) {
+        times.sort_unstable();
+        let at = |q: usize| times[times.len() * q / 4] as f64 / 1e3;
+        println!("| {name} | {:.1} µs | {:.1}–{:.1} µs |", at(2), at(1), at(3));
+        medians.push(at(2));
+    }
+    let failures = &medians[1..4];
+    let (lo, hi) = failures
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), &m| (lo.min(m), hi.max(m)));
+    println!(
+        "\nspread of the medians of hash, padding and OAEP failures: {:.1} µs ({:.2} %)",
+        hi - lo,
+        (hi - lo) / lo * 100.0
+    );
+    Ok(())
+}
