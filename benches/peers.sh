@@ -6,12 +6,12 @@
 #   bash benches/peers.sh [ROUNDS]
 #
 # Installs python-telegram-bot into a throwaway virtual environment (removed
-# on exit), so nothing is left behind. ROUNDS (default 2) alternate this
-# crate and python-telegram-bot. The OpenSSL comparison is
+# on exit), so nothing is left behind. Each of ROUNDS (default 3) times every
+# case with this crate, then with python-telegram-bot. The OpenSSL comparison is
 # `cargo run --release --features openssl-compare --example compare`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds="${1:-2}"
+rounds="${1:-3}"
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "usage: bash benches/peers.sh [ROUNDS]" >&2; exit 2; }
 
 work="$(mktemp -d)"

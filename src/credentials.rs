@@ -99,9 +99,12 @@ pub(crate) fn open(
 impl Credentials {
     /// RSA-decrypts the secret, then decrypts, verifies and parses the JSON.
     pub(crate) fn decrypt(key: &PrivateKey, encrypted_secret: &[u8], data: Vec<u8>, hash: &Sha256Hash) -> Result<Self> {
+        // The stand-in secret is drawn whether or not it is needed, so that
+        // a failed RSA step costs no system call the other paths do not make.
+        let stand_in = Secret::random()?;
         let (secret, rsa_failed) = match key.decrypt_secret(encrypted_secret) {
             Some(secret) => (secret, false),
-            None => (Secret::random()?, true),
+            None => (stand_in, true),
         };
         let opened = open(data, &secret, hash, Target::Credentials, Threads::One);
         let plaintext = match (opened, rsa_failed) {
