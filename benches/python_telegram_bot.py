@@ -22,7 +22,9 @@ import sys
 import time
 from pathlib import Path
 
+import cryptography
 import telegram
+from cryptography.hazmat.backends.openssl import backend as openssl
 from telegram import Bot, EncryptedCredentials, PassportData
 from telegram._passport.credentials import decrypt as decrypt_file
 
@@ -98,7 +100,8 @@ def main():
             samples[case][0].append(ours(peer_bench, directory, index))
             samples[case][1].append(median_ns(run)[0])
 
-    print(f"python-telegram-bot {telegram.__version__} on Python {platform.python_version()}; "
+    print(f"python-telegram-bot {telegram.__version__} on Python {platform.python_version()}, "
+          f"cryptography {cryptography.__version__} on {openssl.openssl_version_text()}; "
           f"{rounds} rounds, each timing every case with this crate then python-telegram-bot; "
           "each cell the median of the rounds' medians\n")
     print("| case | this crate | python-telegram-bot | ours / PTB | per round |")

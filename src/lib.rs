@@ -36,8 +36,9 @@
 //! ```
 //!
 //! Files can also be decrypted as they download ([`FileDecryptor`],
-//! [`FileCredentials::decrypt_to_path`]). The hot path runs on RustCrypto by
-//! default or on AWS-LC with the `aws-lc` feature ([`backend_name`]).
+//! [`FileCredentials::decrypt_to_path`]). The hot path (RSA-OAEP, AES-256-CBC,
+//! SHA-256) runs on AWS-LC by default, or on pure-Rust RustCrypto with
+//! `default-features = false` ([`backend_name`]).
 //!
 //! Every failure to decrypt or verify is the one opaque
 //! [`Error::Decryption`], so nothing the bot reports back can serve as an
@@ -118,8 +119,13 @@ pub use crate::validate::{Accepted, Finding, Problem, Rejected, Rule, Validation
 // Errors
 pub use crate::error::{DecryptionError, Error, Target};
 
-/// The cryptographic backend this build uses: `"RustCrypto"` (default) or
-/// `"AWS-LC"` (feature `aws-lc`).
+/// The cryptographic backend this build decrypts with: `"AWS-LC"` (the
+/// default feature `aws-lc`) or `"RustCrypto"` (`default-features = false`).
+///
+/// ```
+/// let expected = if cfg!(feature = "aws-lc") { "AWS-LC" } else { "RustCrypto" };
+/// assert_eq!(telegram_passport::backend_name(), expected);
+/// ```
 pub fn backend_name() -> &'static str {
     backend::NAME
 }

@@ -1,4 +1,5 @@
-//! The `aws-lc` backend: RSA-OAEP, AES-256-CBC and SHA-256 from AWS-LC.
+//! The default backend (feature `aws-lc`): RSA-OAEP, AES-256-CBC and SHA-256
+//! from AWS-LC.
 //!
 //! AWS-LC blinds RSA private-key operations and implements them in constant
 //! time; AES uses AES-NI, SHA-256 the SHA extensions where present.

@@ -1,14 +1,17 @@
-//! The primitives on the hot path — RSA-OAEP decryption, AES-256-CBC
-//! decryption and SHA-256 — from one of two implementations, chosen at
-//! compile time with the same interface:
+//! The primitives on the receive path's hot path — RSA-OAEP decryption,
+//! AES-256-CBC decryption and SHA-256 — from one of two implementations,
+//! chosen at compile time with the same interface:
 //!
-//! - RustCrypto (default): pure Rust, no C toolchain; `rsa` 0.10 blinded and
-//!   constant-time.
-//! - AWS-LC (feature `aws-lc`): AWS's fork of BoringSSL through `aws-lc-rs`;
-//!   constant-time, blinded, about four times faster RSA.
+//! - AWS-LC (default feature `aws-lc`): AWS's fork of BoringSSL through
+//!   `aws-lc-rs`; constant-time and blinded. The key is parsed into AWS-LC's
+//!   form once, when it is loaded.
+//! - RustCrypto (`default-features = false`): pure Rust, no C toolchain;
+//!   `rsa` 0.10 blinded with constant-time bignum arithmetic, about ten
+//!   times slower at RSA, and still listed by RUSTSEC-2023-0071.
 //!
-//! Everything else (key parsing, SHA-512, the app side's encryption) uses
-//! RustCrypto in both builds.
+//! Everything else (key parsing and export, key generation, SHA-512, the
+//! app side's encryption) uses RustCrypto in both builds; in the AWS-LC
+//! build, no private-key operation goes through `rsa`.
 
 #[cfg(feature = "aws-lc")]
 mod aws_lc;

@@ -1,4 +1,5 @@
-//! The default backend: RustCrypto's `rsa`, `aes` + `cbc` and `sha2`.
+//! The pure-Rust backend (`default-features = false`): RustCrypto's `rsa`,
+//! `aes` + `cbc` and `sha2`.
 
 use aes::cipher::{BlockModeDecrypt, KeyIvInit};
 use sha2::Digest;
