@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::{ElementType, Limits};
+use crate::{json, ElementType, Limits};
 
 /// `Update.message.passport_data`: the elements and the encrypted credentials.
 ///
@@ -21,8 +21,10 @@ use crate::{ElementType, Limits};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PassportData {
     /// The elements shared with the bot.
+    #[serde(deserialize_with = "json::objects")]
     pub data: Vec<EncryptedPassportElement>,
     /// What is needed to decrypt them.
+    #[serde(deserialize_with = "json::object")]
     pub credentials: EncryptedCredentials,
 }
 
@@ -53,19 +55,39 @@ pub struct EncryptedPassportElement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Scans of an address document.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "json::optional_objects"
+    )]
     pub files: Option<Vec<PassportFile>>,
     /// Front side of an identity document.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "json::optional_object"
+    )]
     pub front_side: Option<PassportFile>,
     /// Reverse side of a driver's licence or identity card.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "json::optional_object"
+    )]
     pub reverse_side: Option<PassportFile>,
     /// Selfie with the document.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "json::optional_object"
+    )]
     pub selfie: Option<PassportFile>,
     /// Translations of the document.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "json::optional_objects"
+    )]
     pub translation: Option<Vec<PassportFile>>,
     /// The element hash, opaque text: echo it back in `unspecified` error
     /// reports, never decode it.
@@ -99,10 +121,7 @@ impl PassportData {
     /// [`PassportData::from_json`] with another size limit than the default.
     pub fn from_json_with_limits(json: &[u8], limits: &Limits) -> Result<Self> {
         crate::limits::check(|| "the passport data JSON".to_owned(), json.len(), limits.input_json)?;
-        let envelope: Envelope = serde_json::from_slice(json).map_err(|source| Error::Json {
-            what: "PassportData".to_owned(),
-            source,
-        })?;
+        let envelope: Envelope = crate::json::from_slice(json, "PassportData")?;
         envelope.into_passport_data().ok_or(Error::NoPassportData)
     }
 
@@ -117,19 +136,19 @@ impl PassportData {
 /// other field is skipped.
 #[derive(Deserialize)]
 struct Envelope {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "json::optional_objects")]
     data: Option<Vec<EncryptedPassportElement>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "json::optional_object")]
     credentials: Option<EncryptedCredentials>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "json::optional_object")]
     passport_data: Option<PassportData>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "json::optional_object")]
     message: Option<MessageEnvelope>,
 }
 
 #[derive(Deserialize)]
 struct MessageEnvelope {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "json::optional_object")]
     passport_data: Option<PassportData>,
 }
 

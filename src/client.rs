@@ -35,12 +35,11 @@ pub struct Encrypted {
 /// A fresh random secret as the apps make them: 32 bytes whose sum modulo
 /// 255 is 239.
 pub fn random_secret() -> Result<Secret> {
-    let mut bytes = Zeroizing::new([0u8; Secret::LEN]);
-    fill_random(bytes.as_mut())?;
-    let (last, rest) = bytes.split_last_mut().ok_or(Error::Random)?;
+    let mut secret = Secret::random()?;
+    let (last, rest) = secret.bytes_mut().split_last_mut().ok_or(Error::Random)?;
     let sum: u32 = rest.iter().map(|&b| u32::from(b)).sum();
     *last = ((239 + 255 * 32 - sum) % 255) as u8;
-    Ok(Secret::new(*bytes))
+    Ok(secret)
 }
 
 /// Encrypts with a fresh secret and random padding, as an app does.
@@ -171,12 +170,7 @@ impl PassportBuilder {
         }
         match serde_json::to_vec(value) {
             Ok(json) => self.draft(element_type).data = Some(Zeroizing::new(json)),
-            Err(source) => {
-                return self.fail(Error::Json {
-                    what: format!("{element_type} data"),
-                    source,
-                })
-            }
+            Err(source) => return self.fail(crate::json::error(&format!("{element_type} data"), &source)),
         }
         self
     }

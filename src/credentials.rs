@@ -13,6 +13,8 @@ use serde::{Deserialize, Deserializer};
 use subtle::ConstantTimeEq;
 
 use crate::error::{DecryptionError, Error, Result, Step, Target};
+use crate::json;
+use crate::limits::{self, Limits};
 use crate::primitive::{self, Threads};
 use crate::secret::{Plaintext, Secret, Sha256Hash};
 use crate::{ElementType, FileSlot, NonceStore, PrivateKey};
@@ -75,11 +77,14 @@ pub struct DataCredentials {
     secret: Secret,
 }
 
-/// Hash and secret of one file.
+/// Hash and secret of one file, and the largest file they decrypt
+/// ([`Limits::file`]: the default, or what [`FileCredentials::with_limits`]
+/// or [`decrypt_with_limits`](crate::decrypt_with_limits) set).
 #[derive(Debug, Clone)]
 pub struct FileCredentials {
     file_hash: Sha256Hash,
     secret: Secret,
+    max_size: u64,
 }
 
 /// Decrypts `buf` in place; the one allocation is the caller's buffer.
@@ -97,8 +102,15 @@ pub(crate) fn open(
 }
 
 impl Credentials {
-    /// RSA-decrypts the secret, then decrypts, verifies and parses the JSON.
-    pub(crate) fn decrypt(key: &PrivateKey, encrypted_secret: &[u8], data: Vec<u8>, hash: &Sha256Hash) -> Result<Self> {
+    /// RSA-decrypts the secret, then decrypts, verifies and parses the JSON;
+    /// the file credentials inside carry `limits.file`.
+    pub(crate) fn decrypt(
+        key: &PrivateKey,
+        encrypted_secret: &[u8],
+        data: Vec<u8>,
+        hash: &Sha256Hash,
+        limits: &Limits,
+    ) -> Result<Self> {
         // The stand-in secret is drawn whether or not it is needed, so that
         // a failed RSA step costs no system call the other paths do not make.
         let stand_in = Secret::random()?;
@@ -112,17 +124,14 @@ impl Credentials {
             (Err(error), false) => return Err(error.into()),
             (_, true) => return Err(DecryptionError::new(Target::Credentials, Step::Rsa).into()),
         };
-        Self::from_json(&plaintext)
+        Self::from_json(&plaintext, limits)
     }
 
     /// Parses decrypted credentials JSON.
-    pub(crate) fn from_json(json: &[u8]) -> Result<Self> {
-        let raw: RawCredentials<'_> = serde_json::from_slice(json).map_err(|source| Error::Json {
-            what: "credentials".to_owned(),
-            source,
-        })?;
+    pub(crate) fn from_json(json: &[u8], limits: &Limits) -> Result<Self> {
+        let raw: RawCredentials<'_> = json::from_slice(json, "credentials")?;
         Ok(Self {
-            secure_data: raw.secure_data.into_map(),
+            secure_data: raw.secure_data.into_map(limits),
             nonce: raw.nonce.or(raw.payload).map(Cow::into_owned).unwrap_or_default(),
         })
     }
@@ -148,6 +157,11 @@ impl Credentials {
     pub fn secure_value(&self, element: ElementType) -> Option<&SecureValue> {
         self.secure_data.get(&element)
     }
+
+    /// Moves one element's credentials out.
+    pub(crate) fn take_secure_value(&mut self, element: ElementType) -> Option<SecureValue> {
+        self.secure_data.remove(&element)
+    }
 }
 
 impl SecureValue {
@@ -161,6 +175,37 @@ impl SecureValue {
             FileSlot::Files => self.files.get(index),
             FileSlot::Translation => self.translation.get(index),
         }
+    }
+
+    /// Moves the credentials of a single-file part out.
+    pub(crate) fn take_file(&mut self, slot: FileSlot) -> Option<FileCredentials> {
+        match slot {
+            FileSlot::FrontSide => self.front_side.take(),
+            FileSlot::ReverseSide => self.reverse_side.take(),
+            FileSlot::Selfie => self.selfie.take(),
+            FileSlot::Files | FileSlot::Translation => None,
+        }
+    }
+
+    /// Moves the credentials of a list part out.
+    pub(crate) fn take_files(&mut self, slot: FileSlot) -> Vec<FileCredentials> {
+        match slot {
+            FileSlot::Files => std::mem::take(&mut self.files),
+            FileSlot::Translation => std::mem::take(&mut self.translation),
+            FileSlot::FrontSide | FileSlot::ReverseSide | FileSlot::Selfie => Vec::new(),
+        }
+    }
+
+    /// Every file's credentials decrypt files of at most `limits.file` bytes.
+    fn with_limits(mut self, limits: &Limits) -> Self {
+        let singles = [&mut self.front_side, &mut self.reverse_side, &mut self.selfie];
+        for file in singles.into_iter().flatten() {
+            file.max_size = limits.file;
+        }
+        for file in self.files.iter_mut().chain(self.translation.iter_mut()) {
+            file.max_size = limits.file;
+        }
+        self
     }
 }
 
@@ -193,9 +238,40 @@ impl DataCredentials {
 }
 
 impl FileCredentials {
-    /// Credentials from a hash and a secret.
+    /// Credentials from a hash and a secret, with the default [`Limits`].
     pub fn new(file_hash: Sha256Hash, secret: Secret) -> Self {
-        Self { file_hash, secret }
+        Self {
+            file_hash,
+            secret,
+            max_size: Limits::default().file,
+        }
+    }
+
+    /// The same credentials, decrypting files of at most `limits.file` bytes
+    /// on every path: in memory, in place, pipelined and streaming.
+    ///
+    /// ```
+    /// use telegram_passport::{client, Error, FileCredentials, Limits};
+    ///
+    /// let encrypted = client::encrypt(&[0xff; 5000])?;
+    /// let credentials = FileCredentials::new(encrypted.hash, encrypted.secret.clone())
+    ///     .with_limits(&Limits { file: 4096, ..Limits::default() });
+    /// assert!(matches!(credentials.decrypt(encrypted.data), Err(Error::TooLarge { limit: 4096, .. })));
+    /// # Ok::<(), telegram_passport::Error>(())
+    /// ```
+    pub fn with_limits(mut self, limits: &Limits) -> Self {
+        self.max_size = limits.file;
+        self
+    }
+
+    /// The largest encrypted file these credentials decrypt, in bytes.
+    pub fn max_size(&self) -> u64 {
+        self.max_size
+    }
+
+    /// Refuses a file beyond the limit before any work on it.
+    fn check_size(&self, len: usize) -> Result<()> {
+        limits::check64(|| "the encrypted file".to_owned(), len as u64, self.max_size)
     }
 
     /// SHA-256 of the padded file: what a file error report names.
@@ -211,6 +287,7 @@ impl FileCredentials {
     /// Decrypts and verifies a downloaded file, in place in `encrypted`: no
     /// second copy of the file is made.
     pub fn decrypt(&self, encrypted: Vec<u8>) -> Result<Plaintext> {
+        self.check_size(encrypted.len())?;
         Ok(open(
             encrypted,
             &self.secret,
@@ -227,6 +304,7 @@ impl FileCredentials {
     /// performance section). Falls back to one thread when no second
     /// thread can start.
     pub fn decrypt_pipelined(&self, encrypted: Vec<u8>) -> Result<Plaintext> {
+        self.check_size(encrypted.len())?;
         Ok(open(
             encrypted,
             &self.secret,
@@ -239,6 +317,7 @@ impl FileCredentials {
     /// Decrypts and verifies a file in the caller's buffer; returns the
     /// plaintext part of it. On failure the buffer is zeroized.
     pub fn decrypt_in_place<'a>(&self, buf: &'a mut [u8]) -> Result<&'a [u8]> {
+        self.check_size(buf.len())?;
         let start = primitive::decrypt_in_place(buf, &self.secret, &self.file_hash, Threads::One)
             .map_err(|step| DecryptionError::new(Target::File, step))?;
         Ok(buf.get(start..).unwrap_or_default())
@@ -247,7 +326,7 @@ impl FileCredentials {
 
 #[derive(Deserialize)]
 struct RawCredentials<'a> {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "json::object")]
     secure_data: RawSecureData,
     #[serde(default, borrow)]
     nonce: Option<Cow<'a, str>>,
@@ -272,7 +351,7 @@ struct RawSecureData {
 }
 
 impl RawSecureData {
-    fn into_map(self) -> BTreeMap<ElementType, SecureValue> {
+    fn into_map(self, limits: &Limits) -> BTreeMap<ElementType, SecureValue> {
         use ElementType::*;
         [
             (PersonalDetails, self.personal_details),
@@ -288,7 +367,7 @@ impl RawSecureData {
             (TemporaryRegistration, self.temporary_registration),
         ]
         .into_iter()
-        .filter_map(|(element, value)| Some((element, value?.0)))
+        .filter_map(|(element, value)| Some((element, value?.0.with_limits(limits))))
         .collect()
     }
 }
@@ -312,7 +391,7 @@ impl<'de> Deserialize<'de> for RawSecureValue {
             #[serde(default)]
             files: Option<Vec<FileCredentials>>,
         }
-        let f = Fields::deserialize(deserializer)?;
+        let f: Fields = json::object(deserializer)?;
         Ok(Self(SecureValue {
             data: f.data,
             front_side: f.front_side,
@@ -338,7 +417,7 @@ fn hash_and_secret<'de, D: Deserializer<'de>>(
         #[serde(default, borrow)]
         secret: Option<Cow<'a, str>>,
     }
-    let fields = Fields::deserialize(deserializer)?;
+    let fields: Fields<'_> = json::object(deserializer)?;
     let hash = match hash_field {
         "data_hash" => fields.data_hash,
         _ => fields.file_hash,
@@ -360,6 +439,6 @@ impl<'de> Deserialize<'de> for DataCredentials {
 impl<'de> Deserialize<'de> for FileCredentials {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let (file_hash, secret) = hash_and_secret(deserializer, "file_hash")?;
-        Ok(Self { file_hash, secret })
+        Ok(Self::new(file_hash, secret))
     }
 }

@@ -166,7 +166,7 @@ impl FromStr for ElementType {
         Self::ALL
             .into_iter()
             .find(|t| t.as_str() == name)
-            .ok_or_else(|| Error::UnknownElementType(name.to_owned()))
+            .ok_or_else(|| Error::UnknownElementType(crate::error::excerpt(name)))
     }
 }
 

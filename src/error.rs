@@ -57,9 +57,19 @@ pub enum Error {
     Json {
         /// Which document: `PassportData`, `credentials`, `passport data` …
         what: String,
-        /// The parser's report, with line and column.
+        /// The parser's report: the field, a bounded message, line and column.
         #[source]
-        source: serde_json::Error,
+        source: JsonError,
+    },
+
+    /// Something other than a JSON object where the protocol has an object
+    /// (serde would otherwise read a struct from an array, field by field).
+    #[error("{field} must be a JSON object, not {found}")]
+    NotAnObject {
+        /// The field, as a path such as `credentials.secure_data.passport`.
+        field: String,
+        /// What was there instead (bounded, escaped): `sequence`, `integer \`5\`` …
+        found: String,
     },
 
     /// A JSON document parsed, but holds no passport data.
@@ -84,8 +94,9 @@ pub enum Error {
         actual: usize,
     },
 
-    /// An element type name outside the 13 the protocol defines.
-    #[error("unknown element type {0:?}")]
+    /// An element type name outside the 13 the protocol defines (the name
+    /// as received, bounded and escaped: see [`EXCERPT_MAX`]).
+    #[error("unknown element type \"{0}\"")]
     UnknownElementType(String),
 
     /// The same element type was sent twice.
@@ -175,6 +186,88 @@ pub enum Error {
         part: &'static str,
     },
 }
+
+/// The most characters of received text an error message repeats. Longer
+/// text is cut there and marked with `…` and its full length; control and
+/// bidirectional-formatting characters are escaped (`\n`, `\u{202e}`), so
+/// an error message is one line of bounded length whatever a sender sent.
+pub const EXCERPT_MAX: usize = 128;
+
+/// `text` as an error message may repeat it: at most [`EXCERPT_MAX`]
+/// characters, escaped.
+pub(crate) fn excerpt(text: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for (count, c) in text.chars().enumerate() {
+        if count == EXCERPT_MAX {
+            let _ = write!(out, "… ({} bytes)", text.len());
+            break;
+        }
+        let invisible = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || invisible {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Why a JSON document could not be read.
+///
+/// Keeps what a backend engineer needs from the parser's report, with its
+/// message bounded (see [`EXCERPT_MAX`]): the parser's own messages repeat
+/// received strings in full.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    message: String,
+    field: String,
+    line: usize,
+    column: usize,
+}
+
+impl JsonError {
+    pub(crate) fn new(message: String, field: String, line: usize, column: usize) -> Self {
+        Self {
+            message,
+            field,
+            line,
+            column,
+        }
+    }
+
+    /// The parser's message, bounded and escaped.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Where in the document: a path such as `credentials.secure_data.passport.data`.
+    pub fn field(&self) -> &str {
+        &self.field
+    }
+
+    /// The line of the input (1-based; 0 when not known).
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// The column of the input (1-based; 0 when not known).
+    pub fn column(&self) -> usize {
+        self.column
+    }
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)?;
+        if self.line > 0 {
+            write!(f, " (line {}, column {})", self.line, self.column)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for JsonError {}
 
 /// The one opaque decryption failure.
 ///

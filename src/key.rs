@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 
 use crate::backend;
 use crate::error::{Error, Result};
-use crate::secret::Secret;
+use crate::secret::{scrubbed, Secret};
 
 const MIN_BITS: usize = 2048;
 const MAX_BITS: usize = 4096;
@@ -152,8 +152,10 @@ impl PrivateKey {
         if encrypted.len() != self.inner.size() {
             return None;
         }
-        let plain = self.decryptor.decrypt(&self.inner, encrypted)?;
-        Secret::from_slice(&plain)
+        scrubbed(|| {
+            let plain = self.decryptor.decrypt(&self.inner, encrypted)?;
+            Secret::from_slice(&plain)
+        })
     }
 }
 

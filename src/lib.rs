@@ -65,6 +65,7 @@ mod scope;
 // Input: what the app sends, as received, within limits.
 mod base64;
 mod bot_api;
+mod json;
 mod limits;
 pub mod mtproto;
 
@@ -117,7 +118,7 @@ pub use crate::values::{
 pub use crate::report::{ErrorSource, PassportElementError, SecureValueError, SetPassportDataErrors, TlHashes};
 pub use crate::validate::{Accepted, Finding, Problem, Rejected, Rule, Validation, Validator};
 // Errors
-pub use crate::error::{DecryptionError, Error, Target};
+pub use crate::error::{DecryptionError, Error, JsonError, Target, EXCERPT_MAX};
 
 /// The cryptographic backend this build decrypts with: `"AWS-LC"` (the
 /// default feature `aws-lc`) or `"RustCrypto"` (`default-features = false`).

@@ -23,7 +23,9 @@ pub struct Limits {
     pub credentials: usize,
     /// Bytes of one element's encrypted data.
     pub element_data: usize,
-    /// Bytes of one encrypted file, when streamed.
+    /// Bytes of one encrypted file, on every path that decrypts one (in
+    /// memory, in place, pipelined, streaming, to a path), checked before
+    /// any work or buffer for it.
     pub file: u64,
     /// Elements in one passport.
     pub elements: usize,
@@ -46,11 +48,16 @@ impl Default for Limits {
 
 /// Checks `actual` against `limit`; `what` names it, only when it is too large.
 pub(crate) fn check(what: impl FnOnce() -> String, actual: usize, limit: usize) -> Result<()> {
+    check64(what, actual as u64, limit as u64)
+}
+
+/// [`check`] for sizes that may exceed `usize` (files).
+pub(crate) fn check64(what: impl FnOnce() -> String, actual: u64, limit: u64) -> Result<()> {
     if actual > limit {
         return Err(Error::TooLarge {
             what: what(),
-            actual: actual as u64,
-            limit: limit as u64,
+            actual,
+            limit,
         });
     }
     Ok(())

@@ -105,12 +105,18 @@ pub enum SecurePlainData {
 impl SecureCredentialsEncrypted {
     /// RSA-decrypts the secret, then decrypts and verifies the credentials.
     pub fn decrypt(&self, key: &PrivateKey) -> Result<Credentials> {
+        self.decrypt_with_limits(key, &Limits::default())
+    }
+
+    /// [`SecureCredentialsEncrypted::decrypt`] with other [`Limits`] than the
+    /// defaults; the file credentials inside carry `limits.file`.
+    pub fn decrypt_with_limits(&self, key: &PrivateKey, limits: &Limits) -> Result<Credentials> {
         let hash = Sha256Hash::from_slice(&self.hash).ok_or(Error::Length {
             field: "credentials.hash".to_owned(),
             expected: Sha256Hash::LEN,
             actual: self.hash.len(),
         })?;
-        Credentials::decrypt(key, &self.secret, self.data.clone(), &hash)
+        Credentials::decrypt(key, &self.secret, self.data.clone(), &hash, limits)
     }
 }
 
@@ -143,7 +149,7 @@ pub fn decrypt_with_limits(
             limits.files_per_element,
         )?;
     }
-    let credentials = sent.credentials.decrypt(key)?;
+    let credentials = sent.credentials.decrypt_with_limits(key, limits)?;
     let sealed = sent.values.iter().map(|value| {
         let (phone_number, email) = match &value.plain_data {
             Some(SecurePlainData::Phone(phone)) => (Some(phone.as_str()), None),

@@ -91,13 +91,15 @@ impl EncryptedCredentials {
         self.decrypt_with_limits(key, &Limits::default())
     }
 
-    fn decrypt_with_limits(&self, key: &PrivateKey, limits: &Limits) -> Result<Credentials> {
+    /// [`EncryptedCredentials::decrypt`] with other [`Limits`] than the
+    /// defaults; the file credentials inside carry `limits.file`.
+    pub fn decrypt_with_limits(&self, key: &PrivateKey, limits: &Limits) -> Result<Credentials> {
         limits::check_base64(|| "credentials.data".to_owned(), &self.data, limits.credentials)?;
         limits::check_base64(|| "credentials.secret".to_owned(), &self.secret, limits.credentials)?;
         let secret = base64::decode(&self.secret, "credentials.secret")?;
         let hash = base64::decode_hash(&self.hash, "credentials.hash")?;
         let data = base64::decode(&self.data, "credentials.data")?;
-        Credentials::decrypt(key, &secret, data, &hash)
+        Credentials::decrypt(key, &secret, data, &hash, limits)
     }
 }
 
@@ -119,7 +121,7 @@ pub(crate) struct Sealed<'a> {
 /// credentials, and only then consumes the nonce from a store (so a failed
 /// decryption does not burn the user's request).
 pub(crate) fn assemble<'a>(
-    credentials: Credentials,
+    mut credentials: Credentials,
     sealed: impl Iterator<Item = Sealed<'a>>,
     nonce: NonceCheck<'_>,
 ) -> Result<DecryptedPassport> {
@@ -129,7 +131,9 @@ pub(crate) fn assemble<'a>(
         if elements.iter().any(|e| e.element_type() == element.element_type) {
             return Err(Error::DuplicateElement(element.element_type));
         }
-        elements.push(open_element(&credentials, element)?);
+        // Each element's credentials move into it: no secret is copied.
+        let secure_value = credentials.take_secure_value(element.element_type);
+        elements.push(open_element(secure_value, element)?);
     }
     let context = match nonce {
         NonceCheck::Consume(store) => Some(store.consume(credentials.nonce())?),
@@ -142,7 +146,7 @@ pub(crate) fn assemble<'a>(
     })
 }
 
-fn open_element(credentials: &Credentials, sealed: Sealed<'_>) -> Result<Element> {
+fn open_element(secure_value: Option<SecureValue>, sealed: Sealed<'_>) -> Result<Element> {
     let element_type = sealed.element_type;
     if let Some(part) = contact_field(element_type) {
         let value = match element_type {
@@ -159,14 +163,13 @@ fn open_element(credentials: &Credentials, sealed: Sealed<'_>) -> Result<Element
             hash: sealed.hash,
         }));
     }
-    let secure_value = credentials.secure_value(element_type);
     let data = match element_type.has_data() {
-        true => Some(open_data(element_type, sealed.data, secure_value)?),
+        true => Some(open_data(element_type, sealed.data, secure_value.as_ref())?),
         false => None,
     };
-    let pairing = FilePairing {
+    let mut pairing = FilePairing {
         element_type,
-        secure_value,
+        secure_value: secure_value.unwrap_or_default(),
     };
     Ok(Element::Document(Box::new(Document {
         element_type,
@@ -209,39 +212,37 @@ fn open_data(
     ))
 }
 
-/// Pairs an element's files with their credentials, by position. Parts the
-/// element type cannot carry are ignored.
-struct FilePairing<'a> {
+/// Pairs an element's files with their credentials, by position, moving
+/// each file's credentials into its [`FileRef`]. Parts the element type
+/// cannot carry are ignored.
+struct FilePairing {
     element_type: ElementType,
-    secure_value: Option<&'a SecureValue>,
+    secure_value: SecureValue,
 }
 
-impl FilePairing<'_> {
-    fn pair(&self, slot: FileSlot, index: usize, file: FileLocation) -> Result<FileRef> {
-        let credentials = self.secure_value.and_then(|value| value.file(slot, index));
-        let credentials = credentials.ok_or_else(|| {
-            let part = match slot {
-                FileSlot::Files | FileSlot::Translation => format!("{slot}[{index}]"),
-                _ => slot.to_string(),
-            };
-            missing(self.element_type, part)
-        })?;
-        Ok(FileRef::new(file, credentials.clone()))
+impl FilePairing {
+    fn single(&mut self, slot: FileSlot, file: Option<FileLocation>) -> Result<Option<FileRef>> {
+        let Some(file) = file.filter(|_| self.element_type.allows(slot)) else {
+            return Ok(None);
+        };
+        let credentials = self.secure_value.take_file(slot);
+        let credentials = credentials.ok_or_else(|| missing(self.element_type, slot.to_string()))?;
+        Ok(Some(FileRef::new(file, credentials)))
     }
 
-    fn single(&self, slot: FileSlot, file: Option<FileLocation>) -> Result<Option<FileRef>> {
-        let file = file.filter(|_| self.element_type.allows(slot));
-        file.map(|file| self.pair(slot, 0, file)).transpose()
-    }
-
-    fn list(&self, slot: FileSlot, files: Vec<FileLocation>) -> Result<Vec<FileRef>> {
+    fn list(&mut self, slot: FileSlot, files: Vec<FileLocation>) -> Result<Vec<FileRef>> {
         if !self.element_type.allows(slot) {
             return Ok(Vec::new());
         }
+        let mut credentials = self.secure_value.take_files(slot).into_iter();
         files
             .into_iter()
             .enumerate()
-            .map(|(i, file)| self.pair(slot, i, file))
+            .map(|(index, file)| {
+                let credentials = credentials.next();
+                let credentials = credentials.ok_or_else(|| missing(self.element_type, format!("{slot}[{index}]")))?;
+                Ok(FileRef::new(file, credentials))
+            })
             .collect()
     }
 }

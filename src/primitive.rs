@@ -16,11 +16,11 @@ use aes::cipher::{BlockModeEncrypt, KeyIvInit};
 use aes::Aes256;
 use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroize;
 
 use crate::backend;
 use crate::error::Step;
-use crate::secret::{Secret, Sha256Hash};
+use crate::secret::{scrubbed, Secret, Sha256Hash};
 
 const BLOCK: usize = 16;
 /// Smallest padding the protocol allows; also the smallest valid ciphertext.
@@ -28,22 +28,32 @@ pub(crate) const MIN_PADDING: usize = 32;
 /// Bytes decrypted then hashed at a time: small enough to stay in L1/L2.
 const CHUNK: usize = 16 * 1024;
 
-/// Derives the AES key and IV: `SHA-512(secret ‖ hash)`, bytes 0..32 and 32..48.
-fn derive(secret: &Secret, hash: &Sha256Hash) -> Zeroizing<[u8; 64]> {
-    let mut digest = Sha512::new();
-    digest.update(secret.expose());
-    digest.update(hash.as_bytes());
-    let mut out = digest.finalize();
-    let mut material = Zeroizing::new([0u8; 64]);
-    material.copy_from_slice(&out);
-    out.as_mut_slice().zeroize();
-    material
+/// `SHA-512(secret ‖ hash)` in one heap allocation, zeroized on drop.
+struct KeyMaterial(Box<[u8; 64]>);
+
+impl Drop for KeyMaterial {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
 }
 
-fn split(material: &[u8; 64]) -> (&[u8], &[u8]) {
-    let (key, rest) = material.split_at(32);
-    let (iv, _) = rest.split_at(BLOCK);
-    (key, iv)
+impl KeyMaterial {
+    /// Derives the AES key and IV: `SHA-512(secret ‖ hash)`, bytes 0..32 and
+    /// 32..48, written straight into the allocation.
+    fn derive(secret: &Secret, hash: &Sha256Hash) -> Self {
+        let mut digest = Sha512::new();
+        digest.update(secret.expose());
+        digest.update(hash.as_bytes());
+        let mut material = Self(Box::new([0u8; 64]));
+        digest.finalize_into((&mut *material.0).into());
+        material
+    }
+
+    fn key_and_iv(&self) -> (&[u8], &[u8]) {
+        let (key, rest) = self.0.split_at(32);
+        let (iv, _) = rest.split_at(BLOCK);
+        (key, iv)
+    }
 }
 
 /// The AES-256-CBC decryptor for a secret and hash. It carries the chaining
@@ -51,8 +61,8 @@ fn split(material: &[u8; 64]) -> (&[u8], &[u8]) {
 pub(crate) type Cipher = backend::CbcDecryptor;
 
 pub(crate) fn cipher(secret: &Secret, hash: &Sha256Hash) -> Result<Cipher, Step> {
-    let material = derive(secret, hash);
-    let (key, iv) = split(&material);
+    let material = KeyMaterial::derive(secret, hash);
+    let (key, iv) = material.key_and_iv();
     Cipher::new(key, iv).ok_or(Step::KeyMaterial)
 }
 
@@ -95,7 +105,7 @@ pub(crate) fn decrypt_in_place(
     hash: &Sha256Hash,
     threads: Threads,
 ) -> Result<usize, Step> {
-    let result = decrypt_and_check(buf, secret, hash, threads);
+    let result = scrubbed(|| decrypt_and_check(buf, secret, hash, threads));
     if result.is_err() {
         buf.zeroize();
     }
@@ -197,8 +207,8 @@ pub(crate) mod pipeline {
 pub(crate) fn encrypt_in_place(padded: &mut [u8], secret: &Secret) -> Sha256Hash {
     debug_assert_eq!(padded.len() % BLOCK, 0);
     let hash = Sha256Hash::new(Sha256::digest(&*padded).into());
-    let material = derive(secret, &hash);
-    let (key, iv) = split(&material);
+    let material = KeyMaterial::derive(secret, &hash);
+    let (key, iv) = material.key_and_iv();
     if let Ok(mut cipher) = cbc::Encryptor::<Aes256>::new_from_slices(key, iv) {
         let (blocks, _) = aes::cipher::inout::InOutBuf::from(padded).into_chunks();
         cipher.encrypt_blocks_inout(blocks);

@@ -364,10 +364,7 @@ impl Scope {
 
     /// Reads either form and validates it.
     pub fn from_json(text: &str) -> Result<Self> {
-        let value: Value = serde_json::from_str(text).map_err(|source| Error::Json {
-            what: "scope".to_owned(),
-            source,
-        })?;
+        let value: Value = serde_json::from_str(text).map_err(|source| crate::json::error("scope", &source))?;
         let version = value.get("v").and_then(Value::as_u64);
         if version != Some(1) {
             return Err(invalid("the scope must have \"v\": 1"));

@@ -6,14 +6,18 @@
 use std::fmt;
 use std::ops::Deref;
 
-use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::base64;
 
 /// A 32-byte Telegram Passport secret: the credentials secret, or the secret
 /// of one element's data or one file. Zeroized on drop; `Debug` shows nothing.
+///
+/// The bytes live in one heap allocation from the moment they are decoded
+/// or decrypted, so moving a `Secret` (or the credentials holding it) moves
+/// a pointer and leaves no stale copy of the bytes behind.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct Secret([u8; Secret::LEN]);
+pub struct Secret(Box<[u8; Secret::LEN]>);
 
 impl Secret {
     /// Size of every secret the protocol uses.
@@ -21,13 +25,17 @@ impl Secret {
 
     /// Wraps raw secret bytes.
     pub fn new(bytes: [u8; Self::LEN]) -> Self {
-        Self(bytes)
+        Self(Box::new(bytes))
     }
 
     /// Reads a secret from a slice, which must be exactly [`Secret::LEN`] bytes.
     pub fn from_slice(bytes: &[u8]) -> Option<Self> {
-        let array: [u8; Self::LEN] = bytes.try_into().ok()?;
-        Some(Self(array))
+        let mut secret = Self::zeroed();
+        secret
+            .0
+            .as_mut_slice()
+            .copy_from_slice(bytes.get(..Self::LEN).filter(|_| bytes.len() == Self::LEN)?);
+        Some(secret)
     }
 
     /// The raw bytes, for callers that store credentials themselves.
@@ -35,10 +43,19 @@ impl Secret {
         &self.0
     }
 
+    fn zeroed() -> Self {
+        Self(Box::new([0u8; Self::LEN]))
+    }
+
     pub(crate) fn random() -> crate::error::Result<Self> {
-        let mut bytes = Zeroizing::new([0u8; Self::LEN]);
-        fill_random(bytes.as_mut())?;
-        Ok(Self(*bytes))
+        let mut secret = Self::zeroed();
+        fill_random(secret.0.as_mut_slice())?;
+        Ok(secret)
+    }
+
+    /// Random bytes written straight into the secret's own allocation.
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8; Self::LEN] {
+        &mut self.0
     }
 }
 
@@ -46,6 +63,36 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(..)")
     }
+}
+
+/// Bytes of stack [`scrubbed`] overwrites below its caller: deeper than any
+/// call chain of this crate's decryption (RSA, SHA-512, the AES key
+/// schedule, JSON), with room to spare.
+const SCRUB_BYTES: usize = 16 * 1024;
+
+/// Runs `f`, then overwrites the stack its calls used.
+///
+/// Secrets and derived keys live in single zeroized heap allocations, and
+/// the cryptographic libraries zeroize a key's final place; but moving a
+/// key schedule by value (as their constructors do) leaves copies in the
+/// stack frames of calls that have returned. Every public entry point that
+/// decrypts runs its work through here, so those frames are overwritten
+/// before it returns.
+pub(crate) fn scrubbed<T>(f: impl FnOnce() -> T) -> T {
+    #[inline(never)]
+    fn run<T>(f: impl FnOnce() -> T) -> T {
+        f()
+    }
+    #[inline(never)]
+    fn overwrite() {
+        let mut area = [0u64; SCRUB_BYTES / 8];
+        // Volatile writes: not elided although nothing reads them.
+        area.zeroize();
+        std::hint::black_box(&area);
+    }
+    let result = run(f);
+    overwrite();
+    result
 }
 
 /// Fills `buf` from the operating system's random generator.

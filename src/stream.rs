@@ -10,15 +10,15 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::backend;
 use crate::error::{DecryptionError, Error, Result, Step, Target};
 use crate::primitive::{self, Cipher};
-use crate::secret::Sha256Hash;
-use crate::{FileCredentials, Limits};
+use crate::secret::{scrubbed, Sha256Hash};
+use crate::FileCredentials;
 
 /// Encrypted bytes gathered before they are decrypted and hashed together.
 const CHUNK: usize = 64 * 1024;
@@ -78,49 +78,61 @@ impl FileCredentials {
     /// A streaming decryptor writing plaintext to `sink`.
     pub fn decryptor<W: Write>(&self, sink: W) -> Result<FileDecryptor<W>> {
         Ok(FileDecryptor {
-            cipher: primitive::cipher(self.secret(), self.file_hash()).map_err(failed)?,
+            cipher: scrubbed(|| primitive::cipher(self.secret(), self.file_hash())).map_err(failed)?,
             hasher: backend::Sha256::default(),
             expected: *self.file_hash(),
             sink,
             buf: Zeroizing::new(Vec::with_capacity(CHUNK)),
             padding: None,
             decrypted: 0,
-            max_size: Limits::default().file,
+            max_size: self.max_size(),
         })
     }
 
     /// Decrypts everything `reader` yields into `sink`; returns the sink
     /// once the file is verified.
     pub fn decrypt_stream<R: Read, W: Write>(&self, mut reader: R, sink: W) -> Result<W> {
-        let mut decryptor = self.decryptor(sink)?;
-        if let Err(error) = io::copy(&mut reader, &mut decryptor) {
-            return Err(decryptor.too_large().unwrap_or(Error::Io(error)));
-        }
-        decryptor.finish()
+        scrubbed(move || {
+            let mut decryptor = self.decryptor(sink)?;
+            if let Err(error) = io::copy(&mut reader, &mut decryptor) {
+                return Err(decryptor.too_large().unwrap_or(Error::Io(error)));
+            }
+            decryptor.finish()
+        })
     }
 
     /// Decrypts everything `reader` yields into the file at `path`, which
-    /// appears only once the file is verified: the plaintext goes to a
-    /// temporary file beside it, renamed into place on success and removed
-    /// on failure.
+    /// appears only once the file is verified.
+    ///
+    /// The plaintext goes to a new temporary file with a random name,
+    /// created exclusively in `path`'s folder (it never opens an existing
+    /// path, so a planted file or symlink is not followed) and readable by
+    /// the owner only (mode 0600 on Unix). Once the hash and padding check
+    /// out, it is flushed to disk and renamed to `path`, replacing whatever
+    /// was there; on any failure it is removed. Of concurrent calls for one
+    /// `path`, the last to finish wins, and `path` only ever holds one
+    /// call's verified file. A crash part-way leaves at most an owner-only
+    /// `.tp-*.partial` file beside `path`, never a file at `path`.
     pub fn decrypt_to_path<R: Read>(&self, reader: R, path: &Path) -> Result<()> {
-        let partial = partial_path(path);
-        let result = File::create(&partial)
-            .map_err(Error::Io)
-            .and_then(|file| self.decrypt_stream(reader, file))
-            .and_then(|file| file.sync_all().map_err(Error::Io))
-            .and_then(|()| std::fs::rename(&partial, path).map_err(Error::Io));
-        if result.is_err() {
-            let _ = std::fs::remove_file(&partial);
+        let folder = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let temporary = tempfile::Builder::new()
+            .prefix(".tp-")
+            .suffix(".partial")
+            .tempfile_in(folder)
+            .map_err(Error::Io)?;
+        // On any error below, dropping the temporary file removes it.
+        let verified = self.decrypt_stream(reader, temporary)?;
+        verified.as_file().sync_all().map_err(Error::Io)?;
+        verified.persist(path).map_err(|e| Error::Io(e.error))?;
+        // Make the rename itself durable; not every platform can sync a folder.
+        if let Ok(folder) = File::open(folder) {
+            let _ = folder.sync_all();
         }
-        result
+        Ok(())
     }
-}
-
-fn partial_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(".partial");
-    path.with_file_name(name)
 }
 
 impl<W: Write> FileDecryptor<W> {
@@ -165,7 +177,13 @@ impl<W: Write> FileDecryptor<W> {
 
     /// Checks the hash and the padding; returns the sink only if the file
     /// is verified. On failure the sink is dropped: discard what it got.
-    pub fn finish(mut self) -> Result<W> {
+    pub fn finish(self) -> Result<W> {
+        // The decryptor (and its key schedule) is moved into, and dropped
+        // in, a frame that is overwritten before this returns.
+        scrubbed(move || self.verify())
+    }
+
+    fn verify(mut self) -> Result<W> {
         if let Some(error) = self.too_large() {
             return Err(error);
         }

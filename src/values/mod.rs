@@ -20,8 +20,8 @@ pub use gender::Gender;
 pub use id_document::IdDocumentData;
 pub use personal_details::PersonalDetails;
 
-use crate::error::{Error, Result};
-use crate::ElementType;
+use crate::error::Result;
+use crate::{json, ElementType};
 
 /// Decoded element data.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -39,14 +39,11 @@ pub enum ElementValue {
 impl ElementValue {
     /// Decodes the decrypted `data` JSON of an element of the given type.
     pub(crate) fn decode(element_type: ElementType, json: &[u8]) -> Result<Self> {
-        let invalid = |source| Error::Json {
-            what: format!("{element_type} data"),
-            source,
-        };
+        let what = format!("{element_type} data");
         Ok(match element_type {
-            ElementType::PersonalDetails => Self::PersonalDetails(serde_json::from_slice(json).map_err(invalid)?),
-            ElementType::Address => Self::Address(serde_json::from_slice(json).map_err(invalid)?),
-            _ => Self::IdDocument(serde_json::from_slice(json).map_err(invalid)?),
+            ElementType::PersonalDetails => Self::PersonalDetails(json::from_slice(json, &what)?),
+            ElementType::Address => Self::Address(json::from_slice(json, &what)?),
+            _ => Self::IdDocument(json::from_slice(json, &what)?),
         })
     }
 }

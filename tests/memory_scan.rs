@@ -1,0 +1,262 @@
+//! After a passport and its files were decrypted and everything was dropped,
+//! no copy of a secret, a derived key or the plaintext is left in the
+//! process's memory: heap, stack or anywhere else it can write.
+//!
+//! The test runs itself as a child process that decrypts a passport (data
+//! and files, in memory and streamed to disk), drops everything and waits;
+//! the parent reads the child's memory through `/proc/<pid>/mem` and counts
+//! what it finds. Linux only; elsewhere it says it is skipped.
+//!
+//! ```text
+//! cargo test --test memory_scan                # asserts, and prints the counts
+//! ```
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use base64::Engine as _;
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use sha2::{Digest, Sha512};
+use telegram_passport::client::PassportBuilder;
+use telegram_passport::{
+    decrypt, Date, ElementType, FileSlot, Gender, IdDocumentData, NonceCheck, PassportData, PersonalDetails, PrivateKey,
+};
+
+const CHILD: &str = "TELEGRAM_PASSPORT_MEMORY_SCAN_CHILD";
+/// Set for the control run: the child keeps everything alive, and the scan
+/// must find it (otherwise a clean result would prove nothing).
+const KEEP: &str = "TELEGRAM_PASSPORT_MEMORY_SCAN_KEEP";
+const FILE_LEN: usize = 300_000;
+
+fn main() {
+    if let Ok(dir) = std::env::var(CHILD) {
+        let keep = std::env::var(KEEP).is_ok();
+        child(Path::new(&dir), keep);
+        return;
+    }
+    if !Path::new("/proc/self/mem").exists() {
+        println!("memory_scan: SKIPPED (no /proc/<pid>/mem on this system)");
+        println!("0 passed, 0 failed, 1 skipped");
+        return;
+    }
+    let failures = parent();
+    println!(
+        "{} passed, {} failed",
+        usize::from(failures == 0),
+        usize::from(failures != 0)
+    );
+    if failures != 0 {
+        std::process::exit(1);
+    }
+}
+
+/// What the child is given, and the secrets the parent looks for.
+struct Material {
+    dir: PathBuf,
+    needles: Vec<(String, Vec<u8>)>,
+}
+
+/// A distinctive file: no 16-byte run of it occurs by chance.
+fn file_plaintext() -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut jpeg = vec![0xff, 0xd8];
+    jpeg.extend((2..FILE_LEN).map(|_| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 24) as u8
+    }));
+    jpeg
+}
+
+fn prepare() -> Material {
+    let dir = std::env::temp_dir().join(format!("telegram-passport-memory-scan-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = PrivateKey::generate().unwrap();
+    let details = PersonalDetails::new("Scanned", "Person", Date::new("01.02.1990"), Gender::Female, "DK", "DK");
+    let jpeg = file_plaintext();
+    let sealed = PassportBuilder::new()
+        .personal_details(&details)
+        .id_document(ElementType::Passport, &IdDocumentData::new("SCAN123456", None))
+        .file(ElementType::Passport, FileSlot::FrontSide, "front", jpeg.clone())
+        .seal(&key.public_key(), "nonce")
+        .unwrap();
+    std::fs::write(dir.join("key.pem"), key.to_pem().unwrap().as_bytes()).unwrap();
+    std::fs::write(dir.join("passport.json"), sealed.passport_data.to_json()).unwrap();
+    std::fs::write(dir.join("front.enc"), &sealed.files["front"]).unwrap();
+
+    // The secrets, as the parent learns them by decrypting the credentials
+    // itself; the credentials secret with RustCrypto's RSA directly.
+    let credentials = sealed.passport_data.credentials.decrypt(&key).unwrap();
+    let mut needles = Vec::new();
+    let rsa_key = rsa::PrivateKey::from_pkcs1_pem(&key.to_pem().unwrap()).unwrap();
+    let encrypted_secret = base64::engine::general_purpose::STANDARD
+        .decode(&sealed.passport_data.credentials.secret)
+        .unwrap();
+    let credentials_secret = rsa_key.oaep_decrypt::<sha1::Sha1>(&encrypted_secret).unwrap();
+    let credentials_hash = base64::engine::general_purpose::STANDARD
+        .decode(&sealed.passport_data.credentials.hash)
+        .unwrap();
+    needles.push(("credentials secret".to_owned(), credentials_secret.clone()));
+    let material = Sha512::new()
+        .chain_update(&credentials_secret)
+        .chain_update(&credentials_hash)
+        .finalize();
+    needles.push(("credentials AES key".to_owned(), material[..32].to_vec()));
+    let mut derived = |name: &str, secret: &[u8], hash: &[u8]| {
+        needles.push((format!("{name} secret"), secret.to_vec()));
+        let material = Sha512::new().chain_update(secret).chain_update(hash).finalize();
+        needles.push((format!("{name} AES key"), material[..32].to_vec()));
+    };
+    for element in [ElementType::PersonalDetails, ElementType::Passport] {
+        let value = credentials.secure_value(element).unwrap();
+        let data = value.data.as_ref().unwrap();
+        derived(
+            &format!("{element} data"),
+            data.secret().expose(),
+            data.data_hash().as_bytes(),
+        );
+    }
+    let front = credentials
+        .secure_value(ElementType::Passport)
+        .unwrap()
+        .front_side
+        .as_ref()
+        .unwrap();
+    derived("file", front.secret().expose(), front.file_hash().as_bytes());
+    // Every 64-byte piece of the file's plaintext (after its first block).
+    for (i, piece) in jpeg.chunks_exact(64).enumerate().skip(1) {
+        needles.push((format!("file plaintext #{i}"), piece.to_vec()));
+    }
+    Material { dir, needles }
+}
+
+/// The child: decrypt everything as a service would, drop it (or, for the
+/// control run, keep it), and wait.
+fn child(dir: &Path, keep: bool) {
+    {
+        let pem = std::fs::read_to_string(dir.join("key.pem")).unwrap();
+        let key = PrivateKey::from_pem(&pem).unwrap();
+        let data = PassportData::from_json(&std::fs::read(dir.join("passport.json")).unwrap()).unwrap();
+        let passport = decrypt(&key, &data, NonceCheck::Expect("nonce")).unwrap();
+        assert_eq!(passport.personal_details().unwrap().first_name, "Scanned");
+        let document = passport.identity_documents().next().unwrap();
+        let front = document.front_side().unwrap();
+        let encrypted = std::fs::read(dir.join("front.enc")).unwrap();
+        let jpeg = front.decrypt(encrypted.clone()).unwrap();
+        assert_eq!(jpeg.len(), FILE_LEN);
+        front.decrypt_to_path(&encrypted[..], &dir.join("front.jpg")).unwrap();
+        if keep {
+            let credentials = data.credentials.decrypt(&key).unwrap();
+            std::mem::forget((passport, jpeg, credentials));
+        }
+    }
+    let out = std::io::stdout();
+    writeln!(out.lock(), "ready").unwrap();
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).unwrap();
+}
+
+/// Counts each needle in every writable region of `pid`'s memory, by region kind.
+fn scan(pid: u32, needles: &[(String, Vec<u8>)]) -> BTreeMap<String, BTreeMap<&'static str, usize>> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();
+    let mut found: BTreeMap<String, BTreeMap<&'static str, usize>> = BTreeMap::new();
+    for line in maps.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if !fields[1].starts_with("rw") {
+            continue;
+        }
+        let (start, end) = fields[0].split_once('-').unwrap();
+        let (start, end) = (
+            u64::from_str_radix(start, 16).unwrap(),
+            u64::from_str_radix(end, 16).unwrap(),
+        );
+        let kind = match fields.get(5) {
+            Some(&"[stack]") => "stack",
+            Some(&"[heap]") | None => "heap",
+            Some(_) => "other",
+        };
+        let mut region = vec![0u8; (end - start) as usize];
+        if mem.seek(SeekFrom::Start(start)).is_err() || mem.read_exact(&mut region).is_err() {
+            continue;
+        }
+        for (name, needle) in needles {
+            let hits = region.windows(needle.len()).filter(|w| w == needle).count();
+            if hits > 0 {
+                *found.entry(name.clone()).or_default().entry(kind).or_default() += hits;
+            }
+        }
+    }
+    found
+}
+
+/// Runs the child and scans it once it is ready.
+fn run_child(material: &Material, keep: bool) -> BTreeMap<String, BTreeMap<&'static str, usize>> {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .env(CHILD, &material.dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    if keep {
+        command.env(KEEP, "1");
+    }
+    let mut child = command.spawn().unwrap();
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready.trim(), "ready", "the child did not finish decrypting");
+    let found = scan(child.id(), &material.needles);
+    child.stdin.take().unwrap().write_all(b"\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    found
+}
+
+fn parent() -> usize {
+    let material = prepare();
+    // Control: with everything alive, the scan must see the plaintext and
+    // every secret the passport holds.
+    let alive = run_child(&material, true);
+    let unseen: Vec<&String> = material
+        .needles
+        .iter()
+        .map(|(name, _)| name)
+        .filter(|name| !name.contains("AES key") && !name.starts_with("credentials secret"))
+        .filter(|name| !alive.contains_key(*name))
+        .collect();
+    if !unseen.is_empty() {
+        println!("memory_scan: FAILED: the control run did not find {unseen:?}: the scan cannot see");
+        return 1;
+    }
+    let found = run_child(&material, false);
+    let _ = std::fs::remove_dir_all(&material.dir);
+
+    let mut totals: BTreeMap<(String, &'static str), usize> = BTreeMap::new();
+    for (name, kinds) in &found {
+        let group = if name.starts_with("file plaintext") {
+            "file plaintext (64-byte pieces)".to_owned()
+        } else {
+            name.clone()
+        };
+        for (kind, hits) in kinds {
+            *totals.entry((group.clone(), kind)).or_default() += hits;
+        }
+    }
+    println!("memory_scan: copies left after everything was dropped");
+    for ((name, kind), hits) in &totals {
+        println!("  {name:<40} {kind:<6} {hits}");
+    }
+    let total: usize = totals.values().sum();
+    println!("  total: {total}");
+    if total != 0 {
+        println!("memory_scan: FAILED: {total} copies of secret material left");
+        return 1;
+    }
+    0
+}
