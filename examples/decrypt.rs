@@ -8,11 +8,20 @@
 //! --out DIR`, decrypts every file whose encrypted bytes are at `DIR/<file_id>`
 //! into `OUT/<file_id>`. With `--nonce`, any other nonce is an error. On any
 //! failure: exit status 1, one line on stderr, nothing on stdout.
+//!
+//! Inputs are read within [`Limits::default`] (a larger INPUT or file is
+//! refused without being read to the end). Files are all or nothing: OUT
+//! receives the decrypted files only once every one verified, owner-only
+//! (0600 files, a new OUT 0700 on Unix), and nothing on failure.
 
+use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use telegram_passport::{decrypt, Element, NonceCheck, PassportData, PrivateKey};
+use telegram_passport::{
+    decrypt_with_limits, DecryptedPassport, Element, Limits, NonceCheck, PassportData, PrivateKey,
+};
 
 const USAGE: &str = "usage: decrypt --key KEY.pem [--nonce NONCE] [--files DIR --out DIR] INPUT.json";
 
@@ -23,7 +32,8 @@ struct Args {
     input: PathBuf,
 }
 
-fn parse_args() -> Result<Args, String> {
+/// The arguments, or `None` for `--help`.
+fn parse_args() -> Result<Option<Args>, String> {
     let mut args = std::env::args_os().skip(1);
     let (mut key, mut nonce, mut files, mut out, mut input) = (None, None, None, None, None);
     while let Some(arg) = args.next() {
@@ -38,7 +48,7 @@ fn parse_args() -> Result<Args, String> {
             }
             Some("--files") => files = Some(PathBuf::from(value("--files")?)),
             Some("--out") => out = Some(PathBuf::from(value("--out")?)),
-            Some("-h" | "--help") => return Err(USAGE.to_owned()),
+            Some("-h" | "--help") => return Ok(None),
             Some(flag) if flag.starts_with("--") => return Err(format!("unknown option {flag}; {USAGE}")),
             _ if input.is_none() => input = Some(PathBuf::from(arg)),
             _ => return Err(format!("more than one INPUT; {USAGE}")),
@@ -49,16 +59,26 @@ fn parse_args() -> Result<Args, String> {
         (None, None) => None,
         _ => return Err(format!("--files and --out go together; {USAGE}")),
     };
-    Ok(Args {
+    Ok(Some(Args {
         key: key.ok_or_else(|| format!("--key is required; {USAGE}"))?,
         nonce,
         files,
         input: input.ok_or_else(|| format!("INPUT is required; {USAGE}"))?,
-    })
+    }))
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+/// Reads at most `limit` bytes of `path`; refuses a larger file after
+/// reading one byte past the limit, never the rest.
+fn read_bounded(path: &Path, limit: usize) -> Result<Vec<u8>, String> {
+    let file = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if bytes.len() > limit {
+        return Err(format!("{} is larger than {limit} bytes", path.display()));
+    }
+    Ok(bytes)
 }
 
 /// A file id names a file in DIR and OUT: it must not be able to leave them.
@@ -68,42 +88,110 @@ fn safe_file_name(file_id: &str) -> Result<&str, String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     safe.then_some(file_id)
-        .ok_or_else(|| format!("refusing file_id {file_id:?}: not a plain file name"))
+        .ok_or_else(|| format!("refusing file_id \"{}\": not a plain file name", excerpt(file_id)))
+}
+
+/// `text` with its control characters escaped: one line, whatever it holds.
+fn one_line(text: &str) -> String {
+    let mut line = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c.is_control() {
+            true => line.extend(c.escape_default()),
+            false => line.push(c),
+        }
+    }
+    line
+}
+
+/// At most 64 characters of untrusted text, on one line.
+fn excerpt(text: &str) -> String {
+    let mut out = one_line(&text.chars().take(64).collect::<String>());
+    if text.chars().nth(64).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 fn run() -> Result<String, String> {
-    let args = parse_args()?;
-    let pem =
-        String::from_utf8(read(&args.key)?).map_err(|_| format!("{} is not a PEM text file", args.key.display()))?;
+    let Some(args) = parse_args()? else {
+        return Ok(USAGE.to_owned());
+    };
+    let limits = Limits::default();
+    let pem = read_bounded(&args.key, 64 << 10)?;
+    let pem = String::from_utf8(pem).map_err(|_| format!("{} is not a PEM text file", args.key.display()))?;
     let key = PrivateKey::from_pem(&pem).map_err(|e| format!("{}: {e}", args.key.display()))?;
-    let input = read(&args.input)?;
-    let passport_data = PassportData::from_json(&input).map_err(|e| format!("{}: {e}", args.input.display()))?;
+    let input = read_bounded(&args.input, limits.input_json)?;
+    let passport_data =
+        PassportData::from_json_with_limits(&input, &limits).map_err(|e| format!("{}: {e}", args.input.display()))?;
     let check = args.nonce.as_deref().map_or(NonceCheck::Skip, NonceCheck::Expect);
-    let passport = decrypt(&key, &passport_data, check).map_err(|e| e.to_string())?;
-
+    let passport = decrypt_with_limits(&key, &passport_data, check, &limits).map_err(|e| e.to_string())?;
     if let Some((dir, out)) = &args.files {
-        std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-        let documents = passport.elements().iter().filter_map(|e| match e {
-            Element::Document(document) => Some(document),
-            _ => None,
-        });
-        for file in documents.flat_map(|d| d.all_files()) {
-            let Some(file_id) = file.file_id() else {
-                continue;
-            };
-            let name = safe_file_name(file_id)?;
-            let source = dir.join(name);
-            if !source.is_file() {
-                continue;
-            }
-            let jpeg = file
-                .decrypt(read(&source)?)
-                .map_err(|e| format!("{}: {e}", source.display()))?;
-            let target = out.join(name);
-            std::fs::write(&target, &jpeg[..]).map_err(|e| format!("cannot write {}: {e}", target.display()))?;
-        }
+        decrypt_files(&passport, dir, out)?;
     }
     serde_json::to_string_pretty(&passport).map_err(|e| e.to_string())
+}
+
+/// Decrypts every file found in DIR into OUT, all or nothing: each is
+/// streamed (within `Limits::file`) into an owner-only folder beside OUT,
+/// and only once every one verified do they move into OUT.
+fn decrypt_files(passport: &DecryptedPassport, dir: &Path, out: &Path) -> Result<(), String> {
+    let parent = match out.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    // Owner-only; removed with everything in it on any failure.
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".decrypt-");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    let staging = builder
+        .tempdir_in(parent)
+        .map_err(|e| format!("cannot create a folder in {}: {e}", parent.display()))?;
+    let documents = passport.elements().iter().filter_map(|e| match e {
+        Element::Document(document) => Some(document),
+        _ => None,
+    });
+    let mut names = Vec::new();
+    for file in documents.flat_map(|d| d.all_files()) {
+        let Some(file_id) = file.file_id() else {
+            continue;
+        };
+        let name = safe_file_name(file_id)?;
+        let source = dir.join(name);
+        if !source.is_file() {
+            continue;
+        }
+        let encrypted = File::open(&source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
+        file.decrypt_to_path(encrypted, &staging.path().join(name))
+            .map_err(|e| format!("{}: {e}", source.display()))?;
+        names.push(name);
+    }
+    publish(staging, &names, out)
+}
+
+/// Moves the verified files into OUT: the whole folder at once if OUT does
+/// not exist yet, otherwise file by file, taking back those already moved
+/// if one cannot be.
+fn publish(staging: tempfile::TempDir, names: &[&str], out: &Path) -> Result<(), String> {
+    if !out.exists() {
+        let staged = staging.keep();
+        return std::fs::rename(&staged, out).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&staged);
+            format!("cannot create {}: {e}", out.display())
+        });
+    }
+    let mut moved: Vec<&str> = Vec::new();
+    for name in names {
+        if let Err(e) = std::fs::rename(staging.path().join(name), out.join(name)) {
+            for name in moved {
+                let _ = std::fs::remove_file(out.join(name));
+            }
+            return Err(format!("cannot write {}: {e}", out.join(name).display()));
+        }
+        moved.push(name);
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -113,7 +201,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(message) => {
-            eprintln!("decrypt: {message}");
+            eprintln!("decrypt: {}", one_line(&message));
             ExitCode::FAILURE
         }
     }

@@ -18,7 +18,7 @@ for tool in jq xxd base64; do
   command -v "$tool" >/dev/null 2>&1 || { echo "seed_corpus.sh: needs $tool" >&2; exit 1; }
 done
 
-targets=(primitive padding_strip stream credentials_json personal_details id_document address
+targets=(primitive padding_strip stream file_limits credentials_json personal_details id_document address
   passport_data passport_decrypt scope deep_link mtproto)
 if [ "${1:-}" = "--clean" ]; then
   rm -rf "$corpus"
@@ -33,7 +33,7 @@ seed() { cat > "$corpus/$1/seed-$2"; } # seed TARGET NAME < bytes
 
 # Symmetric primitive vectors: secret (32 bytes) || hash (32) || ciphertext.
 # The stream target reads a piece-size list between the hash and the
-# ciphertext: a count, then that many sizes.
+# ciphertext: a count, then that many sizes; file_limits a 2-byte limit.
 for vector in "$data"/primitive/*.json; do
   name="$(basename "$vector" .json)"
   file_input() {
@@ -48,6 +48,8 @@ for vector in "$data"/primitive/*.json; do
   file_input '\001\001' | seed stream "$name-bytes"
   file_input '\003\017\020\021' | seed stream "$name-15-16-17"
   file_input '\002\377\007' | seed stream "$name-255-7"
+  file_input '\377\377' | seed file_limits "$name-no-limit"
+  file_input '\040\000' | seed file_limits "$name-32"
 done
 
 # Passport fixtures: bare PassportData, a Message and an Update carrying one.

@@ -143,3 +143,173 @@ fn reproduces_the_real_client_vector() {
     }
     assert_subset(&expected, &printed, "stdout");
 }
+
+/// A passport with two front/reverse files, written for the tool: key,
+/// INPUT and DIR; the second file is tampered when `tamper` is set.
+fn two_files(work: &Path, tamper: bool) -> (PathBuf, PathBuf, PathBuf) {
+    use telegram_passport::client::PassportBuilder;
+    use telegram_passport::{ElementType, FileSlot, IdDocumentData};
+    let key_path = data_dir().join("keys/rsa2048_pkcs1.pem");
+    let key = common::key("keys/rsa2048_pkcs1.pem");
+    let sealed = PassportBuilder::new()
+        .id_document(ElementType::IdentityCard, &IdDocumentData::new("ID1", None))
+        .file(
+            ElementType::IdentityCard,
+            FileSlot::FrontSide,
+            "aaa-front",
+            vec![0xaa; 70_000],
+        )
+        .file(
+            ElementType::IdentityCard,
+            FileSlot::ReverseSide,
+            "zzz-back",
+            vec![0xbb; 70_000],
+        )
+        .seal(&key.public_key(), "n")
+        .unwrap();
+    let files = work.join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    for (file_id, bytes) in &sealed.files {
+        let mut bytes = bytes.clone();
+        if tamper && file_id == "zzz-back" {
+            bytes[1000] ^= 1;
+        }
+        std::fs::write(files.join(file_id), bytes).unwrap();
+    }
+    let input = work.join("passport.json");
+    std::fs::write(&input, sealed.passport_data.to_json()).unwrap();
+    (key_path, input, files)
+}
+
+fn fails_with(args: &[&str], needle: &str) {
+    let (ok, stdout, stderr) = run(args);
+    assert!(!ok, "{args:?} succeeded");
+    assert_eq!(stdout, "", "{args:?}");
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    assert!(stderr.len() < 600, "{} bytes on stderr", stderr.len());
+}
+
+#[test]
+fn files_are_all_or_nothing_and_owner_only() {
+    let work = scratch("cli-all-or-nothing");
+    let (key, input, files) = two_files(&work, true);
+    // A new OUT is not created; an existing one stays as it was.
+    let out = work.join("out");
+    let args = [
+        "--key",
+        path(&key),
+        "--files",
+        path(&files),
+        "--out",
+        path(&out),
+        path(&input),
+    ];
+    fails_with(&args, "could not decrypt file");
+    assert!(!out.exists(), "OUT created although a file failed");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("mine.txt"), b"kept").unwrap();
+    fails_with(&args, "could not decrypt file");
+    let names: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["mine.txt"]);
+    let leftovers: Vec<_> = std::fs::read_dir(&work)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // All good: both files, owner-only.
+    let (key, input, files) = two_files(&work, false);
+    let fresh = work.join("fresh");
+    let (ok, _, stderr) = run(&[
+        "--key",
+        path(&key),
+        "--files",
+        path(&files),
+        "--out",
+        path(&fresh),
+        path(&input),
+    ]);
+    assert!(ok, "{stderr}");
+    assert_eq!(std::fs::read(fresh.join("aaa-front")).unwrap(), vec![0xaa; 70_000]);
+    assert_eq!(std::fs::read(fresh.join("zzz-back")).unwrap(), vec![0xbb; 70_000]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&fresh), 0o700);
+        assert_eq!(mode(&fresh.join("aaa-front")), 0o600);
+        assert_eq!(mode(&fresh.join("zzz-back")), 0o600);
+    }
+    std::fs::remove_dir_all(work).unwrap();
+}
+
+#[test]
+fn reads_are_bounded() {
+    let work = scratch("cli-bounded");
+    let (key, input, files) = two_files(&work, false);
+    // INPUT beyond the 4 MiB limit: refused without reading it whole.
+    let big = work.join("big.json");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len(128 << 20).unwrap(); // sparse: 128 MiB of zeros
+    fails_with(&["--key", path(&key), path(&big)], "larger than 4194304 bytes");
+    // An encrypted file beyond the 20 MiB limit: refused, OUT untouched.
+    std::fs::File::create(files.join("zzz-back"))
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let out = work.join("out");
+    fails_with(
+        &[
+            "--key",
+            path(&key),
+            "--files",
+            path(&files),
+            "--out",
+            path(&out),
+            path(&input),
+        ],
+        "the encrypted file is",
+    );
+    assert!(!out.exists());
+    std::fs::remove_dir_all(work).unwrap();
+}
+
+#[test]
+fn hostile_json_gets_one_short_line() {
+    let work = scratch("cli-hostile");
+    let key = data_dir().join("keys/rsa2048_pkcs1.pem");
+    let long = "A".repeat(200_000);
+    for (name, json) in [
+        ("array.json", serde_json::json!([])),
+        (
+            "credentials-array.json",
+            serde_json::json!({"data": [], "credentials": ["a", "b", "c"]}),
+        ),
+        (
+            "long-type.json",
+            serde_json::json!({"data": [{"type": format!("x\ny{long}"), "hash": "h"}], "credentials": {"data": "", "hash": "", "secret": ""}}),
+        ),
+        (
+            "long-hash.json",
+            serde_json::json!({"data": [{"type": "email", "hash": [long]}], "credentials": {"data": "", "hash": "", "secret": ""}}),
+        ),
+    ] {
+        let input = work.join(name);
+        std::fs::write(&input, json.to_string()).unwrap();
+        fails_with(&["--key", path(&key), path(&input)], "PassportData");
+    }
+    std::fs::remove_dir_all(work).unwrap();
+}
+
+#[test]
+fn help_is_usage_on_stdout() {
+    let (ok, stdout, stderr) = run(&["--help"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("usage: decrypt --key KEY.pem"), "{stdout}");
+    assert_eq!(stderr, "");
+}

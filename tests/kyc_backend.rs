@@ -230,6 +230,23 @@ async fn accepted_rejected_replayed_and_refused() {
     }
     assert_eq!(*world.api.get_file_calls.lock().unwrap(), 3);
     assert!(world.api.errors.lock().unwrap().is_empty());
+    // Identity documents are readable by the service's user only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        let folder = world.data_dir.join(&application_id);
+        assert_eq!(mode(&folder), 0o700, "application folder");
+        assert_eq!(mode(&world.data_dir), 0o700, "data folder");
+        for name in good
+            .photos
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .chain(["application.json"])
+        {
+            assert_eq!(mode(&folder.join(name)), 0o600, "{name}");
+        }
+    }
 
     // A replayed update is refused: nothing downloaded, nothing reported, nothing changed.
     assert_eq!(world.send(&good).await, 200);

@@ -138,3 +138,86 @@ fn streams_stop_at_the_file_limit() {
     std::io::copy(&mut &encrypted.data[..], &mut decryptor).unwrap();
     assert_eq!(decryptor.finish().unwrap(), vec![7; 100_000]);
 }
+
+/// `Limits::file` reaches every path that decrypts a file: set on the
+/// credentials, or carried from `decrypt_with_limits` into each `FileRef`.
+#[test]
+fn the_file_limit_holds_on_every_path() {
+    let encrypted = client::encrypt(&[7; 10_000]).unwrap();
+    let size = encrypted.data.len() as u64;
+    let at = |limit: u64| {
+        FileCredentials::new(encrypted.hash, encrypted.secret.clone()).with_limits(&Limits {
+            file: limit,
+            ..Limits::default()
+        })
+    };
+    let paths = |credentials: &FileCredentials| -> Vec<(&str, Result<usize, Error>)> {
+        let folder = tempfile::tempdir().unwrap();
+        let mut buf = encrypted.data.clone();
+        vec![
+            ("decrypt", credentials.decrypt(encrypted.data.clone()).map(|p| p.len())),
+            (
+                "decrypt_pipelined",
+                credentials.decrypt_pipelined(encrypted.data.clone()).map(|p| p.len()),
+            ),
+            (
+                "decrypt_in_place",
+                credentials.decrypt_in_place(&mut buf).map(<[u8]>::len),
+            ),
+            (
+                "decrypt_stream",
+                credentials
+                    .decrypt_stream(&encrypted.data[..], Vec::new())
+                    .map(|v| v.len()),
+            ),
+            ("decryptor", {
+                let mut decryptor = credentials.decryptor(Vec::new()).unwrap();
+                let _ = std::io::copy(&mut &encrypted.data[..], &mut decryptor);
+                decryptor.finish().map(|v| v.len())
+            }),
+            ("decrypt_to_path", {
+                let path = folder.path().join("out.jpg");
+                credentials
+                    .decrypt_to_path(&encrypted.data[..], &path)
+                    .map(|()| std::fs::metadata(&path).unwrap().len() as usize)
+            }),
+        ]
+    };
+    for (path, result) in paths(&at(size)) {
+        assert_eq!(result.unwrap(), 10_000, "{path} at the exact limit");
+    }
+    for (path, result) in paths(&at(size - 1)) {
+        match result {
+            Err(Error::TooLarge { limit, .. }) => assert_eq!(limit, size - 1, "{path}"),
+            other => panic!("{path}: expected TooLarge, got {other:?}"),
+        }
+    }
+
+    // From a whole passport: the limits given to decrypt_with_limits.
+    let key = common::key("keys/rsa2048_pkcs1.pem");
+    let sealed = PassportBuilder::new()
+        .id_document(ElementType::Passport, &IdDocumentData::new("P", None))
+        .file(ElementType::Passport, FileSlot::FrontSide, "front", vec![1; 5000])
+        .seal(&key.public_key(), "n")
+        .unwrap();
+    let front = |limits: &Limits| {
+        let passport = decrypt_with_limits(&key, &sealed.passport_data, NonceCheck::Skip, limits).unwrap();
+        let document = passport.identity_documents().next().unwrap();
+        document
+            .front_side()
+            .unwrap()
+            .decrypt(sealed.files["front"].clone())
+            .map(|p| p.len())
+    };
+    assert_eq!(front(&Limits::default()).unwrap(), 5000);
+    let small = Limits {
+        file: 4096,
+        ..Limits::default()
+    };
+    assert!(matches!(front(&small), Err(Error::TooLarge { limit: 4096, .. })));
+    // And the same over MTProto.
+    let passport = mtproto::decrypt_with_limits(&key, &sealed.mtproto, NonceCheck::Skip, &small).unwrap();
+    let front = passport.identity_documents().next().unwrap().front_side().unwrap();
+    let bytes = sealed.mtproto_files.values().next().unwrap().clone();
+    assert!(matches!(front.decrypt(bytes), Err(Error::TooLarge { limit: 4096, .. })));
+}

@@ -3,7 +3,7 @@
 //! configuration and serves this router; the end-to-end test serves it too.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -47,7 +47,7 @@ pub(crate) struct App {
 
 pub(crate) fn router(config: Config) -> Result<Router, Failure> {
     let bot_id = telegram_passport::bot_id_from_token(&config.bot_token)?;
-    std::fs::create_dir_all(&config.data_dir)?;
+    create_private_dir(&config.data_dir)?;
     let app = App {
         config,
         bot_id,
@@ -209,20 +209,47 @@ async fn handle_submission(app: &Arc<App>, user_id: i64, passport_data: Passport
 /// folder gets `application.json` last, once everything else is in place.
 async fn store(app: &App, application_id: &str, passport: &DecryptedPassport) -> Result<usize, Failure> {
     let dir = app.config.data_dir.join(application_id);
-    tokio::fs::create_dir_all(&dir).await?;
+    let folder = dir.clone();
+    tokio::task::spawn_blocking(move || create_private_dir(&folder)).await??;
     let mut stored = 0;
     for document in passport.identity_documents().chain(passport.address_documents()) {
         for (index, file) in document.all_files().enumerate() {
             let file_id = file.file_id().ok_or("not a Bot API file")?;
             let encrypted = app.download(file_id).await?;
             let file = file.clone();
-            let jpeg = tokio::task::spawn_blocking(move || file.decrypt(encrypted).map(|p| p.into_vec())).await??;
-            tokio::fs::write(dir.join(format!("{}-{index}.jpg", document.element_type())), jpeg).await?;
+            let path = dir.join(format!("{}-{index}.jpg", document.element_type()));
+            tokio::task::spawn_blocking(move || -> Result<(), Failure> {
+                let jpeg = file.decrypt(encrypted)?;
+                Ok(write_private(&path, &jpeg)?)
+            })
+            .await??;
             stored += 1;
         }
     }
-    tokio::fs::write(dir.join("application.json"), serde_json::to_vec_pretty(passport)?).await?;
+    let json = serde_json::to_vec_pretty(passport)?;
+    let path = dir.join("application.json");
+    tokio::task::spawn_blocking(move || write_private(&path, &json)).await??;
     Ok(stored)
+}
+
+/// Creates `path` (and its parents) readable by the owner only (0700 on Unix).
+fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
+}
+
+/// Writes `bytes` to `path` readable by the owner only (0600 on Unix), all
+/// at once: through a new temporary file beside it, renamed into place.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(folder)?;
+    std::io::Write::write_all(&mut file, bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 impl App {

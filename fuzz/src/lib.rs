@@ -190,3 +190,48 @@ impl From<Value> for SecureValue {
         }
     }
 }
+
+/// Whether JSON the credentials parser accepted has objects wherever the
+/// protocol has them: the top level, `secure_data`, each element's entry,
+/// each `data` / file entry, and each item of `files` / `translation`.
+pub fn credentials_shape_is_strict(json: &[u8]) -> bool {
+    use serde_json::Value;
+    let Ok(root) = serde_json::from_slice::<Value>(json) else {
+        // Not parseable as a whole Value (e.g. invalid UTF-8 in a skipped
+        // field): the parser's own check is the IgnoredAny one.
+        return true;
+    };
+    let object_or_absent = |value: Option<&Value>| value.is_none_or(|v| v.is_object());
+    let Some(root) = root.as_object() else { return false };
+    let Some(secure_data) = root.get("secure_data") else {
+        return true;
+    };
+    let Some(secure_data) = secure_data.as_object() else {
+        return false;
+    };
+    // Phone number and e-mail carry no credentials: the parser skips them.
+    let skipped = ["phone_number", "email"];
+    let known = telegram_passport::ElementType::ALL.map(|t| t.as_str());
+    let read = |name: &str| known.contains(&name) && !skipped.contains(&name);
+    secure_data.iter().filter(|(name, _)| read(name)).all(|(_, value)| {
+        let Some(value) = value.as_object() else { return false };
+        ["data", "front_side", "reverse_side", "selfie"]
+            .iter()
+            .all(|part| object_or_absent(value.get(*part)))
+            && ["files", "translation"].iter().all(|list| match value.get(*list) {
+                None | Some(Value::Null) => true,
+                Some(Value::Array(items)) => items.iter().all(Value::is_object),
+                Some(_) => false,
+            })
+    })
+}
+
+/// Panics unless the error's message is one line of bounded length.
+pub fn bounded_error(error: &telegram_passport::Error) {
+    let shown = error.to_string();
+    assert!(!shown.contains('\n'), "{shown:?}");
+    assert!(
+        shown.chars().count() < 3 * telegram_passport::EXCERPT_MAX + 200,
+        "{shown}"
+    );
+}
