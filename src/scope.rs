@@ -12,7 +12,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::{excerpt, Error, Result};
 use crate::ElementType;
 
 /// A type a scope can name: one of the 13 element types, or an alias.
@@ -478,15 +478,18 @@ fn flag(object: &serde_json::Map<String, Value>, key: &str) -> Result<bool> {
         Some(Value::Bool(b)) => Ok(*b),
         Some(Value::Number(n)) if n.as_u64() == Some(1) => Ok(true),
         Some(Value::Number(n)) if n.as_u64() == Some(0) => Ok(false),
-        Some(other) => Err(invalid(format!("flag {key:?} must be a boolean or 0/1, got {other}"))),
+        Some(other) => Err(invalid(format!(
+            "flag {key:?} must be a boolean or 0/1, got {}",
+            excerpt(&other.to_string())
+        ))),
     }
 }
 
 fn parse_type(value: &Value) -> Result<ScopeType> {
     let name = value
         .as_str()
-        .ok_or_else(|| invalid(format!("expected a type name, got {value}")))?;
-    ScopeType::from_name(name).ok_or_else(|| invalid(format!("unknown scope type {name:?}")))
+        .ok_or_else(|| invalid(format!("expected a type name, got {}", excerpt(&value.to_string()))))?;
+    ScopeType::from_name(name).ok_or_else(|| invalid(format!("unknown scope type \"{}\"", excerpt(name))))
 }
 
 fn parse_one(value: &Value, keys: &Keys) -> Result<ScopeOne> {
@@ -503,7 +506,10 @@ fn parse_one(value: &Value, keys: &Keys) -> Result<ScopeOne> {
                 native_names: flag(object, keys.native_names)?,
             })
         }
-        other => Err(invalid(format!("expected a type name or an object, got {other}"))),
+        other => Err(invalid(format!(
+            "expected a type name or an object, got {}",
+            excerpt(&other.to_string())
+        ))),
     }
 }
 

@@ -218,3 +218,32 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn scopes_and_links_from_outside_give_bounded_errors() {
+    use telegram_passport::{PassportRequest, Scope};
+    let long = format!("x\n{}", "B".repeat(100_000));
+    for scope in [
+        json!({"v": 1, "data": [long]}),
+        json!({"v": 1, "data": [{"type": "passport", "selfie": long}]}),
+        json!({"v": 1, "data": [[long]]}),
+        json!({"v": 1, "data": [{"type": [long]}]}),
+    ] {
+        let error = Scope::from_json(&scope.to_string()).unwrap_err();
+        bounded(&error);
+        let link = format!(
+            "tg://passport?bot_id=1&scope={}&public_key=k&nonce=n",
+            urlencode(&scope.to_string())
+        );
+        bounded(&PassportRequest::parse_link(&link).unwrap_err());
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
