@@ -181,6 +181,19 @@ fn two_files(work: &Path, tamper: bool) -> (PathBuf, PathBuf, PathBuf) {
     (key_path, input, files)
 }
 
+/// The tool's arguments for decrypting INPUT and its files from DIR into OUT.
+fn with_files<'a>(key: &'a Path, files: &'a Path, out: &'a Path, input: &'a Path) -> [&'a str; 7] {
+    [
+        "--key",
+        path(key),
+        "--files",
+        path(files),
+        "--out",
+        path(out),
+        path(input),
+    ]
+}
+
 fn fails_with(args: &[&str], needle: &str) {
     let (ok, stdout, stderr) = run(args);
     assert!(!ok, "{args:?} succeeded");
@@ -196,15 +209,7 @@ fn files_are_all_or_nothing_and_owner_only() {
     let (key, input, files) = two_files(&work, true);
     // A new OUT is not created; an existing one stays as it was.
     let out = work.join("out");
-    let args = [
-        "--key",
-        path(&key),
-        "--files",
-        path(&files),
-        "--out",
-        path(&out),
-        path(&input),
-    ];
+    let args = with_files(&key, &files, &out, &input);
     fails_with(&args, "could not decrypt file");
     assert!(!out.exists(), "OUT created although a file failed");
     std::fs::create_dir_all(&out).unwrap();
@@ -225,15 +230,7 @@ fn files_are_all_or_nothing_and_owner_only() {
     // All good: both files, owner-only.
     let (key, input, files) = two_files(&work, false);
     let fresh = work.join("fresh");
-    let (ok, _, stderr) = run(&[
-        "--key",
-        path(&key),
-        "--files",
-        path(&files),
-        "--out",
-        path(&fresh),
-        path(&input),
-    ]);
+    let (ok, _, stderr) = run(&with_files(&key, &files, &fresh, &input));
     assert!(ok, "{stderr}");
     assert_eq!(std::fs::read(fresh.join("aaa-front")).unwrap(), vec![0xaa; 70_000]);
     assert_eq!(std::fs::read(fresh.join("zzz-back")).unwrap(), vec![0xbb; 70_000]);
@@ -263,18 +260,7 @@ fn reads_are_bounded() {
         .set_len(64 << 20)
         .unwrap();
     let out = work.join("out");
-    fails_with(
-        &[
-            "--key",
-            path(&key),
-            "--files",
-            path(&files),
-            "--out",
-            path(&out),
-            path(&input),
-        ],
-        "the encrypted file is",
-    );
+    fails_with(&with_files(&key, &files, &out, &input), "the encrypted file is");
     assert!(!out.exists());
     std::fs::remove_dir_all(work).unwrap();
 }
