@@ -158,9 +158,16 @@ pub enum Error {
         capacity: usize,
     },
 
-    /// The nonce store's backend failed (for example, Redis is unreachable).
+    /// The nonce store's backend failed in a way other than being
+    /// unreachable (for example, Redis refused a command).
     #[error("the nonce store failed: {0}")]
     NonceStore(String),
+
+    /// The nonce store could not be reached in time (refused, dropped,
+    /// timed out, stalled). Nothing was consumed: the same submission may be
+    /// tried again. Distinct from a replayed, unknown or expired nonce.
+    #[error("the nonce store is unavailable: {0}")]
+    NonceStoreUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 
     /// Reading encrypted or writing decrypted file bytes failed.
     #[error("file input/output failed: {0}")]

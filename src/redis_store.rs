@@ -5,6 +5,16 @@
 //! delete the live key, mark the nonce consumed), so of any number of
 //! concurrent consumers exactly one succeeds. Both keys of a nonce share a
 //! hash tag, so the scripts also work on Redis Cluster.
+//!
+//! Faults fail fast and closed: every connection has connect, read and
+//! write timeouts, and any failure to reach the server is
+//! [`Error::NonceStoreUnavailable`], never "replayed" or "unknown". A
+//! pooled connection that a server restart dropped is replaced and the
+//! command sent once more; the consume script carries a token for the call,
+//! so a retry of a consume that had in fact run returns its context instead
+//! of "replayed"; and it carries a deadline on the server's own clock, so a
+//! consume that reaches a stalled server after the caller gave up changes
+//! nothing.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -20,17 +30,22 @@ end
 return 0
 ";
 
+// ARGV: retention (ms), the call's token, its deadline (server clock, µs).
 const CONSUME: &str = r"
+local now = redis.call('TIME')
+if tonumber(now[1]) * 1000000 + tonumber(now[2]) > tonumber(ARGV[3]) then return {4, ''} end
 local context = redis.call('GET', KEYS[1])
 if context then
   redis.call('DEL', KEYS[1])
-  redis.call('SET', KEYS[2], 'consumed', 'PX', ARGV[1])
+  redis.call('SET', KEYS[2], 'consumed:' .. ARGV[2] .. ':' .. context, 'PX', ARGV[1])
   return {1, context}
 end
 local seen = redis.call('GET', KEYS[2])
-if seen == 'consumed' then return {2, ''} end
-if seen then return {3, ''} end
-return {0, ''}
+if not seen then return {0, ''} end
+local mine = 'consumed:' .. ARGV[2] .. ':'
+if string.sub(seen, 1, string.len(mine)) == mine then return {1, string.sub(seen, string.len(mine) + 1)} end
+if string.sub(seen, 1, 8) == 'consumed' then return {2, ''} end
+return {3, ''}
 ";
 
 /// Idle connections kept for reuse.
@@ -51,6 +66,8 @@ pub struct RedisNonceStore {
     client: redis::Client,
     prefix: String,
     retention: Duration,
+    connect_timeout: Duration,
+    io_timeout: Duration,
     idle: Mutex<Vec<redis::Connection>>,
     issue: redis::Script,
     consume: redis::Script,
@@ -61,24 +78,39 @@ impl std::fmt::Debug for RedisNonceStore {
         f.debug_struct("RedisNonceStore")
             .field("prefix", &self.prefix)
             .field("retention", &self.retention)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("io_timeout", &self.io_timeout)
             .finish_non_exhaustive()
     }
 }
 
+/// A failure to reach the server is "unavailable"; anything else the
+/// server said is a store error.
 fn backend(error: redis::RedisError) -> Error {
-    Error::NonceStore(error.to_string())
+    let unreachable =
+        error.is_io_error() || error.is_timeout() || error.is_connection_refusal() || error.is_connection_dropped();
+    match unreachable {
+        true => Error::NonceStoreUnavailable(Box::new(error)),
+        false => Error::NonceStore(error.to_string()),
+    }
 }
+
+/// Connect, read and write timeouts unless set otherwise.
+const TIMEOUT: Duration = Duration::from_secs(2);
 
 impl RedisNonceStore {
     /// A store on the server at `url` (`redis://[user:password@]host:port/db`),
     /// keys prefixed `telegram-passport:nonce`, used and expired nonces
-    /// remembered for an hour. Connects on first use.
+    /// remembered for an hour, connect, read and write timeouts of two
+    /// seconds. Connects on first use.
     pub fn open(url: &str) -> Result<Self> {
         let client = redis::Client::open(url).map_err(backend)?;
         Ok(Self {
             client,
             prefix: "telegram-passport:nonce".to_owned(),
             retention: Duration::from_secs(3600),
+            connect_timeout: TIMEOUT,
+            io_timeout: TIMEOUT,
             idle: Mutex::new(Vec::new()),
             issue: redis::Script::new(ISSUE),
             consume: redis::Script::new(CONSUME),
@@ -98,6 +130,22 @@ impl RedisNonceStore {
         self
     }
 
+    /// Other timeouts than two seconds: for connecting, and for each read
+    /// or write. A call on an unreachable or stalled server fails after
+    /// about one of them with [`Error::NonceStoreUnavailable`].
+    pub fn with_timeouts(mut self, connect: Duration, read_write: Duration) -> Self {
+        self.connect_timeout = connect.max(Duration::from_millis(1));
+        self.io_timeout = read_write.max(Duration::from_millis(1));
+        self
+    }
+
+    fn connect(&self) -> redis::RedisResult<redis::Connection> {
+        let connection = self.client.get_connection_with_timeout(self.connect_timeout)?;
+        connection.set_read_timeout(Some(self.io_timeout))?;
+        connection.set_write_timeout(Some(self.io_timeout))?;
+        Ok(connection)
+    }
+
     fn keys(&self, nonce: &str) -> (String, String) {
         (
             format!("{}:{{{nonce}}}:live", self.prefix),
@@ -106,19 +154,33 @@ impl RedisNonceStore {
     }
 
     /// Runs `f` on a pooled connection; a connection that failed is dropped.
-    fn with_connection<T>(&self, f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>) -> Result<T> {
+    /// A pooled connection found dropped (a server restart closes them all)
+    /// is replaced and `f` run once more; a timeout is not retried, so a
+    /// stalled server fails after one timeout.
+    fn with_connection<T>(&self, f: impl Fn(&mut redis::Connection) -> redis::RedisResult<T>) -> Result<T> {
         let pooled = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
-        let mut connection = match pooled {
-            Some(connection) => connection,
-            None => self.client.get_connection().map_err(backend)?,
+        let (mut connection, fresh) = match pooled {
+            Some(connection) => (connection, false),
+            None => (self.connect().map_err(backend)?, true),
         };
-        let result = f(&mut connection).map_err(backend)?;
+        let result = match f(&mut connection) {
+            Err(error) if !fresh && error.is_connection_dropped() && !error.is_timeout() => {
+                connection = self.connect().map_err(backend)?;
+                f(&mut connection)
+            }
+            result => result,
+        };
+        let result = result.map_err(backend)?;
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < POOL {
             idle.push(connection);
         }
         Ok(result)
     }
+}
+
+fn micros_of(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -154,17 +216,32 @@ impl NonceStore for RedisNonceStore {
             return Err(Error::NonceUnknown);
         }
         let (live, seen) = self.keys(nonce);
+        // The same token on a retry: a consume that ran but whose answer
+        // was lost returns its context again instead of "replayed".
+        let token = generate_nonce()?;
         let (status, context): (i64, String) = self.with_connection(|connection| {
+            // The deadline on the server's clock: a consume that arrives
+            // after this call gave up (a stalled server) changes nothing.
+            let (seconds, micros): (u64, u64) = redis::cmd("TIME").query(connection)?;
+            let deadline = seconds
+                .saturating_mul(1_000_000)
+                .saturating_add(micros)
+                .saturating_add(micros_of(self.io_timeout));
             self.consume
                 .key(&live)
                 .key(&seen)
                 .arg(millis(self.retention))
+                .arg(&token)
+                .arg(deadline)
                 .invoke(connection)
         })?;
         match status {
             1 => Ok(context),
             2 => Err(Error::NonceReplayed),
             3 => Err(Error::NonceExpired),
+            4 => Err(Error::NonceStoreUnavailable(
+                "the nonce store answered after the deadline".into(),
+            )),
             _ => Err(Error::NonceUnknown),
         }
     }

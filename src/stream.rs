@@ -136,7 +136,7 @@ impl FileCredentials {
 }
 
 impl<W: Write> FileDecryptor<W> {
-    /// Accepts files up to `bytes` long instead of [`Limits::file`]; more
+    /// Accepts files up to `bytes` long instead of the credentials' [`Limits::file`](crate::Limits::file); more
     /// is refused with [`Error::TooLarge`] before it is buffered.
     pub fn with_max_size(mut self, bytes: u64) -> Self {
         self.max_size = bytes;

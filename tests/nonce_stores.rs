@@ -132,20 +132,17 @@ mod redis {
     }
 
     fn start() -> Option<Server> {
-        // In CI the server is installed, so a missing one is a failure there.
-        let required = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        spawn(port, &["--save", "", "--appendonly", "no"])
+    }
+
+    /// `redis-server` on `port` with `options`, once it listens. In CI the
+    /// server is installed, so a missing one is a failure there.
+    fn spawn(port: u16, options: &[&str]) -> Option<Server> {
+        let required = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
         let spawned = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(options)
             .stdout(Stdio::null())
             .spawn();
         let child = match spawned {
@@ -197,8 +194,75 @@ mod redis {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let store = RedisNonceStore::open(&format!("redis://127.0.0.1:{port}/")).unwrap();
         let error = store.issue("x", TTL).unwrap_err();
-        assert!(matches!(error, Error::NonceStore(_)), "{error:?}");
-        assert!(error.to_string().starts_with("the nonce store failed: "), "{error}");
+        assert!(matches!(error, Error::NonceStoreUnavailable(_)), "{error:?}");
+        assert!(
+            error.to_string().starts_with("the nonce store is unavailable: "),
+            "{error}"
+        );
         assert!(matches!(RedisNonceStore::open("not a url"), Err(Error::NonceStore(_))));
+    }
+
+    fn signal(server: &Server, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &server.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {signal}");
+    }
+
+    /// A stalled server (SIGSTOP): calls fail after about one timeout with
+    /// "unavailable", and consume nothing; once it resumes, all is as before.
+    #[test]
+    fn a_stalled_server_fails_fast_and_burns_nothing() {
+        let Some(server) = start() else { return };
+        let store = RedisNonceStore::open(&server.url)
+            .unwrap()
+            .with_timeouts(Duration::from_millis(500), Duration::from_millis(300));
+        let nonce = store.issue("application-1", TTL).unwrap();
+        signal(&server, "-STOP");
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            let error = store.consume(&nonce).unwrap_err();
+            assert!(matches!(error, Error::NonceStoreUnavailable(_)), "{error:?}");
+            // Generous: the point is no hang, not the exact timeout.
+            assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        }
+        assert!(matches!(store.issue("x", TTL), Err(Error::NonceStoreUnavailable(_))));
+        signal(&server, "-CONT");
+        assert_eq!(store.consume(&nonce).unwrap(), "application-1");
+        assert!(matches!(store.consume(&nonce), Err(Error::NonceReplayed)));
+    }
+
+    /// A restarted server (with its data on disk): the pooled connections
+    /// it dropped are replaced without the caller seeing an error, and the
+    /// first consume after the restart is a success, not "replayed".
+    #[test]
+    fn a_restarted_server_is_reconnected_transparently() {
+        let Some(first) = start_persistent(None) else { return };
+        let store = RedisNonceStore::open(&first.0.url).unwrap();
+        let nonces: Vec<String> = (0..4).map(|i| store.issue(&format!("app-{i}"), TTL).unwrap()).collect();
+        let (port, dir) = (first.1, first.2.clone());
+        drop(first); // SIGKILL: the append-only file has every write (fsync always)
+        let Some(_second) = start_persistent(Some((port, dir))) else {
+            return;
+        };
+        for (i, nonce) in nonces.iter().enumerate() {
+            assert_eq!(store.consume(nonce).unwrap(), format!("app-{i}"));
+        }
+        assert!(matches!(store.consume(&nonces[0]), Err(Error::NonceReplayed)));
+    }
+
+    /// A server that keeps its data in an append-only file in a folder of
+    /// its own, on a given port and folder (to restart it) or new ones.
+    fn start_persistent(again: Option<(u16, std::path::PathBuf)>) -> Option<(Server, u16, std::path::PathBuf)> {
+        let (port, dir) = again.unwrap_or_else(|| {
+            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let dir = std::env::temp_dir().join(format!("telegram-passport-redis-{port}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            (port, dir)
+        });
+        let options = ["--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir"];
+        let server = spawn(port, &[&options[..], &[dir.to_str().unwrap()]].concat())?;
+        Some((server, port, dir))
     }
 }
