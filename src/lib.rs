@@ -93,7 +93,7 @@ mod error;
 
 // Request
 pub use crate::memory_store::MemoryNonceStore;
-pub use crate::nonce::{generate_nonce, NonceStore};
+pub use crate::nonce::{generate_nonce, AsyncNonceStore, NonceStore};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use crate::redis_store::RedisNonceStore;
@@ -106,7 +106,9 @@ pub use crate::limits::Limits;
 pub use crate::credentials::{Credentials, DataCredentials, FileCredentials, NonceCheck, SecureValue};
 pub use crate::file::{FileLocation, FileRef};
 pub use crate::key::{PrivateKey, PublicKey};
-pub use crate::passport::{decrypt, decrypt_with_limits, Contact, DecryptedPassport, Document, Element, ElementHash};
+pub use crate::passport::{
+    decrypt, decrypt_and_consume, decrypt_with_limits, Contact, DecryptedPassport, Document, Element, ElementHash,
+};
 pub use crate::secret::{Plaintext, Secret, Sha256Hash};
 pub use crate::stream::FileDecryptor;
 // Decode

@@ -157,6 +157,18 @@ impl NonceStore for MemoryNonceStore {
     }
 }
 
+/// Never blocks for more than a short lock, so the async API runs the
+/// blocking one in place.
+impl crate::AsyncNonceStore for MemoryNonceStore {
+    async fn issue(&self, context: &str, ttl: Duration) -> Result<String> {
+        NonceStore::issue(self, context, ttl)
+    }
+
+    async fn consume(&self, nonce: &str) -> Result<String> {
+        NonceStore::consume(self, nonce)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

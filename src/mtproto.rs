@@ -125,6 +125,19 @@ pub fn decrypt(key: &PrivateKey, sent: &SecureValuesSentMe, nonce: NonceCheck<'_
     decrypt_with_limits(key, sent, nonce, &Limits::default())
 }
 
+/// [`decrypt`] for async handlers: everything decrypted and verified, then
+/// the nonce consumed from an [`AsyncNonceStore`](crate::AsyncNonceStore)
+/// (see [`crate::decrypt_and_consume`]).
+pub async fn decrypt_and_consume(
+    key: &PrivateKey,
+    sent: &SecureValuesSentMe,
+    store: &impl crate::AsyncNonceStore,
+) -> Result<DecryptedPassport> {
+    decrypt_with_limits(key, sent, NonceCheck::Skip, &Limits::default())?
+        .consume_nonce(store)
+        .await
+}
+
 /// [`decrypt`] with other [`Limits`] than the defaults.
 pub fn decrypt_with_limits(
     key: &PrivateKey,

@@ -75,3 +75,29 @@ pub(crate) fn check_ttl(ttl: Duration) -> Result<()> {
     }
     Ok(())
 }
+
+/// The asynchronous twin of [`NonceStore`], for handlers on an async
+/// runtime (axum, actix, teloxide): a store round trip never blocks the
+/// executor. Same contract: issue with a time-to-live, consume each nonce
+/// at most once, atomically.
+///
+/// ```
+/// use std::time::Duration;
+/// use telegram_passport::{AsyncNonceStore, MemoryNonceStore};
+///
+/// # async fn run() -> Result<(), telegram_passport::Error> {
+/// let store = MemoryNonceStore::new();
+/// let nonce = AsyncNonceStore::issue(&store, "application-17", Duration::from_secs(900)).await?;
+/// assert_eq!(AsyncNonceStore::consume(&store, &nonce).await?, "application-17");
+/// # Ok(())
+/// # }
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(run()).unwrap();
+/// ```
+pub trait AsyncNonceStore: Send + Sync {
+    /// Issues a fresh nonce, valid for `ttl`, remembering `context`.
+    fn issue(&self, context: &str, ttl: Duration) -> impl std::future::Future<Output = Result<String>> + Send;
+
+    /// Consumes `nonce` and returns its context; fails as
+    /// [`NonceStore::consume`] does.
+    fn consume(&self, nonce: &str) -> impl std::future::Future<Output = Result<String>> + Send;
+}

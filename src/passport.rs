@@ -11,6 +11,7 @@ use serde::{Serialize, Serializer};
 
 use crate::error::{Error, Result};
 use crate::limits::{self, Limits};
+use crate::nonce::AsyncNonceStore;
 use crate::secret::Sha256Hash;
 use crate::{
     base64, Credentials, ElementType, ElementValue, EncryptedCredentials, FileLocation, FileRef, FileSlot,
@@ -34,6 +35,43 @@ use crate::{
 /// ```
 pub fn decrypt(key: &PrivateKey, passport_data: &PassportData, nonce: NonceCheck<'_>) -> Result<DecryptedPassport> {
     decrypt_with_limits(key, passport_data, nonce, &Limits::default())
+}
+
+/// [`decrypt`] for async handlers: decrypts and verifies everything, then
+/// consumes the nonce from an [`AsyncNonceStore`] without blocking the
+/// executor; the nonce's context comes back in
+/// [`DecryptedPassport::context`]. As with [`NonceCheck::Consume`], the
+/// nonce is consumed only once everything else succeeded.
+///
+/// Decryption itself is CPU work (an RSA-2048 private-key operation, about
+/// a quarter of a millisecond with the default backend): run this on a
+/// blocking-friendly thread if that matters to your server.
+///
+/// ```
+/// use std::time::Duration;
+/// use telegram_passport::{client::PassportBuilder, decrypt_and_consume, AsyncNonceStore, MemoryNonceStore, PrivateKey};
+///
+/// # async fn run() -> Result<(), telegram_passport::Error> {
+/// let key = PrivateKey::generate()?;
+/// let store = MemoryNonceStore::new();
+/// let nonce = AsyncNonceStore::issue(&store, "application-17", Duration::from_secs(900)).await?;
+/// let sealed = PassportBuilder::new().email("a@example.org").seal(&key.public_key(), &nonce)?;
+///
+/// let passport = decrypt_and_consume(&key, &sealed.passport_data, &store).await?;
+/// assert_eq!(passport.context(), Some("application-17"));
+/// assert!(decrypt_and_consume(&key, &sealed.passport_data, &store).await.is_err()); // replayed
+/// # Ok(())
+/// # }
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(run()).unwrap();
+/// ```
+pub async fn decrypt_and_consume(
+    key: &PrivateKey,
+    passport_data: &PassportData,
+    store: &impl AsyncNonceStore,
+) -> Result<DecryptedPassport> {
+    decrypt_with_limits(key, passport_data, NonceCheck::Skip, &Limits::default())?
+        .consume_nonce(store)
+        .await
 }
 
 /// [`decrypt`] with other [`Limits`] than the defaults.
@@ -292,6 +330,13 @@ impl DecryptedPassport {
     /// [`NonceStore`](crate::NonceStore) ([`NonceCheck::Consume`]).
     pub fn context(&self) -> Option<&str> {
         self.context.as_deref()
+    }
+
+    /// Consumes the nonce from an async store, for passports decrypted
+    /// without a nonce check; the async twin of [`NonceCheck::Consume`].
+    pub(crate) async fn consume_nonce(mut self, store: &impl AsyncNonceStore) -> Result<Self> {
+        self.context = Some(store.consume(&self.nonce).await?);
+        Ok(self)
     }
 
     /// Every element, in the order the app sent them.

@@ -69,6 +69,9 @@ pub struct RedisNonceStore {
     connect_timeout: Duration,
     io_timeout: Duration,
     idle: Mutex<Vec<redis::Connection>>,
+    /// The async API's connection, made on its first use.
+    #[cfg(feature = "redis-async")]
+    manager: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
     issue: redis::Script,
     consume: redis::Script,
 }
@@ -112,6 +115,8 @@ impl RedisNonceStore {
             connect_timeout: TIMEOUT,
             io_timeout: TIMEOUT,
             idle: Mutex::new(Vec::new()),
+            #[cfg(feature = "redis-async")]
+            manager: tokio::sync::OnceCell::new(),
             issue: redis::Script::new(ISSUE),
             consume: redis::Script::new(CONSUME),
         })
@@ -179,6 +184,30 @@ impl RedisNonceStore {
     }
 }
 
+/// The consume script's answer.
+fn consumed(status: i64, context: String) -> Result<String> {
+    match status {
+        1 => Ok(context),
+        2 => Err(Error::NonceReplayed),
+        3 => Err(Error::NonceExpired),
+        4 => Err(Error::NonceStoreUnavailable(
+            "the nonce store answered after the deadline".into(),
+        )),
+        _ => Err(Error::NonceUnknown),
+    }
+}
+
+impl RedisNonceStore {
+    /// The consume's deadline on the server's clock: its `TIME` now, plus
+    /// the read/write timeout after which the caller gives up.
+    fn deadline(&self, (seconds, micros): (u64, u64)) -> u64 {
+        seconds
+            .saturating_mul(1_000_000)
+            .saturating_add(micros)
+            .saturating_add(micros_of(self.io_timeout))
+    }
+}
+
 fn micros_of(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
@@ -222,11 +251,7 @@ impl NonceStore for RedisNonceStore {
         let (status, context): (i64, String) = self.with_connection(|connection| {
             // The deadline on the server's clock: a consume that arrives
             // after this call gave up (a stalled server) changes nothing.
-            let (seconds, micros): (u64, u64) = redis::cmd("TIME").query(connection)?;
-            let deadline = seconds
-                .saturating_mul(1_000_000)
-                .saturating_add(micros)
-                .saturating_add(micros_of(self.io_timeout));
+            let deadline = self.deadline(redis::cmd("TIME").query(connection)?);
             self.consume
                 .key(&live)
                 .key(&seen)
@@ -235,15 +260,92 @@ impl NonceStore for RedisNonceStore {
                 .arg(deadline)
                 .invoke(connection)
         })?;
-        match status {
-            1 => Ok(context),
-            2 => Err(Error::NonceReplayed),
-            3 => Err(Error::NonceExpired),
-            4 => Err(Error::NonceStoreUnavailable(
-                "the nonce store answered after the deadline".into(),
-            )),
-            _ => Err(Error::NonceUnknown),
+        consumed(status, context)
+    }
+}
+
+/// The async API, over the redis crate's reconnecting connection manager,
+/// with the same scripts, timeouts, retry and deadline as the blocking one.
+#[cfg(feature = "redis-async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis-async")))]
+impl crate::AsyncNonceStore for RedisNonceStore {
+    async fn issue(&self, context: &str, ttl: Duration) -> Result<String> {
+        check_ttl(ttl)?;
+        let mut manager = self.manager().await?;
+        for _ in 0..3 {
+            let nonce = generate_nonce()?;
+            let (live, seen) = self.keys(&nonce);
+            let mut invocation = self.issue.key(&live);
+            invocation
+                .key(&seen)
+                .arg(context)
+                .arg(millis(ttl))
+                .arg(millis(ttl + self.retention));
+            let stored: i64 = match invocation.invoke_async(&mut manager).await {
+                Err(error) if retryable(&error) => invocation.invoke_async(&mut manager).await,
+                result => result,
+            }
+            .map_err(backend)?;
+            if stored == 1 {
+                return Ok(nonce);
+            }
         }
+        Err(Error::NonceStore("could not store a fresh nonce".to_owned()))
+    }
+
+    async fn consume(&self, nonce: &str) -> Result<String> {
+        if !is_well_formed(nonce) {
+            return Err(Error::NonceUnknown);
+        }
+        let (live, seen) = self.keys(nonce);
+        // As in the blocking API: one token for the call, a deadline per try.
+        let token = generate_nonce()?;
+        let mut manager = self.manager().await?;
+        let mut result = Err(redis::RedisError::from((redis::ErrorKind::Io, "not tried")));
+        for _ in 0..2 {
+            result = async {
+                let deadline = self.deadline(redis::cmd("TIME").query_async(&mut manager).await?);
+                let mut invocation = self.consume.key(&live);
+                invocation
+                    .key(&seen)
+                    .arg(millis(self.retention))
+                    .arg(&token)
+                    .arg(deadline);
+                invocation.invoke_async::<(i64, String)>(&mut manager).await
+            }
+            .await;
+            match &result {
+                Err(error) if retryable(error) => continue,
+                _ => break,
+            }
+        }
+        let (status, context) = result.map_err(backend)?;
+        consumed(status, context)
+    }
+}
+
+/// A dropped connection (a server restart) is worth one more try; a
+/// timeout is not, so a stalled server fails after one timeout.
+#[cfg(feature = "redis-async")]
+fn retryable(error: &redis::RedisError) -> bool {
+    error.is_connection_dropped() && !error.is_timeout()
+}
+
+#[cfg(feature = "redis-async")]
+impl RedisNonceStore {
+    /// The connection manager, made on first use with this store's timeouts.
+    async fn manager(&self) -> Result<redis::aio::ConnectionManager> {
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.connect_timeout))
+            .set_response_timeout(Some(self.io_timeout))
+            .set_number_of_retries(1);
+        let client = self.client.clone();
+        let manager = self
+            .manager
+            .get_or_try_init(|| redis::aio::ConnectionManager::new_with_config(client, config))
+            .await
+            .map_err(backend)?;
+        Ok(manager.clone())
     }
 }
 

@@ -119,9 +119,9 @@ mod redis {
     use telegram_passport::RedisNonceStore;
 
     /// A `redis-server` on a free loopback port, stopped on drop.
-    struct Server {
-        child: Child,
-        url: String,
+    pub(super) struct Server {
+        pub(crate) child: Child,
+        pub(crate) url: String,
     }
 
     impl Drop for Server {
@@ -131,7 +131,7 @@ mod redis {
         }
     }
 
-    fn start() -> Option<Server> {
+    pub(super) fn start() -> Option<Server> {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         spawn(port, &["--save", "", "--appendonly", "no"])
     }
@@ -202,7 +202,7 @@ mod redis {
         assert!(matches!(RedisNonceStore::open("not a url"), Err(Error::NonceStore(_))));
     }
 
-    fn signal(server: &Server, signal: &str) {
+    pub(super) fn signal(server: &Server, signal: &str) {
         let status = Command::new("kill")
             .args([signal, &server.child.id().to_string()])
             .status()
@@ -254,7 +254,9 @@ mod redis {
 
     /// A server that keeps its data in an append-only file in a folder of
     /// its own, on a given port and folder (to restart it) or new ones.
-    fn start_persistent(again: Option<(u16, std::path::PathBuf)>) -> Option<(Server, u16, std::path::PathBuf)> {
+    pub(super) fn start_persistent(
+        again: Option<(u16, std::path::PathBuf)>,
+    ) -> Option<(Server, u16, std::path::PathBuf)> {
         let (port, dir) = again.unwrap_or_else(|| {
             let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
             let dir = std::env::temp_dir().join(format!("telegram-passport-redis-{port}-{}", std::process::id()));
@@ -264,5 +266,95 @@ mod redis {
         let options = ["--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir"];
         let server = spawn(port, &[&options[..], &[dir.to_str().unwrap()]].concat())?;
         Some((server, port, dir))
+    }
+}
+
+/// The async API: the same contract, on the in-memory store and on Redis,
+/// through `decrypt_and_consume`.
+mod asynchronous {
+    use super::*;
+    use telegram_passport::client::PassportBuilder;
+    use telegram_passport::{decrypt_and_consume, AsyncNonceStore, MemoryNonceStore};
+
+    async fn behaves_as_a_nonce_store(store: &(impl AsyncNonceStore + 'static)) {
+        let key = common::key("keys/rsa2048_pkcs1.pem");
+        let nonce = store.issue("application-5", TTL).await.unwrap();
+        let sealed = PassportBuilder::new()
+            .email("a@example.org")
+            .seal(&key.public_key(), &nonce)
+            .unwrap();
+        let passport = decrypt_and_consume(&key, &sealed.passport_data, store).await.unwrap();
+        assert_eq!(passport.context(), Some("application-5"));
+        let replayed = decrypt_and_consume(&key, &sealed.passport_data, store).await;
+        assert!(matches!(replayed, Err(Error::NonceReplayed)), "{replayed:?}");
+        assert!(matches!(store.consume("never-issued").await, Err(Error::NonceUnknown)));
+    }
+
+    #[tokio::test]
+    async fn memory_store() {
+        behaves_as_a_nonce_store(&MemoryNonceStore::new()).await;
+    }
+
+    #[cfg(feature = "redis-async")]
+    mod redis {
+        use super::super::redis::{signal, start, start_persistent};
+        use super::*;
+        use telegram_passport::RedisNonceStore;
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn redis_store() {
+            let Some(server) = start() else { return };
+            let store = RedisNonceStore::open(&server.url).unwrap();
+            behaves_as_a_nonce_store(&store).await;
+            // Eight instances race for each of 50 nonces: one winner each.
+            let stores: Vec<Arc<RedisNonceStore>> = (0..8)
+                .map(|_| Arc::new(RedisNonceStore::open(&server.url).unwrap()))
+                .collect();
+            for round in 0..50 {
+                let nonce = AsyncNonceStore::issue(&store, &format!("r{round}"), TTL).await.unwrap();
+                let racers = stores.iter().map(|store| {
+                    let (store, nonce) = (Arc::clone(store), nonce.clone());
+                    tokio::spawn(async move { AsyncNonceStore::consume(&*store, &nonce).await })
+                });
+                let mut winners = 0;
+                for racer in racers.collect::<Vec<_>>() {
+                    match racer.await.unwrap() {
+                        Ok(context) => {
+                            assert_eq!(context, format!("r{round}"));
+                            winners += 1;
+                        }
+                        Err(error) => assert!(matches!(error, Error::NonceReplayed), "{error:?}"),
+                    }
+                }
+                assert_eq!(winners, 1, "round {round}");
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_stalled_then_restarted_server() {
+            let Some(first) = start_persistent(None) else { return };
+            let store = RedisNonceStore::open(&first.0.url)
+                .unwrap()
+                .with_timeouts(Duration::from_millis(500), Duration::from_millis(300));
+            let nonces = [
+                AsyncNonceStore::issue(&store, "a", TTL).await.unwrap(),
+                AsyncNonceStore::issue(&store, "b", TTL).await.unwrap(),
+            ];
+            signal(&first.0, "-STOP");
+            let started = std::time::Instant::now();
+            let error = AsyncNonceStore::consume(&store, &nonces[0]).await.unwrap_err();
+            assert!(matches!(error, Error::NonceStoreUnavailable(_)), "{error:?}");
+            assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+            signal(&first.0, "-CONT");
+            assert_eq!(AsyncNonceStore::consume(&store, &nonces[0]).await.unwrap(), "a");
+            let (port, dir) = (first.1, first.2.clone());
+            drop(first);
+            let Some(_second) = start_persistent(Some((port, dir))) else {
+                return;
+            };
+            assert_eq!(AsyncNonceStore::consume(&store, &nonces[1]).await.unwrap(), "b");
+            let replayed = AsyncNonceStore::consume(&store, &nonces[0]).await;
+            assert!(matches!(replayed, Err(Error::NonceReplayed)), "{replayed:?}");
+        }
     }
 }
