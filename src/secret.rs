@@ -30,11 +30,11 @@ impl Secret {
 
     /// Reads a secret from a slice, which must be exactly [`Secret::LEN`] bytes.
     pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != Self::LEN {
+            return None;
+        }
         let mut secret = Self::zeroed();
-        secret
-            .0
-            .as_mut_slice()
-            .copy_from_slice(bytes.get(..Self::LEN).filter(|_| bytes.len() == Self::LEN)?);
+        secret.0.copy_from_slice(bytes);
         Some(secret)
     }
 

@@ -144,16 +144,6 @@ fn racing_calls_leave_one_verified_file_and_a_reader_never_sees_another() {
     assert_eq!(listing(folder.path()), ["front.jpg"], "temporary files left behind");
 }
 
-/// The child side of the crash test: streams half a file, then waits to be killed.
-#[test]
-#[ignore = "run as a child process by crash_mid_write_leaves_nothing_at_the_destination"]
-fn child_killed_mid_write() {
-    let folder = PathBuf::from(std::env::var("CRASH_TEST_FOLDER").unwrap());
-    let (data, credentials) = encrypted(9, 1 << 20);
-    let stalls_halfway = (&data[..data.len() / 2]).chain(Stall);
-    let _ = credentials.decrypt_to_path(stalls_halfway, &folder.join("front.jpg"));
-}
-
 struct Stall;
 
 impl Read for Stall {
@@ -163,12 +153,28 @@ impl Read for Stall {
     }
 }
 
+/// Run in a child process (this same test, with `CRASH_TEST_FOLDER` set):
+/// streams half a file, then waits to be killed.
+fn child_killed_mid_write(folder: &Path) {
+    let (data, credentials) = encrypted(9, 1 << 20);
+    let stalls_halfway = (&data[..data.len() / 2]).chain(Stall);
+    let _ = credentials.decrypt_to_path(stalls_halfway, &folder.join("front.jpg"));
+}
+
 #[cfg(unix)]
 #[test]
 fn crash_mid_write_leaves_nothing_at_the_destination() {
+    if let Some(folder) = std::env::var_os("CRASH_TEST_FOLDER") {
+        child_killed_mid_write(Path::new(&folder));
+        return;
+    }
     let folder = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "child_killed_mid_write", "--nocapture"])
+        .args([
+            "--exact",
+            "crash_mid_write_leaves_nothing_at_the_destination",
+            "--nocapture",
+        ])
         .env("CRASH_TEST_FOLDER", folder.path())
         .stdout(std::process::Stdio::null())
         .spawn()
