@@ -117,6 +117,11 @@ impl MemoryNonceStore {
     }
 
     pub(crate) fn consume_at(&self, nonce: &str, now: Instant) -> Result<String> {
+        self.answer_at(nonce, now, true)
+    }
+
+    /// What `consume` would answer now; `consume` says whether to consume.
+    fn answer_at(&self, nonce: &str, now: Instant, consume: bool) -> Result<String> {
         if !is_well_formed(nonce) {
             return Err(Error::NonceUnknown);
         }
@@ -130,7 +135,9 @@ impl MemoryNonceStore {
             Some(_) => Err(Error::NonceReplayed),
             None if now >= entry.expires_at => Err(Error::NonceExpired),
             None => {
-                entry.consumed_at = Some(now);
+                if consume {
+                    entry.consumed_at = Some(now);
+                }
                 Ok(entry.context.clone())
             }
         }
@@ -155,6 +162,10 @@ impl NonceStore for MemoryNonceStore {
     fn consume(&self, nonce: &str) -> Result<String> {
         self.consume_at(nonce, Instant::now())
     }
+
+    fn peek(&self, nonce: &str) -> Result<String> {
+        self.answer_at(nonce, Instant::now(), false)
+    }
 }
 
 /// Never blocks for more than a short lock, so the async API runs the
@@ -166,6 +177,10 @@ impl crate::AsyncNonceStore for MemoryNonceStore {
 
     async fn consume(&self, nonce: &str) -> Result<String> {
         NonceStore::consume(self, nonce)
+    }
+
+    async fn peek(&self, nonce: &str) -> Result<String> {
+        NonceStore::peek(self, nonce)
     }
 }
 

@@ -55,6 +55,12 @@ pub trait NonceStore: Send + Sync {
     /// [`Error::NonceUnknown`], [`Error::NonceExpired`] or
     /// [`Error::NonceReplayed`] (already consumed).
     fn consume(&self, nonce: &str) -> Result<String>;
+
+    /// The context of `nonce` if [`consume`](NonceStore::consume) would
+    /// accept it now, consuming nothing; fails as `consume` does. For
+    /// services that consume a nonce only once its submission is durably
+    /// stored, so that a failure on the way leaves it retryable.
+    fn peek(&self, nonce: &str) -> Result<String>;
 }
 
 impl<T: NonceStore + ?Sized> NonceStore for std::sync::Arc<T> {
@@ -64,6 +70,10 @@ impl<T: NonceStore + ?Sized> NonceStore for std::sync::Arc<T> {
 
     fn consume(&self, nonce: &str) -> Result<String> {
         (**self).consume(nonce)
+    }
+
+    fn peek(&self, nonce: &str) -> Result<String> {
+        (**self).peek(nonce)
     }
 }
 
@@ -100,4 +110,8 @@ pub trait AsyncNonceStore: Send + Sync {
     /// Consumes `nonce` and returns its context; fails as
     /// [`NonceStore::consume`] does.
     fn consume(&self, nonce: &str) -> impl std::future::Future<Output = Result<String>> + Send;
+
+    /// The context of `nonce` if `consume` would accept it now, consuming
+    /// nothing; as [`NonceStore::peek`].
+    fn peek(&self, nonce: &str) -> impl std::future::Future<Output = Result<String>> + Send;
 }

@@ -48,10 +48,26 @@ if string.sub(seen, 1, 8) == 'consumed' then return {2, ''} end
 return {3, ''}
 ";
 
+// Answers as consume does, consuming nothing.
+const PEEK: &str = r"
+local context = redis.call('GET', KEYS[1])
+if context then return {1, context} end
+local seen = redis.call('GET', KEYS[2])
+if not seen then return {0, ''} end
+if string.sub(seen, 1, 8) == 'consumed' then return {2, ''} end
+return {3, ''}
+";
+
+// The server's clock, read on the node that holds KEYS[1] (on a cluster,
+// the node the consume script will run on).
+const TIME: &str = "return redis.call('TIME')";
+
 /// Idle connections kept for reuse.
 const POOL: usize = 16;
 
-/// A [`NonceStore`] on a Redis server shared by every instance of a service.
+/// A [`NonceStore`] (and, with feature `redis-async`, an
+/// [`AsyncNonceStore`](crate::AsyncNonceStore)) on a Redis server, or a
+/// Redis Cluster, shared by every instance of a service.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -63,22 +79,100 @@ const POOL: usize = 16;
 /// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub struct RedisNonceStore {
-    client: redis::Client,
+    server: Server,
     prefix: String,
     retention: Duration,
     connect_timeout: Duration,
     io_timeout: Duration,
-    idle: Mutex<Vec<redis::Connection>>,
-    /// The async API's connection, made on its first use.
+    issue: Lua,
+    consume: Lua,
+    peek: Lua,
+    time: Lua,
+}
+
+/// A Lua script, run by `EVALSHA` and, if the server does not know it yet,
+/// by `EVAL`. Both name the script's keys, so a cluster runs it on the one
+/// node that holds them (the redis crate's `SCRIPT LOAD` would go to every
+/// node, and wait for a stalled one).
+struct Lua {
+    code: &'static str,
+    hash: String,
+}
+
+impl Lua {
+    fn new(code: &'static str) -> Self {
+        let hash = redis::Script::new(code).get_hash().to_owned();
+        Self { code, hash }
+    }
+
+    fn commands(&self, keys: &[&str], args: &[String]) -> [redis::Cmd; 2] {
+        let call = |verb: &str, body: &str| {
+            let mut command = redis::cmd(verb);
+            command.arg(body).arg(keys.len()).arg(keys).arg(args);
+            command
+        };
+        [call("EVALSHA", &self.hash), call("EVAL", self.code)]
+    }
+
+    fn run<T: redis::FromRedisValue>(
+        &self,
+        connection: &mut dyn redis::ConnectionLike,
+        keys: &[&str],
+        args: &[String],
+    ) -> redis::RedisResult<T> {
+        let [known, full] = self.commands(keys, args);
+        match known.query(connection) {
+            Err(error) if unknown_script(&error) => full.query(connection),
+            result => result,
+        }
+    }
+
     #[cfg(feature = "redis-async")]
-    manager: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
-    issue: redis::Script,
-    consume: redis::Script,
+    async fn run_async<T: redis::FromRedisValue>(
+        &self,
+        connection: &mut AsyncConnection,
+        keys: &[&str],
+        args: &[String],
+    ) -> redis::RedisResult<T> {
+        let [known, full] = self.commands(keys, args);
+        match known.query_async(connection).await {
+            Err(error) if unknown_script(&error) => full.query_async(connection).await,
+            result => result,
+        }
+    }
+}
+
+fn unknown_script(error: &redis::RedisError) -> bool {
+    error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+}
+
+/// Where the nonces live, with the connections kept to it.
+enum Server {
+    Single {
+        client: redis::Client,
+        idle: Mutex<Vec<redis::Connection>>,
+        /// The async API's connection, made on its first use.
+        #[cfg(feature = "redis-async")]
+        manager: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
+    },
+    #[cfg(feature = "redis-cluster")]
+    Cluster {
+        nodes: Vec<redis::ConnectionInfo>,
+        client: Box<redis::cluster::ClusterClient>,
+        idle: Mutex<Vec<redis::cluster::ClusterConnection>>,
+        connection: tokio::sync::OnceCell<redis::cluster_async::ClusterConnection>,
+    },
 }
 
 impl std::fmt::Debug for RedisNonceStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let server = match self.server {
+            Server::Single { .. } => "single",
+            #[cfg(feature = "redis-cluster")]
+            Server::Cluster { .. } => "cluster",
+        };
         f.debug_struct("RedisNonceStore")
+            .field("server", &server)
             .field("prefix", &self.prefix)
             .field("retention", &self.retention)
             .field("connect_timeout", &self.connect_timeout)
@@ -90,8 +184,12 @@ impl std::fmt::Debug for RedisNonceStore {
 /// A failure to reach the server is "unavailable"; anything else the
 /// server said is a store error.
 fn backend(error: redis::RedisError) -> Error {
-    let unreachable =
-        error.is_io_error() || error.is_timeout() || error.is_connection_refusal() || error.is_connection_dropped();
+    let unreachable = error.is_io_error()
+        || error.is_timeout()
+        || error.is_connection_refusal()
+        || error.is_connection_dropped()
+        || error.is_unrecoverable_error()
+        || error.kind() == redis::ErrorKind::ClusterConnectionNotFound;
     match unreachable {
         true => Error::NonceStoreUnavailable(Box::new(error)),
         false => Error::NonceStore(error.to_string()),
@@ -108,18 +206,53 @@ impl RedisNonceStore {
     /// seconds. Connects on first use.
     pub fn open(url: &str) -> Result<Self> {
         let client = redis::Client::open(url).map_err(backend)?;
-        Ok(Self {
+        Ok(Self::on(Server::Single {
             client,
+            idle: Mutex::new(Vec::new()),
+            #[cfg(feature = "redis-async")]
+            manager: tokio::sync::OnceCell::new(),
+        }))
+    }
+
+    /// A store on a Redis Cluster, found through any of `nodes` (URLs as for
+    /// [`open`](Self::open)), with the same defaults. Both keys of a nonce
+    /// share a hash tag, so each script runs on the one node that holds
+    /// them; nonces spread over all masters. Connects on first use.
+    ///
+    /// ```no_run
+    /// use telegram_passport::{NonceStore, RedisNonceStore};
+    ///
+    /// let store = RedisNonceStore::open_cluster(["redis://10.0.0.1:7000/", "redis://10.0.0.2:7000/"])?;
+    /// # Ok::<(), telegram_passport::Error>(())
+    /// ```
+    #[cfg(feature = "redis-cluster")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis-cluster")))]
+    pub fn open_cluster<'a>(nodes: impl IntoIterator<Item = &'a str>) -> Result<Self> {
+        let nodes = nodes
+            .into_iter()
+            .map(|url| redis::IntoConnectionInfo::into_connection_info(url).map_err(backend))
+            .collect::<Result<Vec<_>>>()?;
+        let client = Box::new(cluster_client(&nodes, TIMEOUT, TIMEOUT)?);
+        Ok(Self::on(Server::Cluster {
+            nodes,
+            client,
+            idle: Mutex::new(Vec::new()),
+            connection: tokio::sync::OnceCell::new(),
+        }))
+    }
+
+    fn on(server: Server) -> Self {
+        Self {
+            server,
             prefix: "telegram-passport:nonce".to_owned(),
             retention: Duration::from_secs(3600),
             connect_timeout: TIMEOUT,
             io_timeout: TIMEOUT,
-            idle: Mutex::new(Vec::new()),
-            #[cfg(feature = "redis-async")]
-            manager: tokio::sync::OnceCell::new(),
-            issue: redis::Script::new(ISSUE),
-            consume: redis::Script::new(CONSUME),
-        })
+            issue: Lua::new(ISSUE),
+            consume: Lua::new(CONSUME),
+            peek: Lua::new(PEEK),
+            time: Lua::new(TIME),
+        }
     }
 
     /// Uses another key prefix (to share a server between services).
@@ -137,18 +270,20 @@ impl RedisNonceStore {
 
     /// Other timeouts than two seconds: for connecting, and for each read
     /// or write. A call on an unreachable or stalled server fails after
-    /// about one of them with [`Error::NonceStoreUnavailable`].
+    /// about one of them (a few on a cluster, whose client retries) with
+    /// [`Error::NonceStoreUnavailable`].
     pub fn with_timeouts(mut self, connect: Duration, read_write: Duration) -> Self {
         self.connect_timeout = connect.max(Duration::from_millis(1));
         self.io_timeout = read_write.max(Duration::from_millis(1));
+        #[cfg(feature = "redis-cluster")]
+        if let Server::Cluster { nodes, client, .. } = &mut self.server {
+            // Only the nodes can make this fail, and `open_cluster` built a
+            // client from these same nodes.
+            if let Ok(rebuilt) = cluster_client(nodes, self.connect_timeout, self.io_timeout) {
+                **client = rebuilt;
+            }
+        }
         self
-    }
-
-    fn connect(&self) -> redis::RedisResult<redis::Connection> {
-        let connection = self.client.get_connection_with_timeout(self.connect_timeout)?;
-        connection.set_read_timeout(Some(self.io_timeout))?;
-        connection.set_write_timeout(Some(self.io_timeout))?;
-        Ok(connection)
     }
 
     fn keys(&self, nonce: &str) -> (String, String) {
@@ -162,30 +297,72 @@ impl RedisNonceStore {
     /// A pooled connection found dropped (a server restart closes them all)
     /// is replaced and `f` run once more; a timeout is not retried, so a
     /// stalled server fails after one timeout.
-    fn with_connection<T>(&self, f: impl Fn(&mut redis::Connection) -> redis::RedisResult<T>) -> Result<T> {
-        let pooled = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
-        let (mut connection, fresh) = match pooled {
-            Some(connection) => (connection, false),
-            None => (self.connect().map_err(backend)?, true),
-        };
-        let result = match f(&mut connection) {
-            Err(error) if !fresh && error.is_connection_dropped() && !error.is_timeout() => {
-                connection = self.connect().map_err(backend)?;
-                f(&mut connection)
-            }
-            result => result,
-        };
-        let result = result.map_err(backend)?;
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < POOL {
-            idle.push(connection);
+    fn with_connection<T>(&self, f: impl Fn(&mut dyn redis::ConnectionLike) -> redis::RedisResult<T>) -> Result<T> {
+        match &self.server {
+            Server::Single { client, idle, .. } => pooled(idle, f, || {
+                let connection = client.get_connection_with_timeout(self.connect_timeout)?;
+                connection.set_read_timeout(Some(self.io_timeout))?;
+                connection.set_write_timeout(Some(self.io_timeout))?;
+                Ok(connection)
+            }),
+            #[cfg(feature = "redis-cluster")]
+            Server::Cluster { client, idle, .. } => pooled(idle, f, || client.get_connection()),
         }
-        Ok(result)
     }
 }
 
-/// The consume script's answer.
-fn consumed(status: i64, context: String) -> Result<String> {
+/// [`RedisNonceStore::with_connection`] on one kind of connection.
+fn pooled<C: redis::ConnectionLike, T>(
+    idle: &Mutex<Vec<C>>,
+    f: impl Fn(&mut dyn redis::ConnectionLike) -> redis::RedisResult<T>,
+    connect: impl Fn() -> redis::RedisResult<C>,
+) -> Result<T> {
+    let pooled = idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+    let (mut connection, fresh) = match pooled {
+        Some(connection) => (connection, false),
+        None => (connect().map_err(backend)?, true),
+    };
+    let result = match f(&mut connection) {
+        Err(error) if !fresh && retryable(&error) => {
+            connection = connect().map_err(backend)?;
+            f(&mut connection)
+        }
+        result => result,
+    };
+    let result = result.map_err(backend)?;
+    let mut idle = idle.lock().unwrap_or_else(PoisonError::into_inner);
+    if idle.len() < POOL {
+        idle.push(connection);
+    }
+    Ok(result)
+}
+
+/// A cluster client that gives up about as soon as a single-server
+/// connection does: each connect and each answer bounded, and three retries
+/// (enough for a reconnection followed by a MOVED redirection), not the
+/// client's default sixteen with back-off.
+#[cfg(feature = "redis-cluster")]
+fn cluster_client(
+    nodes: &[redis::ConnectionInfo],
+    connect: Duration,
+    read_write: Duration,
+) -> Result<redis::cluster::ClusterClient> {
+    redis::cluster::ClusterClientBuilder::new(nodes.to_vec())
+        .connection_timeout(connect)
+        .response_timeout(read_write)
+        .retries(3)
+        .build()
+        .map_err(backend)
+}
+
+/// A dropped connection (a server restart) is worth one more try; a
+/// timeout is not, so a stalled server fails after one timeout.
+fn retryable(error: &redis::RedisError) -> bool {
+    error.is_connection_dropped() && !error.is_timeout()
+}
+
+/// The consume and peek scripts' answer.
+fn answered(status: i64, context: String) -> Result<String> {
     match status {
         1 => Ok(context),
         2 => Err(Error::NonceReplayed),
@@ -224,15 +401,8 @@ impl NonceStore for RedisNonceStore {
         for _ in 0..3 {
             let nonce = generate_nonce()?;
             let (live, seen) = self.keys(&nonce);
-            let stored: i64 = self.with_connection(|connection| {
-                self.issue
-                    .key(&live)
-                    .key(&seen)
-                    .arg(context)
-                    .arg(millis(ttl))
-                    .arg(millis(ttl + self.retention))
-                    .invoke(connection)
-            })?;
+            let args = self.issue_args(context, ttl);
+            let stored: i64 = self.with_connection(|c| self.issue.run(c, &[&live, &seen], &args))?;
             if stored == 1 {
                 return Ok(nonce);
             }
@@ -248,41 +418,60 @@ impl NonceStore for RedisNonceStore {
         // The same token on a retry: a consume that ran but whose answer
         // was lost returns its context again instead of "replayed".
         let token = generate_nonce()?;
-        let (status, context): (i64, String) = self.with_connection(|connection| {
+        let (status, context): (i64, String) = self.with_connection(|c| {
             // The deadline on the server's clock: a consume that arrives
             // after this call gave up (a stalled server) changes nothing.
-            let deadline = self.deadline(redis::cmd("TIME").query(connection)?);
+            let deadline = self.deadline(self.time.run(c, &[&live], &[])?);
             self.consume
-                .key(&live)
-                .key(&seen)
-                .arg(millis(self.retention))
-                .arg(&token)
-                .arg(deadline)
-                .invoke(connection)
+                .run(c, &[&live, &seen], &self.consume_args(&token, deadline))
         })?;
-        consumed(status, context)
+        answered(status, context)
+    }
+
+    fn peek(&self, nonce: &str) -> Result<String> {
+        if !is_well_formed(nonce) {
+            return Err(Error::NonceUnknown);
+        }
+        let (live, seen) = self.keys(nonce);
+        let (status, context): (i64, String) = self.with_connection(|c| self.peek.run(c, &[&live, &seen], &[]))?;
+        answered(status, context)
     }
 }
 
-/// The async API, over the redis crate's reconnecting connection manager,
-/// with the same scripts, timeouts, retry and deadline as the blocking one.
+impl RedisNonceStore {
+    fn issue_args(&self, context: &str, ttl: Duration) -> [String; 3] {
+        [
+            context.to_owned(),
+            millis(ttl).to_string(),
+            millis(ttl + self.retention).to_string(),
+        ]
+    }
+
+    fn consume_args(&self, token: &str, deadline: u64) -> [String; 3] {
+        [
+            millis(self.retention).to_string(),
+            token.to_owned(),
+            deadline.to_string(),
+        ]
+    }
+}
+
+/// The async API, over the redis crate's reconnecting connection manager
+/// (or its async cluster connection), with the same scripts, timeouts,
+/// retry and deadline as the blocking one.
 #[cfg(feature = "redis-async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis-async")))]
 impl crate::AsyncNonceStore for RedisNonceStore {
     async fn issue(&self, context: &str, ttl: Duration) -> Result<String> {
         check_ttl(ttl)?;
-        let mut manager = self.manager().await?;
+        let mut connection = self.connection().await?;
         for _ in 0..3 {
             let nonce = generate_nonce()?;
             let (live, seen) = self.keys(&nonce);
-            let mut invocation = self.issue.key(&live);
-            invocation
-                .key(&seen)
-                .arg(context)
-                .arg(millis(ttl))
-                .arg(millis(ttl + self.retention));
-            let stored: i64 = match invocation.invoke_async(&mut manager).await {
-                Err(error) if retryable(&error) => invocation.invoke_async(&mut manager).await,
+            let args = self.issue_args(context, ttl);
+            let keys = [live.as_str(), seen.as_str()];
+            let stored: i64 = match self.issue.run_async(&mut connection, &keys, &args).await {
+                Err(error) if retryable(&error) => self.issue.run_async(&mut connection, &keys, &args).await,
                 result => result,
             }
             .map_err(backend)?;
@@ -300,18 +489,13 @@ impl crate::AsyncNonceStore for RedisNonceStore {
         let (live, seen) = self.keys(nonce);
         // As in the blocking API: one token for the call, a deadline per try.
         let token = generate_nonce()?;
-        let mut manager = self.manager().await?;
+        let mut connection = self.connection().await?;
         let mut result = Err(redis::RedisError::from((redis::ErrorKind::Io, "not tried")));
         for _ in 0..2 {
             result = async {
-                let deadline = self.deadline(redis::cmd("TIME").query_async(&mut manager).await?);
-                let mut invocation = self.consume.key(&live);
-                invocation
-                    .key(&seen)
-                    .arg(millis(self.retention))
-                    .arg(&token)
-                    .arg(deadline);
-                invocation.invoke_async::<(i64, String)>(&mut manager).await
+                let deadline = self.deadline(self.time.run_async(&mut connection, &[&live], &[]).await?);
+                let args = self.consume_args(&token, deadline);
+                self.consume.run_async(&mut connection, &[&live, &seen], &args).await
             }
             .await;
             match &result {
@@ -319,33 +503,93 @@ impl crate::AsyncNonceStore for RedisNonceStore {
                 _ => break,
             }
         }
-        let (status, context) = result.map_err(backend)?;
-        consumed(status, context)
+        let (status, context): (i64, String) = result.map_err(backend)?;
+        answered(status, context)
+    }
+
+    async fn peek(&self, nonce: &str) -> Result<String> {
+        if !is_well_formed(nonce) {
+            return Err(Error::NonceUnknown);
+        }
+        let (live, seen) = self.keys(nonce);
+        let keys = [live.as_str(), seen.as_str()];
+        let mut connection = self.connection().await?;
+        let (status, context): (i64, String) = match self.peek.run_async(&mut connection, &keys, &[]).await {
+            Err(error) if retryable(&error) => self.peek.run_async(&mut connection, &keys, &[]).await,
+            result => result,
+        }
+        .map_err(backend)?;
+        answered(status, context)
     }
 }
 
-/// A dropped connection (a server restart) is worth one more try; a
-/// timeout is not, so a stalled server fails after one timeout.
+/// The async API's connection: one for the whole store, reconnecting.
 #[cfg(feature = "redis-async")]
-fn retryable(error: &redis::RedisError) -> bool {
-    error.is_connection_dropped() && !error.is_timeout()
+#[derive(Clone)]
+enum AsyncConnection {
+    Single(redis::aio::ConnectionManager),
+    #[cfg(feature = "redis-cluster")]
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+#[cfg(feature = "redis-async")]
+impl redis::aio::ConnectionLike for AsyncConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Self::Single(connection) => connection.req_packed_command(cmd),
+            #[cfg(feature = "redis-cluster")]
+            Self::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Self::Single(connection) => connection.req_packed_commands(pipeline, offset, count),
+            #[cfg(feature = "redis-cluster")]
+            Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(connection) => connection.get_db(),
+            #[cfg(feature = "redis-cluster")]
+            Self::Cluster(connection) => connection.get_db(),
+        }
+    }
 }
 
 #[cfg(feature = "redis-async")]
 impl RedisNonceStore {
-    /// The connection manager, made on first use with this store's timeouts.
-    async fn manager(&self) -> Result<redis::aio::ConnectionManager> {
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.connect_timeout))
-            .set_response_timeout(Some(self.io_timeout))
-            .set_number_of_retries(1);
-        let client = self.client.clone();
-        let manager = self
-            .manager
-            .get_or_try_init(|| redis::aio::ConnectionManager::new_with_config(client, config))
-            .await
-            .map_err(backend)?;
-        Ok(manager.clone())
+    /// The async connection, made on first use with this store's timeouts.
+    async fn connection(&self) -> Result<AsyncConnection> {
+        match &self.server {
+            Server::Single { client, manager, .. } => {
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.connect_timeout))
+                    .set_response_timeout(Some(self.io_timeout))
+                    .set_number_of_retries(1);
+                let client = client.clone();
+                let manager = manager
+                    .get_or_try_init(|| redis::aio::ConnectionManager::new_with_config(client, config))
+                    .await
+                    .map_err(backend)?;
+                Ok(AsyncConnection::Single(manager.clone()))
+            }
+            #[cfg(feature = "redis-cluster")]
+            Server::Cluster { client, connection, .. } => {
+                let connection = connection
+                    .get_or_try_init(|| client.get_async_connection())
+                    .await
+                    .map_err(backend)?;
+                Ok(AsyncConnection::Cluster(connection.clone()))
+            }
+        }
     }
 }
 
@@ -391,21 +635,16 @@ mod tests {
         let mut connection = (0..100)
             .find_map(|_| {
                 std::thread::sleep(Duration::from_millis(50));
-                store.connect().ok()
+                redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                    .and_then(|client| client.get_connection())
+                    .ok()
             })
             .unwrap();
         let nonce = store.issue("application-9", Duration::from_secs(60)).unwrap();
         let (live, seen) = store.keys(&nonce);
         let mut consume = |token: &str, deadline: u64| -> (i64, String) {
-            store
-                .consume
-                .key(&live)
-                .key(&seen)
-                .arg(60_000)
-                .arg(token)
-                .arg(deadline)
-                .invoke(&mut connection)
-                .unwrap()
+            let args = ["60000".to_owned(), token.to_owned(), deadline.to_string()];
+            store.consume.run(&mut connection, &[&live, &seen], &args).unwrap()
         };
         let (past, future) = (1, u64::MAX / 2);
         assert_eq!(consume("token-a", past), (4, String::new()), "past its deadline");

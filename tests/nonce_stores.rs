@@ -19,7 +19,12 @@ fn behaves_as_a_nonce_store(store: &dyn NonceStore) {
     let a = store.issue("session-a", TTL).unwrap();
     let b = store.issue("session-b", TTL).unwrap();
     assert_ne!(a, b);
+    // Peeking consumes nothing, however often.
+    assert_eq!(store.peek(&b).unwrap(), "session-b");
+    assert_eq!(store.peek(&b).unwrap(), "session-b");
     assert_eq!(store.consume(&b).unwrap(), "session-b");
+    assert!(matches!(store.peek(&b), Err(Error::NonceReplayed)));
+    assert!(matches!(store.peek("never-issued-nonce"), Err(Error::NonceUnknown)));
     assert_eq!(store.consume(&a).unwrap(), "session-a");
     assert!(matches!(store.consume(&a), Err(Error::NonceReplayed)));
     assert!(matches!(store.consume("never-issued-nonce"), Err(Error::NonceUnknown)));
@@ -28,6 +33,7 @@ fn behaves_as_a_nonce_store(store: &dyn NonceStore) {
 
     let short = store.issue("session-c", Duration::from_millis(50)).unwrap();
     std::thread::sleep(Duration::from_millis(150));
+    assert!(matches!(store.peek(&short), Err(Error::NonceExpired)));
     assert!(matches!(store.consume(&short), Err(Error::NonceExpired)));
 }
 
@@ -114,57 +120,10 @@ fn memory_store() {
 #[cfg(feature = "redis")]
 mod redis {
     use super::*;
-    use std::net::{TcpListener, TcpStream};
-    use std::process::{Child, Command, Stdio};
+    use std::net::TcpListener;
     use telegram_passport::RedisNonceStore;
 
-    /// A `redis-server` on a free loopback port, stopped on drop.
-    pub(super) struct Server {
-        pub(crate) child: Child,
-        pub(crate) url: String,
-    }
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-
-    pub(super) fn start() -> Option<Server> {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        spawn(port, &["--save", "", "--appendonly", "no"])
-    }
-
-    /// `redis-server` on `port` with `options`, once it listens. In CI the
-    /// server is installed, so a missing one is a failure there.
-    fn spawn(port: u16, options: &[&str]) -> Option<Server> {
-        let required = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
-        let spawned = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(options)
-            .stdout(Stdio::null())
-            .spawn();
-        let child = match spawned {
-            Ok(child) => child,
-            Err(error) if !required => {
-                println!("SKIPPED: cannot start redis-server ({error}); install it to run the Redis tests");
-                return None;
-            }
-            Err(error) => panic!("redis-server is required here: {error}"),
-        };
-        let server = Server {
-            child,
-            url: format!("redis://127.0.0.1:{port}/"),
-        };
-        for _ in 0..100 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(server);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("redis-server did not start listening on port {port}");
-    }
+    use common::redis_server::{start, start_persistent};
 
     #[test]
     fn redis_store() {
@@ -202,14 +161,6 @@ mod redis {
         assert!(matches!(RedisNonceStore::open("not a url"), Err(Error::NonceStore(_))));
     }
 
-    pub(super) fn signal(server: &Server, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &server.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill {signal}");
-    }
-
     /// A stalled server (SIGSTOP): calls fail after about one timeout with
     /// "unavailable", and consume nothing; once it resumes, all is as before.
     #[test]
@@ -219,7 +170,7 @@ mod redis {
             .unwrap()
             .with_timeouts(Duration::from_millis(500), Duration::from_millis(300));
         let nonce = store.issue("application-1", TTL).unwrap();
-        signal(&server, "-STOP");
+        server.signal("-STOP");
         for _ in 0..3 {
             let started = std::time::Instant::now();
             let error = store.consume(&nonce).unwrap_err();
@@ -228,7 +179,7 @@ mod redis {
             assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
         }
         assert!(matches!(store.issue("x", TTL), Err(Error::NonceStoreUnavailable(_))));
-        signal(&server, "-CONT");
+        server.signal("-CONT");
         assert_eq!(store.consume(&nonce).unwrap(), "application-1");
         assert!(matches!(store.consume(&nonce), Err(Error::NonceReplayed)));
     }
@@ -238,34 +189,15 @@ mod redis {
     /// first consume after the restart is a success, not "replayed".
     #[test]
     fn a_restarted_server_is_reconnected_transparently() {
-        let Some(first) = start_persistent(None) else { return };
-        let store = RedisNonceStore::open(&first.0.url).unwrap();
+        let Some(server) = start_persistent() else { return };
+        let store = RedisNonceStore::open(&server.url).unwrap();
         let nonces: Vec<String> = (0..4).map(|i| store.issue(&format!("app-{i}"), TTL).unwrap()).collect();
-        let (port, dir) = (first.1, first.2.clone());
-        drop(first); // SIGKILL: the append-only file has every write (fsync always)
-        let Some(_second) = start_persistent(Some((port, dir))) else {
-            return;
-        };
+        // SIGKILL: the append-only file has every write (fsync always).
+        let _server = server.restart();
         for (i, nonce) in nonces.iter().enumerate() {
             assert_eq!(store.consume(nonce).unwrap(), format!("app-{i}"));
         }
         assert!(matches!(store.consume(&nonces[0]), Err(Error::NonceReplayed)));
-    }
-
-    /// A server that keeps its data in an append-only file in a folder of
-    /// its own, on a given port and folder (to restart it) or new ones.
-    pub(super) fn start_persistent(
-        again: Option<(u16, std::path::PathBuf)>,
-    ) -> Option<(Server, u16, std::path::PathBuf)> {
-        let (port, dir) = again.unwrap_or_else(|| {
-            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            let dir = std::env::temp_dir().join(format!("telegram-passport-redis-{port}-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            (port, dir)
-        });
-        let options = ["--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir"];
-        let server = spawn(port, &[&options[..], &[dir.to_str().unwrap()]].concat())?;
-        Some((server, port, dir))
     }
 }
 
@@ -279,6 +211,7 @@ mod asynchronous {
     async fn behaves_as_a_nonce_store(store: &(impl AsyncNonceStore + 'static)) {
         let key = common::key("keys/rsa2048_pkcs1.pem");
         let nonce = store.issue("application-5", TTL).await.unwrap();
+        assert_eq!(store.peek(&nonce).await.unwrap(), "application-5");
         let sealed = PassportBuilder::new()
             .email("a@example.org")
             .seal(&key.public_key(), &nonce)
@@ -287,6 +220,7 @@ mod asynchronous {
         assert_eq!(passport.context(), Some("application-5"));
         let replayed = decrypt_and_consume(&key, &sealed.passport_data, store).await;
         assert!(matches!(replayed, Err(Error::NonceReplayed)), "{replayed:?}");
+        assert!(matches!(store.peek(&nonce).await, Err(Error::NonceReplayed)));
         assert!(matches!(store.consume("never-issued").await, Err(Error::NonceUnknown)));
     }
 
@@ -297,8 +231,8 @@ mod asynchronous {
 
     #[cfg(feature = "redis-async")]
     mod redis {
-        use super::super::redis::{signal, start, start_persistent};
         use super::*;
+        use common::redis_server::{start, start_persistent};
         use telegram_passport::RedisNonceStore;
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,26 +266,22 @@ mod asynchronous {
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_stalled_then_restarted_server() {
-            let Some(first) = start_persistent(None) else { return };
-            let store = RedisNonceStore::open(&first.0.url)
+            let Some(server) = start_persistent() else { return };
+            let store = RedisNonceStore::open(&server.url)
                 .unwrap()
                 .with_timeouts(Duration::from_millis(500), Duration::from_millis(300));
             let nonces = [
                 AsyncNonceStore::issue(&store, "a", TTL).await.unwrap(),
                 AsyncNonceStore::issue(&store, "b", TTL).await.unwrap(),
             ];
-            signal(&first.0, "-STOP");
+            server.signal("-STOP");
             let started = std::time::Instant::now();
             let error = AsyncNonceStore::consume(&store, &nonces[0]).await.unwrap_err();
             assert!(matches!(error, Error::NonceStoreUnavailable(_)), "{error:?}");
             assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
-            signal(&first.0, "-CONT");
+            server.signal("-CONT");
             assert_eq!(AsyncNonceStore::consume(&store, &nonces[0]).await.unwrap(), "a");
-            let (port, dir) = (first.1, first.2.clone());
-            drop(first);
-            let Some(_second) = start_persistent(Some((port, dir))) else {
-                return;
-            };
+            let _server = server.restart();
             assert_eq!(AsyncNonceStore::consume(&store, &nonces[1]).await.unwrap(), "b");
             let replayed = AsyncNonceStore::consume(&store, &nonces[0]).await;
             assert!(matches!(replayed, Err(Error::NonceReplayed)), "{replayed:?}");

@@ -69,3 +69,4 @@ pub fn assert_subset(expected: &Value, actual: &Value, path: &str) {
         _ => assert_eq!(expected, actual, "{path}"),
     }
 }
+pub mod redis_server;
