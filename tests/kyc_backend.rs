@@ -1,264 +1,87 @@
-//! The `kyc_backend` example end to end, against a stand-in for the Bot API
-//! on 127.0.0.1 that answers `getFile`, file downloads and
-//! `setPassportDataErrors` and records what it received. Submissions are
-//! built with the crate's client side, as a user's app would.
+//! The `kyc_backend` example's binary end to end, as deployed: started as
+//! processes with their environment, against a stand-in Bot API, with
+//! nonces in memory or in a real `redis-server`. Accepted; replayed;
+//! rejected → told → corrected under the same application; only elements
+//! missing → re-requested; a failed download → retried and stored whole;
+//! a `/start` flood → another applicant still served, memory flat; two
+//! instances on one Redis → each submission stored once; Redis stalled →
+//! fast 503s, no hang; Redis restarted → the next submission goes through.
 
-#[path = "../examples/kyc_backend/app.rs"]
-#[allow(dead_code)]
-mod app;
+#![cfg(feature = "redis-async")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 mod common;
+#[path = "support/kyc.rs"]
+mod kyc;
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::{Path as UrlPath, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::{json, Value};
-use telegram_passport::client::PassportBuilder;
-use telegram_passport::{
-    CalendarDate, Date, ElementType, FileSlot, Gender, IdDocumentData, PassportRequest, PersonalDetails,
-    ResidentialAddress,
-};
+use kyc::{deliver, post, start, stored, submission, Backend, Kind, SECRET};
+use telegram_passport::PassportRequest;
 
-const TOKEN: &str = "123456:TEST-token";
-const SECRET: &str = "webhook-secret-0123456789";
+const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-/// What the stand-in Bot API holds and has seen.
-#[derive(Default)]
-struct BotApi {
-    files: Mutex<HashMap<String, Vec<u8>>>,
-    errors: Mutex<Vec<Value>>,
-    get_file_calls: Mutex<usize>,
-}
-
-async fn api_method(
-    State(api): State<Arc<BotApi>>,
-    UrlPath((bot, method)): UrlPath<(String, String)>,
-    body: Bytes,
-) -> Json<Value> {
-    assert_eq!(bot, format!("bot{TOKEN}"));
-    let body: Value = serde_json::from_slice(&body).unwrap();
-    match method.as_str() {
-        "getFile" => {
-            *api.get_file_calls.lock().unwrap() += 1;
-            let file_id = body["file_id"].as_str().unwrap();
-            Json(json!({"ok": true, "result": {"file_id": file_id, "file_path": format!("passport/{file_id}")}}))
-        }
-        "setPassportDataErrors" => {
-            api.errors.lock().unwrap().push(body);
-            Json(json!({"ok": true, "result": true}))
-        }
-        _ => Json(json!({"ok": false, "description": "unknown method"})),
-    }
-}
-
-async fn api_download(State(api): State<Arc<BotApi>>, UrlPath((bot, path)): UrlPath<(String, String)>) -> Vec<u8> {
-    assert_eq!(bot, format!("bot{TOKEN}"));
-    let file_id = path.strip_prefix("passport/").unwrap();
-    api.files.lock().unwrap()[file_id].clone()
-}
-
-async fn serve(router: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{address}")
-}
-
-struct World {
-    api: Arc<BotApi>,
-    backend: String,
-    data_dir: PathBuf,
-    http: reqwest::Client,
-}
-
-async fn world(name: &str) -> World {
-    let api = Arc::new(BotApi::default());
-    let api_url = serve(
-        Router::new()
-            .route("/{bot}/{method}", post(api_method))
-            .route("/file/{bot}/{*path}", get(api_download))
-            .with_state(Arc::clone(&api)),
-    )
-    .await;
-    let data_dir = std::env::temp_dir().join(format!("telegram-passport-kyc-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data_dir);
-    let config = app::Config {
-        bot_token: TOKEN.to_owned(),
-        key: common::key("keys/rsa2048_pkcs1.pem"),
-        webhook_secret: SECRET.to_owned(),
-        bot_api_url: api_url,
-        data_dir: data_dir.clone(),
-        today: CalendarDate::new(2026, 11, 23),
-    };
-    let backend = serve(app::router(config).unwrap()).await;
-    World {
-        api,
-        backend,
-        data_dir,
-        http: reqwest::Client::new(),
-    }
-}
-
-fn jpeg(seed: u8, len: usize) -> Vec<u8> {
-    [0xff, 0xd8, 0xff, 0xe0]
-        .into_iter()
-        .chain((4..len).map(|i| (i as u8) ^ seed))
-        .collect()
-}
-
-/// A submission: the photos it carries, by stored file name.
-struct Submission {
-    update: Value,
-    photos: Vec<(String, Vec<u8>)>,
-}
-
-impl World {
-    /// `GET /start`: the application id and the request its link carries.
-    async fn start(&self) -> (String, PassportRequest) {
-        let started: Value = self
-            .http
-            .get(format!("{}/start", self.backend))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert!(started["sdk"]["scope"]["data"].is_array());
-        let request = PassportRequest::parse_link(started["deep_link"].as_str().unwrap()).unwrap();
-        (started["application_id"].as_str().unwrap().to_owned(), request)
-    }
-
-    /// What the user's app sends for `request`; `expiry` and `selfie` make it good or bad.
-    fn submission(&self, request: &PassportRequest, user: i64, expiry: &str, selfie: bool) -> Submission {
-        let public_key = telegram_passport::PublicKey::from_pem(request.public_key()).unwrap();
-        let mut details = PersonalDetails::new("Anna", "Ivanova", Date::new("14.03.1991"), Gender::Female, "RU", "DE");
-        details.first_name_native = Some("Анна".to_owned());
-        details.last_name_native = Some("Иванова".to_owned());
-        let tag = format!("{user}-{}", &request.nonce()[..8]);
-        let (front, back, face) = (jpeg(1, 3000), jpeg(2, 2500), jpeg(3, 4000));
-        let mut app = PassportBuilder::new()
-            .personal_details(&details)
-            .id_document(
-                ElementType::IdentityCard,
-                &IdDocumentData::new("ID-77", Some(Date::new(expiry))),
-            )
-            .file(
-                ElementType::IdentityCard,
-                FileSlot::FrontSide,
-                &format!("front-{tag}"),
-                front.clone(),
-            )
-            .file(
-                ElementType::IdentityCard,
-                FileSlot::ReverseSide,
-                &format!("back-{tag}"),
-                back.clone(),
-            )
-            .address(&ResidentialAddress::new("Unter den Linden 5", "Berlin", "DE", "10117"))
-            .phone_number("4915112345678")
-            .email("anna@example.org");
-        let mut photos = vec![
-            ("identity_card-0.jpg".to_owned(), front),
-            ("identity_card-1.jpg".to_owned(), back),
-        ];
-        if selfie {
-            app = app.file(
-                ElementType::IdentityCard,
-                FileSlot::Selfie,
-                &format!("selfie-{tag}"),
-                face.clone(),
-            );
-            photos.push(("identity_card-2.jpg".to_owned(), face));
-        }
-        let sealed = app.seal(&public_key, request.nonce()).unwrap();
-        self.api.files.lock().unwrap().extend(sealed.files.clone());
-        let update = json!({
-            "update_id": user,
-            "message": {"message_id": 1, "date": 1_700_000_000, "from": {"id": user, "is_bot": false, "first_name": "A"},
-                        "chat": {"id": user, "type": "private"}, "passport_data": sealed.passport_data},
-        });
-        Submission { update, photos }
-    }
-
-    async fn post(&self, body: impl Into<reqwest::Body>, secret: &str) -> reqwest::StatusCode {
-        let response = self
-            .http
-            .post(format!("{}/telegram/webhook", self.backend))
-            .header("X-Telegram-Bot-Api-Secret-Token", secret)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        response.status()
-    }
-
-    async fn send(&self, submission: &Submission) -> reqwest::StatusCode {
-        self.post(submission.update.to_string(), SECRET).await
-    }
-}
-
-fn stored(dir: &Path, application_id: &str) -> Option<Value> {
-    let text = std::fs::read(dir.join(application_id).join("application.json")).ok()?;
-    Some(serde_json::from_slice(&text).unwrap())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn accepted_rejected_replayed_and_refused() {
-    let world = world("flow").await;
-
-    // An accepted application lands on disk with the right values and byte-identical photos.
-    let (application_id, request) = world.start().await;
-    let good = world.submission(&request, 1001, "01.01.2035", true);
-    assert_eq!(world.send(&good).await, 200);
-    let values = stored(&world.data_dir, &application_id).expect("application stored");
-    assert_eq!(values["context"], application_id.as_str());
-    assert_eq!(values["elements"][0]["data"]["first_name_native"], "Анна");
-    assert_eq!(values["elements"][1]["data"]["document_no"], "ID-77");
-    for (name, bytes) in &good.photos {
-        assert_eq!(
-            &std::fs::read(world.data_dir.join(&application_id).join(name)).unwrap(),
-            bytes,
-            "{name}"
-        );
-    }
-    assert_eq!(*world.api.get_file_calls.lock().unwrap(), 3);
-    assert!(world.api.errors.lock().unwrap().is_empty());
-    // Identity documents are readable by the service's user only.
+fn assert_owner_only(folder: &Path, names: impl IntoIterator<Item = String>) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
-        let folder = world.data_dir.join(&application_id);
-        assert_eq!(mode(&folder), 0o700, "application folder");
-        assert_eq!(mode(&world.data_dir), 0o700, "data folder");
-        for name in good
-            .photos
-            .iter()
-            .map(|(name, _)| name.as_str())
-            .chain(["application.json"])
-        {
-            assert_eq!(mode(&folder.join(name)), 0o600, "{name}");
+        assert_eq!(mode(folder), 0o700, "application folder");
+        assert_eq!(mode(folder.parent().unwrap()), 0o700, "data folder");
+        for name in names {
+            assert_eq!(mode(&folder.join(&name)), 0o600, "{name}");
         }
     }
+}
 
-    // A replayed update is refused: nothing downloaded, nothing reported, nothing changed.
-    assert_eq!(world.send(&good).await, 200);
-    assert_eq!(*world.api.get_file_calls.lock().unwrap(), 3);
-    assert!(world.api.errors.lock().unwrap().is_empty());
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_replayed_rejected_and_corrected() {
+    let (api, api_url) = kyc::bot_api().await;
+    let data = kyc::data_dir("flow");
+    let backend = Backend::start(&api_url, &data, None);
+    let http = kyc::client(LOCAL);
 
-    // A bad submission (expired card, no selfie) produces the right setPassportDataErrors call.
-    let (bad_id, request) = world.start().await;
-    let bad = world.submission(&request, 2002, "01.01.2020", false);
-    assert_eq!(world.send(&bad).await, 200);
-    assert!(stored(&world.data_dir, &bad_id).is_none());
-    let errors = world.api.errors.lock().unwrap().clone();
+    // Accepted: the values and byte-identical photos, owner-only, appear at once.
+    let (application, request) = start(&http, &backend.url).await.unwrap();
+    let good = submission(&api, &request, 1001, Kind::Good);
+    assert_eq!(deliver(&http, &backend.url, &good).await, 200);
+    let values = stored(&data, &application).expect("application stored");
+    assert_eq!(values["application_id"], application.as_str());
+    assert_eq!(values["telegram_user_id"], 1001);
+    assert_eq!(values["passport"]["elements"][0]["data"]["first_name_native"], "Анна");
+    assert_eq!(values["passport"]["elements"][1]["data"]["document_no"], "ID-77");
+    for (name, bytes) in &good.photos {
+        assert_eq!(
+            &std::fs::read(data.join(&application).join(name)).unwrap(),
+            bytes,
+            "{name}"
+        );
+    }
+    let names = good
+        .photos
+        .iter()
+        .map(|(name, _)| name.clone())
+        .chain(["application.json".to_owned()]);
+    assert_owner_only(&data.join(&application), names);
+    assert_eq!(api.get_file_calls.load(Ordering::SeqCst), 3);
+    assert_eq!(kyc::folders(&data), (1, 0), "one folder, nothing left in .incoming");
+
+    // Replayed: refused, nothing downloaded, reported or changed.
+    assert_eq!(deliver(&http, &backend.url, &good).await, 200);
+    assert_eq!(api.get_file_calls.load(Ordering::SeqCst), 3);
+    assert!(api.errors.lock().unwrap().is_empty() && api.messages.lock().unwrap().is_empty());
+
+    // Rejected: the exact error report, and a message to the user with a
+    // fresh link for the same application.
+    let (application, request) = start(&http, &backend.url).await.unwrap();
+    let bad = submission(&api, &request, 2002, Kind::ExpiredNoSelfie);
+    assert_eq!(deliver(&http, &backend.url, &bad).await, 200);
+    assert!(stored(&data, &application).is_none());
+    let errors = api.errors.lock().unwrap().clone();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0]["user_id"], 2002);
     let reported: Vec<(&str, &str)> = errors[0]["errors"]
@@ -274,67 +97,234 @@ async fn accepted_rejected_replayed_and_refused() {
             ("data", "The document expired on 01.01.2020")
         ]
     );
-    assert_eq!(errors[0]["errors"][1]["field_name"], "expiry_date");
-    assert_eq!(errors[0]["errors"][1]["type"], "identity_card");
-
-    // A wrong secret token gets 401; malformed JSON gets 400; the service keeps serving.
-    let (third_id, request) = world.start().await;
-    let third = world.submission(&request, 3003, "01.01.2035", true);
-    assert_eq!(world.post(third.update.to_string(), "wrong").await, 401);
-    assert_eq!(world.post(third.update.to_string(), "").await, 401);
-    assert_eq!(world.post("{\"update_id\": ", SECRET).await, 400);
+    let fresh = told(&api, 2002, &request);
+    // The old link stays refused: its update again changes nothing.
+    assert_eq!(deliver(&http, &backend.url, &bad).await, 200);
     assert_eq!(
-        world
-            .post("{\"update_id\": 5, \"message\": {\"text\": \"hi\"}}", SECRET)
-            .await,
+        (api.errors.lock().unwrap().len(), api.messages.lock().unwrap().len()),
+        (1, 1)
+    );
+    // The corrected submission through the fresh link: the same application.
+    let corrected = submission(&api, &fresh, 2002, Kind::Good);
+    assert_eq!(deliver(&http, &backend.url, &corrected).await, 200);
+    let values = stored(&data, &application).expect("the corrected application stored");
+    assert_eq!(values["passport"]["elements"][1]["data"]["expiry_date"], "01.01.2035");
+
+    // Only an element missing: no empty error report, a message that asks
+    // for it with a fresh link, and the complete resubmission is accepted.
+    let (application, request) = start(&http, &backend.url).await.unwrap();
+    let partial = submission(&api, &request, 3003, Kind::NoAddress);
+    assert_eq!(deliver(&http, &backend.url, &partial).await, 200);
+    assert_eq!(
+        api.errors.lock().unwrap().len(),
+        1,
+        "no setPassportDataErrors with errors: []"
+    );
+    let fresh = told(&api, 3003, &request);
+    let text = api.messages.lock().unwrap().last().unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains("address"), "{text}");
+    assert_eq!(
+        deliver(&http, &backend.url, &submission(&api, &fresh, 3003, Kind::Good)).await,
         200
     );
-    assert_eq!(world.send(&third).await, 200);
-    assert!(stored(&world.data_dir, &third_id).is_some());
+    assert!(stored(&data, &application).is_some());
 
-    std::fs::remove_dir_all(&world.data_dir).unwrap();
+    // A wrong secret token gets 401, malformed JSON 400; the service goes on.
+    let (application, request) = start(&http, &backend.url).await.unwrap();
+    let next = submission(&api, &request, 4004, Kind::Good);
+    assert_eq!(post(&http, &backend.url, next.update.to_string(), "wrong").await, 401);
+    assert_eq!(post(&http, &backend.url, next.update.to_string(), "").await, 401);
+    assert_eq!(
+        post(&http, &backend.url, "{\"update_id\": ".to_owned(), SECRET).await,
+        400
+    );
+    let text = "{\"update_id\": 5, \"message\": {\"text\": \"hi\"}}".to_owned();
+    assert_eq!(post(&http, &backend.url, text, SECRET).await, 200);
+    assert_eq!(deliver(&http, &backend.url, &next).await, 200);
+    assert!(stored(&data, &application).is_some());
+    assert_eq!(kyc::folders(&data), (4, 0));
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
+/// The last message must be to `user`, with one button whose link is a
+/// request like `old` (same bot, key, scope) under a new nonce.
+fn told(api: &kyc::BotApi, user: i64, old: &PassportRequest) -> PassportRequest {
+    let message = api.messages.lock().unwrap().last().unwrap().clone();
+    assert_eq!(message["chat_id"], user);
+    let link = message["reply_markup"]["inline_keyboard"][0][0]["url"]
+        .as_str()
+        .unwrap();
+    let fresh = PassportRequest::parse_link(link).unwrap();
+    assert_ne!(fresh.nonce(), old.nonce());
+    assert_eq!(
+        (fresh.bot_id(), fresh.public_key(), fresh.scope()),
+        (old.bot_id(), old.public_key(), old.scope())
+    );
+    fresh
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_hundred_submissions_from_eight_clients() {
-    let world = Arc::new(world("load").await);
-    const CLIENTS: usize = 8;
-    const EACH: usize = 25;
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..CLIENTS)
-        .map(|client| {
-            let world = Arc::clone(&world);
+async fn a_failed_download_leaves_the_submission_retryable() {
+    let (api, api_url) = kyc::bot_api().await;
+    let data = kyc::data_dir("download");
+    let backend = Backend::start(&api_url, &data, None);
+    let http = kyc::client(LOCAL);
+    let (application, request) = start(&http, &backend.url).await.unwrap();
+    let good = submission(&api, &request, 1001, Kind::Good);
+    // The second photo's getFile fails: 503, so Telegram delivers again.
+    api.failing_get_file.store(2, Ordering::SeqCst);
+    assert_eq!(deliver(&http, &backend.url, &good).await, 503);
+    assert!(stored(&data, &application).is_none());
+    assert_eq!(kyc::folders(&data), (0, 0), "no partial application left behind");
+    // The redelivery goes through, complete.
+    assert_eq!(deliver(&http, &backend.url, &good).await, 200);
+    assert_eq!(api.get_file_calls.load(Ordering::SeqCst), 2 + 3);
+    for (name, bytes) in &good.photos {
+        assert_eq!(
+            &std::fs::read(data.join(&application).join(name)).unwrap(),
+            bytes,
+            "{name}"
+        );
+    }
+    assert!(stored(&data, &application).is_some());
+    assert_eq!(kyc::folders(&data), (1, 0));
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_flood_locks_out_no_one_and_memory_stays_flat() {
+    let (api, api_url) = kyc::bot_api().await;
+    let data = kyc::data_dir("flood");
+    let backend = Arc::new(Backend::start(&api_url, &data, None));
+    let flooder = kyc::client(LOCAL);
+    // Warm up: the first requests make the server's buffers.
+    let _ = start(&flooder, &backend.url).await;
+    let before = backend.rss_kib();
+    const CALLS: usize = 20_000;
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (http, backend) = (flooder.clone(), Arc::clone(&backend));
             tokio::spawn(async move {
-                let mut ids = Vec::new();
-                for n in 0..EACH {
-                    let (application_id, request) = world.start().await;
-                    let user = (client * 1000 + n) as i64;
-                    let submission = world.submission(&request, user, "01.01.2035", true);
-                    assert_eq!(world.send(&submission).await, 200);
-                    ids.push(application_id);
+                let mut statuses = [0usize; 2];
+                for _ in 0..CALLS / 8 {
+                    match start(&http, &backend.url).await {
+                        Ok(_) => statuses[0] += 1,
+                        Err(429) => statuses[1] += 1,
+                        Err(other) => panic!("/start answered {other}"),
+                    }
                 }
-                ids
+                statuses
             })
         })
         .collect();
-    let mut ids = Vec::new();
+    let mut statuses = [0usize; 2];
     for task in tasks {
-        ids.extend(task.await.unwrap());
+        let [ok, limited] = task.await.unwrap();
+        statuses[0] += ok;
+        statuses[1] += limited;
     }
-    let elapsed = started.elapsed();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), CLIENTS * EACH);
-    for id in &ids {
-        assert!(stored(&world.data_dir, id).is_some(), "application {id} lost");
-    }
-    let folders = std::fs::read_dir(&world.data_dir).unwrap().count();
-    assert_eq!(folders, CLIENTS * EACH, "every submission stored exactly once");
-    assert_eq!(*world.api.get_file_calls.lock().unwrap(), CLIENTS * EACH * 3);
-    println!(
-        "{} submissions from {CLIENTS} clients in {elapsed:.2?}: {:.0} submissions/s",
-        ids.len(),
-        ids.len() as f64 / elapsed.as_secs_f64()
+    let after = backend.rss_kib();
+    // Ten per client and window, the warm-up included.
+    assert_eq!(statuses, [9, CALLS - 9]);
+    assert!(
+        after < before + 4 * 1024,
+        "resident memory {before} KiB before, {after} KiB after"
     );
-    std::fs::remove_dir_all(&world.data_dir).unwrap();
+    println!("{CALLS} /start calls from one client: {statuses:?} (200, 429); resident memory {before} -> {after} KiB");
+
+    // Another applicant is served, start to stored.
+    let other = kyc::client(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)));
+    let (application, request) = start(&other, &backend.url).await.unwrap();
+    let good = submission(&api, &request, 5005, Kind::Good);
+    assert_eq!(deliver(&other, &backend.url, &good).await, 200);
+    assert!(stored(&data, &application).is_some());
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
+mod on_redis {
+    use super::*;
+    use common::redis_server;
+
+    /// Two instances on one Redis and one data folder behind a "load
+    /// balancer" that sends each start to one and delivers each update to
+    /// both at once: every application is stored exactly once, complete.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_instances_store_each_submission_once() {
+        let Some(redis) = redis_server::start() else { return };
+        let (api, api_url) = kyc::bot_api().await;
+        let data = kyc::data_dir("two");
+        let backends = [
+            Backend::start(&api_url, &data, Some(&redis.url)),
+            Backend::start(&api_url, &data, Some(&redis.url)),
+        ];
+        let urls: Vec<String> = backends.iter().map(|b| b.url.clone()).collect();
+        let mut applications = Vec::new();
+        for user in 0..30 {
+            let http = kyc::client(IpAddr::V4(Ipv4Addr::new(127, 0, 1, user as u8)));
+            let (application, request) = start(&http, &urls[user % 2]).await.unwrap();
+            let good = submission(&api, &request, user as i64, Kind::Good);
+            let (a, b) = tokio::join!(deliver(&http, &urls[0], &good), deliver(&http, &urls[1], &good));
+            assert_eq!((a, b), (200, 200), "user {user}");
+            applications.push((application, good));
+        }
+        for (application, good) in &applications {
+            for (name, bytes) in &good.photos {
+                assert_eq!(&std::fs::read(data.join(application).join(name)).unwrap(), bytes);
+            }
+        }
+        assert_eq!(kyc::folders(&data), (30, 0));
+        // Delivered once more to either: refused by the shared store, nothing downloaded.
+        let http = kyc::client(LOCAL);
+        let calls = api.get_file_calls.load(Ordering::SeqCst);
+        for (i, (_, good)) in applications.iter().enumerate() {
+            assert_eq!(deliver(&http, &urls[i % 2], good).await, 200);
+        }
+        assert_eq!(api.get_file_calls.load(Ordering::SeqCst), calls);
+        std::fs::remove_dir_all(&data).unwrap();
+    }
+
+    /// Redis stalled (SIGSTOP): /start and the webhook answer 503 within
+    /// the store's timeout instead of hanging, and the stalled submission
+    /// goes through once Redis resumes; after a Redis restart (killed,
+    /// started again on its data) the next submission goes through.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stalled_then_restarted_redis() {
+        let Some(redis) = redis_server::start_persistent() else {
+            return;
+        };
+        let (api, api_url) = kyc::bot_api().await;
+        let data = kyc::data_dir("stall");
+        let backend = Backend::start(&api_url, &data, Some(&redis.url));
+        let http = kyc::client(LOCAL);
+        let (application, request) = start(&http, &backend.url).await.unwrap();
+        let good = submission(&api, &request, 7007, Kind::Good);
+
+        redis.signal("-STOP");
+        let started = Instant::now();
+        let status = deliver(&http, &backend.url, &good).await;
+        let webhook = started.elapsed();
+        let started = Instant::now();
+        let opened = start(&http, &backend.url).await;
+        let start_call = started.elapsed();
+        redis.signal("-CONT");
+        assert_eq!(status, 503);
+        assert_eq!(opened.map(|_| ()), Err(503));
+        // Two-second store timeouts; generous bounds: the point is no hang.
+        assert!(webhook < Duration::from_secs(6), "{webhook:?}");
+        assert!(start_call < Duration::from_secs(6), "{start_call:?}");
+        println!("while Redis was stalled: webhook answered 503 in {webhook:.2?}, /start in {start_call:.2?}");
+        assert!(stored(&data, &application).is_none());
+        assert_eq!(deliver(&http, &backend.url, &good).await, 200);
+        assert!(stored(&data, &application).is_some());
+
+        let (application, request) = start(&http, &backend.url).await.unwrap();
+        let next = submission(&api, &request, 8008, Kind::Good);
+        let _redis = redis.restart();
+        assert_eq!(deliver(&http, &backend.url, &next).await, 200);
+        assert!(stored(&data, &application).is_some());
+        std::fs::remove_dir_all(&data).unwrap();
+    }
 }

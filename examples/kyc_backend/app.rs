@@ -1,28 +1,51 @@
-//! The KYC backend: HTTP routes, the webhook's decrypt → validate → store or
-//! report flow, and the Bot API calls it makes. `main.rs` reads the
-//! configuration and serves this router; the end-to-end test serves it too.
+//! The KYC backend's routes and the life of an application.
+//!
+//! `GET /start` opens an application: a new application id, and a nonce
+//! whose context is that id, issued by the nonce store (in memory, or Redis
+//! shared by every instance) for 30 minutes. Nothing else is kept: the
+//! store is the only state, and everything in it expires.
+//!
+//! `POST /telegram/webhook` takes a submission through
+//! decrypt → peek → validate → store or report → consume:
+//! the nonce is only *peeked* (its context read, nothing consumed) until
+//! the outcome is durable, and consumed last. So any failure on the way
+//! (a download, the disk, the Bot API, the store itself) answers 503 and
+//! leaves the submission as it was: Telegram delivers the update again and
+//! it goes through. Two deliveries racing (two instances) both may do the
+//! work; the application's folder appears once (an atomic rename that the
+//! second finds done), and the store lets exactly one consume succeed.
+//!
+//! A rejected submission is answered with `setPassportDataErrors` (when
+//! there are field or file errors) and a `sendMessage` to the user with a
+//! button that opens a fresh request for the *same* application (a new
+//! nonce, same context); then the old nonce is consumed, so it stays
+//! refused. The corrected submission is stored under the same application id.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use subtle::ConstantTimeEq;
 use telegram_passport::{
-    decrypt, CalendarDate, DecryptedPassport, ElementType, Error, MemoryNonceStore, NonceCheck, NonceStore,
-    PassportData, PassportRequest, PrivateKey, Scope, ScopeElement, Validation, Validator,
+    decrypt, AsyncNonceStore, CalendarDate, DecryptedPassport, ElementType, Error, NonceCheck, PassportData,
+    PassportRequest, PrivateKey, Problem, Rejected, Scope, ScopeElement, Validation, Validator,
 };
 
-type Failure = Box<dyn std::error::Error + Send + Sync>;
+use crate::archive::{Archive, Committed};
+use crate::bot_api::{BotApi, Failure};
+use crate::limiter::StartLimiter;
 
 /// How long a request link stays valid.
 const REQUEST_TTL: Duration = Duration::from_secs(30 * 60);
+/// Applications one client may open per `START_WINDOW`.
+const STARTS_PER_CLIENT: u16 = 10;
+const START_WINDOW: Duration = Duration::from_secs(10 * 60);
 
 /// Everything the service is configured with.
 pub(crate) struct Config {
@@ -30,35 +53,38 @@ pub(crate) struct Config {
     pub(crate) key: PrivateKey,
     pub(crate) webhook_secret: String,
     pub(crate) bot_api_url: String,
-    pub(crate) data_dir: PathBuf,
-    /// The date documents are judged against; `None` for today's.
-    pub(crate) today: Option<CalendarDate>,
+    pub(crate) data_dir: std::path::PathBuf,
+    /// The header a trusted load balancer puts the client's address in
+    /// (its last entry); `None` to use the connection's peer address.
+    pub(crate) client_ip_header: Option<HeaderName>,
 }
 
-/// The service's state, shared by all requests.
-pub(crate) struct App {
+/// The service's state, shared by all requests: configuration and handles,
+/// nothing that grows.
+pub(crate) struct App<S> {
     config: Config,
     bot_id: i64,
-    nonces: MemoryNonceStore,
-    /// The scope each open application asked for, by application id.
-    scopes: Mutex<HashMap<String, Scope>>,
-    http: reqwest::Client,
+    nonces: S,
+    starts: StartLimiter,
+    archive: Archive,
+    bot_api: BotApi,
 }
 
-pub(crate) fn router(config: Config) -> Result<Router, Failure> {
+/// The router, on a nonce store.
+pub(crate) fn router<S: AsyncNonceStore + 'static>(config: Config, nonces: S) -> Result<Router, Failure> {
     let bot_id = telegram_passport::bot_id_from_token(&config.bot_token)?;
-    create_private_dir(&config.data_dir)?;
     let app = App {
-        config,
         bot_id,
-        nonces: MemoryNonceStore::new(),
-        scopes: Mutex::new(HashMap::new()),
-        http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?,
+        nonces,
+        starts: StartLimiter::new(STARTS_PER_CLIENT, START_WINDOW),
+        archive: Archive::open(config.data_dir.clone())?,
+        bot_api: BotApi::new(config.bot_api_url.clone(), config.bot_token.clone())?,
+        config,
     };
     Ok(Router::new()
         .route("/", get(index))
-        .route("/start", get(start))
-        .route("/telegram/webhook", post(webhook))
+        .route("/start", get(start::<S>))
+        .route("/telegram/webhook", post(webhook::<S>))
         .with_state(Arc::new(app)))
 }
 
@@ -100,38 +126,86 @@ document.getElementById('login').onclick = async () => {
     )
 }
 
+impl<S: AsyncNonceStore> App<S> {
+    /// A request for `application_id` under a fresh nonce.
+    async fn request(&self, application_id: &str) -> Result<PassportRequest, Error> {
+        let nonce = self.nonces.issue(application_id, REQUEST_TTL).await?;
+        Ok(PassportRequest::new(
+            self.bot_id,
+            kyc_scope()?,
+            &self.config.key.public_key(),
+            nonce,
+        ))
+    }
+
+    /// The client a request comes from.
+    fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+        let forwarded = self.config.client_ip_header.as_ref().and_then(|name| {
+            let value = headers.get(name)?.to_str().ok()?;
+            value.rsplit(',').next()?.trim().parse().ok()
+        });
+        forwarded.unwrap_or(peer.ip())
+    }
+}
+
 /// A new application: its id, a nonce remembering it, the link and SDK parameters.
-async fn start(State(app): State<Arc<App>>) -> Response {
-    let created = (|| -> Result<serde_json::Value, Error> {
+async fn start<S: AsyncNonceStore>(
+    State(app): State<Arc<App<S>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if !app.starts.allow(app.client(peer, &headers)) {
+        return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "600")]).into_response();
+    }
+    let opened = async {
         let application_id = telegram_passport::generate_nonce()?;
-        let scope = kyc_scope()?;
-        let nonce = app.nonces.issue(&application_id, REQUEST_TTL)?;
-        let request = PassportRequest::new(app.bot_id, scope.clone(), &app.config.key.public_key(), nonce);
-        app.scopes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(application_id.clone(), scope);
-        Ok(serde_json::json!({
+        let request = app.request(&application_id).await?;
+        Ok::<_, Error>(serde_json::json!({
             "application_id": application_id,
             "deep_link": request.deep_link(),
             "sdk": request.sdk_parameters(),
         }))
-    })();
-    match created {
+    };
+    match opened.await {
         Ok(body) => {
-            log::info!("application {} started", body["application_id"].as_str().unwrap_or("?"));
+            log::info!("application {} opened", body["application_id"].as_str().unwrap_or("?"));
             Json(body).into_response()
         }
         Err(error) => {
-            log::error!("could not start an application: {error}");
+            log::error!("could not open an application: {error}");
             StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
     }
 }
 
-/// Bot API updates. Anything but a bad secret or unreadable JSON is
-/// answered 200, so that Telegram does not resend it.
-async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+/// What became of a submission that needs no retry.
+enum Outcome {
+    Accepted {
+        application: String,
+        files: usize,
+    },
+    AlreadyAccepted {
+        application: String,
+    },
+    Rejected {
+        application: String,
+        errors: usize,
+        missing: bool,
+    },
+    /// Replayed, expired or never issued here.
+    Refused(Error),
+    /// Not decryptable with this key, or malformed: retrying cannot help.
+    Unusable(Error),
+}
+
+/// Bot API updates. 401 for a wrong secret, 400 for unreadable JSON, 503
+/// when the submission could not be finished and should be delivered
+/// again, 200 otherwise (including for refused submissions).
+async fn webhook<S: AsyncNonceStore + 'static>(
+    State(app): State<Arc<App<S>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let given = headers
         .get("x-telegram-bot-api-secret-token")
         .map(|v| v.as_bytes())
@@ -147,148 +221,187 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -
             return StatusCode::BAD_REQUEST;
         }
     };
+    let update_id = &update["update_id"];
     let passport_data = match PassportData::from_json(&body) {
         Ok(passport_data) => passport_data,
         Err(Error::NoPassportData) => return StatusCode::OK,
         Err(error) => {
-            log::warn!("update {}: unusable passport data: {error}", update["update_id"]);
+            log::warn!("update {update_id}: unusable passport data: {error}");
             return StatusCode::OK;
         }
     };
     let Some(user_id) = update["message"]["from"]["id"].as_i64() else {
-        log::warn!("update {}: passport data without a sender", update["update_id"]);
+        log::warn!("update {update_id}: passport data without a sender");
         return StatusCode::OK;
     };
-    if let Err(error) = handle_submission(&app, user_id, passport_data).await {
-        log::error!("update {}: {error}", update["update_id"]);
+    match submission(&app, user_id, passport_data).await {
+        Ok(Outcome::Accepted { application, files }) => {
+            log::info!("update {update_id}: application {application} accepted, {files} files stored");
+        }
+        Ok(Outcome::AlreadyAccepted { application }) => {
+            log::info!("update {update_id}: application {application} was already stored");
+        }
+        Ok(Outcome::Rejected {
+            application,
+            errors,
+            missing,
+        }) => log::info!(
+            "update {update_id}: application {application} rejected ({errors} errors{}); user told, new link sent",
+            if missing { ", elements missing" } else { "" }
+        ),
+        Ok(Outcome::Refused(error)) => log::warn!("update {update_id}: submission refused: {error}"),
+        Ok(Outcome::Unusable(error)) => log::warn!("update {update_id}: submission not decrypted: {error}"),
+        Err(error) => {
+            log::error!("update {update_id}: not finished, left for redelivery: {error}");
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
     }
     StatusCode::OK
 }
 
-async fn handle_submission(app: &Arc<App>, user_id: i64, passport_data: PassportData) -> Result<(), Failure> {
-    // RSA takes milliseconds: off the async executor.
+/// decrypt → peek → validate → store or report → consume. An `Err` left
+/// the submission untouched and retryable.
+async fn submission<S: AsyncNonceStore + 'static>(
+    app: &Arc<App<S>>,
+    user_id: i64,
+    passport_data: PassportData,
+) -> Result<Outcome, Failure> {
+    // RSA takes a fraction of a millisecond to milliseconds: off the executor.
     let worker = Arc::clone(app);
-    let decrypted = tokio::task::spawn_blocking(move || {
-        decrypt(&worker.config.key, &passport_data, NonceCheck::Consume(&worker.nonces))
-    })
-    .await?;
+    let decrypted =
+        tokio::task::spawn_blocking(move || decrypt(&worker.config.key, &passport_data, NonceCheck::Skip)).await?;
     let passport = match decrypted {
         Ok(passport) => passport,
-        Err(error @ (Error::NonceReplayed | Error::NonceUnknown | Error::NonceExpired)) => {
-            log::warn!("submission refused: {error}");
-            return Ok(());
-        }
-        Err(error) => return Err(format!("submission not decrypted: {error}").into()),
+        Err(error) => return Ok(Outcome::Unusable(error)),
     };
-    let application_id = passport.context().unwrap_or_default().to_owned();
-    let scope = app
-        .scopes
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .remove(&application_id);
-    let scope = scope.ok_or("no open application for this nonce")?;
-    let today = app.config.today.unwrap_or_else(today);
-    match Validator::new(&scope, today).minimum_age(18).validate(passport) {
-        Validation::Accepted(accepted) => {
-            let files = store(app, &application_id, accepted.passport()).await?;
-            log::info!("application {application_id}: accepted, {files} files stored");
+    let nonce = passport.nonce().to_owned();
+    let application = match app.nonces.peek(&nonce).await {
+        Ok(application) => application,
+        Err(error @ (Error::NonceReplayed | Error::NonceUnknown | Error::NonceExpired)) => {
+            return Ok(Outcome::Refused(error))
         }
+        Err(error) => return Err(error.into()),
+    };
+    let scope = kyc_scope()?;
+    let outcome = match Validator::new(&scope, today()).minimum_age(18).validate(passport) {
+        Validation::Accepted(accepted) => match store(app, &application, user_id, accepted.passport()).await? {
+            Committed::Stored => Outcome::Accepted {
+                files: count_files(accepted.passport()),
+                application,
+            },
+            Committed::AlreadyStored => Outcome::AlreadyAccepted { application },
+        },
         Validation::Rejected(rejected) => {
-            let body = rejected.set_passport_data_errors(user_id);
-            app.bot_api("setPassportDataErrors", &body).await?;
-            log::info!(
-                "application {application_id}: rejected with {} errors",
-                body.errors.len()
-            );
+            let (errors, missing) = report(app, user_id, &application, &rejected).await?;
+            Outcome::Rejected {
+                application,
+                errors,
+                missing,
+            }
         }
+    };
+    match app.nonces.consume(&nonce).await {
+        // Replayed: another delivery of the same update finished first.
+        Ok(_) | Err(Error::NonceReplayed) => Ok(outcome),
+        Err(error) => Err(error.into()),
     }
-    Ok(())
 }
 
-/// Downloads and decrypts every document file, then writes the values; the
-/// folder gets `application.json` last, once everything else is in place.
-async fn store(app: &App, application_id: &str, passport: &DecryptedPassport) -> Result<usize, Failure> {
-    let dir = app.config.data_dir.join(application_id);
-    let folder = dir.clone();
-    tokio::task::spawn_blocking(move || create_private_dir(&folder)).await??;
-    let mut stored = 0;
+fn count_files(passport: &DecryptedPassport) -> usize {
+    passport
+        .identity_documents()
+        .chain(passport.address_documents())
+        .map(|document| document.all_files().count())
+        .sum()
+}
+
+/// Downloads and decrypts every document photo into a draft with the
+/// values as `application.json`, and commits it as the application's folder.
+async fn store<S: AsyncNonceStore + 'static>(
+    app: &Arc<App<S>>,
+    application_id: &str,
+    user_id: i64,
+    passport: &DecryptedPassport,
+) -> Result<Committed, Failure> {
+    if app.archive.contains(application_id) {
+        return Ok(Committed::AlreadyStored);
+    }
+    let draft = Arc::new(app.archive.draft()?);
     for document in passport.identity_documents().chain(passport.address_documents()) {
         for (index, file) in document.all_files().enumerate() {
             let file_id = file.file_id().ok_or("not a Bot API file")?;
-            let encrypted = app.download(file_id).await?;
-            let file = file.clone();
-            let path = dir.join(format!("{}-{index}.jpg", document.element_type()));
+            let encrypted = app.bot_api.download(file_id).await?;
+            let (file, draft) = (file.clone(), Arc::clone(&draft));
+            let name = format!("{}-{index}.jpg", document.element_type());
             tokio::task::spawn_blocking(move || -> Result<(), Failure> {
                 let jpeg = file.decrypt(encrypted)?;
-                Ok(write_private(&path, &jpeg)?)
+                Ok(draft.write(&name, &jpeg)?)
             })
             .await??;
-            stored += 1;
         }
     }
-    let json = serde_json::to_vec_pretty(passport)?;
-    let path = dir.join("application.json");
-    tokio::task::spawn_blocking(move || write_private(&path, &json)).await??;
-    Ok(stored)
+    let json = serde_json::to_vec_pretty(&serde_json::json!({
+        "application_id": application_id,
+        "telegram_user_id": user_id,
+        "passport": passport,
+    }))?;
+    let (archive_app, id) = (Arc::clone(app), application_id.to_owned());
+    let committed = tokio::task::spawn_blocking(move || -> Result<Committed, Failure> {
+        let draft = Arc::into_inner(draft).ok_or("a file task still holds the draft")?;
+        draft.write("application.json", &json)?;
+        Ok(draft.commit(&archive_app.archive, &id)?)
+    })
+    .await??;
+    Ok(committed)
 }
 
-/// Creates `path` (and its parents) readable by the owner only (0700 on Unix).
-fn create_private_dir(path: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path)
-}
-
-/// Writes `bytes` to `path` readable by the owner only (0600 on Unix), all
-/// at once: through a new temporary file beside it, renamed into place.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let folder = path.parent().unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(folder)?;
-    std::io::Write::write_all(&mut file, bytes)?;
-    file.as_file().sync_all()?;
-    file.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
-impl App {
-    /// Calls a Bot API method with a JSON body; its `result`.
-    async fn bot_api(&self, method: &str, body: &impl serde::Serialize) -> Result<serde_json::Value, Failure> {
-        let url = format!("{}/bot{}/{method}", self.config.bot_api_url, self.config.bot_token);
-        let reply: serde_json::Value = self.http.post(url).json(body).send().await?.json().await?;
-        if reply["ok"] != true {
-            return Err(format!("{method} failed: {}", reply["description"]).into());
+/// Tells the user what to fix: error reports for what the app can point at,
+/// and a message with a fresh request for the same application. Returns
+/// the number of error reports and whether whole elements were missing.
+async fn report<S: AsyncNonceStore>(
+    app: &App<S>,
+    user_id: i64,
+    application_id: &str,
+    rejected: &Rejected,
+) -> Result<(usize, bool), Failure> {
+    let request = app.request(application_id).await?;
+    let body = rejected.set_passport_data_errors(user_id);
+    if !body.errors.is_empty() {
+        app.bot_api.set_passport_data_errors(&body).await?;
+    }
+    let missing: Vec<String> = rejected
+        .findings()
+        .iter()
+        .filter_map(|finding| match finding.problem() {
+            Problem::MissingElement { requested } => Some(
+                requested
+                    .iter()
+                    .map(ElementType::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+            ),
+            _ => None,
+        })
+        .collect();
+    let text = match (missing.is_empty(), body.errors.is_empty()) {
+        (true, _) => {
+            "Some of your documents need attention: Telegram shows what to fix. Then send them again.".to_owned()
         }
-        Ok(reply["result"].clone())
-    }
-
-    /// `getFile`, then the download.
-    async fn download(&self, file_id: &str) -> Result<Vec<u8>, Failure> {
-        let file = self
-            .bot_api("getFile", &serde_json::json!({ "file_id": file_id }))
-            .await?;
-        let path = file["file_path"].as_str().ok_or("getFile returned no file_path")?;
-        let url = format!("{}/file/bot{}/{path}", self.config.bot_api_url, self.config.bot_token);
-        let response = self.http.get(url).send().await?.error_for_status()?;
-        Ok(response.bytes().await?.to_vec())
-    }
+        (false, true) => format!("Please also share: {}.", missing.join("; ").replace('_', " ")),
+        (false, false) => format!(
+            "Some of your documents need attention (Telegram shows what to fix), and please also share: {}.",
+            missing.join("; ").replace('_', " ")
+        ),
+    };
+    app.bot_api
+        .send_message(user_id, &text, "Continue verification", &request.deep_link())
+        .await?;
+    Ok((body.errors.len(), !missing.is_empty()))
 }
 
-/// Today's date (UTC) from the system clock.
+/// Today's date (UTC).
 fn today() -> CalendarDate {
-    let days = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400) as i64;
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let year = (yoe + era * 400 + i64::from(month <= 2)) as u16;
-    CalendarDate::new(year, month, day).unwrap_or(CalendarDate::new(1970, 1, 1).expect("a real date"))
+    let today = time::OffsetDateTime::now_utc().date();
+    let year = u16::try_from(today.year()).unwrap_or(u16::MAX);
+    CalendarDate::new(year, u8::from(today.month()), today.day()).expect("the clock gives a real date")
 }

@@ -1,0 +1,328 @@
+//! Drives the `kyc_backend` example's binary as a user's browser, a user's
+//! Telegram app and Telegram's Bot API would: a stand-in Bot API on
+//! 127.0.0.1 (answers `getFile`, file downloads, `setPassportDataErrors`
+//! and `sendMessage`, records them, and fails `getFile` on request);
+//! backend processes started with the environment a deployment gives them;
+//! submissions sealed with the crate's client side.
+
+#![allow(dead_code, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::collections::HashMap;
+use std::net::{IpAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::routing;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use telegram_passport::client::PassportBuilder;
+use telegram_passport::{
+    Date, ElementType, FileSlot, Gender, IdDocumentData, PassportRequest, PersonalDetails, ResidentialAddress,
+};
+
+pub const TOKEN: &str = "123456:TEST-token";
+pub const SECRET: &str = "webhook-secret-0123456789";
+
+/// What the stand-in Bot API holds and has seen.
+#[derive(Default)]
+pub struct BotApi {
+    pub files: Mutex<HashMap<String, Vec<u8>>>,
+    pub errors: Mutex<Vec<Value>>,
+    pub messages: Mutex<Vec<Value>>,
+    pub get_file_calls: AtomicUsize,
+    /// The number of the `getFile` call that fails (HTTP 500); 0 for none.
+    pub failing_get_file: AtomicUsize,
+}
+
+async fn api_method(
+    State(api): State<Arc<BotApi>>,
+    UrlPath((bot, method)): UrlPath<(String, String)>,
+    body: Bytes,
+) -> (axum::http::StatusCode, Json<Value>) {
+    assert_eq!(bot, format!("bot{TOKEN}"));
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    let ok = |result: Value| (axum::http::StatusCode::OK, Json(json!({"ok": true, "result": result})));
+    match method.as_str() {
+        "getFile" => {
+            let call = api.get_file_calls.fetch_add(1, Ordering::SeqCst) + 1;
+            if call == api.failing_get_file.load(Ordering::SeqCst) {
+                let reply = json!({"ok": false, "error_code": 500, "description": "Internal Server Error"});
+                return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, Json(reply));
+            }
+            let file_id = body["file_id"].as_str().unwrap();
+            ok(json!({"file_id": file_id, "file_path": format!("passport/{file_id}")}))
+        }
+        "setPassportDataErrors" => {
+            api.errors.lock().unwrap().push(body);
+            ok(json!(true))
+        }
+        "sendMessage" => {
+            api.messages.lock().unwrap().push(body);
+            ok(json!({"message_id": 1}))
+        }
+        _ => (
+            axum::http::StatusCode::NOT_FOUND,
+            Json(json!({"ok": false, "description": "unknown method"})),
+        ),
+    }
+}
+
+async fn api_download(State(api): State<Arc<BotApi>>, UrlPath((bot, path)): UrlPath<(String, String)>) -> Vec<u8> {
+    assert_eq!(bot, format!("bot{TOKEN}"));
+    let file_id = path.strip_prefix("passport/").unwrap();
+    api.files.lock().unwrap()[file_id].clone()
+}
+
+/// Starts the stand-in Bot API; its state and base URL.
+pub async fn bot_api() -> (Arc<BotApi>, String) {
+    let api = Arc::new(BotApi::default());
+    let router = Router::new()
+        .route("/{bot}/{method}", routing::post(api_method))
+        .route("/file/{bot}/{*path}", routing::get(api_download))
+        .with_state(Arc::clone(&api));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (api, format!("http://{address}"))
+}
+
+/// The example's binary, built with this test's features and profile.
+pub fn binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let features: Vec<&str> = [
+            ("aws-lc", cfg!(feature = "aws-lc")),
+            ("redis-async", cfg!(feature = "redis-async")),
+            ("redis-cluster", cfg!(feature = "redis-cluster")),
+        ]
+        .into_iter()
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect();
+        let mut command = Command::new(env!("CARGO"));
+        command
+            .args(["build", "--quiet", "--example", "kyc_backend", "--message-format=json"])
+            .args(["--no-default-features", "--features", &features.join(",")])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if !cfg!(debug_assertions) {
+            command.arg("--release");
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find_map(|message| Some(PathBuf::from(message["executable"].as_str()?)))
+            .expect("cargo names the example's executable")
+    })
+}
+
+/// A running `kyc_backend` process, killed on drop.
+pub struct Backend {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Backend {
+    /// Starts the binary on a free port against `bot_api_url`, storing in
+    /// `data_dir`, with nonces in `redis_url` or in memory.
+    pub fn start(bot_api_url: &str, data_dir: &Path, redis_url: Option<&str>) -> Backend {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys/rsa2048_pkcs1.pem");
+        let mut command = Command::new(binary());
+        command
+            .env_clear()
+            .env("TELEGRAM_BOT_TOKEN", TOKEN)
+            .env("PASSPORT_PRIVATE_KEY", key)
+            .env("WEBHOOK_SECRET", SECRET)
+            .env("BOT_API_URL", bot_api_url)
+            .env("DATA_DIR", data_dir)
+            .env("LISTEN", format!("127.0.0.1:{port}"))
+            .env(
+                "RUST_LOG",
+                std::env::var("KYC_LOG").unwrap_or_else(|_| "off".to_owned()),
+            )
+            .stdout(Stdio::null());
+        if let Some(url) = redis_url {
+            command.env("REDIS_URL", url);
+        }
+        let child = command.spawn().unwrap();
+        let backend = Backend {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..400 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return backend;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("kyc_backend did not start listening on port {port}");
+    }
+
+    /// The process's resident memory, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+}
+
+/// A browser's or app's HTTP client, from `source` (any 127.0.0.0/8
+/// address: a distinct client as far as the backend can tell).
+pub fn client(source: IpAddr) -> reqwest::Client {
+    reqwest::Client::builder().local_address(source).build().unwrap()
+}
+
+/// `GET /start`: the status, and on success the application id and the
+/// request its link carries.
+pub async fn start(http: &reqwest::Client, backend: &str) -> Result<(String, PassportRequest), u16> {
+    let response = http.get(format!("{backend}/start")).send().await.unwrap();
+    if !response.status().is_success() {
+        return Err(response.status().as_u16());
+    }
+    let started: Value = response.json().await.unwrap();
+    assert!(started["sdk"]["scope"]["data"].is_array());
+    let request = PassportRequest::parse_link(started["deep_link"].as_str().unwrap()).unwrap();
+    Ok((started["application_id"].as_str().unwrap().to_owned(), request))
+}
+
+/// What a user's app sends.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// Everything asked for, valid.
+    Good,
+    /// An expired identity card and no selfie: errors the app can show.
+    ExpiredNoSelfie,
+    /// No residential address at all: nothing the app can point at.
+    NoAddress,
+}
+
+/// A submission: the update, and the photos it carries by stored file name.
+pub struct Submission {
+    pub update: Value,
+    pub photos: Vec<(String, Vec<u8>)>,
+}
+
+fn jpeg(seed: u8, len: usize) -> Vec<u8> {
+    [0xff, 0xd8, 0xff, 0xe0]
+        .into_iter()
+        .chain((4..len).map(|i| (i as u8) ^ seed))
+        .collect()
+}
+
+/// Seals a submission for `request` from user `user`, and puts its
+/// encrypted files where the stand-in Bot API serves them.
+pub fn submission(api: &BotApi, request: &PassportRequest, user: i64, kind: Kind) -> Submission {
+    let public_key = telegram_passport::PublicKey::from_pem(request.public_key()).unwrap();
+    let mut details = PersonalDetails::new("Anna", "Ivanova", Date::new("14.03.1991"), Gender::Female, "RU", "DE");
+    details.first_name_native = Some("Анна".to_owned());
+    details.last_name_native = Some("Иванова".to_owned());
+    let tag = format!("{user}-{}", &request.nonce()[..12]);
+    let expiry = if kind == Kind::ExpiredNoSelfie {
+        "01.01.2020"
+    } else {
+        "01.01.2035"
+    };
+    let (front, back, face) = (jpeg(1, 3000), jpeg(2, 2500), jpeg(3, 4000));
+    let mut app = PassportBuilder::new()
+        .personal_details(&details)
+        .id_document(
+            ElementType::IdentityCard,
+            &IdDocumentData::new("ID-77", Some(Date::new(expiry))),
+        )
+        .file(
+            ElementType::IdentityCard,
+            FileSlot::FrontSide,
+            &format!("front-{tag}"),
+            front.clone(),
+        )
+        .file(
+            ElementType::IdentityCard,
+            FileSlot::ReverseSide,
+            &format!("back-{tag}"),
+            back.clone(),
+        )
+        .phone_number("4915112345678")
+        .email("anna@example.org");
+    if kind != Kind::NoAddress {
+        app = app.address(&ResidentialAddress::new("Unter den Linden 5", "Berlin", "DE", "10117"));
+    }
+    let mut photos = vec![
+        ("identity_card-0.jpg".to_owned(), front),
+        ("identity_card-1.jpg".to_owned(), back),
+    ];
+    if kind != Kind::ExpiredNoSelfie {
+        app = app.file(
+            ElementType::IdentityCard,
+            FileSlot::Selfie,
+            &format!("selfie-{tag}"),
+            face.clone(),
+        );
+        photos.push(("identity_card-2.jpg".to_owned(), face));
+    }
+    let sealed = app.seal(&public_key, request.nonce()).unwrap();
+    api.files.lock().unwrap().extend(sealed.files.clone());
+    let update = json!({
+        "update_id": user,
+        "message": {"message_id": 1, "date": 1_700_000_000, "from": {"id": user, "is_bot": false, "first_name": "A"},
+                    "chat": {"id": user, "type": "private"}, "passport_data": sealed.passport_data},
+    });
+    Submission { update, photos }
+}
+
+/// Posts `body` to the webhook with `secret`; the answer's status.
+pub async fn post(http: &reqwest::Client, backend: &str, body: String, secret: &str) -> u16 {
+    http.post(format!("{backend}/telegram/webhook"))
+        .header("X-Telegram-Bot-Api-Secret-Token", secret)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Delivers a submission as Telegram does.
+pub async fn deliver(http: &reqwest::Client, backend: &str, submission: &Submission) -> u16 {
+    post(http, backend, submission.update.to_string(), SECRET).await
+}
+
+/// The stored `application.json` of an application, if it is stored.
+pub fn stored(data_dir: &Path, application_id: &str) -> Option<Value> {
+    let text = std::fs::read(data_dir.join(application_id).join("application.json")).ok()?;
+    Some(serde_json::from_slice(&text).unwrap())
+}
+
+/// Application folders in `data_dir`, and what is left in its `.incoming`.
+pub fn folders(data_dir: &Path) -> (usize, usize) {
+    let count = |dir: &Path| std::fs::read_dir(dir).map_or(0, |entries| entries.count());
+    (
+        count(data_dir) - usize::from(data_dir.join(".incoming").exists()),
+        count(&data_dir.join(".incoming")),
+    )
+}
+
+/// A fresh scratch folder for a test's data.
+pub fn data_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("telegram-passport-kyc-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
