@@ -43,8 +43,7 @@ use crate::limiter::StartLimiter;
 
 /// How long a request link stays valid.
 const REQUEST_TTL: Duration = Duration::from_secs(30 * 60);
-/// Applications one client may open per `START_WINDOW`.
-const STARTS_PER_CLIENT: u16 = 10;
+/// Per `START_WINDOW`, how many applications one client may open.
 const START_WINDOW: Duration = Duration::from_secs(10 * 60);
 
 /// Everything the service is configured with.
@@ -57,6 +56,8 @@ pub(crate) struct Config {
     /// The header a trusted load balancer puts the client's address in
     /// (its last entry); `None` to use the connection's peer address.
     pub(crate) client_ip_header: Option<HeaderName>,
+    /// Applications one client may open per ten minutes.
+    pub(crate) starts_per_client: u16,
 }
 
 /// The service's state, shared by all requests: configuration and handles,
@@ -76,7 +77,7 @@ pub(crate) fn router<S: AsyncNonceStore + 'static>(config: Config, nonces: S) ->
     let app = App {
         bot_id,
         nonces,
-        starts: StartLimiter::new(STARTS_PER_CLIENT, START_WINDOW),
+        starts: StartLimiter::new(config.starts_per_client, START_WINDOW),
         archive: Archive::open(config.data_dir.clone())?,
         bot_api: BotApi::new(config.bot_api_url.clone(), config.bot_token.clone())?,
         config,

@@ -39,6 +39,7 @@ Optional:
   LISTEN                address to serve on, default 127.0.0.1:8080
   CLIENT_IP_HEADER      a header your load balancer sets to the client's address, e.g. x-forwarded-for
                         (its last entry counts); default: the connection's address
+  STARTS_PER_CLIENT     applications one client may open per ten minutes, default 10
   RUST_LOG              log level, default info";
 
 fn config() -> Result<(app::Config, Option<String>, String), String> {
@@ -60,6 +61,12 @@ fn config() -> Result<(app::Config, Option<String>, String), String> {
                 .map_err(|_| format!("CLIENT_IP_HEADER: not a header name: {name}"))
         })
         .transpose()?;
+    let starts_per_client = match var("STARTS_PER_CLIENT") {
+        Some(text) => text
+            .parse()
+            .map_err(|_| format!("STARTS_PER_CLIENT: not a number from 0 to 65535: {text}"))?,
+        None => 10,
+    };
     let config = app::Config {
         bot_token: var("TELEGRAM_BOT_TOKEN").unwrap_or_default(),
         key,
@@ -67,6 +74,7 @@ fn config() -> Result<(app::Config, Option<String>, String), String> {
         bot_api_url: var("BOT_API_URL").unwrap_or_else(|| "https://api.telegram.org".to_owned()),
         data_dir: var("DATA_DIR").unwrap_or_else(|| "kyc-data".to_owned()).into(),
         client_ip_header,
+        starts_per_client,
     };
     let listen = var("LISTEN").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     Ok((config, var("REDIS_URL"), listen))

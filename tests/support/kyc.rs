@@ -140,6 +140,11 @@ impl Backend {
     /// Starts the binary on a free port against `bot_api_url`, storing in
     /// `data_dir`, with nonces in `redis_url` or in memory.
     pub fn start(bot_api_url: &str, data_dir: &Path, redis_url: Option<&str>) -> Backend {
+        Self::start_with(bot_api_url, data_dir, redis_url, &[])
+    }
+
+    /// [`Backend::start`] with more environment variables.
+    pub fn start_with(bot_api_url: &str, data_dir: &Path, redis_url: Option<&str>, env: &[(&str, &str)]) -> Backend {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys/rsa2048_pkcs1.pem");
         let mut command = Command::new(binary());
@@ -159,6 +164,7 @@ impl Backend {
         if let Some(url) = redis_url {
             command.env("REDIS_URL", url);
         }
+        command.envs(env.iter().copied());
         let child = command.spawn().unwrap();
         let backend = Backend {
             child,
@@ -325,4 +331,22 @@ pub fn data_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("telegram-passport-kyc-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
+}
+
+/// `GET /start` over a new connection from `source`, without an HTTP
+/// client library (cheap enough for floods); the answer's status.
+pub async fn raw_start(backend: &str, source: IpAddr) -> u16 {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let address: std::net::SocketAddr = backend.trim_start_matches("http://").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((source, 0).into()).unwrap();
+    let mut stream = socket.connect(address).await.unwrap();
+    stream
+        .write_all(b"GET /start HTTP/1.1\r\nHost: kyc\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let status = answer.get(9..12).and_then(|code| std::str::from_utf8(code).ok());
+    status.and_then(|code| code.parse().ok()).unwrap_or(0)
 }
