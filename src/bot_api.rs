@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::{json, ElementType, Limits};
+use crate::passport::ElementHash;
+use crate::sealed::{Bytes, Sealed, SealedCredentials, SealedPassport};
+use crate::{json, ElementType, FileLocation, Limits};
 
 /// `Update.message.passport_data`: the elements and the encrypted credentials.
 ///
@@ -168,6 +170,45 @@ impl Envelope {
                 message: Some(message), ..
             } => message.passport_data,
             _ => None,
+        }
+    }
+}
+
+impl PassportData {
+    /// The internal form, borrowing from this one: mapping only, no checks.
+    pub(crate) fn sealed(&self) -> SealedPassport<'_> {
+        let files = |list: &Option<Vec<PassportFile>>| -> Vec<FileLocation> {
+            list.iter().flatten().cloned().map(FileLocation::BotApi).collect()
+        };
+        let elements = self
+            .data
+            .iter()
+            .map(|element| Sealed {
+                element_type: element.element_type,
+                data: element.data.as_deref().map(Bytes::Base64),
+                phone_number: element.phone_number.as_deref(),
+                email: element.email.as_deref(),
+                front_side: element.front_side.clone().map(FileLocation::BotApi),
+                reverse_side: element.reverse_side.clone().map(FileLocation::BotApi),
+                selfie: element.selfie.clone().map(FileLocation::BotApi),
+                translation: files(&element.translation),
+                files: files(&element.files),
+                hash: ElementHash::Text(element.hash.clone()),
+            })
+            .collect();
+        SealedPassport {
+            credentials: self.credentials.sealed(),
+            elements,
+        }
+    }
+}
+
+impl EncryptedCredentials {
+    pub(crate) fn sealed(&self) -> SealedCredentials<'_> {
+        SealedCredentials {
+            data: Bytes::Base64(&self.data),
+            hash: Bytes::Base64(&self.hash),
+            secret: Bytes::Base64(&self.secret),
         }
     }
 }

@@ -184,6 +184,16 @@ pub enum Error {
         limit: u64,
     },
 
+    /// MTProto TL bytes that are not a well-formed
+    /// `messageActionSecureValuesSentMe`.
+    #[error("malformed MTProto TL at byte {offset}: {problem}")]
+    Tl {
+        /// Where in the input.
+        offset: usize,
+        /// What is wrong there.
+        problem: TlProblem,
+    },
+
     /// An element lacks a part its type requires.
     #[error("the {element} element has no {part}")]
     MissingPart {
@@ -191,6 +201,55 @@ pub enum Error {
         element: ElementType,
         /// The missing part: `data`, `phone_number` …
         part: &'static str,
+    },
+}
+
+/// What is wrong with TL bytes ([`Error::Tl`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlProblem {
+    /// The input ends before what it announces.
+    #[error("{wanted} more bytes needed, {left} left")]
+    Truncated {
+        /// Bytes the next item needs.
+        wanted: usize,
+        /// Bytes left in the input.
+        left: usize,
+    },
+    /// A constructor id the schema does not allow here.
+    #[error("expected {expected}, found constructor #{found:08x}")]
+    UnknownConstructor {
+        /// The type or constructor expected.
+        expected: &'static str,
+        /// The id found.
+        found: u32,
+    },
+    /// `flags` bits the schema does not define.
+    #[error("flag bits {flags:#x} are not defined by the schema")]
+    UndefinedFlags {
+        /// The undefined bits that were set.
+        flags: u32,
+    },
+    /// Bytes after the end of the message action.
+    #[error("{count} bytes after the end")]
+    TrailingBytes {
+        /// How many.
+        count: usize,
+    },
+    /// A `bytes` length prefix of 255, which TL does not define.
+    #[error("a length prefix of 255 is not valid TL bytes")]
+    BadLength,
+    /// A `string` that is not UTF-8.
+    #[error("{field} is not UTF-8")]
+    NotUtf8 {
+        /// The field.
+        field: &'static str,
+    },
+    /// `secureFileEmpty` inside a file list.
+    #[error("secureFileEmpty in a {field} list")]
+    EmptyFileInList {
+        /// `files` or `translation`.
+        field: &'static str,
     },
 }
 

@@ -68,6 +68,7 @@ mod bot_api;
 mod json;
 mod limits;
 pub mod mtproto;
+mod tl;
 
 // Decrypt: the key, one primitive, credentials, element data and files.
 mod backend;
@@ -76,6 +77,7 @@ mod file;
 mod key;
 mod passport;
 mod primitive;
+mod sealed;
 mod secret;
 mod stream;
 
@@ -120,7 +122,7 @@ pub use crate::values::{
 pub use crate::report::{ErrorSource, PassportElementError, SecureValueError, SetPassportDataErrors, TlHashes};
 pub use crate::validate::{Accepted, Finding, Problem, Rejected, Rule, Validation, Validator};
 // Errors
-pub use crate::error::{DecryptionError, Error, JsonError, Target, EXCERPT_MAX};
+pub use crate::error::{DecryptionError, Error, JsonError, Target, TlProblem, EXCERPT_MAX};
 
 /// The cryptographic backend this build decrypts with: `"AWS-LC"` (the
 /// default feature `aws-lc`) or `"RustCrypto"` (`default-features = false`).

@@ -17,7 +17,8 @@ use crate::error::{Error, Result};
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Bytes of `PassportData` / `Message` / `Update` JSON.
+    /// Bytes of the input: `PassportData` / `Message` / `Update` JSON, or
+    /// an MTProto message action's TL.
     pub input_json: usize,
     /// Bytes of encrypted credentials.
     pub credentials: usize,
@@ -61,9 +62,4 @@ pub(crate) fn check64(what: impl FnOnce() -> String, actual: u64, limit: u64) ->
         });
     }
     Ok(())
-}
-
-/// Checks the size base64 `text` decodes to, before decoding it.
-pub(crate) fn check_base64(what: impl FnOnce() -> String, text: &str, limit: usize) -> Result<()> {
-    check(what, text.len() / 4 * 3, limit)
 }

@@ -12,11 +12,9 @@
 //! # Ok::<(), telegram_passport::Error>(())
 //! ```
 
-use crate::error::{Error, Result};
-use crate::limits::check;
-use crate::passport::{assemble, Sealed};
-use crate::secret::Sha256Hash;
-use crate::{Credentials, DecryptedPassport, ElementHash, ElementType, Limits, NonceCheck, PrivateKey};
+use crate::error::Result;
+use crate::sealed::{Bytes, Sealed, SealedCredentials, SealedPassport};
+use crate::{Credentials, DecryptedPassport, ElementHash, ElementType, FileLocation, Limits, NonceCheck, PrivateKey};
 
 /// `messageActionSecureValuesSentMe`: the values and the encrypted credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,12 +109,49 @@ impl SecureCredentialsEncrypted {
     /// [`SecureCredentialsEncrypted::decrypt`] with other [`Limits`] than the
     /// defaults; the file credentials inside carry `limits.file`.
     pub fn decrypt_with_limits(&self, key: &PrivateKey, limits: &Limits) -> Result<Credentials> {
-        let hash = Sha256Hash::from_slice(&self.hash).ok_or(Error::Length {
-            field: "credentials.hash".to_owned(),
-            expected: Sha256Hash::LEN,
-            actual: self.hash.len(),
-        })?;
-        Credentials::decrypt(key, &self.secret, self.data.clone(), &hash, limits)
+        self.sealed().decrypt(key, limits)
+    }
+
+    fn sealed(&self) -> SealedCredentials<'_> {
+        SealedCredentials {
+            data: Bytes::Raw(&self.data),
+            hash: Bytes::Raw(&self.hash),
+            secret: Bytes::Raw(&self.secret),
+        }
+    }
+}
+
+impl SecureValuesSentMe {
+    /// The internal form, borrowing from this one: mapping only, no checks.
+    fn sealed(&self) -> SealedPassport<'_> {
+        let location = |file: &SecureFile| FileLocation::Mtproto(file.clone());
+        let elements = self
+            .values
+            .iter()
+            .map(|value| {
+                let (phone_number, email) = match &value.plain_data {
+                    Some(SecurePlainData::Phone(phone)) => (Some(phone.as_str()), None),
+                    Some(SecurePlainData::Email(email)) => (None, Some(email.as_str())),
+                    None => (None, None),
+                };
+                Sealed {
+                    element_type: value.value_type,
+                    data: value.data.as_ref().map(|data| Bytes::Raw(&data.data)),
+                    phone_number,
+                    email,
+                    front_side: value.front_side.as_ref().map(location),
+                    reverse_side: value.reverse_side.as_ref().map(location),
+                    selfie: value.selfie.as_ref().map(location),
+                    translation: value.translation.iter().map(location).collect(),
+                    files: value.files.iter().map(location).collect(),
+                    hash: ElementHash::Bytes(value.hash.clone()),
+                }
+            })
+            .collect();
+        SealedPassport {
+            credentials: self.credentials.sealed(),
+            elements,
+        }
     }
 }
 
@@ -145,46 +180,5 @@ pub fn decrypt_with_limits(
     nonce: NonceCheck<'_>,
     limits: &Limits,
 ) -> Result<DecryptedPassport> {
-    check(|| "values".to_owned(), sent.values.len(), limits.elements)?;
-    check(
-        || "credentials.data".to_owned(),
-        sent.credentials.data.len(),
-        limits.credentials,
-    )?;
-    for value in &sent.values {
-        let name = value.value_type;
-        let data = value.data.as_ref().map_or(0, |d| d.data.len());
-        check(|| format!("{name}.data"), data, limits.element_data)?;
-        check(|| format!("{name}.files"), value.files.len(), limits.files_per_element)?;
-        check(
-            || format!("{name}.translation"),
-            value.translation.len(),
-            limits.files_per_element,
-        )?;
-    }
-    let credentials = sent.credentials.decrypt_with_limits(key, limits)?;
-    let sealed = sent.values.iter().map(|value| {
-        let (phone_number, email) = match &value.plain_data {
-            Some(SecurePlainData::Phone(phone)) => (Some(phone.as_str()), None),
-            Some(SecurePlainData::Email(email)) => (None, Some(email.as_str())),
-            None => (None, None),
-        };
-        Sealed {
-            element_type: value.value_type,
-            data: value.data.as_ref().map(|data| Ok(data.data.clone())),
-            phone_number,
-            email,
-            front_side: value.front_side.as_ref().map(location),
-            reverse_side: value.reverse_side.as_ref().map(location),
-            selfie: value.selfie.as_ref().map(location),
-            translation: value.translation.iter().map(location).collect(),
-            files: value.files.iter().map(location).collect(),
-            hash: ElementHash::Bytes(value.hash.clone()),
-        }
-    });
-    assemble(credentials, sealed, nonce)
-}
-
-fn location(file: &SecureFile) -> crate::FileLocation {
-    crate::FileLocation::Mtproto(file.clone())
+    sent.sealed().open(key, nonce, limits)
 }

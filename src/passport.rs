@@ -10,8 +10,9 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::error::{Error, Result};
-use crate::limits::{self, Limits};
+use crate::limits::Limits;
 use crate::nonce::AsyncNonceStore;
+use crate::sealed::{Bytes, Sealed};
 use crate::secret::Sha256Hash;
 use crate::{
     base64, Credentials, ElementType, ElementValue, EncryptedCredentials, FileLocation, FileRef, FileSlot,
@@ -81,46 +82,7 @@ pub fn decrypt_with_limits(
     nonce: NonceCheck<'_>,
     limits: &Limits,
 ) -> Result<DecryptedPassport> {
-    limits::check(|| "passport.data".to_owned(), passport_data.data.len(), limits.elements)?;
-    for element in &passport_data.data {
-        let name = element.element_type;
-        if let Some(data) = &element.data {
-            limits::check_base64(|| format!("{name}.data"), data, limits.element_data)?;
-        }
-        for (list, part) in [(&element.files, "files"), (&element.translation, "translation")] {
-            let count = list.as_ref().map_or(0, Vec::len);
-            limits::check(|| format!("{name}.{part}"), count, limits.files_per_element)?;
-        }
-    }
-    let credentials = passport_data.credentials.decrypt_with_limits(key, limits)?;
-    let sealed = passport_data.data.iter().map(|element| Sealed {
-        element_type: element.element_type,
-        data: element
-            .data
-            .as_deref()
-            .map(|text| base64::decode(text, &format!("{}.data", element.element_type))),
-        phone_number: element.phone_number.as_deref(),
-        email: element.email.as_deref(),
-        front_side: element.front_side.clone().map(FileLocation::BotApi),
-        reverse_side: element.reverse_side.clone().map(FileLocation::BotApi),
-        selfie: element.selfie.clone().map(FileLocation::BotApi),
-        translation: element
-            .translation
-            .iter()
-            .flatten()
-            .cloned()
-            .map(FileLocation::BotApi)
-            .collect(),
-        files: element
-            .files
-            .iter()
-            .flatten()
-            .cloned()
-            .map(FileLocation::BotApi)
-            .collect(),
-        hash: ElementHash::Text(element.hash.clone()),
-    });
-    assemble(credentials, sealed, nonce)
+    passport_data.sealed().open(key, nonce, limits)
 }
 
 impl EncryptedCredentials {
@@ -132,27 +94,8 @@ impl EncryptedCredentials {
     /// [`EncryptedCredentials::decrypt`] with other [`Limits`] than the
     /// defaults; the file credentials inside carry `limits.file`.
     pub fn decrypt_with_limits(&self, key: &PrivateKey, limits: &Limits) -> Result<Credentials> {
-        limits::check_base64(|| "credentials.data".to_owned(), &self.data, limits.credentials)?;
-        limits::check_base64(|| "credentials.secret".to_owned(), &self.secret, limits.credentials)?;
-        let secret = base64::decode(&self.secret, "credentials.secret")?;
-        let hash = base64::decode_hash(&self.hash, "credentials.hash")?;
-        let data = base64::decode(&self.data, "credentials.data")?;
-        Credentials::decrypt(key, &secret, data, &hash, limits)
+        self.sealed().decrypt(key, limits)
     }
-}
-
-/// One element as sent, whichever API it came through.
-pub(crate) struct Sealed<'a> {
-    pub(crate) element_type: ElementType,
-    pub(crate) data: Option<Result<Vec<u8>>>,
-    pub(crate) phone_number: Option<&'a str>,
-    pub(crate) email: Option<&'a str>,
-    pub(crate) front_side: Option<FileLocation>,
-    pub(crate) reverse_side: Option<FileLocation>,
-    pub(crate) selfie: Option<FileLocation>,
-    pub(crate) translation: Vec<FileLocation>,
-    pub(crate) files: Vec<FileLocation>,
-    pub(crate) hash: ElementHash,
 }
 
 /// Checks the nonce, decrypts and decodes each sealed element against the
@@ -233,13 +176,15 @@ fn contact_field(element_type: ElementType) -> Option<&'static str> {
 /// Decrypts, verifies and decodes an element's `data`.
 fn open_data(
     element_type: ElementType,
-    encrypted: Option<Result<Vec<u8>>>,
+    encrypted: Option<Bytes<'_>>,
     secure_value: Option<&SecureValue>,
 ) -> Result<(ElementValue, Sha256Hash)> {
-    let encrypted = encrypted.ok_or(Error::MissingPart {
-        element: element_type,
-        part: "data",
-    })??;
+    let encrypted = encrypted
+        .ok_or(Error::MissingPart {
+            element: element_type,
+            part: "data",
+        })?
+        .decode(&format!("{element_type}.data"))?;
     let credentials = secure_value
         .and_then(|value| value.data.as_ref())
         .ok_or_else(|| missing(element_type, "data".to_owned()))?;

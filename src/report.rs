@@ -306,36 +306,20 @@ impl SecureValueError {
         out.extend_from_slice(&self.constructor_id.to_le_bytes());
         out.extend_from_slice(&self.value_type.mtproto_constructor().to_le_bytes());
         match &self.hashes {
-            TlHashes::One(hash) => tl_bytes(&mut out, hash),
+            TlHashes::One(hash) => crate::tl::put_bytes(&mut out, hash),
             TlHashes::Many(hashes) => {
                 out.extend_from_slice(&0x1cb5c415u32.to_le_bytes());
                 out.extend_from_slice(&(hashes.len() as u32).to_le_bytes());
                 for hash in hashes {
-                    tl_bytes(&mut out, hash);
+                    crate::tl::put_bytes(&mut out, hash);
                 }
             }
         }
         if let Some(field) = &self.field {
-            tl_bytes(&mut out, field.as_bytes());
+            crate::tl::put_bytes(&mut out, field.as_bytes());
         }
-        tl_bytes(&mut out, self.text.as_bytes());
+        crate::tl::put_bytes(&mut out, self.text.as_bytes());
         out
-    }
-}
-
-/// TL `bytes`/`string`: a length prefix (1 byte, or 0xfe and 3 bytes), the
-/// data, and zero padding to a multiple of 4.
-fn tl_bytes(out: &mut Vec<u8>, data: &[u8]) {
-    let start = out.len();
-    if data.len() < 254 {
-        out.push(data.len() as u8);
-    } else {
-        out.push(0xfe);
-        out.extend_from_slice(&(data.len() as u32).to_le_bytes()[..3]);
-    }
-    out.extend_from_slice(data);
-    while !(out.len() - start).is_multiple_of(4) {
-        out.push(0);
     }
 }
 
@@ -435,24 +419,5 @@ fn unspecified(element_type: ElementType, hash: &ElementHash, message: impl Into
             element_hash: hash.clone(),
         },
         message: message.into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tl_encoding_pads_and_prefixes() {
-        let mut out = Vec::new();
-        tl_bytes(&mut out, b"abc");
-        assert_eq!(out, b"\x03abc");
-        out.clear();
-        tl_bytes(&mut out, b"abcd");
-        assert_eq!(out, b"\x04abcd\0\0\0");
-        out.clear();
-        tl_bytes(&mut out, &[7; 300]);
-        assert_eq!(&out[..4], &[0xfe, 0x2c, 0x01, 0x00]);
-        assert_eq!(out.len(), 304);
     }
 }

@@ -74,26 +74,46 @@ fn passport_bounds() {
     let huge = vec![b' '; Limits::default().input_json + 1];
     too_large(PassportData::from_json(&huge), "the passport data JSON is");
 
-    // The same bounds over MTProto.
-    too_large(
-        mtproto::decrypt_with_limits(
-            &key,
-            &sealed.mtproto,
-            NonceCheck::Skip,
-            &Limits {
-                elements: 1,
-                ..Limits::default()
-            },
-        ),
-        "values is 2",
-    );
-    let small_data = Limits {
-        element_data: 16,
+    // The same bounds over MTProto, checked by the same step: the same errors.
+    let variants = [
+        Limits {
+            elements: 1,
+            ..Limits::default()
+        },
+        Limits {
+            element_data: 16,
+            ..Limits::default()
+        },
+        Limits {
+            files_per_element: 1,
+            ..Limits::default()
+        },
+        Limits {
+            credentials: 100,
+            ..Limits::default()
+        },
+    ];
+    for limits in variants {
+        let bot_api = check(limits).unwrap_err().to_string();
+        let mtproto = mtproto::decrypt_with_limits(&key, &sealed.mtproto, NonceCheck::Skip, &limits);
+        assert_eq!(mtproto.unwrap_err().to_string(), bot_api, "{limits:?}");
+    }
+    // Both bound the credentials' RSA secret before any RSA work.
+    let secret_limit = Limits {
+        credentials: data.credentials.data.len(),
         ..Limits::default()
     };
+    let mut long_secret = sealed.mtproto.clone();
+    long_secret.credentials.secret = vec![1; secret_limit.credentials + 1];
     too_large(
-        mtproto::decrypt_with_limits(&key, &sealed.mtproto, NonceCheck::Skip, &small_data),
-        "passport.data is",
+        mtproto::decrypt_with_limits(&key, &long_secret, NonceCheck::Skip, &secret_limit),
+        "credentials.secret is",
+    );
+    let mut long_secret = data.clone();
+    long_secret.credentials.secret = "AAAA".repeat(secret_limit.credentials);
+    too_large(
+        decrypt_with_limits(&key, &long_secret, NonceCheck::Skip, &secret_limit),
+        "credentials.secret is",
     );
 }
 

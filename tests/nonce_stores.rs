@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 use std::time::Duration;
 
 use telegram_passport::client::PassportBuilder;
@@ -35,41 +35,6 @@ fn behaves_as_a_nonce_store(store: &dyn NonceStore) {
     std::thread::sleep(Duration::from_millis(150));
     assert!(matches!(store.peek(&short), Err(Error::NonceExpired)));
     assert!(matches!(store.consume(&short), Err(Error::NonceExpired)));
-}
-
-/// `stores[i]` serves thread `i`; each round, every thread consumes the same
-/// nonce at once, and exactly one must win.
-fn exactly_one_consumer_wins(stores: Vec<Arc<dyn NonceStore>>, rounds: usize) {
-    let threads = stores.len();
-    let nonces: Vec<String> = (0..rounds)
-        .map(|i| stores[0].issue(&format!("round-{i}"), TTL).unwrap())
-        .collect();
-    let nonces = Arc::new(nonces);
-    let barrier = Arc::new(Barrier::new(threads));
-    let handles: Vec<_> = stores
-        .into_iter()
-        .map(|store| {
-            let (nonces, barrier) = (Arc::clone(&nonces), Arc::clone(&barrier));
-            std::thread::spawn(move || {
-                nonces
-                    .iter()
-                    .map(|nonce| {
-                        barrier.wait();
-                        match store.consume(nonce) {
-                            Ok(_) => 1,
-                            Err(Error::NonceReplayed) => 0,
-                            Err(other) => panic!("{other:?}"),
-                        }
-                    })
-                    .collect::<Vec<u32>>()
-            })
-        })
-        .collect();
-    let results: Vec<Vec<u32>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    for round in 0..rounds {
-        let winners: u32 = results.iter().map(|r| r[round]).sum();
-        assert_eq!(winners, 1, "round {round}: {winners} consumers succeeded");
-    }
 }
 
 fn replayed_passport_data_is_refused(store: &dyn NonceStore) {
@@ -114,7 +79,7 @@ fn memory_store() {
     behaves_as_a_nonce_store(&store);
     replayed_passport_data_is_refused(&store);
     let shared: Arc<dyn NonceStore> = Arc::new(MemoryNonceStore::new());
-    exactly_one_consumer_wins(vec![shared; 8], 200);
+    common::exactly_one_consumer_wins(vec![shared; 8], 200);
 }
 
 #[cfg(feature = "redis")]
@@ -137,7 +102,7 @@ mod redis {
         let stores: Vec<Arc<dyn NonceStore>> = (0..8)
             .map(|_| Arc::new(RedisNonceStore::open(&server.url).unwrap()) as Arc<dyn NonceStore>)
             .collect();
-        exactly_one_consumer_wins(stores, 200);
+        common::exactly_one_consumer_wins(stores, 200);
 
         // An instance on another prefix does not see these nonces.
         let nonce = store.issue("x", TTL).unwrap();

@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::redis_server::Cluster;
@@ -84,36 +84,8 @@ fn nonces_spread_over_the_masters_and_are_consumed_exactly_once() {
 
     // Eight instances, each through its own seed node and connections,
     // race for each of 60 nonces (spread over all masters): one winner each.
-    let racers: Vec<Arc<RedisNonceStore>> = (0..8).map(|i| Arc::new(store(&cluster, i % 3))).collect();
-    let nonces: Arc<Vec<String>> = Arc::new(
-        (0..60)
-            .map(|i| NonceStore::issue(&a, &format!("round-{i}"), TTL).unwrap())
-            .collect(),
-    );
-    let barrier = Arc::new(Barrier::new(racers.len()));
-    let handles: Vec<_> = racers
-        .into_iter()
-        .map(|racer| {
-            let (nonces, barrier) = (Arc::clone(&nonces), Arc::clone(&barrier));
-            std::thread::spawn(move || {
-                nonces
-                    .iter()
-                    .map(|nonce| {
-                        barrier.wait();
-                        match NonceStore::consume(&*racer, nonce) {
-                            Ok(_) => 1,
-                            Err(Error::NonceReplayed) => 0,
-                            Err(other) => panic!("{other:?}"),
-                        }
-                    })
-                    .collect::<Vec<u32>>()
-            })
-        })
-        .collect();
-    let results: Vec<Vec<u32>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    for round in 0..nonces.len() {
-        assert_eq!(results.iter().map(|r| r[round]).sum::<u32>(), 1, "round {round}");
-    }
+    let racers = (0..8).map(|i| Arc::new(store(&cluster, i % 3)) as Arc<dyn NonceStore>);
+    common::exactly_one_consumer_wins(racers.collect(), 60);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

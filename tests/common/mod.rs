@@ -1,13 +1,17 @@
-//! Helpers shared by the integration tests: fixture loading and comparison.
+//! Helpers shared by the integration tests: fixture loading and comparison,
+//! nonce-store races, and Redis servers.
 
 #![allow(dead_code, unreachable_pub)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+pub mod redis_server;
+
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Barrier};
 
 use base64::Engine as _;
 use serde_json::Value;
-use telegram_passport::{FileCredentials, PrivateKey, Secret, Sha256Hash};
+use telegram_passport::{Error, FileCredentials, NonceStore, PrivateKey, Secret, Sha256Hash};
 
 pub fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
@@ -69,4 +73,42 @@ pub fn assert_subset(expected: &Value, actual: &Value, path: &str) {
         _ => assert_eq!(expected, actual, "{path}"),
     }
 }
-pub mod redis_server;
+
+/// `stores[i]` serves thread `i`; each round, every thread consumes the same
+/// nonce at once, and exactly one must win.
+pub fn exactly_one_consumer_wins(stores: Vec<Arc<dyn NonceStore>>, rounds: usize) {
+    let threads = stores.len();
+    let nonces: Vec<String> = (0..rounds)
+        .map(|i| {
+            stores[0]
+                .issue(&format!("round-{i}"), std::time::Duration::from_secs(60))
+                .unwrap()
+        })
+        .collect();
+    let nonces = Arc::new(nonces);
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = stores
+        .into_iter()
+        .map(|store| {
+            let (nonces, barrier) = (Arc::clone(&nonces), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                nonces
+                    .iter()
+                    .map(|nonce| {
+                        barrier.wait();
+                        match store.consume(nonce) {
+                            Ok(_) => 1,
+                            Err(Error::NonceReplayed) => 0,
+                            Err(other) => panic!("{other:?}"),
+                        }
+                    })
+                    .collect::<Vec<u32>>()
+            })
+        })
+        .collect();
+    let results: Vec<Vec<u32>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    for round in 0..rounds {
+        let winners: u32 = results.iter().map(|r| r[round]).sum();
+        assert_eq!(winners, 1, "round {round}: {winners} consumers succeeded");
+    }
+}

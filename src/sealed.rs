@@ -1,0 +1,111 @@
+//! The one internal form of what a user's app sent, whichever API carried
+//! it: the Bot API's JSON (base64 text) and MTProto (raw bytes) both become
+//! a [`SealedPassport`] that borrows from the input, and everything after
+//! that is shared: every limit is checked here, once, before anything is
+//! decoded or decrypted; then the credentials are decrypted and the
+//! elements opened ([`assemble`](crate::passport::assemble)).
+
+use crate::error::{Error, Result};
+use crate::limits::{check, Limits};
+use crate::passport::{assemble, ElementHash};
+use crate::secret::Sha256Hash;
+use crate::{base64, Credentials, DecryptedPassport, ElementType, FileLocation, NonceCheck, PrivateKey};
+
+/// Bytes as the input holds them, decoded only once they passed the limits.
+#[derive(Clone, Copy)]
+pub(crate) enum Bytes<'a> {
+    /// Bot API: standard base64.
+    Base64(&'a str),
+    /// MTProto: raw.
+    Raw(&'a [u8]),
+}
+
+impl Bytes<'_> {
+    /// The decoded length (of valid base64; invalid base64 fails to decode).
+    fn len(self) -> usize {
+        match self {
+            Self::Base64(text) => {
+                let digits = text.trim_end_matches('=').len();
+                digits / 4 * 3 + (digits % 4).saturating_sub(1)
+            }
+            Self::Raw(bytes) => bytes.len(),
+        }
+    }
+
+    pub(crate) fn decode(self, field: &str) -> Result<Vec<u8>> {
+        match self {
+            Self::Base64(text) => base64::decode(text, field),
+            Self::Raw(bytes) => Ok(bytes.to_vec()),
+        }
+    }
+
+    fn hash(self, field: &str) -> Result<Sha256Hash> {
+        let bytes = self.decode(field)?;
+        Sha256Hash::from_slice(&bytes).ok_or_else(|| Error::Length {
+            field: field.to_owned(),
+            expected: Sha256Hash::LEN,
+            actual: bytes.len(),
+        })
+    }
+}
+
+/// The encrypted credentials.
+pub(crate) struct SealedCredentials<'a> {
+    pub(crate) data: Bytes<'a>,
+    pub(crate) hash: Bytes<'a>,
+    pub(crate) secret: Bytes<'a>,
+}
+
+/// One element as sent.
+pub(crate) struct Sealed<'a> {
+    pub(crate) element_type: ElementType,
+    pub(crate) data: Option<Bytes<'a>>,
+    pub(crate) phone_number: Option<&'a str>,
+    pub(crate) email: Option<&'a str>,
+    pub(crate) front_side: Option<FileLocation>,
+    pub(crate) reverse_side: Option<FileLocation>,
+    pub(crate) selfie: Option<FileLocation>,
+    pub(crate) translation: Vec<FileLocation>,
+    pub(crate) files: Vec<FileLocation>,
+    pub(crate) hash: ElementHash,
+}
+
+/// A whole passport as sent: credentials and elements.
+pub(crate) struct SealedPassport<'a> {
+    pub(crate) credentials: SealedCredentials<'a>,
+    pub(crate) elements: Vec<Sealed<'a>>,
+}
+
+impl SealedCredentials<'_> {
+    /// Checks the limits, RSA-decrypts the secret, then decrypts and
+    /// verifies the credentials.
+    pub(crate) fn decrypt(self, key: &PrivateKey, limits: &Limits) -> Result<Credentials> {
+        check(|| "credentials.data".to_owned(), self.data.len(), limits.credentials)?;
+        check(
+            || "credentials.secret".to_owned(),
+            self.secret.len(),
+            limits.credentials,
+        )?;
+        let secret = self.secret.decode("credentials.secret")?;
+        let hash = self.hash.hash("credentials.hash")?;
+        let data = self.data.decode("credentials.data")?;
+        Credentials::decrypt(key, &secret, data, &hash, limits)
+    }
+}
+
+impl SealedPassport<'_> {
+    /// Checks every limit, then decrypts, verifies and decodes.
+    pub(crate) fn open(self, key: &PrivateKey, nonce: NonceCheck<'_>, limits: &Limits) -> Result<DecryptedPassport> {
+        check(|| "passport.data".to_owned(), self.elements.len(), limits.elements)?;
+        for element in &self.elements {
+            let name = element.element_type;
+            let data = element.data.map_or(0, Bytes::len);
+            check(|| format!("{name}.data"), data, limits.element_data)?;
+            for (list, part) in [(&element.files, "files"), (&element.translation, "translation")] {
+                check(|| format!("{name}.{part}"), list.len(), limits.files_per_element)?;
+            }
+        }
+        let credentials = self.credentials.decrypt(key, limits)?;
+        assemble(credentials, self.elements.into_iter(), nonce)
+    }
+}
