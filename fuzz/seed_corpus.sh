@@ -19,7 +19,7 @@ for tool in jq xxd base64; do
 done
 
 targets=(primitive padding_strip stream file_limits credentials_json personal_details id_document address
-  passport_data passport_decrypt scope deep_link mtproto)
+  passport_data passport_decrypt scope deep_link mtproto mtproto_tl)
 if [ "${1:-}" = "--clean" ]; then
   rm -rf "$corpus"
 fi
@@ -107,6 +107,7 @@ for hex in $(grep -oE '[0-9a-f]{64}' <<<"$credentials" | sort -u); do
   credentials="${credentials//$hex/$(hex2b64 "$hex")}"
 done
 printf '%s' "$credentials" | seed credentials_json mtproto-fixture
+seed mtproto_tl mtproto-fixture < "$data/passport/mtproto.tl"
 printf '%s' '{"secure_data":{},"nonce":"n"}' | seed credentials_json minimal
 printf '%s' '{"secure_data":{"email":{}},"payload":"legacy"}' | seed credentials_json legacy-payload
 printf '%s' '{"secure_data":{"passport":{"data":{"data_hash":"","secret":"AA=="}}},"nonce":1}' |

@@ -127,6 +127,28 @@ impl PassportData {
         envelope.into_passport_data().ok_or(Error::NoPassportData)
     }
 
+    /// Reads the `PassportData`, `Message` or `Update` of another Bot API
+    /// library (frankenstein's, or a `serde_json::Value` from any
+    /// framework) through its serde serialisation, with the same checks as
+    /// [`PassportData::from_json`].
+    ///
+    /// ```
+    /// use telegram_passport::PassportData;
+    ///
+    /// let update = serde_json::json!({"update_id": 1, "message": {"message_id": 2, "passport_data":
+    ///     {"data": [], "credentials": {"data": "", "hash": "", "secret": ""}}}});
+    /// let passport_data = PassportData::from_serializable(&update)?;
+    /// assert!(passport_data.data.is_empty());
+    /// # Ok::<(), telegram_passport::Error>(())
+    /// ```
+    pub fn from_serializable(value: &impl Serialize) -> Result<Self> {
+        let json = serde_json::to_vec(value).map_err(|error| Error::Json {
+            what: "PassportData".to_owned(),
+            source: crate::JsonError::new(crate::error::excerpt(&error.to_string()), String::new(), 0, 0),
+        })?;
+        Self::from_json(&json)
+    }
+
     /// The JSON text.
     pub fn to_json(&self) -> String {
         // Serialising strings and integers cannot fail.
