@@ -1,12 +1,16 @@
-//! Decrypts a `PassportData` (or a `Message` / `Update` carrying one) by hand.
+//! Decrypts a `PassportData` (or a `Message` / `Update` carrying one), or
+//! with `--tl` the TL bytes of an MTProto `messageActionSecureValuesSentMe`,
+//! by hand.
 //!
 //! ```text
 //! cargo run --release --example decrypt -- --key KEY.pem [--nonce NONCE] [--files DIR --out DIR] INPUT.json
+//! cargo run --release --example decrypt -- --key KEY.pem [--nonce NONCE] [--files DIR --out DIR] --tl INPUT.bin
 //! ```
 //!
-//! Prints `{"nonce": ..., "elements": [...]}` on success. With `--files DIR
-//! --out DIR`, decrypts every file whose encrypted bytes are at `DIR/<file_id>`
-//! into `OUT/<file_id>`. With `--nonce`, any other nonce is an error. On any
+//! Prints `{"nonce": ..., "elements": [...]}` on success, the same for both
+//! inputs (element types in the Bot API's names). With `--files DIR --out
+//! DIR`, decrypts every file whose encrypted bytes are at `DIR/<file_id>`
+//! (MTProto: `DIR/<secureFile id>`) into `OUT/<the same name>`. With `--nonce`, any other nonce is an error. On any
 //! failure: exit status 1, one line on stderr, nothing on stdout.
 //!
 //! Inputs are read within [`Limits::default`] (a larger INPUT or file is
@@ -19,16 +23,19 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use telegram_passport::mtproto::{self, SecureValuesSentMe};
 use telegram_passport::{
-    decrypt_with_limits, DecryptedPassport, Element, Limits, NonceCheck, PassportData, PrivateKey,
+    decrypt_with_limits, DecryptedPassport, Element, FileLocation, Limits, NonceCheck, PassportData, PrivateKey,
 };
 
-const USAGE: &str = "usage: decrypt --key KEY.pem [--nonce NONCE] [--files DIR --out DIR] INPUT.json";
+const USAGE: &str = "usage: decrypt --key KEY.pem [--nonce NONCE] [--files DIR --out DIR] [--tl] INPUT";
 
 struct Args {
     key: PathBuf,
     nonce: Option<String>,
     files: Option<(PathBuf, PathBuf)>,
+    /// INPUT is MTProto TL rather than Bot API JSON.
+    tl: bool,
     input: PathBuf,
 }
 
@@ -36,6 +43,7 @@ struct Args {
 fn parse_args() -> Result<Option<Args>, String> {
     let mut args = std::env::args_os().skip(1);
     let (mut key, mut nonce, mut files, mut out, mut input) = (None, None, None, None, None);
+    let mut tl = false;
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value; {USAGE}"));
         match arg.to_str() {
@@ -48,6 +56,7 @@ fn parse_args() -> Result<Option<Args>, String> {
             }
             Some("--files") => files = Some(PathBuf::from(value("--files")?)),
             Some("--out") => out = Some(PathBuf::from(value("--out")?)),
+            Some("--tl") => tl = true,
             Some("-h" | "--help") => return Ok(None),
             Some(flag) if flag.starts_with("--") => return Err(format!("unknown option {flag}; {USAGE}")),
             _ if input.is_none() => input = Some(PathBuf::from(arg)),
@@ -63,6 +72,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         key: key.ok_or_else(|| format!("--key is required; {USAGE}"))?,
         nonce,
         files,
+        tl,
         input: input.ok_or_else(|| format!("INPUT is required; {USAGE}"))?,
     }))
 }
@@ -121,10 +131,19 @@ fn run() -> Result<String, String> {
     let pem = String::from_utf8(pem).map_err(|_| format!("{} is not a PEM text file", args.key.display()))?;
     let key = PrivateKey::from_pem(&pem).map_err(|e| format!("{}: {e}", args.key.display()))?;
     let input = read_bounded(&args.input, limits.input_json)?;
-    let passport_data =
-        PassportData::from_json_with_limits(&input, &limits).map_err(|e| format!("{}: {e}", args.input.display()))?;
     let check = args.nonce.as_deref().map_or(NonceCheck::Skip, NonceCheck::Expect);
-    let passport = decrypt_with_limits(&key, &passport_data, check, &limits).map_err(|e| e.to_string())?;
+    let in_input = |e: telegram_passport::Error| format!("{}: {e}", args.input.display());
+    let passport = match args.tl {
+        false => {
+            let passport_data = PassportData::from_json_with_limits(&input, &limits).map_err(in_input)?;
+            decrypt_with_limits(&key, &passport_data, check, &limits)
+        }
+        true => {
+            let sent = SecureValuesSentMe::from_tl_with_limits(&input, &limits).map_err(in_input)?;
+            mtproto::decrypt_with_limits(&key, &sent, check, &limits)
+        }
+    }
+    .map_err(|e| e.to_string())?;
     if let Some((dir, out)) = &args.files {
         decrypt_files(&passport, dir, out)?;
     }
@@ -154,16 +173,18 @@ fn decrypt_files(passport: &DecryptedPassport, dir: &Path, out: &Path) -> Result
     });
     let mut names = Vec::new();
     for file in documents.flat_map(|d| d.all_files()) {
-        let Some(file_id) = file.file_id() else {
-            continue;
+        let file_id = match file.location() {
+            FileLocation::BotApi(file) => file.file_id.clone(),
+            FileLocation::Mtproto(file) => file.id.to_string(),
+            _ => continue,
         };
-        let name = safe_file_name(file_id)?;
-        let source = dir.join(name);
+        let name = safe_file_name(&file_id)?.to_owned();
+        let source = dir.join(&name);
         if !source.is_file() {
             continue;
         }
         let encrypted = File::open(&source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
-        file.decrypt_to_path(encrypted, &staging.path().join(name))
+        file.decrypt_to_path(encrypted, &staging.path().join(&name))
             .map_err(|e| format!("{}: {e}", source.display()))?;
         names.push(name);
     }
@@ -173,7 +194,7 @@ fn decrypt_files(passport: &DecryptedPassport, dir: &Path, out: &Path) -> Result
 /// Moves the verified files into OUT: the whole folder at once if OUT does
 /// not exist yet, otherwise file by file, taking back those already moved
 /// if one cannot be.
-fn publish(staging: tempfile::TempDir, names: &[&str], out: &Path) -> Result<(), String> {
+fn publish(staging: tempfile::TempDir, names: &[String], out: &Path) -> Result<(), String> {
     if !out.exists() {
         let staged = staging.keep();
         return std::fs::rename(&staged, out).map_err(|e| {
@@ -181,7 +202,7 @@ fn publish(staging: tempfile::TempDir, names: &[&str], out: &Path) -> Result<(),
             format!("cannot create {}: {e}", out.display())
         });
     }
-    let mut moved: Vec<&str> = Vec::new();
+    let mut moved: Vec<&String> = Vec::new();
     for name in names {
         if let Err(e) = std::fs::rename(staging.path().join(name), out.join(name)) {
             for name in moved {

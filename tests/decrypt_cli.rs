@@ -299,3 +299,99 @@ fn help_is_usage_on_stdout() {
     assert!(stdout.starts_with("usage: decrypt --key KEY.pem"), "{stdout}");
     assert_eq!(stderr, "");
 }
+
+/// `--tl`: the MTProto fixture's TL bytes (serialised by
+/// `tests/data/mtproto_tl.py`), with its files named by their ids.
+#[test]
+fn decrypts_mtproto_tl() {
+    let fixture = load("passport/mtproto.json");
+    let work = scratch("cli-tl");
+    let (files, out) = (work.join("files"), work.join("out"));
+    std::fs::create_dir_all(&files).unwrap();
+    for (id, entry) in fixture["files"].as_object().unwrap() {
+        std::fs::write(files.join(id), common::hex(&entry["encrypted"])).unwrap();
+    }
+    let input = data_dir().join("passport/mtproto.tl");
+    let key = data_dir().join(fixture["key"].as_str().unwrap());
+    let nonce = fixture["nonce"].as_str().unwrap();
+    let args = [
+        "--key",
+        path(&key),
+        "--nonce",
+        nonce,
+        "--files",
+        path(&files),
+        "--out",
+        path(&out),
+        "--tl",
+        path(&input),
+    ];
+    let (ok, stdout, stderr) = run(&args);
+    assert!(ok, "{stderr}");
+    let printed: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(printed["nonce"], nonce);
+    let types: Vec<&str> = printed["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    let expected: Vec<&str> = fixture["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, expected);
+    for (id, entry) in fixture["files"].as_object().unwrap() {
+        let jpeg = std::fs::read(out.join(id)).unwrap();
+        assert_eq!(sha256_hex(&jpeg), entry["sha256"].as_str().unwrap(), "{id}");
+    }
+
+    // Malformed TL: one line on stderr, nothing on stdout.
+    let tl = std::fs::read(&input).unwrap();
+    let cut = work.join("cut.bin");
+    std::fs::write(&cut, &tl[..tl.len() - 3]).unwrap();
+    let (ok, stdout, stderr) = run(&["--key", path(&key), "--tl", path(&cut)]);
+    assert!(!ok);
+    assert_eq!(stdout, "");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("malformed MTProto TL at byte"), "{stderr}");
+    std::fs::remove_dir_all(work).unwrap();
+}
+
+/// The same passport through both inputs prints the same JSON.
+#[test]
+fn bot_api_and_tl_input_print_the_same() {
+    use telegram_passport::client::PassportBuilder;
+    use telegram_passport::{Date, Gender, PersonalDetails, ResidentialAddress};
+    let key_path = data_dir().join("keys/rsa2048_pkcs1.pem");
+    let key = common::key("keys/rsa2048_pkcs1.pem");
+    let sealed = PassportBuilder::new()
+        .personal_details(&PersonalDetails::new(
+            "Anna",
+            "Ivanova",
+            Date::new("14.03.1991"),
+            Gender::Female,
+            "RU",
+            "DE",
+        ))
+        .address(&ResidentialAddress::new("Unter den Linden 5", "Berlin", "DE", "10117"))
+        .phone_number("4915112345678")
+        .email("anna@example.org")
+        .seal(&key.public_key(), "nonce-9")
+        .unwrap();
+    let work = scratch("cli-same");
+    let (json, tl) = (work.join("passport_data.json"), work.join("action.bin"));
+    std::fs::write(&json, sealed.passport_data.to_json()).unwrap();
+    std::fs::write(&tl, sealed.mtproto.to_tl_bytes()).unwrap();
+    let (ok, from_json, stderr) = run(&["--key", path(&key_path), "--nonce", "nonce-9", path(&json)]);
+    assert!(ok, "{stderr}");
+    let (ok, from_tl, stderr) = run(&["--key", path(&key_path), "--nonce", "nonce-9", "--tl", path(&tl)]);
+    assert!(ok, "{stderr}");
+    assert_eq!(from_tl, from_json);
+    let printed: serde_json::Value = serde_json::from_str(&from_tl).unwrap();
+    assert_eq!(printed["elements"][2]["type"], "phone_number");
+    assert_eq!(printed["elements"][2]["phone_number"], "4915112345678");
+    std::fs::remove_dir_all(work).unwrap();
+}
