@@ -134,8 +134,3 @@ pub use crate::error::{DecryptionError, Error, JsonError, Target, TlProblem, EXC
 pub fn backend_name() -> &'static str {
     backend::NAME
 }
-
-/// The README's examples, compiled and run as doctests.
-#[doc = include_str!("../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;
