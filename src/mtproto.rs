@@ -2,6 +2,19 @@
 //! the Bot API's, with every binary field as raw bytes. Nothing on this path
 //! is base64 except what is inside the decrypted credentials JSON.
 //!
+//! From a TL library (grammers, Telethon, TDLib …), take the TL bytes of the
+//! service message's `messageActionSecureValuesSentMe` (grammers:
+//! `action.to_bytes()` on the `MessageAction`) and read them with
+//! [`SecureValuesSentMe::from_tl`]:
+//!
+//! ```text
+//! let sent = mtproto::SecureValuesSentMe::from_tl(&action.to_bytes())?;
+//! let passport = mtproto::decrypt(&key, &sent, NonceCheck::Consume(&store))?;
+//! ```
+//!
+//! Both this path and the Bot API's go through the same internal form:
+//! the same limits, checked in one place, and the same decryption.
+//!
 //! ```
 //! use telegram_passport::{client::PassportBuilder, mtproto, NonceCheck, PrivateKey};
 //!
