@@ -1,49 +1,7 @@
-//! Service-side Telegram Passport: decrypt, verify and decode the identity
-//! documents a user shares with a bot through Telegram.
-//!
-//! The data flows one way: **key** ([`PrivateKey`]) → **input**
-//! ([`PassportData`], or the [`mtproto`] raw-bytes form) → **decrypt**
-//! (RSA-OAEP for the credentials secret, then one AES-256-CBC + SHA-256
-//! primitive for credentials, element data and files) → **decode** (typed
-//! [`PersonalDetails`], [`IdDocumentData`], [`ResidentialAddress`]).
-//!
-//! ```
-//! use telegram_passport::client::PassportBuilder;
-//! use telegram_passport::{
-//!     decrypt, Date, ElementType, FileSlot, Gender, IdDocumentData, NonceCheck, PersonalDetails, PrivateKey,
-//! };
-//!
-//! // Once: generate the bot's key and register `public_key().to_pem()` with BotFather.
-//! let key = PrivateKey::generate()?;
-//!
-//! // The user's app encrypts what the bot asked for (played here by the client side).
-//! let details = PersonalDetails::new("Jane", "Doe", Date::new("01.02.1990"), Gender::Female, "DK", "DK");
-//! let sealed = PassportBuilder::new()
-//!     .personal_details(&details)
-//!     .id_document(ElementType::Passport, &IdDocumentData::new("X1234567", None))
-//!     .file(ElementType::Passport, FileSlot::FrontSide, "file-1", b"\xff\xd8jpeg".to_vec())
-//!     .seal(&key.public_key(), "nonce-from-the-request")?;
-//!
-//! // The bot receives `passport_data` and decrypts it in one call.
-//! let passport = decrypt(&key, &sealed.passport_data, NonceCheck::Expect("nonce-from-the-request"))?;
-//! assert_eq!(passport.personal_details(), Some(&details));
-//!
-//! // Each file reference carries its credentials: download, then decrypt.
-//! let front = passport.identity_documents().next().and_then(|d| d.front_side()).unwrap();
-//! let jpeg = front.decrypt(sealed.files["file-1"].clone())?;
-//! assert_eq!(&jpeg[..], b"\xff\xd8jpeg");
-//! # Ok::<(), telegram_passport::Error>(())
-//! ```
-//!
-//! Files can also be decrypted as they download ([`FileDecryptor`],
-//! [`FileCredentials::decrypt_to_path`]). The hot path (RSA-OAEP, AES-256-CBC,
-//! SHA-256) runs on AWS-LC by default, or on pure-Rust RustCrypto with
-//! `default-features = false` ([`backend_name`]).
-//!
-//! Every failure to decrypt or verify is the one opaque
-//! [`Error::Decryption`], so nothing the bot reports back can serve as an
-//! oracle. Secrets and plaintext buffers are zeroized on drop.
-
+// The crate documentation is the README: one quick start, tested as doctests.
+#![doc = include_str!("../README.md")]
+// Doctests, the README's included, compile without a warning.
+#![doc(test(attr(deny(warnings))))]
 #![forbid(unsafe_code)]
 // docs.rs: show the feature an item needs.
 #![cfg_attr(docsrs, feature(doc_cfg))]

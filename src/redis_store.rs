@@ -75,6 +75,7 @@ const POOL: usize = 16;
 ///
 /// let store = RedisNonceStore::open("redis://127.0.0.1:6379/")?;
 /// let nonce = store.issue("application-17", Duration::from_secs(900))?;
+/// println!("tg://passport?…&nonce={nonce}");
 /// # Ok::<(), telegram_passport::Error>(())
 /// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
@@ -220,9 +221,12 @@ impl RedisNonceStore {
     /// them; nonces spread over all masters. Connects on first use.
     ///
     /// ```no_run
+    /// use std::time::Duration;
     /// use telegram_passport::{NonceStore, RedisNonceStore};
     ///
     /// let store = RedisNonceStore::open_cluster(["redis://10.0.0.1:7000/", "redis://10.0.0.2:7000/"])?;
+    /// let nonce = store.issue("application-17", Duration::from_secs(900))?;
+    /// println!("tg://passport?…&nonce={nonce}");
     /// # Ok::<(), telegram_passport::Error>(())
     /// ```
     #[cfg(feature = "redis-cluster")]

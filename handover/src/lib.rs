@@ -1,9 +1,12 @@
 //! Tests only: `tests/` hands what grammers, frankenstein, teloxide (the
 //! raw webhook body) and any other framework (a `serde_json::Value`)
-//! receive to telegram-passport. The main crate's README is compiled and
-//! run here as doctests, since its recipes use those stacks.
+//! receive to telegram-passport. The main crate's README runs here as
+//! doctests too, its grammers and frankenstein recipes included (`build.rs`
+//! makes them runnable; the main crate has no such dependencies).
 
-/// The README's examples, compiled and run as doctests.
-#[doc = include_str!("../../README.md")]
+#![doc(test(attr(deny(warnings))))]
+
+/// The README's examples, every one compiled and run.
+#[doc = include_str!(concat!(env!("OUT_DIR"), "/README.md"))]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
