@@ -91,8 +91,9 @@ mod redis {
     use common::redis_server::{start, start_persistent};
 
     #[test]
+    #[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
     fn redis_store() {
-        let Some(server) = start() else { return };
+        let server = start();
         let store = RedisNonceStore::open(&server.url).unwrap();
         behaves_as_a_nonce_store(&store);
         replayed_passport_data_is_refused(&store);
@@ -129,8 +130,9 @@ mod redis {
     /// A stalled server (SIGSTOP): calls fail after about one timeout with
     /// "unavailable", and consume nothing; once it resumes, all is as before.
     #[test]
+    #[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
     fn a_stalled_server_fails_fast_and_burns_nothing() {
-        let Some(server) = start() else { return };
+        let server = start();
         let store = RedisNonceStore::open(&server.url)
             .unwrap()
             .with_timeouts(Duration::from_millis(500), Duration::from_millis(300));
@@ -153,8 +155,9 @@ mod redis {
     /// it dropped are replaced without the caller seeing an error, and the
     /// first consume after the restart is a success, not "replayed".
     #[test]
+    #[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
     fn a_restarted_server_is_reconnected_transparently() {
-        let Some(server) = start_persistent() else { return };
+        let server = start_persistent();
         let store = RedisNonceStore::open(&server.url).unwrap();
         let nonces: Vec<String> = (0..4).map(|i| store.issue(&format!("app-{i}"), TTL).unwrap()).collect();
         // SIGKILL: the append-only file has every write (fsync always).
@@ -201,8 +204,9 @@ mod asynchronous {
         use telegram_passport::RedisNonceStore;
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        #[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
         async fn redis_store() {
-            let Some(server) = start() else { return };
+            let server = start();
             let store = RedisNonceStore::open(&server.url).unwrap();
             behaves_as_a_nonce_store(&store).await;
             // Eight instances race for each of 50 nonces: one winner each.
@@ -230,8 +234,9 @@ mod asynchronous {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        #[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
         async fn a_stalled_then_restarted_server() {
-            let Some(server) = start_persistent() else { return };
+            let server = start_persistent();
             let store = RedisNonceStore::open(&server.url)
                 .unwrap()
                 .with_timeouts(Duration::from_millis(500), Duration::from_millis(300));
