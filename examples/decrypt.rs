@@ -122,10 +122,20 @@ fn excerpt(text: &str) -> String {
     out
 }
 
-fn run() -> Result<String, String> {
-    let Some(args) = parse_args()? else {
+/// What went wrong: the command line (exit 2) or the run (exit 1).
+enum Failure {
+    Usage(String),
+    Run(String),
+}
+
+fn run() -> Result<String, Failure> {
+    let Some(args) = parse_args().map_err(Failure::Usage)? else {
         return Ok(USAGE.to_owned());
     };
+    decrypt(&args).map_err(Failure::Run)
+}
+
+fn decrypt(args: &Args) -> Result<String, String> {
     let limits = Limits::default();
     let pem = read_bounded(&args.key, 64 << 10)?;
     let pem = String::from_utf8(pem).map_err(|_| format!("{} is not a PEM text file", args.key.display()))?;
@@ -221,7 +231,11 @@ fn main() -> ExitCode {
             println!("{json}");
             ExitCode::SUCCESS
         }
-        Err(message) => {
+        Err(Failure::Usage(message)) => {
+            eprintln!("decrypt: {}", one_line(&message));
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(message)) => {
             eprintln!("decrypt: {}", one_line(&message));
             ExitCode::FAILURE
         }

@@ -22,7 +22,22 @@ use telegram_passport::{
 
 const FRONT_FILE_ID: &str = "passport-front";
 
+const USAGE: &str = "usage: demo\n\n\
+    Runs the whole flow on one machine: a request, a rejected submission and\n\
+    its error report, the fixed submission accepted, a replay refused.";
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    match std::env::args().nth(1).as_deref() {
+        None => {}
+        Some("--help" | "-h") => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        Some(other) => {
+            eprintln!("demo: unexpected argument {other:?}\n\n{USAGE}");
+            std::process::exit(2);
+        }
+    }
     // 1. The bot's key. Register `public_key().to_pem()` with BotFather (/setpublickey).
     let key = PrivateKey::generate()?;
     println!(

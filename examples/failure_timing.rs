@@ -61,10 +61,16 @@ fn vector(name: &str) -> Result<(String, String, Vec<u8>), Failure> {
 }
 
 fn main() -> Result<(), Failure> {
-    if let Some(argument) = std::env::args().nth(1) {
-        let help = argument == "--help" || argument == "-h";
-        println!("{USAGE}");
-        std::process::exit(if help { 0 } else { 2 });
+    match std::env::args().nth(1).as_deref() {
+        None => {}
+        Some("--help" | "-h") => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        Some(other) => {
+            eprintln!("failure_timing: unexpected argument {other:?}\n\n{USAGE}");
+            std::process::exit(2);
+        }
     }
     let pem = std::fs::read_to_string(data_dir().join("keys/rsa2048_pkcs1.pem"))?;
     let key = PrivateKey::from_pem(&pem)?;

@@ -53,10 +53,25 @@ fn child(mode: &str, dir: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
+const USAGE: &str = "usage: peak_memory\n\n\
+    Decrypts a 10 MiB file in memory and streaming, each in a child process,\n\
+    and prints the peak memory each needed beyond the input.";
+
 fn main() -> Result<(), Failure> {
     let args: Vec<String> = std::env::args().collect();
-    if let [_, mode, dir] = args.as_slice() {
-        return child(mode, Path::new(dir));
+    match args.as_slice() {
+        // The child processes this program starts.
+        [_, mode, dir] if mode == "in-memory" || mode == "streaming" => return child(mode, Path::new(dir)),
+        [_] => {}
+        [_, help] if help == "--help" || help == "-h" => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        [_, other, ..] => {
+            eprintln!("peak_memory: unexpected argument {other:?}\n\n{USAGE}");
+            std::process::exit(2);
+        }
+        [] => {}
     }
     let dir = std::env::temp_dir().join(format!("telegram-passport-peak-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;

@@ -130,7 +130,7 @@ fn main() -> Result<(), Failure> {
         ["backend"] => println!("{}", telegram_passport::backend_name()),
         ["--help" | "-h"] => println!("{USAGE}"),
         _ => {
-            eprintln!("{USAGE}");
+            eprintln!("peer_bench: unexpected arguments {args:?}\n\n{USAGE}");
             std::process::exit(2);
         }
     }

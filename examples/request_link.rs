@@ -15,25 +15,60 @@ use std::process::ExitCode;
 use telegram_passport::ElementType::*;
 use telegram_passport::{bot_id_from_token, generate_nonce, PassportRequest, PrivateKey, Scope, ScopeElement};
 
-const USAGE: &str = "usage: request_link --token BOT_TOKEN --key KEY.pem [--callback-url URL]";
+const USAGE: &str = "usage: request_link --token BOT_TOKEN --key KEY.pem [--callback-url URL]\n\n\
+    Prints the deep links and the JavaScript SDK's parameters of a request for\n\
+    a typical KYC scope.";
 
-fn run() -> Result<String, String> {
+/// What went wrong: the command line (exit 2, with the usage) or the run (exit 1).
+enum Failure {
+    Usage(String),
+    Run(String),
+}
+
+struct Args {
+    token: String,
+    key_path: String,
+    callback: Option<String>,
+}
+
+/// The arguments, or `None` for `--help`.
+fn parse_args() -> Result<Option<Args>, String> {
     let mut args = std::env::args().skip(1);
     let (mut token, mut key, mut callback) = (None, None, None);
     while let Some(arg) = args.next() {
-        let value = args.next().ok_or_else(|| format!("{arg} needs a value; {USAGE}"))?;
-        match arg.as_str() {
-            "--token" => token = Some(value),
-            "--key" => key = Some(value),
-            "--callback-url" => callback = Some(value),
-            _ => return Err(format!("unknown argument {arg}; {USAGE}")),
+        if arg == "--help" || arg == "-h" {
+            return Ok(None);
         }
+        let slot = match arg.as_str() {
+            "--token" => &mut token,
+            "--key" => &mut key,
+            "--callback-url" => &mut callback,
+            _ => return Err(format!("unknown argument {arg}")),
+        };
+        *slot = Some(args.next().ok_or_else(|| format!("{arg} needs a value"))?);
     }
-    let token = token.ok_or_else(|| format!("--token is required; {USAGE}"))?;
-    let key_path = key.ok_or_else(|| format!("--key is required; {USAGE}"))?;
+    Ok(Some(Args {
+        token: token.ok_or("--token is required")?,
+        key_path: key.ok_or("--key is required")?,
+        callback,
+    }))
+}
 
-    let bot_id = bot_id_from_token(&token).map_err(|e| e.to_string())?;
-    let pem = std::fs::read_to_string(&key_path).map_err(|e| format!("cannot read {key_path}: {e}"))?;
+fn run() -> Result<String, Failure> {
+    let Some(Args {
+        token,
+        key_path,
+        callback,
+    }) = parse_args().map_err(Failure::Usage)?
+    else {
+        return Ok(USAGE.to_owned());
+    };
+    run_with(&token, &key_path, callback).map_err(Failure::Run)
+}
+
+fn run_with(token: &str, key_path: &str, callback: Option<String>) -> Result<String, String> {
+    let bot_id = bot_id_from_token(token).map_err(|e| e.to_string())?;
+    let pem = std::fs::read_to_string(key_path).map_err(|e| format!("cannot read {key_path}: {e}"))?;
     let key = PrivateKey::from_pem(&pem).map_err(|e| format!("{key_path}: {e}"))?;
     let scope = Scope::new([
         ScopeElement::one(PersonalDetails).native_names(),
@@ -62,7 +97,11 @@ fn main() -> ExitCode {
             println!("{text}");
             ExitCode::SUCCESS
         }
-        Err(message) => {
+        Err(Failure::Usage(message)) => {
+            eprintln!("request_link: {message}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(message)) => {
             eprintln!("request_link: {message}");
             ExitCode::FAILURE
         }
