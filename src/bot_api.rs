@@ -219,6 +219,7 @@ impl PassportData {
             })
             .collect();
         SealedPassport {
+            api: "bot_api",
             credentials: self.credentials.sealed(),
             elements,
         }

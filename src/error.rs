@@ -383,6 +383,12 @@ impl DecryptionError {
     pub fn target(&self) -> Target {
         self.target
     }
+
+    /// The step that failed, for local logs.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn step(&self) -> Step {
+        self.step
+    }
 }
 
 impl fmt::Display for DecryptionError {

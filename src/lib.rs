@@ -29,6 +29,7 @@ pub mod mtproto;
 mod tl;
 
 // Decrypt: the key, one primitive, credentials, element data and files.
+mod audit;
 mod backend;
 mod credentials;
 mod file;

@@ -162,6 +162,7 @@ impl SecureValuesSentMe {
             })
             .collect();
         SealedPassport {
+            api: "mtproto",
             credentials: self.credentials.sealed(),
             elements,
         }

@@ -9,6 +9,7 @@
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use crate::audit;
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::nonce::AsyncNonceStore;
@@ -106,7 +107,13 @@ pub(crate) fn assemble<'a>(
     sealed: impl Iterator<Item = Sealed<'a>>,
     nonce: NonceCheck<'_>,
 ) -> Result<DecryptedPassport> {
-    credentials.check_nonce(nonce)?;
+    if let Err(error) = credentials.check_nonce(nonce) {
+        audit::nonce(Err(&error));
+        return Err(error);
+    }
+    if let NonceCheck::Expect(_) = nonce {
+        audit::nonce(Ok("checked"));
+    }
     let mut elements: Vec<Element> = Vec::new();
     for element in sealed {
         if elements.iter().any(|e| e.element_type() == element.element_type) {
@@ -116,9 +123,18 @@ pub(crate) fn assemble<'a>(
         let secure_value = credentials.take_secure_value(element.element_type);
         elements.push(open_element(secure_value, element)?);
     }
+    audit::decrypted(elements.iter().map(Element::element_type));
     let context = match nonce {
-        NonceCheck::Consume(store) => Some(store.consume(credentials.nonce())?),
-        _ => None,
+        NonceCheck::Consume(store) => {
+            let consumed = store.consume(credentials.nonce());
+            audit::nonce(consumed.as_ref().map(|_| "consumed"));
+            Some(consumed?)
+        }
+        NonceCheck::Expect(_) => None,
+        NonceCheck::Skip => {
+            audit::nonce(Ok("skipped"));
+            None
+        }
     };
     Ok(DecryptedPassport {
         nonce: credentials.nonce().to_owned(),
@@ -280,7 +296,9 @@ impl DecryptedPassport {
     /// Consumes the nonce from an async store, for passports decrypted
     /// without a nonce check; the async twin of [`NonceCheck::Consume`].
     pub(crate) async fn consume_nonce(mut self, store: &impl AsyncNonceStore) -> Result<Self> {
-        self.context = Some(store.consume(&self.nonce).await?);
+        let consumed = store.consume(&self.nonce).await;
+        audit::nonce(consumed.as_ref().map(|_| "consumed"));
+        self.context = Some(consumed?);
         Ok(self)
     }
 

@@ -5,6 +5,7 @@
 //! decoded or decrypted; then the credentials are decrypted and the
 //! elements opened ([`assemble`](crate::passport::assemble)).
 
+use crate::audit;
 use crate::error::{Error, Result};
 use crate::limits::{check, Limits};
 use crate::passport::{assemble, ElementHash};
@@ -72,6 +73,8 @@ pub(crate) struct Sealed<'a> {
 
 /// A whole passport as sent: credentials and elements.
 pub(crate) struct SealedPassport<'a> {
+    /// `bot_api` or `mtproto`, for the audit trail.
+    pub(crate) api: &'static str,
     pub(crate) credentials: SealedCredentials<'a>,
     pub(crate) elements: Vec<Sealed<'a>>,
 }
@@ -96,6 +99,15 @@ impl SealedCredentials<'_> {
 impl SealedPassport<'_> {
     /// Checks every limit, then decrypts, verifies and decodes.
     pub(crate) fn open(self, key: &PrivateKey, nonce: NonceCheck<'_>, limits: &Limits) -> Result<DecryptedPassport> {
+        let _span = audit::decrypting(self.api, self.elements.len());
+        let opened = self.open_checked(key, nonce, limits);
+        if let Err(error) = &opened {
+            audit::failed(error);
+        }
+        opened
+    }
+
+    fn open_checked(self, key: &PrivateKey, nonce: NonceCheck<'_>, limits: &Limits) -> Result<DecryptedPassport> {
         check(|| "passport.data".to_owned(), self.elements.len(), limits.elements)?;
         for element in &self.elements {
             let name = element.element_type;

@@ -301,6 +301,11 @@ impl<'a> Validator<'a> {
                 });
             }
         }
+        let missing = findings
+            .found
+            .iter()
+            .any(|f| matches!(f.problem, Problem::MissingElement { .. }));
+        crate::audit::validated(findings.found.is_empty(), findings.found.len(), missing);
         if findings.found.is_empty() {
             Validation::Accepted(Accepted { passport })
         } else {

@@ -15,6 +15,7 @@ fn examples() -> BTreeMap<String, PathBuf> {
         ("aws-lc", cfg!(feature = "aws-lc")),
         ("redis-async", cfg!(feature = "redis-async")),
         ("redis-cluster", cfg!(feature = "redis-cluster")),
+        ("tracing", cfg!(feature = "tracing")),
         ("openssl-compare", cfg!(feature = "openssl-compare")),
     ]
     .into_iter()

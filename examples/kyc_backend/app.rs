@@ -36,6 +36,7 @@ use telegram_passport::{
     decrypt, AsyncNonceStore, CalendarDate, DecryptedPassport, ElementType, Error, NonceCheck, PassportData,
     PassportRequest, PrivateKey, Problem, Rejected, Scope, ScopeElement, Validation, Validator,
 };
+use tracing::Instrument as _;
 
 use crate::archive::{Archive, Committed};
 use crate::bot_api::{BotApi, Failure};
@@ -169,11 +170,14 @@ async fn start<S: AsyncNonceStore>(
     };
     match opened.await {
         Ok(body) => {
-            log::info!("application {} opened", body["application_id"].as_str().unwrap_or("?"));
+            tracing::info!(
+                application = body["application_id"].as_str().unwrap_or("?"),
+                "application opened"
+            );
             Json(body).into_response()
         }
         Err(error) => {
-            log::error!("could not open an application: {error}");
+            tracing::error!(reason = %error, "could not open an application");
             StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
     }
@@ -196,7 +200,7 @@ enum Outcome {
     /// Replayed, expired or never issued here.
     Refused(Error),
     /// Not decryptable with this key, or malformed: retrying cannot help.
-    Unusable(Error),
+    Unusable,
 }
 
 /// Bot API updates. 401 for a wrong secret, 400 for unreadable JSON, 503
@@ -212,13 +216,13 @@ async fn webhook<S: AsyncNonceStore + 'static>(
         .map(|v| v.as_bytes())
         .unwrap_or_default();
     if !bool::from(given.ct_eq(app.config.webhook_secret.as_bytes())) {
-        log::warn!("webhook call with a wrong secret token refused");
+        tracing::warn!("webhook call with a wrong secret token refused");
         return StatusCode::UNAUTHORIZED;
     }
     let update: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(update) => update,
         Err(error) => {
-            log::warn!("unreadable update: {error}");
+            tracing::warn!(reason = %error, "unreadable update");
             return StatusCode::BAD_REQUEST;
         }
     };
@@ -227,33 +231,40 @@ async fn webhook<S: AsyncNonceStore + 'static>(
         Ok(passport_data) => passport_data,
         Err(Error::NoPassportData) => return StatusCode::OK,
         Err(error) => {
-            log::warn!("update {update_id}: unusable passport data: {error}");
+            tracing::warn!(update = %update_id, reason = %error, "unusable passport data");
             return StatusCode::OK;
         }
     };
     let Some(user_id) = update["message"]["from"]["id"].as_i64() else {
-        log::warn!("update {update_id}: passport data without a sender");
+        tracing::warn!(update = %update_id, "passport data without a sender");
         return StatusCode::OK;
     };
-    match submission(&app, user_id, passport_data).await {
+    let span = tracing::info_span!("submission", update = %update_id);
+    let outcome = submission(&app, user_id, passport_data).instrument(span.clone()).await;
+    let _entered = span.enter();
+    match outcome {
         Ok(Outcome::Accepted { application, files }) => {
-            log::info!("update {update_id}: application {application} accepted, {files} files stored");
+            tracing::info!(application, files, outcome = "accepted", "application stored");
         }
         Ok(Outcome::AlreadyAccepted { application }) => {
-            log::info!("update {update_id}: application {application} was already stored");
+            tracing::info!(application, outcome = "already stored", "submission finished");
         }
         Ok(Outcome::Rejected {
             application,
             errors,
             missing,
-        }) => log::info!(
-            "update {update_id}: application {application} rejected ({errors} errors{}); user told, new link sent",
-            if missing { ", elements missing" } else { "" }
+        }) => tracing::info!(
+            application,
+            errors,
+            missing_elements = missing,
+            outcome = "rejected",
+            "user told, new link sent"
         ),
-        Ok(Outcome::Refused(error)) => log::warn!("update {update_id}: submission refused: {error}"),
-        Ok(Outcome::Unusable(error)) => log::warn!("update {update_id}: submission not decrypted: {error}"),
+        Ok(Outcome::Refused(error)) => tracing::warn!(outcome = "refused", reason = %error, "submission refused"),
+        // Not the error's text: it could quote what was sent.
+        Ok(Outcome::Unusable) => tracing::warn!(outcome = "unusable", "submission not decrypted"),
         Err(error) => {
-            log::error!("update {update_id}: not finished, left for redelivery: {error}");
+            tracing::error!(outcome = "retry", reason = %error, "not finished, left for redelivery");
             return StatusCode::SERVICE_UNAVAILABLE;
         }
     }
@@ -268,12 +279,15 @@ async fn submission<S: AsyncNonceStore + 'static>(
     passport_data: PassportData,
 ) -> Result<Outcome, Failure> {
     // RSA takes a fraction of a millisecond to milliseconds: off the executor.
-    let worker = Arc::clone(app);
-    let decrypted =
-        tokio::task::spawn_blocking(move || decrypt(&worker.config.key, &passport_data, NonceCheck::Skip)).await?;
+    let (worker, span) = (Arc::clone(app), tracing::Span::current());
+    let decrypted = tokio::task::spawn_blocking(move || {
+        span.in_scope(|| decrypt(&worker.config.key, &passport_data, NonceCheck::Skip))
+    })
+    .await?;
     let passport = match decrypted {
         Ok(passport) => passport,
-        Err(error) => return Ok(Outcome::Unusable(error)),
+        // The crate's audit trail has the kind and the failed step.
+        Err(_) => return Ok(Outcome::Unusable),
     };
     let nonce = passport.nonce().to_owned();
     let application = match app.nonces.peek(&nonce).await {

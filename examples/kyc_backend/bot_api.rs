@@ -1,7 +1,8 @@
 //! The Bot API calls the service makes: `setPassportDataErrors`,
 //! `sendMessage`, and `getFile` followed by the file's download. Every
 //! failure (a network error, a non-2xx answer, `"ok": false`) is an error,
-//! so the caller can leave the submission retryable.
+//! so the caller can leave the submission retryable. Errors never carry a
+//! URL: every URL here holds the bot's token.
 
 use std::time::Duration;
 
@@ -31,7 +32,13 @@ impl BotApi {
     /// Calls `method` with a JSON body; its `result`.
     async fn call(&self, method: &str, body: &impl serde::Serialize) -> Result<serde_json::Value, Failure> {
         let url = format!("{}/bot{}/{method}", self.base_url, self.token);
-        let response = self.http.post(url).json(body).send().await?;
+        let response = self
+            .http
+            .post(url)
+            .json(body)
+            .send()
+            .await
+            .map_err(reqwest::Error::without_url)?;
         let status = response.status();
         let reply: serde_json::Value = response.json().await.map_err(|_| format!("{method}: HTTP {status}"))?;
         if reply["ok"] != true {
@@ -59,9 +66,15 @@ impl BotApi {
         let file = self.call("getFile", &serde_json::json!({ "file_id": file_id })).await?;
         let path = file["file_path"].as_str().ok_or("getFile returned no file_path")?;
         let url = format!("{}/file/bot{}/{path}", self.base_url, self.token);
-        let mut response = self.http.get(url).send().await?.error_for_status()?;
+        let mut response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(reqwest::Error::without_url)?;
         let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await? {
+        while let Some(chunk) = response.chunk().await.map_err(reqwest::Error::without_url)? {
             if bytes.len() + chunk.len() > MAX_FILE {
                 return Err("a passport file larger than 20 MiB".into());
             }

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! TELEGRAM_BOT_TOKEN=123456:ABC... PASSPORT_PRIVATE_KEY=private.key WEBHOOK_SECRET=long-random-text \
-//!     REDIS_URL=redis://127.0.0.1:6379/ cargo run --release --features redis-async --example kyc_backend
+//!     REDIS_URL=redis://127.0.0.1:6379/ cargo run --release --features redis-async,tracing --example kyc_backend
 //! ```
 //!
 //! Run with `--help` for every setting. Register the webhook (`setWebhook`
@@ -40,7 +40,8 @@ Optional:
   CLIENT_IP_HEADER      a header your load balancer sets to the client's address, e.g. x-forwarded-for
                         (its last entry counts); default: the connection's address
   STARTS_PER_CLIENT     applications one client may open per ten minutes, default 10
-  RUST_LOG              log level, default info";
+  RUST_LOG              what to log, default info (e.g. info,telegram_passport=debug); the
+                        audit trail of each submission, never personal data or secrets";
 
 fn config() -> Result<(app::Config, Option<String>, String), String> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
@@ -94,7 +95,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_env_filter(filter).init();
     let (config, redis_url, listen) = match config() {
         Ok(config) => config,
         Err(message) => {
@@ -105,16 +107,16 @@ async fn main() -> ExitCode {
     let served = async {
         let router = match redis_url {
             Some(url) => {
-                log::info!("nonces in Redis");
+                tracing::info!("nonces in Redis");
                 app::router(config, RedisNonceStore::open(&url)?)?
             }
             None => {
-                log::info!("nonces in memory: run one instance only");
+                tracing::info!("nonces in memory: run one instance only");
                 app::router(config, MemoryNonceStore::new())?
             }
         };
         let listener = tokio::net::TcpListener::bind(&listen).await?;
-        log::info!(
+        tracing::info!(
             "serving on http://{} (webhook: /telegram/webhook, start: /start)",
             listener.local_addr()?
         );

@@ -100,6 +100,7 @@ pub fn binary() -> &'static Path {
             ("aws-lc", cfg!(feature = "aws-lc")),
             ("redis-async", cfg!(feature = "redis-async")),
             ("redis-cluster", cfg!(feature = "redis-cluster")),
+            ("tracing", cfg!(feature = "tracing")),
         ]
         .into_iter()
         .filter_map(|(name, on)| on.then_some(name))
