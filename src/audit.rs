@@ -128,5 +128,9 @@ fn kind(error: &Error) -> &'static str {
         Error::TooLarge { .. } => "too_large",
         Error::Tl { .. } => "tl",
         Error::MissingPart { .. } => "missing_part",
+        Error::InvalidTtl { .. } => "invalid_ttl",
+        Error::EmptyFileList { .. } => "empty_file_list",
+        Error::InvalidBotToken => "invalid_bot_token",
+        Error::InvalidDate(_) => "invalid_date",
     }
 }

@@ -49,28 +49,47 @@ pub fn encrypt(plain: &[u8]) -> Result<Encrypted> {
     let first = MIN_PADDING + (16 - (plain.len() + MIN_PADDING) % 16) % 16;
     let choices = (255 - first) / 16 + 1;
     let padding = first + 16 * (usize::from(pick[0]) % choices);
-    encrypt_with_padding(plain, random_secret()?, padding)
+    hazmat::encrypt_with_padding(plain, random_secret()?, padding)
 }
 
-/// Encrypts with a given secret and padding length; the padding bytes after
-/// the length byte are random. For tests that need every padding length.
-pub fn encrypt_with_padding(plain: &[u8], secret: Secret, padding: usize) -> Result<Encrypted> {
-    let length_byte = u8::try_from(padding).ok().filter(|&n| usize::from(n) >= MIN_PADDING);
-    let Some(length_byte) = length_byte.filter(|_| (plain.len() + padding).is_multiple_of(16)) else {
-        return Err(Error::InvalidPadding {
-            length: plain.len(),
-            padding,
-        });
-    };
-    let mut data = vec![0u8; padding + plain.len()];
-    let (head, tail) = data.split_at_mut(padding);
-    fill_random(head)?;
-    if let Some(first) = head.first_mut() {
-        *first = length_byte;
+/// Raw cryptographic operations, for test vectors and interoperability
+/// checks only.
+///
+/// **Hazardous:** nothing here chooses the secret or the padding for you.
+/// A reused secret or a predictable padding defeats the encryption; an app
+/// encrypts with [`encrypt`](super::encrypt), which draws both fresh.
+pub mod hazmat {
+    use super::{fill_random, primitive, Encrypted, Error, Result, Secret, MIN_PADDING};
+
+    /// Encrypts with a given secret and padding length; the padding bytes
+    /// after the length byte are random.
+    ///
+    /// ```
+    /// use telegram_passport::client::hazmat::encrypt_with_padding;
+    /// use telegram_passport::Secret;
+    ///
+    /// let encrypted = encrypt_with_padding(b"sixteen bytes!!!", Secret::new([7; 32]), 32)?;
+    /// assert_eq!(encrypted.data.len(), 48);
+    /// # Ok::<(), telegram_passport::Error>(())
+    /// ```
+    pub fn encrypt_with_padding(plain: &[u8], secret: Secret, padding: usize) -> Result<Encrypted> {
+        let length_byte = u8::try_from(padding).ok().filter(|&n| usize::from(n) >= MIN_PADDING);
+        let Some(length_byte) = length_byte.filter(|_| (plain.len() + padding).is_multiple_of(16)) else {
+            return Err(Error::InvalidPadding {
+                length: plain.len(),
+                padding,
+            });
+        };
+        let mut data = vec![0u8; padding + plain.len()];
+        let (head, tail) = data.split_at_mut(padding);
+        fill_random(head)?;
+        if let Some(first) = head.first_mut() {
+            *first = length_byte;
+        }
+        tail.copy_from_slice(plain);
+        let hash = primitive::encrypt_in_place(&mut data, &secret);
+        Ok(Encrypted { data, hash, secret })
     }
-    tail.copy_from_slice(plain);
-    let hash = primitive::encrypt_in_place(&mut data, &secret);
-    Ok(Encrypted { data, hash, secret })
 }
 
 /// Encrypts credentials JSON and RSA-encrypts its secret to `public_key`.

@@ -73,6 +73,25 @@ impl ElementType {
         Self::Email,
     ];
 
+    /// This one type, as a slice (what a scope entry naming it stands for).
+    pub(crate) fn as_slice(self) -> &'static [ElementType] {
+        match self {
+            Self::PersonalDetails => &[Self::PersonalDetails],
+            Self::Passport => &[Self::Passport],
+            Self::DriverLicense => &[Self::DriverLicense],
+            Self::IdentityCard => &[Self::IdentityCard],
+            Self::InternalPassport => &[Self::InternalPassport],
+            Self::Address => &[Self::Address],
+            Self::UtilityBill => &[Self::UtilityBill],
+            Self::BankStatement => &[Self::BankStatement],
+            Self::RentalAgreement => &[Self::RentalAgreement],
+            Self::PassportRegistration => &[Self::PassportRegistration],
+            Self::TemporaryRegistration => &[Self::TemporaryRegistration],
+            Self::PhoneNumber => &[Self::PhoneNumber],
+            Self::Email => &[Self::Email],
+        }
+    }
+
     /// The protocol's name, e.g. `"driver_license"`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -46,6 +46,9 @@ pub enum Error {
     KeyMalformed {
         /// What was wrong.
         reason: String,
+        /// The parser's error, where one said it.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
     /// The operating system's random number generator failed.
@@ -161,7 +164,7 @@ pub enum Error {
     /// The nonce store's backend failed in a way other than being
     /// unreachable (for example, Redis refused a command).
     #[error("the nonce store failed: {0}")]
-    NonceStore(String),
+    NonceStore(#[source] Box<dyn std::error::Error + Send + Sync>),
 
     /// The nonce store could not be reached in time (refused, dropped,
     /// timed out, stalled). Nothing was consumed: the same submission may be
@@ -193,6 +196,28 @@ pub enum Error {
         /// What is wrong there.
         problem: TlProblem,
     },
+
+    /// A nonce's time-to-live outside 1 ms to 30 days.
+    #[error("a nonce's time-to-live must be between 1 ms and 30 days, not {ttl:?}")]
+    InvalidTtl {
+        /// The time-to-live given.
+        ttl: std::time::Duration,
+    },
+
+    /// A `files` or `translation_files` error report that names no file.
+    #[error("a {source_name} error names at least one file")]
+    EmptyFileList {
+        /// `files` or `translation_files`.
+        source_name: &'static str,
+    },
+
+    /// Not a bot token (`123456:ABC-DEF…`, the bot id before the `:`).
+    #[error("a bot token looks like 123456:ABC-DEF…, with the bot id before the ':'")]
+    InvalidBotToken,
+
+    /// Text that is not a real `DD.MM.YYYY` calendar date.
+    #[error("{0:?} is not a DD.MM.YYYY calendar date")]
+    InvalidDate(String),
 
     /// An element lacks a part its type requires.
     #[error("the {element} element has no {part}")]

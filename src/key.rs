@@ -54,6 +54,7 @@ impl PrivateKey {
         let normalized = Zeroizing::new(pem_text.trim().replace("\r\n", "\n"));
         let (label, der) = pem::decode_vec(normalized.as_bytes()).map_err(|e| Error::KeyMalformed {
             reason: format!("not a PEM document ({e})"),
+            source: Some(Box::new(e)),
         })?;
         let der = Zeroizing::new(der);
         match label {
@@ -65,9 +66,11 @@ impl PrivateKey {
             }),
             "PUBLIC KEY" | "RSA PUBLIC KEY" => Err(Error::KeyMalformed {
                 reason: "this is a public key; the private key is needed to decrypt".to_owned(),
+                source: None,
             }),
             other => Err(Error::KeyMalformed {
                 reason: format!("unexpected PEM label {other:?}"),
+                source: None,
             }),
         }
     }
@@ -83,6 +86,7 @@ impl PrivateKey {
     fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
         let info = PrivateKeyInfoRef::from_der(der).map_err(|e| Error::KeyMalformed {
             reason: format!("invalid PKCS#8 structure ({e})"),
+            source: Some(Box::new(e)),
         })?;
         let oid = info.algorithm.oid.to_string();
         if oid != RSA_ENCRYPTION {
@@ -92,6 +96,7 @@ impl PrivateKey {
         }
         let inner = rsa::PrivateKey::try_from(info).map_err(|e| Error::KeyMalformed {
             reason: format!("invalid RSA key in PKCS#8 ({e})"),
+            source: Some(Box::new(e)),
         })?;
         Self::checked(inner)
     }
@@ -99,6 +104,7 @@ impl PrivateKey {
     fn from_pkcs1_der(der: &[u8]) -> Result<Self> {
         let inner = rsa::PrivateKey::from_pkcs1_der(der).map_err(|e| Error::KeyMalformed {
             reason: format!("invalid PKCS#1 RSA key ({e})"),
+            source: Some(Box::new(e)),
         })?;
         Self::checked(inner)
     }
@@ -114,6 +120,7 @@ impl PrivateKey {
     fn with_backend(inner: rsa::PrivateKey) -> Result<Self> {
         let decryptor = backend::RsaDecryptor::new(&inner).ok_or_else(|| Error::KeyMalformed {
             reason: format!("the {} backend refused the key", backend::NAME),
+            source: None,
         })?;
         Ok(Self { inner, decryptor })
     }
@@ -130,6 +137,7 @@ impl PrivateKey {
             .to_pkcs1_pem(LineEnding::LF)
             .map_err(|e| Error::KeyMalformed {
                 reason: format!("could not encode the key ({e})"),
+                source: Some(Box::new(e)),
             })
     }
 
@@ -177,6 +185,7 @@ impl PublicKey {
         let normalized = pem_text.trim().replace("\r\n", "\n");
         let inner = rsa::PublicKey::from_public_key_pem(&normalized).map_err(|e| Error::KeyMalformed {
             reason: format!("not an RSA SPKI public key ({e})"),
+            source: Some(Box::new(e)),
         })?;
         Ok(Self { inner })
     }

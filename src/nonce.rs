@@ -79,9 +79,7 @@ impl<T: NonceStore + ?Sized> NonceStore for std::sync::Arc<T> {
 
 pub(crate) fn check_ttl(ttl: Duration) -> Result<()> {
     if ttl.is_zero() || ttl > Duration::from_secs(30 * 24 * 3600) {
-        return Err(Error::InvalidRequest(
-            "a nonce's time-to-live must be between 1 ms and 30 days".to_owned(),
-        ));
+        return Err(Error::InvalidTtl { ttl });
     }
     Ok(())
 }

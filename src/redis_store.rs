@@ -193,7 +193,7 @@ fn backend(error: redis::RedisError) -> Error {
         || error.kind() == redis::ErrorKind::ClusterConnectionNotFound;
     match unreachable {
         true => Error::NonceStoreUnavailable(Box::new(error)),
-        false => Error::NonceStore(error.to_string()),
+        false => Error::NonceStore(Box::new(error)),
     }
 }
 
@@ -411,7 +411,7 @@ impl NonceStore for RedisNonceStore {
                 return Ok(nonce);
             }
         }
-        Err(Error::NonceStore("could not store a fresh nonce".to_owned()))
+        Err(Error::NonceStore("could not store a fresh nonce".into()))
     }
 
     fn consume(&self, nonce: &str) -> Result<String> {
@@ -483,7 +483,7 @@ impl crate::AsyncNonceStore for RedisNonceStore {
                 return Ok(nonce);
             }
         }
-        Err(Error::NonceStore("could not store a fresh nonce".to_owned()))
+        Err(Error::NonceStore("could not store a fresh nonce".into()))
     }
 
     async fn consume(&self, nonce: &str) -> Result<String> {

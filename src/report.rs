@@ -135,10 +135,9 @@ impl PassportElementError {
         }
         if let ErrorSource::Files { file_hashes } | ErrorSource::TranslationFiles { file_hashes } = &source {
             if file_hashes.is_empty() {
-                return Err(Error::InvalidRequest(format!(
-                    "a {} error names at least one file",
-                    source.as_str()
-                )));
+                return Err(Error::EmptyFileList {
+                    source_name: source.as_str(),
+                });
             }
         }
         Ok(Self {

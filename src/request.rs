@@ -50,8 +50,7 @@ pub struct SdkParameters<'a> {
 
 /// The bot id: the part of a bot token before the `:`.
 pub fn bot_id_from_token(token: &str) -> Result<i64> {
-    let invalid =
-        || Error::InvalidRequest("a bot token looks like 123456:ABC-DEF…, with the bot id before the ':'".to_owned());
+    let invalid = || Error::InvalidBotToken;
     let (id, secret) = token.trim().split_once(':').ok_or_else(invalid)?;
     if secret.is_empty() || id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid());
@@ -264,7 +263,7 @@ mod tests {
             "0:AAH",
             "99999999999999999999:A",
         ] {
-            assert!(matches!(bot_id_from_token(bad), Err(Error::InvalidRequest(_))), "{bad}");
+            assert!(matches!(bot_id_from_token(bad), Err(Error::InvalidBotToken)), "{bad}");
         }
     }
 }

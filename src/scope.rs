@@ -38,76 +38,66 @@ const ADDRESS_DOCUMENT: [ElementType; 3] = [
 ];
 
 impl ScopeType {
-    /// Every name, long and compact.
-    const NAMES: [(ScopeType, &'static str, &'static str); 15] = [
-        (
-            ScopeType::Element(ElementType::PersonalDetails),
-            "personal_details",
-            "pd",
-        ),
-        (ScopeType::Element(ElementType::Passport), "passport", "pp"),
-        (ScopeType::Element(ElementType::DriverLicense), "driver_license", "dl"),
-        (ScopeType::Element(ElementType::IdentityCard), "identity_card", "ic"),
-        (
-            ScopeType::Element(ElementType::InternalPassport),
-            "internal_passport",
-            "ip",
-        ),
-        (ScopeType::IdDocument, "id_document", "idd"),
-        (ScopeType::Element(ElementType::Address), "address", "ad"),
-        (ScopeType::Element(ElementType::UtilityBill), "utility_bill", "ub"),
-        (ScopeType::Element(ElementType::BankStatement), "bank_statement", "bs"),
-        (
-            ScopeType::Element(ElementType::RentalAgreement),
-            "rental_agreement",
-            "ra",
-        ),
-        (
-            ScopeType::Element(ElementType::PassportRegistration),
-            "passport_registration",
-            "pr",
-        ),
-        (
-            ScopeType::Element(ElementType::TemporaryRegistration),
-            "temporary_registration",
-            "tr",
-        ),
-        (ScopeType::AddressDocument, "address_document", "add"),
-        (ScopeType::Element(ElementType::PhoneNumber), "phone_number", "pn"),
-        (ScopeType::Element(ElementType::Email), "email", "em"),
+    /// Every scope type: the 13 element types and the two aliases.
+    const ALL: [ScopeType; 15] = [
+        ScopeType::Element(ElementType::PersonalDetails),
+        ScopeType::Element(ElementType::Passport),
+        ScopeType::Element(ElementType::DriverLicense),
+        ScopeType::Element(ElementType::IdentityCard),
+        ScopeType::Element(ElementType::InternalPassport),
+        ScopeType::IdDocument,
+        ScopeType::Element(ElementType::Address),
+        ScopeType::Element(ElementType::UtilityBill),
+        ScopeType::Element(ElementType::BankStatement),
+        ScopeType::Element(ElementType::RentalAgreement),
+        ScopeType::Element(ElementType::PassportRegistration),
+        ScopeType::Element(ElementType::TemporaryRegistration),
+        ScopeType::AddressDocument,
+        ScopeType::Element(ElementType::PhoneNumber),
+        ScopeType::Element(ElementType::Email),
     ];
 
     /// The long name, e.g. `"id_document"`.
     pub fn name(self) -> &'static str {
-        Self::NAMES
-            .iter()
-            .find(|(t, _, _)| *t == self)
-            .map_or("", |(_, long, _)| long)
+        match self {
+            Self::Element(element_type) => element_type.as_str(),
+            Self::IdDocument => "id_document",
+            Self::AddressDocument => "address_document",
+        }
     }
 
     /// The compact alias, e.g. `"idd"`.
     pub fn alias(self) -> &'static str {
-        Self::NAMES
-            .iter()
-            .find(|(t, _, _)| *t == self)
-            .map_or("", |(_, _, short)| short)
+        match self {
+            Self::Element(element_type) => match element_type {
+                ElementType::PersonalDetails => "pd",
+                ElementType::Passport => "pp",
+                ElementType::DriverLicense => "dl",
+                ElementType::IdentityCard => "ic",
+                ElementType::InternalPassport => "ip",
+                ElementType::Address => "ad",
+                ElementType::UtilityBill => "ub",
+                ElementType::BankStatement => "bs",
+                ElementType::RentalAgreement => "ra",
+                ElementType::PassportRegistration => "pr",
+                ElementType::TemporaryRegistration => "tr",
+                ElementType::PhoneNumber => "pn",
+                ElementType::Email => "em",
+            },
+            Self::IdDocument => "idd",
+            Self::AddressDocument => "add",
+        }
     }
 
     /// Reads a long name or a compact alias.
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::NAMES
-            .iter()
-            .find(|(_, long, short)| *long == name || *short == name)
-            .map(|(t, _, _)| *t)
+        Self::ALL.into_iter().find(|t| t.name() == name || t.alias() == name)
     }
 
     /// The element types this stands for.
     pub fn element_types(self) -> &'static [ElementType] {
         match self {
-            Self::Element(t) => ElementType::ALL
-                .iter()
-                .find(|x| **x == t)
-                .map_or(&[], std::slice::from_ref),
+            Self::Element(t) => t.as_slice(),
             Self::IdDocument => &ID_DOCUMENT,
             Self::AddressDocument => &ADDRESS_DOCUMENT,
         }

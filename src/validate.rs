@@ -556,7 +556,8 @@ fn data_field(problem: &Problem) -> Option<&'static str> {
         Problem::BirthDateInFuture | Problem::ImplausibleAge { .. } | Problem::TooYoung { .. } => Some("birth_date"),
         Problem::DocumentExpired { .. } => Some("expiry_date"),
         Problem::InvalidGender => Some("gender"),
-        _ => None,
+        // Problems of whole elements and files: no data field to point at.
+        Problem::MissingElement { .. } | Problem::MissingFile { .. } | Problem::Custom => None,
     }
 }
 

@@ -23,7 +23,8 @@ fn every_padding_length_round_trips() {
         for extra_blocks in 0..3 {
             let len = (16 - padding % 16) % 16 + 16 * extra_blocks;
             let plain: Vec<u8> = (0..len).map(|i| (i * 7 + padding) as u8).collect();
-            let encrypted = client::encrypt_with_padding(&plain, Secret::new([padding as u8; 32]), padding).unwrap();
+            let encrypted =
+                client::hazmat::encrypt_with_padding(&plain, Secret::new([padding as u8; 32]), padding).unwrap();
             assert_eq!(encrypted.data.len(), padding + len);
             assert_eq!(encrypted.data[..].len() % 16, 0);
             let credentials = common::file_credentials(encrypted.hash.as_bytes(), encrypted.secret.expose());
@@ -41,7 +42,7 @@ fn invalid_padding_lengths_are_refused_when_encrypting() {
     let secret = || Secret::new([1; 32]);
     for (len, padding) in [(0, 16), (0, 256), (1, 32), (16, 31), (0, 0)] {
         assert!(matches!(
-            client::encrypt_with_padding(&vec![0; len], secret(), padding),
+            client::hazmat::encrypt_with_padding(&vec![0; len], secret(), padding),
             Err(Error::InvalidPadding { .. })
         ));
     }
@@ -169,7 +170,7 @@ proptest! {
     fn identity_for_any_size_up_to_64_kib_and_any_legal_padding(len in 0usize..=65_536, pick in any::<u8>(), seed in any::<u8>()) {
         let plain: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(seed | 1)).collect();
         let padding = legal_padding(len, pick);
-        let encrypted = client::encrypt_with_padding(&plain, client::random_secret().unwrap(), padding).unwrap();
+        let encrypted = client::hazmat::encrypt_with_padding(&plain, client::random_secret().unwrap(), padding).unwrap();
         let credentials = common::file_credentials(encrypted.hash.as_bytes(), encrypted.secret.expose());
         prop_assert_eq!(credentials.decrypt(encrypted.data).unwrap().into_vec(), plain);
     }

@@ -11,7 +11,7 @@ use telegram_passport::{client, Error, FileCredentials, Secret, Target};
 fn encrypted(len: usize, padding: Option<usize>) -> (Vec<u8>, Vec<u8>, FileCredentials) {
     let plain: Vec<u8> = (0..len).map(|i| (i * 13 % 251) as u8).collect();
     let sealed = match padding {
-        Some(padding) => client::encrypt_with_padding(&plain, Secret::new([5; 32]), padding).unwrap(),
+        Some(padding) => client::hazmat::encrypt_with_padding(&plain, Secret::new([5; 32]), padding).unwrap(),
         None => client::encrypt(&plain).unwrap(),
     };
     let credentials = FileCredentials::new(sealed.hash, sealed.secret.clone());

@@ -30,11 +30,6 @@ pub struct CalendarDate {
     day: u8,
 }
 
-/// Why a text is not a calendar date.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a DD.MM.YYYY calendar date")]
-pub struct InvalidDate(String);
-
 impl Date {
     /// Wraps a date field's text; never fails, see [`Date::is_valid`].
     pub fn new(text: impl Into<String>) -> Self {
@@ -105,11 +100,11 @@ fn digits(text: &str) -> Option<u16> {
 }
 
 impl FromStr for CalendarDate {
-    type Err = InvalidDate;
+    type Err = crate::Error;
 
-    /// Parses exactly `DD.MM.YYYY`.
-    fn from_str(text: &str) -> Result<Self, InvalidDate> {
-        let invalid = || InvalidDate(text.to_owned());
+    /// Parses exactly `DD.MM.YYYY`; anything else is [`Error::InvalidDate`](crate::Error::InvalidDate).
+    fn from_str(text: &str) -> Result<Self, crate::Error> {
+        let invalid = || crate::Error::InvalidDate(crate::error::excerpt(text));
         let mut parts = text.split('.');
         let (Some(day), Some(month), Some(year), None) = (parts.next(), parts.next(), parts.next(), parts.next())
         else {
