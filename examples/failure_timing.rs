@@ -79,11 +79,7 @@ fn main() -> Result<(), Failure> {
         let (data, hash, secret) = vector(name)?;
         let mut encrypted_secret = public.oaep_encrypt::<sha1::Sha1>(&secret)?;
         tamper(&mut encrypted_secret);
-        Ok(EncryptedCredentials {
-            data,
-            hash,
-            secret: b64(&encrypted_secret),
-        })
+        Ok(EncryptedCredentials::new(data, hash, b64(&encrypted_secret)))
     };
     let untouched = |_: &mut Vec<u8>| {};
     let flip_middle = |c: &mut Vec<u8>| {

@@ -21,6 +21,7 @@ use crate::{json, ElementType, FileLocation, Limits};
 /// # Ok::<(), telegram_passport::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PassportData {
     /// The elements shared with the bot.
     #[serde(deserialize_with = "json::objects")]
@@ -32,6 +33,7 @@ pub struct PassportData {
 
 /// `EncryptedCredentials`: the credentials JSON, encrypted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EncryptedCredentials {
     /// Base64 of the encrypted credentials JSON.
     pub data: String,
@@ -43,6 +45,7 @@ pub struct EncryptedCredentials {
 
 /// `EncryptedPassportElement`: one element, as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EncryptedPassportElement {
     /// The element type.
     #[serde(rename = "type")]
@@ -100,6 +103,7 @@ pub struct EncryptedPassportElement {
 /// Its bytes are encrypted; decrypt them with the matching
 /// [`FileCredentials`](crate::FileCredentials).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PassportFile {
     /// Identifier for `getFile`.
     pub file_id: String,
@@ -232,6 +236,58 @@ impl EncryptedCredentials {
             data: Bytes::Base64(&self.data),
             hash: Bytes::Base64(&self.hash),
             secret: Bytes::Base64(&self.secret),
+        }
+    }
+}
+
+// Constructors: the wire structs are `#[non_exhaustive]`, so that a field
+// Telegram adds is not a breaking release; these build them.
+
+impl PassportData {
+    /// The elements and the credentials that decrypt them.
+    pub fn new(data: Vec<EncryptedPassportElement>, credentials: EncryptedCredentials) -> Self {
+        Self { data, credentials }
+    }
+}
+
+impl EncryptedCredentials {
+    /// The three base64 fields.
+    pub fn new(data: impl Into<String>, hash: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self {
+            data: data.into(),
+            hash: hash.into(),
+            secret: secret.into(),
+        }
+    }
+}
+
+impl EncryptedPassportElement {
+    /// An element of `element_type` with its `hash` and nothing else; set
+    /// the other fields as the element carries them.
+    pub fn new(element_type: ElementType, hash: impl Into<String>) -> Self {
+        Self {
+            element_type,
+            data: None,
+            phone_number: None,
+            email: None,
+            files: None,
+            front_side: None,
+            reverse_side: None,
+            selfie: None,
+            translation: None,
+            hash: hash.into(),
+        }
+    }
+}
+
+impl PassportFile {
+    /// A file as `getFile` knows it.
+    pub fn new(file_id: impl Into<String>, file_unique_id: impl Into<String>, file_size: u64, file_date: i64) -> Self {
+        Self {
+            file_id: file_id.into(),
+            file_unique_id: file_unique_id.into(),
+            file_size,
+            file_date,
         }
     }
 }

@@ -31,6 +31,7 @@ use crate::{Credentials, DecryptedPassport, ElementHash, ElementType, FileLocati
 
 /// `messageActionSecureValuesSentMe`: the values and the encrypted credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SecureValuesSentMe {
     /// The values shared with the service.
     pub values: Vec<SecureValue>,
@@ -40,6 +41,7 @@ pub struct SecureValuesSentMe {
 
 /// `secureCredentialsEncrypted`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SecureCredentialsEncrypted {
     /// The encrypted credentials JSON.
     pub data: Vec<u8>,
@@ -51,6 +53,7 @@ pub struct SecureCredentialsEncrypted {
 
 /// `secureValue`: one element.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SecureValue {
     /// The type (from the `SecureValueType` constructor, see
     /// [`ElementType::from_mtproto_constructor`]).
@@ -76,6 +79,7 @@ pub struct SecureValue {
 /// `secureData`. A service decrypts with the hash and secret from the
 /// credentials; the `secret` here is the app's cloud-storage layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SecureData {
     /// The encrypted data.
     pub data: Vec<u8>,
@@ -87,6 +91,7 @@ pub struct SecureData {
 
 /// `secureFile`: an encrypted file on Telegram's servers.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct SecureFile {
     /// File id, for `inputSecureFileLocation`.
     pub id: i64,
@@ -113,7 +118,74 @@ pub enum SecurePlainData {
     Email(String),
 }
 
+// Constructors: the wire structs are `#[non_exhaustive]`, so that a field
+// Telegram adds is not a breaking release; these build them.
+
+impl SecureValuesSentMe {
+    /// The values and the credentials that decrypt them.
+    pub fn new(values: Vec<SecureValue>, credentials: SecureCredentialsEncrypted) -> Self {
+        Self { values, credentials }
+    }
+}
+
+impl SecureValue {
+    /// A value of `value_type` with its `hash` and nothing else; set the
+    /// other fields as the value carries them.
+    pub fn new(value_type: ElementType, hash: Vec<u8>) -> Self {
+        Self {
+            value_type,
+            data: None,
+            front_side: None,
+            reverse_side: None,
+            selfie: None,
+            translation: Vec::new(),
+            files: Vec::new(),
+            plain_data: None,
+            hash,
+        }
+    }
+}
+
+impl SecureData {
+    /// `secureData{data, data_hash, secret}`.
+    pub fn new(data: Vec<u8>, data_hash: Vec<u8>, secret: Vec<u8>) -> Self {
+        Self {
+            data,
+            data_hash,
+            secret,
+        }
+    }
+}
+
+impl SecureFile {
+    /// `secureFile{id, access_hash, size, dc_id, date, file_hash, secret}`.
+    pub fn new(
+        id: i64,
+        access_hash: i64,
+        size: i64,
+        dc_id: i32,
+        date: i32,
+        file_hash: Vec<u8>,
+        secret: Vec<u8>,
+    ) -> Self {
+        Self {
+            id,
+            access_hash,
+            size,
+            dc_id,
+            date,
+            file_hash,
+            secret,
+        }
+    }
+}
+
 impl SecureCredentialsEncrypted {
+    /// `secureCredentialsEncrypted{data, hash, secret}`.
+    pub fn new(data: Vec<u8>, hash: Vec<u8>, secret: Vec<u8>) -> Self {
+        Self { data, hash, secret }
+    }
+
     /// RSA-decrypts the secret, then decrypts and verifies the credentials.
     pub fn decrypt(&self, key: &PrivateKey) -> Result<Credentials> {
         self.decrypt_with_limits(key, &Limits::default())

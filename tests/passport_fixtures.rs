@@ -130,15 +130,15 @@ fn the_wrong_key_is_one_opaque_error() {
 }
 
 fn secure_file(v: &Value) -> SecureFile {
-    SecureFile {
-        id: v["id"].as_i64().unwrap(),
-        access_hash: v["access_hash"].as_i64().unwrap(),
-        size: v["size"].as_i64().unwrap(),
-        dc_id: v["dc_id"].as_i64().unwrap() as i32,
-        date: v["date"].as_i64().unwrap() as i32,
-        file_hash: hex(&v["file_hash"]),
-        secret: hex(&v["secret"]),
-    }
+    SecureFile::new(
+        v["id"].as_i64().unwrap(),
+        v["access_hash"].as_i64().unwrap(),
+        v["size"].as_i64().unwrap(),
+        v["dc_id"].as_i64().unwrap() as i32,
+        v["date"].as_i64().unwrap() as i32,
+        hex(&v["file_hash"]),
+        hex(&v["secret"]),
+    )
 }
 
 fn secure_files(v: &Value) -> Vec<SecureFile> {
@@ -152,34 +152,28 @@ fn mtproto_from_fixture(fixture: &Value) -> SecureValuesSentMe {
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| SecureValue {
-            value_type: v["type"].as_str().unwrap().parse().unwrap(),
-            data: v.get("data").map(|d| SecureData {
-                data: hex(&d["data"]),
-                data_hash: hex(&d["data_hash"]),
-                secret: hex(&d["secret"]),
-            }),
-            front_side: v.get("front_side").map(secure_file),
-            reverse_side: v.get("reverse_side").map(secure_file),
-            selfie: v.get("selfie").map(secure_file),
-            translation: secure_files(&v["translation"]),
-            files: secure_files(&v["files"]),
-            plain_data: v.get("plain_data").map(|p| match p.get("phone") {
+        .map(|v| {
+            let mut value = SecureValue::new(v["type"].as_str().unwrap().parse().unwrap(), hex(&v["hash"]));
+            value.data = v
+                .get("data")
+                .map(|d| SecureData::new(hex(&d["data"]), hex(&d["data_hash"]), hex(&d["secret"])));
+            value.front_side = v.get("front_side").map(secure_file);
+            value.reverse_side = v.get("reverse_side").map(secure_file);
+            value.selfie = v.get("selfie").map(secure_file);
+            value.translation = secure_files(&v["translation"]);
+            value.files = secure_files(&v["files"]);
+            value.plain_data = v.get("plain_data").map(|p| match p.get("phone") {
                 Some(phone) => SecurePlainData::Phone(phone.as_str().unwrap().to_owned()),
                 None => SecurePlainData::Email(p["email"].as_str().unwrap().to_owned()),
-            }),
-            hash: hex(&v["hash"]),
+            });
+            value
         })
         .collect();
     let c = &fixture["credentials"];
-    SecureValuesSentMe {
+    SecureValuesSentMe::new(
         values,
-        credentials: SecureCredentialsEncrypted {
-            data: hex(&c["data"]),
-            hash: hex(&c["hash"]),
-            secret: hex(&c["secret"]),
-        },
-    }
+        SecureCredentialsEncrypted::new(hex(&c["data"]), hex(&c["hash"]), hex(&c["secret"])),
+    )
 }
 
 /// `passport/mtproto.tl` is the same passport as `mtproto.json`, serialised

@@ -66,11 +66,7 @@ pub fn fixture_credentials() -> &'static SecureCredentialsEncrypted {
         let fixture: serde_json::Value =
             serde_json::from_str(include_str!("../../tests/data/passport/mtproto.json")).expect("the fixture is JSON");
         let field = |name: &str| hex(fixture["credentials"][name].as_str().expect("a hex string"));
-        SecureCredentialsEncrypted {
-            data: field("data"),
-            hash: field("hash"),
-            secret: field("secret"),
-        }
+        SecureCredentialsEncrypted::new(field("data"), field("hash"), field("secret"))
     })
 }
 
@@ -145,49 +141,29 @@ pub enum Plain {
 impl From<SentMe> for SecureValuesSentMe {
     fn from(sent: SentMe) -> Self {
         let credentials = match sent.credentials {
-            Some(c) => SecureCredentialsEncrypted {
-                data: c.data,
-                hash: c.hash,
-                secret: c.secret,
-            },
+            Some(c) => SecureCredentialsEncrypted::new(c.data, c.hash, c.secret),
             None => fixture_credentials().clone(),
         };
-        Self {
-            values: sent.values.into_iter().map(SecureValue::from).collect(),
-            credentials,
-        }
+        Self::new(sent.values.into_iter().map(SecureValue::from).collect(), credentials)
     }
 }
 
 impl From<Value> for SecureValue {
     fn from(value: Value) -> Self {
-        let file = |f: File| SecureFile {
-            id: f.id,
-            access_hash: f.access_hash,
-            size: f.size,
-            dc_id: f.dc_id,
-            date: f.date,
-            file_hash: f.file_hash,
-            secret: f.secret,
-        };
-        Self {
-            value_type: ElementType::ALL[usize::from(value.value_type) % ElementType::ALL.len()],
-            data: value.data.map(|d| SecureData {
-                data: d.data,
-                data_hash: d.data_hash,
-                secret: d.secret,
-            }),
-            front_side: value.front_side.map(file),
-            reverse_side: value.reverse_side.map(file),
-            selfie: value.selfie.map(file),
-            translation: value.translation.into_iter().map(file).collect(),
-            files: value.files.into_iter().map(file).collect(),
-            plain_data: value.plain_data.map(|p| match p {
-                Plain::Phone(phone) => SecurePlainData::Phone(phone),
-                Plain::Email(email) => SecurePlainData::Email(email),
-            }),
-            hash: value.hash,
-        }
+        let file = |f: File| SecureFile::new(f.id, f.access_hash, f.size, f.dc_id, f.date, f.file_hash, f.secret);
+        let value_type = ElementType::ALL[usize::from(value.value_type) % ElementType::ALL.len()];
+        let mut built = Self::new(value_type, value.hash);
+        built.data = value.data.map(|d| SecureData::new(d.data, d.data_hash, d.secret));
+        built.front_side = value.front_side.map(file);
+        built.reverse_side = value.reverse_side.map(file);
+        built.selfie = value.selfie.map(file);
+        built.translation = value.translation.into_iter().map(file).collect();
+        built.files = value.files.into_iter().map(file).collect();
+        built.plain_data = value.plain_data.map(|p| match p {
+            Plain::Phone(phone) => SecurePlainData::Phone(phone),
+            Plain::Email(email) => SecurePlainData::Email(email),
+        });
+        built
     }
 }
 
