@@ -14,6 +14,9 @@
 //! and OpenSSL's and reports medians. Buffers are prepared outside the timed
 //! region on both sides.
 
+#[path = "support/cli.rs"]
+mod cli;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -128,17 +131,7 @@ const USAGE: &str = "usage: compare\n\n\
     a table of medians and our time over OpenSSL's. Takes about ten seconds.";
 
 fn main() -> Result<(), Failure> {
-    match std::env::args().nth(1).as_deref() {
-        None => {}
-        Some("--help" | "-h") => {
-            println!("{USAGE}");
-            return Ok(());
-        }
-        Some(other) => {
-            eprintln!("compare: unexpected argument {other:?}\n{USAGE}");
-            std::process::exit(2);
-        }
-    }
+    cli::no_arguments("compare", USAGE);
     println!(
         "backend: {}; OpenSSL: {}\n",
         backend_name(),

@@ -11,6 +11,9 @@
 //! cargo run --example demo
 //! ```
 
+#[path = "support/cli.rs"]
+mod cli;
+
 use std::time::{Duration, Instant};
 
 use telegram_passport::client::{PassportBuilder, SealedPassport};
@@ -27,17 +30,7 @@ const USAGE: &str = "usage: demo\n\n\
     its error report, the fixed submission accepted, a replay refused.";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    match std::env::args().nth(1).as_deref() {
-        None => {}
-        Some("--help" | "-h") => {
-            println!("{USAGE}");
-            return Ok(());
-        }
-        Some(other) => {
-            eprintln!("demo: unexpected argument {other:?}\n\n{USAGE}");
-            std::process::exit(2);
-        }
-    }
+    cli::no_arguments("demo", USAGE);
     // 1. The bot's key. Register `public_key().to_pem()` with BotFather (/setpublickey).
     let key = PrivateKey::generate()?;
     println!(

@@ -23,6 +23,9 @@
 //! of its paired differences to `hash mismatch` within the same round: the
 //! figure that says whether a class can be told apart.
 
+#[path = "support/cli.rs"]
+mod cli;
+
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -61,17 +64,7 @@ fn vector(name: &str) -> Result<(String, String, Vec<u8>), Failure> {
 }
 
 fn main() -> Result<(), Failure> {
-    match std::env::args().nth(1).as_deref() {
-        None => {}
-        Some("--help" | "-h") => {
-            println!("{USAGE}");
-            return Ok(());
-        }
-        Some(other) => {
-            eprintln!("failure_timing: unexpected argument {other:?}\n\n{USAGE}");
-            std::process::exit(2);
-        }
-    }
+    cli::no_arguments("failure_timing", USAGE);
     let pem = std::fs::read_to_string(data_dir().join("keys/rsa2048_pkcs1.pem"))?;
     let key = PrivateKey::from_pem(&pem)?;
     let public = rsa::PublicKey::from_public_key_pem(&key.public_key().to_pem())?;
