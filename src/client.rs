@@ -57,7 +57,7 @@ pub fn encrypt(plain: &[u8]) -> Result<Encrypted> {
 ///
 /// **Hazardous:** nothing here chooses the secret or the padding for you.
 /// A reused secret or a predictable padding defeats the encryption; an app
-/// encrypts with [`encrypt`](super::encrypt), which draws both fresh.
+/// encrypts with [`encrypt`], which draws both fresh.
 pub mod hazmat {
     use super::{fill_random, primitive, Encrypted, Error, Result, Secret, MIN_PADDING};
 
