@@ -308,29 +308,8 @@ fn seal_element(
     let mut random = [0u8; 32];
     fill_random(&mut random)?;
     let element_hash = random.to_vec();
-    let mut bot = EncryptedPassportElement {
-        element_type: draft.element_type,
-        data: None,
-        phone_number: None,
-        email: None,
-        files: None,
-        front_side: None,
-        reverse_side: None,
-        selfie: None,
-        translation: None,
-        hash: base64::encode(&element_hash),
-    };
-    let mut mt = SecureValue {
-        value_type: draft.element_type,
-        data: None,
-        front_side: None,
-        reverse_side: None,
-        selfie: None,
-        translation: Vec::new(),
-        files: Vec::new(),
-        plain_data: None,
-        hash: element_hash,
-    };
+    let mut bot = EncryptedPassportElement::new(draft.element_type, base64::encode(&element_hash));
+    let mut mt = SecureValue::new(draft.element_type, element_hash);
     match draft.element_type {
         ElementType::PhoneNumber => {
             bot.phone_number = draft.plain.clone();
