@@ -5,9 +5,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::json::{self, Counted};
 use crate::passport::ElementHash;
 use crate::sealed::{Bytes, Sealed, SealedCredentials, SealedPassport};
-use crate::{json, ElementType, FileLocation, Limits};
+use crate::{ElementType, FileLocation, Limits};
 
 /// `Update.message.passport_data`: the elements and the encrypted credentials.
 ///
@@ -24,7 +25,7 @@ use crate::{json, ElementType, FileLocation, Limits};
 #[non_exhaustive]
 pub struct PassportData {
     /// The elements shared with the bot.
-    #[serde(deserialize_with = "json::objects")]
+    #[serde(deserialize_with = "json::elements")]
     pub data: Vec<EncryptedPassportElement>,
     /// What is needed to decrypt them.
     #[serde(deserialize_with = "json::object")]
@@ -45,6 +46,7 @@ pub struct EncryptedCredentials {
 
 /// `EncryptedPassportElement`: one element, as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ReadElement")]
 #[non_exhaustive]
 pub struct EncryptedPassportElement {
     /// The element type.
@@ -60,43 +62,83 @@ pub struct EncryptedPassportElement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Scans of an address document.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "json::optional_objects"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<PassportFile>>,
     /// Front side of an identity document.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "json::optional_object"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub front_side: Option<PassportFile>,
     /// Reverse side of a driver's licence or identity card.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "json::optional_object"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reverse_side: Option<PassportFile>,
     /// Selfie with the document.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "json::optional_object"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selfie: Option<PassportFile>,
     /// Translations of the document.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "json::optional_objects"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub translation: Option<Vec<PassportFile>>,
     /// The element hash, opaque text: echo it back in `unspecified` error
     /// reports, never decode it.
     pub hash: String,
+}
+
+/// An [`EncryptedPassportElement`] as read: its file lists within
+/// [`Limits::files_per_element`], refused while they are read and named by
+/// the element's type, which may come after them.
+#[derive(Deserialize)]
+struct ReadElement {
+    #[serde(rename = "type")]
+    element_type: ElementType,
+    #[serde(default)]
+    data: Option<String>,
+    #[serde(default)]
+    phone_number: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default, deserialize_with = "json::optional_files")]
+    files: Option<Counted<PassportFile>>,
+    #[serde(default, deserialize_with = "json::optional_object")]
+    front_side: Option<PassportFile>,
+    #[serde(default, deserialize_with = "json::optional_object")]
+    reverse_side: Option<PassportFile>,
+    #[serde(default, deserialize_with = "json::optional_object")]
+    selfie: Option<PassportFile>,
+    #[serde(default, deserialize_with = "json::optional_files")]
+    translation: Option<Counted<PassportFile>>,
+    hash: String,
+}
+
+/// What refuses a [`ReadElement`]: the typed error is kept for the read.
+struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<ReadElement> for EncryptedPassportElement {
+    type Error = Refused;
+
+    fn try_from(read: ReadElement) -> Result<Self, Refused> {
+        let name = read.element_type;
+        let within = |list: Option<Counted<PassportFile>>, part: &str| {
+            list.map(|counted| counted.within(|| format!("{name}.{part}")))
+                .transpose()
+                .map_err(|error| Refused(json::keep_refusal(error)))
+        };
+        Ok(Self {
+            element_type: read.element_type,
+            data: read.data,
+            phone_number: read.phone_number,
+            email: read.email,
+            files: within(read.files, "files")?,
+            front_side: read.front_side,
+            reverse_side: read.reverse_side,
+            selfie: read.selfie,
+            translation: within(read.translation, "translation")?,
+            hash: read.hash,
+        })
+    }
 }
 
 /// `PassportFile`: a file on Telegram's servers, fetched with `getFile`.
@@ -127,7 +169,7 @@ impl PassportData {
     /// [`PassportData::from_json`] with another size limit than the default.
     pub fn from_json_with_limits(json: &[u8], limits: &Limits) -> Result<Self> {
         crate::limits::check(|| "the passport data JSON".to_owned(), json.len(), limits.input_json)?;
-        let envelope: Envelope = crate::json::from_slice(json, "PassportData")?;
+        let envelope: Envelope = crate::json::from_slice_within(json, "PassportData", limits)?;
         envelope.into_passport_data().ok_or(Error::NoPassportData)
     }
 
@@ -164,7 +206,7 @@ impl PassportData {
 /// other field is skipped.
 #[derive(Deserialize)]
 struct Envelope {
-    #[serde(default, deserialize_with = "json::optional_objects")]
+    #[serde(default, deserialize_with = "json::optional_elements")]
     data: Option<Vec<EncryptedPassportElement>>,
     #[serde(default, deserialize_with = "json::optional_object")]
     credentials: Option<EncryptedCredentials>,

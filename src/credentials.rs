@@ -129,7 +129,7 @@ impl Credentials {
 
     /// Parses decrypted credentials JSON.
     pub(crate) fn from_json(json: &[u8], limits: &Limits) -> Result<Self> {
-        let raw: RawCredentials<'_> = json::from_slice(json, "credentials")?;
+        let raw: RawCredentials<'_> = json::from_slice_within(json, "credentials", limits)?;
         Ok(Self {
             secure_data: raw.secure_data.into_map(limits),
             nonce: raw.nonce.or(raw.payload).map(Cow::into_owned).unwrap_or_default(),
@@ -386,19 +386,25 @@ impl<'de> Deserialize<'de> for RawSecureValue {
             reverse_side: Option<FileCredentials>,
             #[serde(default)]
             selfie: Option<FileCredentials>,
-            #[serde(default)]
-            translation: Option<Vec<FileCredentials>>,
-            #[serde(default)]
-            files: Option<Vec<FileCredentials>>,
+            #[serde(default, deserialize_with = "json::optional_files")]
+            translation: Option<json::Counted<FileCredentials>>,
+            #[serde(default, deserialize_with = "json::optional_files")]
+            files: Option<json::Counted<FileCredentials>>,
         }
         let f: Fields = json::object(deserializer)?;
+        let within = |list: Option<json::Counted<FileCredentials>>, part: &str| {
+            list.map(|counted| counted.within(|| format!("credentials.{part}")))
+                .transpose()
+                .map_err(json::refuse)
+        };
+        let (translation, files) = (within(f.translation, "translation")?, within(f.files, "files")?);
         Ok(Self(SecureValue {
             data: f.data,
             front_side: f.front_side,
             reverse_side: f.reverse_side,
             selfie: f.selfie,
-            translation: f.translation.unwrap_or_default(),
-            files: f.files.unwrap_or_default(),
+            translation: translation.unwrap_or_default(),
+            files: files.unwrap_or_default(),
         }))
     }
 }

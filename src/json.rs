@@ -7,14 +7,188 @@
 //! secret pair. Everything read through here refuses that: the top level
 //! must be an object, and so must every field read through [`Object`] or
 //! [`object`].
+//!
+//! Lists are bounded while they are read, not after: a list longer than its
+//! limit in the [`Limits`] of the read under way keeps no item past the
+//! limit, counts the rest without building them, and is refused. So what a
+//! read builds stays proportional to the input, whatever its shape.
 
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::value::MapAccessDeserializer;
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{excerpt, Error, JsonError, Result};
+use crate::limits::Limits;
+
+thread_local! {
+    /// The limits of the read under way on this thread ([`from_slice_within`]);
+    /// the defaults outside one, so that a plain `serde_json` read of a
+    /// public type is bounded too.
+    static ACTIVE: Cell<Option<Limits>> = const { Cell::new(None) };
+    /// Why the read under way was refused, when a limit refused it: the typed
+    /// error, which serde's own error type cannot carry.
+    static REFUSED: RefCell<Option<Error>> = const { RefCell::new(None) };
+}
+
+/// The limits in force for the read under way.
+pub(crate) fn active_limits() -> Limits {
+    ACTIVE.get().unwrap_or_default()
+}
+
+/// Refuses the read under way with `error`: returns the serde error to
+/// fail with, and keeps the typed one for [`from_slice_within`].
+pub(crate) fn refuse<E: serde::de::Error>(error: Error) -> E {
+    E::custom(keep_refusal(error))
+}
+
+/// Keeps `error` as the reason the read under way fails; returns its text.
+pub(crate) fn keep_refusal(error: Error) -> String {
+    let text = error.to_string();
+    REFUSED.set(Some(error));
+    text
+}
+
+/// A list read within a limit: the items, or how many there were when
+/// there were too many (none of them kept past the limit).
+#[derive(Debug)]
+pub(crate) enum Counted<T> {
+    Within(Vec<T>),
+    Over { count: usize, limit: usize },
+}
+
+impl<T> Counted<T> {
+    /// The items, or [`Error::TooLarge`] for `what`.
+    pub(crate) fn within(self, what: impl FnOnce() -> String) -> Result<Vec<T>> {
+        match self {
+            Self::Within(items) => Ok(items),
+            Self::Over { count, limit } => Err(Error::TooLarge {
+                what: what(),
+                actual: count as u64,
+                limit: limit as u64,
+            }),
+        }
+    }
+}
+
+/// A list of at most `limit` objects, each a `T`.
+struct CountedVisitor<T> {
+    limit: usize,
+    item: PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for CountedVisitor<T> {
+    type Value = Counted<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Counted<T>, A::Error> {
+        // Not the size hint: the input's claim is no reason to allocate.
+        let mut items = Vec::new();
+        while items.len() < self.limit {
+            match seq.next_element::<Object<T>>()? {
+                Some(Object(item)) => items.push(item),
+                None => return Ok(Counted::Within(items)),
+            }
+        }
+        let mut count = items.len();
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            count = count.saturating_add(1);
+        }
+        match count > self.limit {
+            true => Ok(Counted::Over {
+                count,
+                limit: self.limit,
+            }),
+            false => Ok(Counted::Within(items)),
+        }
+    }
+}
+
+/// A list of at most `limit` objects: absent or `null` is `None`.
+pub(crate) fn optional_counted<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+    limit: usize,
+) -> Result<Option<Counted<T>>, D::Error> {
+    struct OptionVisitor<T>(usize, PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for OptionVisitor<T> {
+        type Value = Option<Counted<T>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list or null")
+        }
+
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+            let visitor = CountedVisitor {
+                limit: self.0,
+                item: PhantomData,
+            };
+            deserializer.deserialize_seq(visitor).map(Some)
+        }
+    }
+
+    deserializer.deserialize_option(OptionVisitor(limit, PhantomData))
+}
+
+/// A passport's elements, at most [`Limits::elements`] of them.
+pub(crate) fn elements<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Vec<T>, D::Error> {
+    let visitor = CountedVisitor {
+        limit: active_limits().elements,
+        item: PhantomData,
+    };
+    let counted = deserializer.deserialize_seq(visitor)?;
+    counted.within(|| "passport.data".to_owned()).map_err(refuse)
+}
+
+/// [`elements`], absent or `null` being `None`.
+pub(crate) fn optional_elements<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<T>>, D::Error> {
+    match optional_counted(deserializer, active_limits().elements)? {
+        None => Ok(None),
+        Some(counted) => counted.within(|| "passport.data".to_owned()).map(Some).map_err(refuse),
+    }
+}
+
+/// A file list, at most [`Limits::files_per_element`] long; the element
+/// that holds it names it in the error.
+pub(crate) fn optional_files<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Counted<T>>, D::Error> {
+    optional_counted(deserializer, active_limits().files_per_element)
+}
+
+/// [`from_slice`] within `limits`: a list longer than its limit is refused
+/// with [`Error::TooLarge`] as soon as it is read.
+pub(crate) fn from_slice_within<'a, T: Deserialize<'a>>(json: &'a [u8], what: &str, limits: &Limits) -> Result<T> {
+    /// Puts back the limits of an enclosing read, however this one ends.
+    struct Restore(Option<Limits>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ACTIVE.set(self.0);
+        }
+    }
+    let _restore = Restore(ACTIVE.replace(Some(*limits)));
+    REFUSED.set(None);
+    let read = from_slice(json, what);
+    match (read, REFUSED.take()) {
+        (Err(_), Some(refused)) => Err(refused),
+        (read, _) => read,
+    }
+}
 
 /// What [`Object`]'s visitor expects; also how its errors are recognised.
 const EXPECTED: &str = "a JSON object";
@@ -52,20 +226,6 @@ pub(crate) fn optional_object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     deserializer: D,
 ) -> Result<Option<T>, D::Error> {
     Ok(Option::<Object<T>>::deserialize(deserializer)?.map(|o| o.0))
-}
-
-/// A list of objects.
-pub(crate) fn objects<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Vec<T>, D::Error> {
-    let list = Vec::<Object<T>>::deserialize(deserializer)?;
-    Ok(list.into_iter().map(|o| o.0).collect())
-}
-
-/// An optional list of objects: absent or `null` is `None`.
-pub(crate) fn optional_objects<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    deserializer: D,
-) -> Result<Option<Vec<T>>, D::Error> {
-    let list = Option::<Vec<Object<T>>>::deserialize(deserializer)?;
-    Ok(list.map(|items| items.into_iter().map(|o| o.0).collect()))
 }
 
 /// Reads `what` (named in errors: `credentials`, `passport data` …) as a
@@ -137,15 +297,15 @@ mod tests {
     struct Outer {
         #[serde(default, deserialize_with = "optional_object")]
         inner: Option<Inner>,
-        #[serde(default, deserialize_with = "optional_objects")]
-        list: Option<Vec<Inner>>,
+        #[serde(default, deserialize_with = "optional_files")]
+        list: Option<Counted<Inner>>,
     }
 
     #[test]
     fn objects_read_and_everything_else_names_the_field() {
         let ok: Outer = from_slice(br#"{"inner": {"a": "x"}, "list": [{}, {"a": null}]}"#, "thing").unwrap();
         assert_eq!(ok.inner.unwrap().a.as_deref(), Some("x"));
-        assert_eq!(ok.list.unwrap().len(), 2);
+        assert_eq!(ok.list.unwrap().within(String::new).unwrap().len(), 2);
         let cases: [(&[u8], &str, &str); 6] = [
             (b"[]", "thing", "sequence"),
             (br#""text""#, "thing", "string \"text\""),

@@ -241,3 +241,52 @@ fn the_file_limit_holds_on_every_path() {
     let bytes = sealed.mtproto_files.values().next().unwrap().clone();
     assert!(matches!(front.decrypt(bytes), Err(Error::TooLarge { limit: 4096, .. })));
 }
+
+/// Counts are refused while the JSON is read, with the same error the
+/// decrypt step gives for a `PassportData` built in memory.
+#[test]
+fn counts_are_refused_while_reading() {
+    let element = r#"{"type":"email","hash":""}"#;
+    let credentials = r#""credentials":{"data":"","hash":"","secret":""}"#;
+    let elements = |n: usize| format!(r#"{{"data":[{}],{credentials}}}"#, vec![element; n].join(","));
+    let limit = Limits::default().elements;
+    assert!(PassportData::from_json(elements(limit).as_bytes()).is_ok());
+    let over = PassportData::from_json(elements(limit + 2).as_bytes());
+    too_large(over, &format!("passport.data is {} ", limit + 2));
+    // Inside an Update, and in a Message.
+    let update = format!(r#"{{"update_id":1,"message":{{"passport_data":{}}}}}"#, elements(100));
+    too_large(PassportData::from_json(update.as_bytes()), "passport.data is 100 ");
+
+    let file = r#"{"file_id":"f"}"#;
+    let limit = Limits::default().files_per_element;
+    for (head, tail, what) in [
+        (
+            r#"{"type":"utility_bill","hash":"","files":["#,
+            "]}",
+            "utility_bill.files",
+        ),
+        (
+            r#"{"files":["#,
+            r#"],"type":"utility_bill","hash":""}"#,
+            "utility_bill.files",
+        ),
+        (
+            r#"{"type":"passport","hash":"","translation":["#,
+            "]}",
+            "passport.translation",
+        ),
+    ] {
+        let passport = |n: usize| format!(r#"{{"data":[{head}{}{tail}],{credentials}}}"#, vec![file; n].join(","));
+        assert!(PassportData::from_json(passport(limit).as_bytes()).is_ok(), "{what}");
+        too_large(
+            PassportData::from_json(passport(limit + 1).as_bytes()),
+            &format!("{what} is {} ", limit + 1),
+        );
+        // The limits of the call, not the defaults.
+        let lenient = Limits {
+            files_per_element: limit + 1,
+            ..Limits::default()
+        };
+        assert!(PassportData::from_json_with_limits(passport(limit + 1).as_bytes(), &lenient).is_ok());
+    }
+}
