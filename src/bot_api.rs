@@ -190,7 +190,7 @@ impl PassportData {
     pub fn from_serializable(value: &impl Serialize) -> Result<Self> {
         let json = serde_json::to_vec(value).map_err(|error| Error::Json {
             what: "PassportData".to_owned(),
-            source: crate::JsonError::new(crate::error::excerpt(&error.to_string()), String::new(), 0, 0),
+            source: crate::JsonError::new(crate::text::excerpt(&error.to_string()), String::new(), 0, 0),
         })?;
         Self::from_json(&json)
     }

@@ -185,7 +185,7 @@ impl FromStr for ElementType {
         Self::ALL
             .into_iter()
             .find(|t| t.as_str() == name)
-            .ok_or_else(|| Error::UnknownElementType(crate::error::excerpt(name)))
+            .ok_or_else(|| Error::UnknownElementType(crate::text::excerpt(name)))
     }
 }
 

@@ -98,7 +98,7 @@ pub enum Error {
     },
 
     /// An element type name outside the 13 the protocol defines (the name
-    /// as received, bounded and escaped: see [`EXCERPT_MAX`]).
+    /// as received, bounded and escaped: see [`EXCERPT_MAX`](crate::EXCERPT_MAX)).
     #[error("unknown element type \"{0}\"")]
     UnknownElementType(String),
 
@@ -278,36 +278,10 @@ pub enum TlProblem {
     },
 }
 
-/// The most characters of received text an error message repeats. Longer
-/// text is cut there and marked with `…` and its full length; control and
-/// bidirectional-formatting characters are escaped (`\n`, `\u{202e}`), so
-/// an error message is one line of bounded length whatever a sender sent.
-pub const EXCERPT_MAX: usize = 128;
-
-/// `text` as an error message may repeat it: at most [`EXCERPT_MAX`]
-/// characters, escaped.
-pub(crate) fn excerpt(text: &str) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    for (count, c) in text.chars().enumerate() {
-        if count == EXCERPT_MAX {
-            let _ = write!(out, "… ({} bytes)", text.len());
-            break;
-        }
-        let invisible = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-        if c.is_control() || invisible {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// Why a JSON document could not be read.
 ///
 /// Keeps what a backend engineer needs from the parser's report, with its
-/// message bounded (see [`EXCERPT_MAX`]): the parser's own messages repeat
+/// message bounded (see [`EXCERPT_MAX`](crate::EXCERPT_MAX)): the parser's own messages repeat
 /// received strings in full.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonError {

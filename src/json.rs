@@ -20,8 +20,9 @@ use std::marker::PhantomData;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::error::{excerpt, Error, JsonError, Result};
+use crate::error::{Error, JsonError, Result};
 use crate::limits::Limits;
+use crate::text::excerpt;
 
 thread_local! {
     /// The limits of the read under way on this thread ([`from_slice_within`]);

@@ -48,9 +48,10 @@ mod values;
 mod report;
 mod validate;
 
-// The app's side, and the one error type.
+// The app's side, the one error type, and received text in messages.
 pub mod client;
 mod error;
+mod text;
 
 // Request
 pub use crate::memory_store::MemoryNonceStore;
@@ -81,7 +82,8 @@ pub use crate::values::{
 pub use crate::report::{ErrorSource, PassportElementError, SecureValueError, SetPassportDataErrors, TlHashes};
 pub use crate::validate::{Accepted, Finding, Problem, Rejected, Rule, Validation, Validator};
 // Errors
-pub use crate::error::{DecryptionError, Error, JsonError, Target, TlProblem, EXCERPT_MAX};
+pub use crate::error::{DecryptionError, Error, JsonError, Target, TlProblem};
+pub use crate::text::{one_line, EXCERPT_MAX};
 
 /// The cryptographic backend this build decrypts with: `"AWS-LC"` (the
 /// default feature `aws-lc`) or `"RustCrypto"` (`default-features = false`).

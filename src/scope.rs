@@ -12,7 +12,8 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use crate::error::{excerpt, Error, Result};
+use crate::error::{Error, Result};
+use crate::text::excerpt;
 use crate::ElementType;
 
 /// A type a scope can name: one of the 13 element types, or an alias.

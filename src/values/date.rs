@@ -104,7 +104,7 @@ impl FromStr for CalendarDate {
 
     /// Parses exactly `DD.MM.YYYY`; anything else is [`Error::InvalidDate`](crate::Error::InvalidDate).
     fn from_str(text: &str) -> Result<Self, crate::Error> {
-        let invalid = || crate::Error::InvalidDate(crate::error::excerpt(text));
+        let invalid = || crate::Error::InvalidDate(crate::text::excerpt(text));
         let mut parts = text.split('.');
         let (Some(day), Some(month), Some(year), None) = (parts.next(), parts.next(), parts.next(), parts.next())
         else {
