@@ -116,7 +116,11 @@ fn decrypt_and_check(buf: &mut [u8], secret: &Secret, hash: &Sha256Hash, threads
     if buf.is_empty() || !buf.len().is_multiple_of(BLOCK) {
         return Err(Step::Length);
     }
-    let mut cipher = cipher(secret, hash)?;
+    // Building the key schedule leaves copies of it in the stack below this
+    // frame; they are overwritten before anything else runs there (the
+    // pipeline's channel, for one, copies its uninitialised padding from
+    // the stack to the heap).
+    let mut cipher = scrubbed(|| cipher(secret, hash))?;
     let two = threads == Threads::Two && buf.len() >= PIPELINE_MIN && pipeline::second_core();
     let pipelined = match two {
         true => pipeline::decrypt_and_hash(buf, &mut cipher),
@@ -155,6 +159,7 @@ pub(crate) mod pipeline {
 
     use super::{decrypt_blocks, Cipher};
     use crate::backend::Sha256;
+    use crate::secret::scrubbed;
 
     /// Chunk handed from the decrypting to the hashing thread.
     const CHUNK: usize = 64 * 1024;
@@ -182,11 +187,16 @@ pub(crate) mod pipeline {
             let hasher = std::thread::Builder::new()
                 .name("passport-sha256".to_owned())
                 .spawn_scoped(scope, move || {
-                    let mut hasher = Sha256::default();
-                    for chunk in decrypted {
-                        hasher.update(chunk);
-                    }
-                    hasher.finalize()
+                    // The hashing state held plaintext; the thread's stack
+                    // may be cached for the next thread, so it is
+                    // overwritten before the thread ends.
+                    scrubbed(|| {
+                        let mut hasher = Sha256::default();
+                        for chunk in decrypted {
+                            hasher.update(chunk);
+                        }
+                        hasher.finalize()
+                    })
                 });
             let Ok(hasher) = hasher else { return Outcome::NotStarted };
             for chunk in buf.chunks_mut(CHUNK) {

@@ -150,10 +150,19 @@ fn child(dir: &Path, keep: bool) {
         let encrypted = std::fs::read(dir.join("front.enc")).unwrap();
         let jpeg = front.decrypt(encrypted.clone()).unwrap();
         assert_eq!(jpeg.len(), FILE_LEN);
+        // Hashed on a second thread, whose stack outlives it in a cache.
+        let credentials = data.credentials.decrypt(&key).unwrap();
+        let front_credentials = credentials
+            .secure_value(ElementType::Passport)
+            .unwrap()
+            .front_side
+            .as_ref()
+            .unwrap();
+        let pipelined = front_credentials.decrypt_pipelined(encrypted.clone()).unwrap();
+        assert_eq!(pipelined.len(), FILE_LEN);
         front.decrypt_to_path(&encrypted[..], &dir.join("front.jpg")).unwrap();
         if keep {
-            let credentials = data.credentials.decrypt(&key).unwrap();
-            std::mem::forget((passport, jpeg, credentials));
+            std::mem::forget((passport, jpeg, pipelined, credentials));
         }
     }
     let out = std::io::stdout();
@@ -187,7 +196,7 @@ fn scan(pid: u32, needles: &[(String, Vec<u8>)]) -> BTreeMap<String, BTreeMap<&'
             continue;
         }
         for (name, needle) in needles {
-            let hits = region.windows(needle.len()).filter(|w| w == needle).count();
+            let hits = memchr::memmem::find_iter(&region, needle).count();
             if hits > 0 {
                 *found.entry(name.clone()).or_default().entry(kind).or_default() += hits;
             }

@@ -40,13 +40,15 @@ impl RsaDecryptor {
 /// AES-256-CBC decryption, chunk by chunk: each chunk's IV is the last
 /// ciphertext block of the chunk before.
 pub(crate) struct CbcDecryptor {
-    key: DecryptingKey,
+    /// On the heap, where it stays: moving the decryptor moves a pointer,
+    /// not a key schedule, and the one place it has is zeroized on drop.
+    key: Box<DecryptingKey>,
     iv: [u8; 16],
 }
 
 impl CbcDecryptor {
     pub(crate) fn new(key: &[u8], iv: &[u8]) -> Option<Self> {
-        let key = DecryptingKey::cbc(UnboundCipherKey::new(&AES_256, key).ok()?).ok()?;
+        let key = Box::new(DecryptingKey::cbc(UnboundCipherKey::new(&AES_256, key).ok()?).ok()?);
         Some(Self {
             key,
             iv: iv.try_into().ok()?,

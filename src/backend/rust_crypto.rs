@@ -23,11 +23,15 @@ impl RsaDecryptor {
 }
 
 /// AES-256-CBC decryption that keeps its chaining state across chunks.
-pub(crate) struct CbcDecryptor(cbc::Decryptor<aes::Aes256>);
+/// On the heap, where it stays: moving the decryptor moves a pointer, not
+/// a key schedule, and the one place it has is zeroized on drop.
+pub(crate) struct CbcDecryptor(Box<cbc::Decryptor<aes::Aes256>>);
 
 impl CbcDecryptor {
     pub(crate) fn new(key: &[u8], iv: &[u8]) -> Option<Self> {
-        cbc::Decryptor::new_from_slices(key, iv).ok().map(Self)
+        cbc::Decryptor::new_from_slices(key, iv)
+            .ok()
+            .map(|cipher| Self(Box::new(cipher)))
     }
 
     /// Decrypts whole blocks in place; `chunk.len()` is a multiple of 16.
