@@ -29,6 +29,7 @@
 //! inside OUT: the names it linked and its owner-only folder. The next run
 //! with the same OUT undoes that first, leaving alone the folder of a run
 //! still alive (which holds the folder's `.lock`).
+
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
@@ -339,14 +340,22 @@ impl Drop for Staging {
         if self.committed {
             return;
         }
+        let mut undone = true;
         for name in &self.linked {
             let path = self.out.join(name);
             if same_file(&self.folder.join(name), &path) != Some(false) {
-                let _ = std::fs::remove_file(path);
+                undone &= match std::fs::remove_file(path) {
+                    Err(e) => e.kind() == ErrorKind::NotFound,
+                    Ok(()) => true,
+                };
             }
         }
-        let _ = std::fs::remove_dir_all(&self.folder);
-        remove_folders(&self.created);
+        // A name that could not be removed keeps the folder that proves it
+        // this run's, for the next run to undo.
+        if undone {
+            let _ = std::fs::remove_dir_all(&self.folder);
+            remove_folders(&self.created);
+        }
     }
 }
 
@@ -434,6 +443,9 @@ fn create_folders(out: &Path) -> Result<Vec<PathBuf>, String> {
             Some(parent) if !parent.as_os_str().is_empty() => folder = parent,
             _ => break,
         }
+    }
+    if missing.is_empty() && !out.is_dir() {
+        return Err(format!("{} is not a folder", out.display()));
     }
     let mut created = Vec::new();
     for folder in missing.into_iter().rev() {
