@@ -321,6 +321,11 @@ impl Staging {
             })?;
             self.linked.push(name.clone());
         }
+        // The links durable before stdout says they are there; not every
+        // platform can sync a folder.
+        if let Ok(out) = File::open(&self.out) {
+            let _ = out.sync_all();
+        }
         print(json)?;
         let suffix = self
             .folder
