@@ -7,16 +7,45 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use common::{assert_subset, b64, data_dir, load, sha256_hex};
 
+/// The `decrypt` example, built once with this test's features.
+fn decrypt_tool() -> Command {
+    static TOOL: OnceLock<PathBuf> = OnceLock::new();
+    let tool = TOOL.get_or_init(|| {
+        let features: Vec<&str> = [
+            ("aws-lc", cfg!(feature = "aws-lc")),
+            ("redis", cfg!(feature = "redis")),
+            ("redis-async", cfg!(feature = "redis-async")),
+            ("redis-cluster", cfg!(feature = "redis-cluster")),
+            ("tracing", cfg!(feature = "tracing")),
+            ("openssl-compare", cfg!(feature = "openssl-compare")),
+        ]
+        .into_iter()
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect();
+        let output = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--example", "decrypt", "--message-format=json"])
+            .args(["--no-default-features", "--features", &features.join(",")])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|message| message["target"]["name"] == "decrypt" && message["target"]["kind"][0] == "example")
+            .find_map(|message| Some(PathBuf::from(message["executable"].as_str()?)))
+            .expect("cargo build names the decrypt example's executable")
+    });
+    Command::new(tool)
+}
+
 fn run(args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO"))
-        .args(["run", "--quiet", "--example", "decrypt", "--"])
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
+    let output = decrypt_tool().args(args).output().unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
     let stderr = String::from_utf8(output.stderr).unwrap();
     (output.status.success(), stdout, stderr)
@@ -394,4 +423,482 @@ fn bot_api_and_tl_input_print_the_same() {
     assert_eq!(printed["elements"][2]["type"], "phone_number");
     assert_eq!(printed["elements"][2]["phone_number"], "4915112345678");
     std::fs::remove_dir_all(work).unwrap();
+}
+
+#[cfg(unix)]
+mod out_folder {
+    //! What the tool does to OUT: it never replaces or removes what it did not
+    //! write, on failure leaves OUT as it was, and a killed run is undone by the
+    //! next run with the same OUT.
+
+    use std::process::{Output, Stdio};
+
+    use super::*;
+
+    /// `passport/update.json` written for the tool in `work`: three files in
+    /// `work/files`, named by their file ids.
+    struct Update {
+        key: PathBuf,
+        input: PathBuf,
+        files: PathBuf,
+        /// The file ids: the names the tool writes in OUT.
+        ids: Vec<String>,
+    }
+
+    impl Update {
+        fn new(work: &Path) -> Self {
+            let fixture = load("passport/update.json");
+            let files = work.join("files");
+            std::fs::create_dir_all(&files).unwrap();
+            let mut ids = Vec::new();
+            for (file_id, entry) in fixture["files"].as_object().unwrap() {
+                std::fs::write(files.join(file_id), b64(&entry["encrypted"])).unwrap();
+                ids.push(file_id.clone());
+            }
+            assert_eq!(ids.len(), 3);
+            let input = work.join("update.json");
+            std::fs::write(&input, serde_json::to_vec(&fixture["update"]).unwrap()).unwrap();
+            let key = data_dir().join(fixture["key"].as_str().unwrap());
+            Self { key, input, files, ids }
+        }
+
+        fn args<'a>(&'a self, out: &'a Path) -> [&'a str; 7] {
+            with_files(&self.key, &self.files, out, &self.input)
+        }
+
+        /// Flips one bit of the last file: its decryption fails after the
+        /// others succeeded.
+        fn tamper(&self, on: bool) {
+            let path = self.files.join(&self.ids[2]);
+            let mut bytes = std::fs::read(&path).unwrap();
+            let fixture = load("passport/update.json");
+            let original = b64(&fixture["files"][&self.ids[2]]["encrypted"]);
+            bytes.copy_from_slice(&original);
+            if on {
+                bytes[100] ^= 1;
+            }
+            std::fs::write(path, bytes).unwrap();
+        }
+    }
+
+    /// What is at `root`, recursively, links not followed: each path with its
+    /// kind, permission bits, and contents or link target.
+    fn listing(root: &Path) -> Vec<(PathBuf, String)> {
+        use std::os::unix::fs::PermissionsExt;
+        let mut entries = Vec::new();
+        let mut todo = vec![root.to_owned()];
+        while let Some(path) = todo.pop() {
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let mode = meta.permissions().mode() & 0o7777;
+            let what = if meta.is_symlink() {
+                format!("link {mode:o} -> {}", std::fs::read_link(&path).unwrap().display())
+            } else if meta.is_dir() {
+                for entry in std::fs::read_dir(&path).unwrap() {
+                    todo.push(entry.unwrap().path());
+                }
+                format!("dir {mode:o}")
+            } else {
+                format!("file {mode:o} {}", sha256_hex(&std::fs::read(&path).unwrap()))
+            };
+            entries.push((path.strip_prefix(root).unwrap().to_owned(), what));
+        }
+        entries.sort();
+        entries
+    }
+
+    /// Every path under `root` whose name says it is the tool's working file.
+    fn leftovers(root: &Path) -> Vec<PathBuf> {
+        listing(root)
+            .into_iter()
+            .map(|(path, _)| path)
+            .filter(|path| {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                name.starts_with(".decrypt-") || name.starts_with(".tp-")
+            })
+            .collect()
+    }
+
+    /// A failed run: exit 1, one line on stderr holding `needle`, nothing on
+    /// stdout.
+    fn assert_failed(output: &Output, needle: &str) {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(
+            output.stdout.is_empty(),
+            "stdout: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(needle), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+
+    /// `strace`, to inject faults and kills at the tool's system calls.
+    fn strace(args: &[&str]) -> Command {
+        let found = Command::new("strace").arg("-V").output();
+        assert!(
+            found.is_ok_and(|o| o.status.success()),
+            "these tests need strace (Debian: apt-get install strace)"
+        );
+        let mut command = Command::new("strace");
+        command.args(["-f", "-o", "/dev/null"]).args(args);
+        command
+    }
+
+    /// The decrypt tool under `strace` with `args` (before the tool's own).
+    fn traced(strace_args: &[&str], tool_args: &[&str]) -> Output {
+        let tool = decrypt_tool();
+        strace(strace_args)
+            .arg(tool.get_program())
+            .args(tool_args)
+            .output()
+            .unwrap()
+    }
+
+    #[test]
+    fn names_out_already_holds_are_refused_before_anything_is_written() {
+        let work = scratch("cli-taken");
+        let update = Update::new(&work);
+        let out = work.join("out");
+        type Make = fn(&Path);
+        let kinds: [(&str, Make); 4] = [
+            ("file", |p| std::fs::write(p, b"the user's own").unwrap()),
+            ("folder", |p| std::fs::create_dir(p).unwrap()),
+            ("symlink", |p| std::os::unix::fs::symlink("../update.json", p).unwrap()),
+            ("dangling symlink", |p| {
+                std::os::unix::fs::symlink("nowhere", p).unwrap()
+            }),
+        ];
+        for (kind, make) in kinds {
+            for taken in 0..3 {
+                let _ = std::fs::remove_dir_all(&out);
+                std::fs::create_dir(&out).unwrap();
+                // The user's own files: two under names the run writes, and a
+                // folder in the way under a third (or `kind` there), and
+                // unrelated names.
+                std::fs::write(out.join("f1"), b"one").unwrap();
+                std::fs::create_dir(out.join("f3")).unwrap();
+                std::fs::write(out.join("f3/inside"), b"three").unwrap();
+                make(&out.join(&update.ids[taken]));
+                if taken != 0 {
+                    std::fs::write(out.join(&update.ids[0]), b"mine too").unwrap();
+                }
+                let before = listing(&work);
+                let output = decrypt_tool().args(update.args(&out)).output().unwrap();
+                assert_failed(&output, "already exists");
+                assert_eq!(listing(&work), before, "{kind} at file {taken}");
+                assert_eq!(leftovers(&work), Vec::<PathBuf>::new());
+            }
+        }
+        // With none of its names taken, the same OUT receives the files beside
+        // the user's.
+        std::fs::remove_dir_all(&out).unwrap();
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join("f1"), b"one").unwrap();
+        let (ok, _, stderr) = run(&update.args(&out));
+        assert!(ok, "{stderr}");
+        assert_eq!(std::fs::read(out.join("f1")).unwrap(), b"one");
+        for id in &update.ids {
+            assert!(out.join(id).is_file(), "{id}");
+        }
+        assert_eq!(leftovers(&work), Vec::<PathBuf>::new());
+        std::fs::remove_dir_all(work).unwrap();
+    }
+
+    /// Every link into OUT, and the commit, failing in turn (EIO injected):
+    /// OUT as it was, nothing left behind.
+    #[test]
+    fn a_failed_link_or_commit_leaves_out_as_it_was() {
+        let work = scratch("cli-eio");
+        let update = Update::new(&work);
+        let out = work.join("out");
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join("f1"), b"one").unwrap();
+        std::fs::create_dir(out.join("f3")).unwrap();
+        let before = listing(&work);
+        // std's hard_link is linkat; the commit is the only rename (tempfile's
+        // own are renameat).
+        for fault in [
+            "linkat:error=EIO:when=1",
+            "linkat:error=EIO:when=2",
+            "linkat:error=EIO:when=3",
+            "rename:error=EIO:when=1",
+        ] {
+            let output = traced(&["-e", &format!("inject={fault}")], &update.args(&out));
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(1), "{fault}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{fault}: {stderr}");
+            assert!(stderr.contains("Input/output error"), "{fault}: {stderr}");
+            if fault.starts_with("linkat") {
+                assert!(output.stdout.is_empty(), "{fault}");
+            }
+            assert_eq!(listing(&work), before, "{fault}");
+            assert_eq!(leftovers(&work), Vec::<PathBuf>::new(), "{fault}");
+        }
+        // A missing OUT is created, and removed again with its new parents.
+        let deep = work.join("new/deeper/out");
+        for fault in ["linkat:error=EIO:when=2", "rename:error=EIO:when=1"] {
+            let output = traced(&["-e", &format!("inject={fault}")], &update.args(&deep));
+            assert_eq!(output.status.code(), Some(1), "{fault}");
+            assert_eq!(listing(&work), before, "{fault}");
+        }
+        std::fs::remove_dir_all(work).unwrap();
+    }
+
+    /// Killed at each link, and at the commit: plaintext only inside OUT, the
+    /// rest in an owner-only hidden folder there; the next run first undoes
+    /// the killed one.
+    #[test]
+    fn a_killed_run_is_undone_by_the_next_run() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777;
+        let work = scratch("cli-killed");
+        let update = Update::new(&work);
+        let out = work.join("out");
+        for kill in [
+            "linkat:signal=SIGKILL:when=1",
+            "linkat:signal=SIGKILL:when=2",
+            "linkat:signal=SIGKILL:when=3",
+            "rename:signal=SIGKILL:when=1",
+        ] {
+            let _ = std::fs::remove_dir_all(&out);
+            std::fs::create_dir(&out).unwrap();
+            std::fs::write(out.join("f1"), b"one").unwrap();
+            std::fs::create_dir(out.join("f3")).unwrap();
+            let before = listing(&work);
+            let output = traced(&["-e", &format!("inject={kill}")], &update.args(&out));
+            assert!(!output.status.success(), "{kill}");
+
+            // Beside OUT nothing new; in OUT the user's entries, the names
+            // linked so far (owner-only) and one owner-only staging folder.
+            let after = listing(&work);
+            let outside = |l: &[(PathBuf, String)]| -> Vec<(PathBuf, String)> {
+                l.iter().filter(|(p, _)| !p.starts_with("out")).cloned().collect()
+            };
+            assert_eq!(outside(&after), outside(&before), "{kill}");
+            let staging: Vec<PathBuf> = std::fs::read_dir(&out)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| {
+                    p.file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .starts_with(".decrypt-staging-")
+                })
+                .collect();
+            assert_eq!(staging.len(), 1, "{kill}: {after:?}");
+            assert_eq!(mode(&staging[0]), 0o700, "{kill}");
+            for id in &update.ids {
+                assert_eq!(mode(&staging[0].join(id)), 0o600, "{kill}: {id}");
+                if out.join(id).exists() {
+                    assert_eq!(mode(&out.join(id)), 0o600, "{kill}: {id}");
+                }
+            }
+
+            // The next run undoes the killed one before its own work; failing
+            // itself, it leaves OUT as it was before the killed run.
+            update.tamper(true);
+            let output = decrypt_tool().args(update.args(&out)).output().unwrap();
+            update.tamper(false);
+            assert_failed(&output, "could not decrypt file");
+            assert_eq!(listing(&work), before, "{kill}");
+
+            // Killed again; then a run that succeeds writes every file.
+            let output = traced(&["-e", &format!("inject={kill}")], &update.args(&out));
+            assert!(!output.status.success(), "{kill}");
+            let (ok, stdout, stderr) = run(&update.args(&out));
+            assert!(ok, "{kill}: {stderr}");
+            assert!(stdout.starts_with('{'), "{kill}");
+            for id in &update.ids {
+                assert!(out.join(id).is_file(), "{kill}: {id}");
+            }
+            assert_eq!(std::fs::read(out.join("f1")).unwrap(), b"one");
+            assert!(out.join("f3").is_dir());
+            assert_eq!(leftovers(&work), Vec::<PathBuf>::new(), "{kill}");
+        }
+        std::fs::remove_dir_all(work).unwrap();
+    }
+
+    /// Killed after its commit (at the first removal in its done folder): its
+    /// files are kept, and the next run only removes that folder.
+    #[test]
+    fn a_run_killed_after_its_commit_keeps_its_files() {
+        let work = scratch("cli-killed-late");
+        let update = Update::new(&work);
+        let out = work.join("out");
+        let output = traced(&["-e", "inject=unlinkat:signal=SIGKILL:when=1"], &update.args(&out));
+        assert!(!output.status.success());
+        let left = leftovers(&out);
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert!(left[0].to_string_lossy().starts_with(".decrypt-done-"), "{left:?}");
+        let empty = work.join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        let (ok, _, stderr) = run(&with_files(&update.key, &empty, &out, &update.input));
+        assert!(ok, "{stderr}");
+        for id in &update.ids {
+            assert!(out.join(id).is_file(), "{id}");
+        }
+        assert_eq!(leftovers(&work), Vec::<PathBuf>::new());
+        std::fs::remove_dir_all(work).unwrap();
+    }
+
+    /// OUT on its own file system: the staging folder is inside OUT, so the
+    /// links stay on one file system.
+    #[test]
+    fn out_may_be_a_mount_point() {
+        struct Mounted(PathBuf);
+        impl Drop for Mounted {
+            fn drop(&mut self) {
+                let _ = Command::new("umount").arg(&self.0).status();
+            }
+        }
+        let work = scratch("cli-mount");
+        let update = Update::new(&work);
+        let out = work.join("out");
+        std::fs::create_dir(&out).unwrap();
+        let mount = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs"])
+            .arg(&out)
+            .output();
+        let mounted = matches!(&mount, Ok(o) if o.status.success());
+        assert!(
+            mounted,
+            "this test mounts a tmpfs on OUT and needs the right to (root, CAP_SYS_ADMIN): {mount:?}"
+        );
+        let guard = Mounted(out.clone());
+        let (ok, _, stderr) = run(&update.args(&out));
+        assert!(ok, "{stderr}");
+        for id in &update.ids {
+            assert!(out.join(id).is_file(), "{id}");
+        }
+        assert_eq!(leftovers(&work), Vec::<PathBuf>::new());
+        drop(guard);
+        std::fs::remove_dir_all(work).unwrap();
+    }
+
+    /// stdout on a full disk or a pipe nobody reads: exit 1 with one line on
+    /// stderr, never a panic; with OUT, no file is kept.
+    #[test]
+    fn a_failed_stdout_is_exit_1_and_keeps_no_file() {
+        let work = scratch("cli-stdout");
+        let update = Update::new(&work);
+        let (existing, missing) = (work.join("out"), work.join("missing"));
+        std::fs::create_dir(&existing).unwrap();
+        std::fs::write(existing.join("f1"), b"one").unwrap();
+        let before = listing(&work);
+        let full = || Stdio::from(std::fs::File::create("/dev/full").unwrap());
+        // A pipe whose reader is gone: SIGPIPE is ignored, the write is EPIPE.
+        let closed = || {
+            let (reader, writer) = std::io::pipe().unwrap();
+            drop(reader);
+            Stdio::from(writer)
+        };
+        let plain = ["--key", path(&update.key), path(&update.input)];
+        let runs: [(&str, &[&str]); 4] = [
+            ("plain", &plain),
+            ("help", &["--help"]),
+            ("existing OUT", &update.args(&existing)),
+            ("missing OUT", &update.args(&missing)),
+        ];
+        for (what, args) in runs {
+            for (sink, stdout, needle) in [
+                ("/dev/full", full(), "No space left on device"),
+                ("closed pipe", closed(), "Broken pipe"),
+            ] {
+                let output = decrypt_tool().args(args).stdout(stdout).output().unwrap();
+                assert_failed(&output, needle);
+                assert!(
+                    String::from_utf8_lossy(&output.stderr).contains("stdout"),
+                    "{what}, {sink}"
+                );
+                assert_eq!(listing(&work), before, "{what}, {sink}");
+            }
+        }
+        // A reader that takes one byte and goes: the JSON is smaller than the
+        // pipe's buffer, so the tool may well finish first; whichever, no panic.
+        let mut child = decrypt_tool()
+            .args(update.args(&existing))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut reader = child.stdout.take().unwrap();
+        std::io::Read::read_exact(&mut reader, &mut [0; 1]).unwrap();
+        drop(reader);
+        let output = child.wait_with_output().unwrap();
+        assert!(matches!(output.status.code(), Some(0 | 1)), "{output:?}");
+        assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+        std::fs::remove_dir_all(work).unwrap();
+    }
+
+    /// stderr on a full disk: the exit status alone tells of the failure.
+    #[test]
+    fn a_failed_stderr_still_exits_non_zero() {
+        let full = || Stdio::from(std::fs::File::create("/dev/full").unwrap());
+        let key = data_dir().join("keys/rsa2048_pkcs1.pem");
+        for (args, code) in [
+            (&["--no-such-option"][..], 2),
+            (&["--key", path(&key), "/no/such/input.json"][..], 1),
+        ] {
+            let output = decrypt_tool().args(args).stderr(full()).output().unwrap();
+            assert_eq!(output.status.code(), Some(code), "{args:?}");
+            assert!(output.stdout.is_empty());
+            let output = decrypt_tool()
+                .args(args)
+                .stdout(full())
+                .stderr(full())
+                .output()
+                .unwrap();
+            assert_eq!(output.status.code(), Some(code), "{args:?}");
+        }
+        let output = decrypt_tool()
+            .arg("--help")
+            .stdout(full())
+            .stderr(full())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+    }
+
+    /// A run started while another is between its links does not undo the
+    /// live one: that run holds its folder's lock.
+    #[test]
+    fn recovery_leaves_a_live_run_alone() {
+        let work = scratch("cli-live");
+        let update = Update::new(&work);
+        let out = work.join("out");
+        std::fs::create_dir(&out).unwrap();
+        // The first run pauses for two seconds before its second link.
+        let tool = decrypt_tool();
+        let slow = strace(&["-e", "inject=linkat:delay_enter=2000000:when=2"])
+            .arg(tool.get_program())
+            .args(update.args(&out))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let first = out.join(&update.ids[0]);
+        let started = std::time::Instant::now();
+        while !first.exists() {
+            assert!(started.elapsed().as_secs() < 20, "the first run never linked a file");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // Meanwhile a second passport into the same OUT.
+        let other = work.join("other");
+        std::fs::create_dir(&other).unwrap();
+        let (key, input, files) = two_files(&other, false);
+        let (ok, _, stderr) = run(&with_files(&key, &files, &out, &input));
+        assert!(ok, "{stderr}");
+        assert!(first.is_file(), "the second run undid the live one");
+        let slow = slow.wait_with_output().unwrap();
+        assert!(slow.status.success(), "{}", String::from_utf8_lossy(&slow.stderr));
+        for name in update.ids.iter().map(String::as_str).chain(["aaa-front", "zzz-back"]) {
+            assert!(out.join(name).is_file(), "{name}");
+        }
+        assert_eq!(leftovers(&work), Vec::<PathBuf>::new());
+        std::fs::remove_dir_all(work).unwrap();
+    }
 }
