@@ -37,7 +37,8 @@ use std::process::ExitCode;
 
 use telegram_passport::mtproto::{self, SecureValuesSentMe};
 use telegram_passport::{
-    decrypt_with_limits, DecryptedPassport, Element, FileLocation, Limits, NonceCheck, PassportData, PrivateKey,
+    decrypt_with_limits, one_line, DecryptedPassport, Element, FileLocation, Limits, NonceCheck, PassportData,
+    PrivateKey,
 };
 
 const USAGE: &str = "usage: decrypt --key KEY.pem [--nonce NONCE] [--files DIR --out OUT] [--tl] INPUT";
@@ -117,21 +118,9 @@ fn safe_file_name(file_id: &str) -> Result<&str, String> {
         .ok_or_else(|| format!("refusing file_id \"{}\": not a plain file name", excerpt(file_id)))
 }
 
-/// `text` with its control characters escaped: one line, whatever it holds.
-fn one_line(text: &str) -> String {
-    let mut line = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c.is_control() {
-            true => line.extend(c.escape_default()),
-            false => line.push(c),
-        }
-    }
-    line
-}
-
 /// At most 64 characters of untrusted text, on one line.
 fn excerpt(text: &str) -> String {
-    let mut out = one_line(&text.chars().take(64).collect::<String>());
+    let mut out = one_line(&text.chars().take(64).collect::<String>()).into_owned();
     if text.chars().nth(64).is_some() {
         out.push('…');
     }
