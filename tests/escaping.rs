@@ -97,7 +97,7 @@ fn error_messages_repeat_received_text_on_one_line() {
     let chars = bad
         .iter()
         .copied()
-        .filter(|&c| (c as u32) < 0xF0000 || (c as u32) % 251 == 0);
+        .filter(|&c| (c as u32) < 0xF0000 || (c as u32).is_multiple_of(251));
     for c in chars {
         let text = format!("x{c}y");
         let quoted = serde_json::to_string(&text).unwrap();
