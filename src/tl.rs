@@ -643,7 +643,13 @@ mod tests {
         };
         let error = reader.bytes(|| "field".to_owned(), usize::MAX).unwrap_err();
         assert!(
-            matches!(error, Error::Tl { offset: 4, problem: TlProblem::Truncated { wanted: 300, left: 196 } }),
+            matches!(
+                error,
+                Error::Tl {
+                    offset: 4,
+                    problem: TlProblem::Truncated { wanted: 300, left: 196 }
+                }
+            ),
             "{error:?}"
         );
         // Data complete, padding cut: the padding is what is wanted.
@@ -656,7 +662,13 @@ mod tests {
         };
         let error = reader.bytes(|| "field".to_owned(), usize::MAX).unwrap_err();
         assert!(
-            matches!(error, Error::Tl { offset: 5, problem: TlProblem::Truncated { wanted: 3, left: 1 } }),
+            matches!(
+                error,
+                Error::Tl {
+                    offset: 5,
+                    problem: TlProblem::Truncated { wanted: 3, left: 1 }
+                }
+            ),
             "{error:?}"
         );
     }
@@ -710,7 +722,11 @@ mod tests {
         };
         assert!(matches!(
             reader.vector(String::new, 10, 4),
-            Err(Error::TooLarge { actual: 11, limit: 10, .. })
+            Err(Error::TooLarge {
+                actual: 11,
+                limit: 10,
+                ..
+            })
         ));
     }
 
