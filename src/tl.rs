@@ -593,6 +593,56 @@ mod tests {
         }
     }
 
+    /// Every optional part of a `secureValue` (each flag bit on its own
+    /// and together), in the TL and back.
+    #[test]
+    fn every_part_round_trips() {
+        let key = PrivateKey::generate().unwrap();
+        let license = ElementType::DriverLicense;
+        let sealed = PassportBuilder::new()
+            .id_document(license, &IdDocumentData::new("D1", None))
+            .file(license, FileSlot::FrontSide, "f", vec![1; 20])
+            .file(license, FileSlot::ReverseSide, "r", vec![2; 20])
+            .file(license, FileSlot::Selfie, "s", vec![3; 20])
+            .file(license, FileSlot::Translation, "t", vec![4; 20])
+            .file(ElementType::UtilityBill, FileSlot::Files, "u0", vec![5; 20])
+            .file(ElementType::UtilityBill, FileSlot::Files, "u1", vec![6; 20])
+            .file(ElementType::BankStatement, FileSlot::Translation, "b", vec![7; 20])
+            .file(ElementType::RentalAgreement, FileSlot::Files, "r", vec![8; 20])
+            .phone_number("4512345678")
+            .seal(&key.public_key(), "nonce-1")
+            .unwrap();
+        let full = sealed.mtproto;
+        let value = |element| full.values.iter().find(|v| v.value_type == element).unwrap().clone();
+        let mut parts = vec![value(license), value(ElementType::UtilityBill)];
+        let whole = value(license);
+        for strip in 0..6 {
+            let mut part = whole.clone();
+            match strip {
+                0 => part.data = None,
+                1 => part.front_side = None,
+                2 => part.reverse_side = None,
+                3 => part.selfie = None,
+                4 => part.translation.clear(),
+                _ => (part.front_side, part.reverse_side, part.selfie) = (None, None, None),
+            }
+            parts.push(part);
+        }
+        for part in parts.into_iter().chain(full.values.iter().cloned()) {
+            let one = SecureValuesSentMe::new(vec![part], full.credentials.clone());
+            let bytes = one.to_tl_bytes();
+            assert_eq!(SecureValuesSentMe::from_tl(&bytes).unwrap(), one);
+        }
+        let flags = |element| {
+            let one = SecureValuesSentMe::new(vec![value(element)], full.credentials.clone());
+            u32::from_le_bytes(one.to_tl_bytes()[16..20].try_into().unwrap())
+        };
+        assert_eq!(flags(license), 0b100_1111);
+        assert_eq!(flags(ElementType::UtilityBill), 0b1_0000);
+        assert_eq!(flags(ElementType::BankStatement), 0b100_0000);
+        assert_eq!(flags(ElementType::PhoneNumber), 0b10_0000);
+    }
+
     #[test]
     fn round_trip() {
         let (sent, bytes) = sample();
