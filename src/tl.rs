@@ -72,7 +72,8 @@ impl SecureValuesSentMe {
     }
 
     /// The boxed TL serialisation, as Telegram sends it (`secureFile` in
-    /// its current form, with `size:long`).
+    /// its current form, with `size:long`). TL `bytes` hold at most
+    /// 16 MiB - 1: a longer field has no TL form.
     pub fn to_tl_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         put_u32(&mut out, SECURE_VALUES_SENT_ME);
