@@ -162,3 +162,15 @@ proptest! {
         prop_assert_eq!(decryptor.finish().unwrap(), plain);
     }
 }
+
+/// `Debug` shows how far a decryptor got, never the buffered plaintext.
+#[test]
+fn a_decryptor_shows_its_progress_only() {
+    let (_, data, credentials) = encrypted(1000, None);
+    let mut decryptor = credentials.decryptor(Vec::new()).unwrap();
+    assert_eq!(format!("{decryptor:?}"), "FileDecryptor { decrypted: 0, .. }");
+    std::io::Write::write_all(&mut decryptor, &data).unwrap();
+    let shown = format!("{decryptor:?}");
+    assert!(shown.starts_with("FileDecryptor { decrypted: "), "{shown}");
+    assert!(shown.ends_with(", .. }"), "{shown}");
+}
