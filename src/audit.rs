@@ -132,5 +132,6 @@ fn kind(error: &Error) -> &'static str {
         Error::EmptyFileList { .. } => "empty_file_list",
         Error::InvalidBotToken => "invalid_bot_token",
         Error::InvalidDate(_) => "invalid_date",
+        Error::Inconsistent { .. } => "inconsistent",
     }
 }

@@ -448,3 +448,50 @@ impl<'de> Deserialize<'de> for FileCredentials {
         Ok(Self::new(file_hash, secret))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+    use crate::MemoryNonceStore;
+
+    fn file(byte: u8) -> FileCredentials {
+        FileCredentials::new(Sha256Hash::new([byte; 32]), Secret::random().unwrap())
+    }
+
+    /// Single-file parts answer only for index 0; lists by position.
+    #[test]
+    fn file_credentials_by_slot_and_index() {
+        let value = SecureValue {
+            front_side: Some(file(1)),
+            reverse_side: Some(file(2)),
+            selfie: Some(file(3)),
+            translation: vec![file(4), file(5)],
+            files: vec![file(6)],
+            ..SecureValue::default()
+        };
+        let hash = |slot, index| value.file(slot, index).map(|f| f.file_hash().as_bytes()[0]);
+        for (slot, byte) in [
+            (FileSlot::FrontSide, 1),
+            (FileSlot::ReverseSide, 2),
+            (FileSlot::Selfie, 3),
+        ] {
+            assert_eq!(hash(slot, 0), Some(byte), "{slot}");
+            assert_eq!(hash(slot, 1), None, "{slot}");
+        }
+        assert_eq!(hash(FileSlot::Translation, 1), Some(5));
+        assert_eq!(hash(FileSlot::Translation, 2), None);
+        assert_eq!(hash(FileSlot::Files, 0), Some(6));
+        assert_eq!(hash(FileSlot::Files, 1), None);
+    }
+
+    /// `Debug` shows an expected nonce (it is no secret) and hides the store.
+    #[test]
+    fn nonce_check_debug() {
+        let store = MemoryNonceStore::new();
+        assert_eq!(format!("{:?}", NonceCheck::Expect("n-1")), r#"Expect("n-1")"#);
+        assert_eq!(format!("{:?}", NonceCheck::Consume(&store)), "Consume(..)");
+        assert_eq!(format!("{:?}", NonceCheck::Skip), "Skip");
+    }
+}

@@ -219,6 +219,30 @@ pub enum Error {
     #[error("{0:?} is not a DD.MM.YYYY calendar date")]
     InvalidDate(String),
 
+    /// The MTProto values and the decrypted credentials disagree about a
+    /// field both state: a `secureData.data_hash` or a `secureFile.file_hash`
+    /// other than the `data_hash` or `file_hash` the credentials hold for
+    /// it. Input that does not hold together is refused, like undefined
+    /// TL flag bits; which side is wrong is not said, as nothing tells.
+    ///
+    /// Not folded into [`Error::Decryption`], because it is no oracle: it
+    /// is only ever returned after the credentials were RSA-decrypted,
+    /// hash-checked, unpadded and parsed, so a sender who cannot produce
+    /// valid credentials for the service's key never gets this far, and
+    /// nothing about the RSA step or its timing changes. The two values
+    /// compared both come from the sender, and the TL's is the one Telegram
+    /// relays in the clear next to the ciphertext, so the answer tells no
+    /// one anything they did not send or could not already read; the
+    /// comparison is constant-time all the same. The `secret`s of the TL
+    /// are not compared: they are the app's cloud-storage encryption of the
+    /// secrets, never the secrets the credentials carry.
+    #[error("{field} in the MTProto values contradicts the credentials")]
+    Inconsistent {
+        /// The field, as a path such as `passport.data_hash` or
+        /// `utility_bill.files[2].file_hash`.
+        field: String,
+    },
+
     /// An element lacks a part its type requires.
     #[error("the {element} element has no {part}")]
     MissingPart {

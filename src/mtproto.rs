@@ -77,7 +77,9 @@ pub struct SecureValue {
 }
 
 /// `secureData`. A service decrypts with the hash and secret from the
-/// credentials; the `secret` here is the app's cloud-storage layer.
+/// credentials; `data_hash` must be the credentials' too
+/// ([`Error::Inconsistent`](crate::Error::Inconsistent) otherwise), while
+/// the `secret` here is the app's cloud-storage layer and is not checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SecureData {
@@ -103,7 +105,8 @@ pub struct SecureFile {
     pub dc_id: i32,
     /// Unix time of upload.
     pub date: i32,
-    /// SHA-256 of the padded file.
+    /// SHA-256 of the padded file: must be the credentials' `file_hash`
+    /// ([`Error::Inconsistent`](crate::Error::Inconsistent) otherwise).
     pub file_hash: Vec<u8>,
     /// The cloud-storage secret (unused by a service).
     pub secret: Vec<u8>,
@@ -266,5 +269,10 @@ pub fn decrypt_with_limits(
     nonce: NonceCheck<'_>,
     limits: &Limits,
 ) -> Result<DecryptedPassport> {
-    sent.sealed().open(key, nonce, limits)
+    let data_hashes: Vec<_> = sent
+        .values
+        .iter()
+        .map(|value| value.data.as_ref().map(|data| data.data_hash.as_slice()))
+        .collect();
+    sent.sealed().open_stating(key, nonce, limits, &data_hashes)
 }

@@ -8,6 +8,7 @@
 
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
+use subtle::ConstantTimeEq;
 
 use crate::audit;
 use crate::error::{Error, Result};
@@ -16,8 +17,8 @@ use crate::nonce::AsyncNonceStore;
 use crate::sealed::{Bytes, Sealed};
 use crate::secret::Sha256Hash;
 use crate::{
-    base64, Credentials, ElementType, ElementValue, EncryptedCredentials, FileLocation, FileRef, FileSlot,
-    IdDocumentData, NonceCheck, PassportData, PersonalDetails, PrivateKey, ResidentialAddress, SecureValue,
+    base64, Credentials, ElementType, ElementValue, EncryptedCredentials, FileCredentials, FileLocation, FileRef,
+    FileSlot, IdDocumentData, NonceCheck, PassportData, PersonalDetails, PrivateKey, ResidentialAddress, SecureValue,
 };
 
 /// Decrypts, verifies and decodes a whole `PassportData`.
@@ -101,10 +102,15 @@ impl EncryptedCredentials {
 
 /// Checks the nonce, decrypts and decodes each sealed element against the
 /// credentials, and only then consumes the nonce from a store (so a failed
-/// decryption does not burn the user's request).
+/// decryption does not burn the user's request). Each element comes with
+/// the `data_hash` its input states beside the data, if any.
+///
+/// Runs only once the credentials are decrypted and verified: what the
+/// input states twice (a `data_hash`, a file's `file_hash`) is checked
+/// here, against them, never before.
 pub(crate) fn assemble<'a>(
     mut credentials: Credentials,
-    sealed: impl Iterator<Item = Sealed<'a>>,
+    sealed: impl Iterator<Item = (Sealed<'a>, Option<&'a [u8]>)>,
     nonce: NonceCheck<'_>,
 ) -> Result<DecryptedPassport> {
     if let Err(error) = credentials.check_nonce(nonce) {
@@ -115,13 +121,13 @@ pub(crate) fn assemble<'a>(
         audit::nonce(Ok("checked"));
     }
     let mut elements: Vec<Element> = Vec::new();
-    for element in sealed {
+    for (element, data_hash) in sealed {
         if elements.iter().any(|e| e.element_type() == element.element_type) {
             return Err(Error::DuplicateElement(element.element_type));
         }
         // Each element's credentials move into it: no secret is copied.
         let secure_value = credentials.take_secure_value(element.element_type);
-        elements.push(open_element(secure_value, element)?);
+        elements.push(open_element(secure_value, element, data_hash)?);
     }
     audit::decrypted(elements.iter().map(Element::element_type));
     let context = match nonce {
@@ -143,7 +149,7 @@ pub(crate) fn assemble<'a>(
     })
 }
 
-fn open_element(secure_value: Option<SecureValue>, sealed: Sealed<'_>) -> Result<Element> {
+fn open_element(secure_value: Option<SecureValue>, sealed: Sealed<'_>, data_hash: Option<&[u8]>) -> Result<Element> {
     let element_type = sealed.element_type;
     if let Some(part) = contact_field(element_type) {
         let value = match element_type {
@@ -161,7 +167,7 @@ fn open_element(secure_value: Option<SecureValue>, sealed: Sealed<'_>) -> Result
         }));
     }
     let data = match element_type.has_data() {
-        true => Some(open_data(element_type, sealed.data, secure_value.as_ref())?),
+        true => Some(open_data(element_type, sealed.data, data_hash, secure_value.as_ref())?),
         false => None,
     };
     let mut pairing = FilePairing {
@@ -193,6 +199,7 @@ fn contact_field(element_type: ElementType) -> Option<&'static str> {
 fn open_data(
     element_type: ElementType,
     encrypted: Option<Bytes<'_>>,
+    stated_hash: Option<&[u8]>,
     secure_value: Option<&SecureValue>,
 ) -> Result<(ElementValue, Sha256Hash)> {
     let encrypted = encrypted
@@ -204,6 +211,9 @@ fn open_data(
     let credentials = secure_value
         .and_then(|value| value.data.as_ref())
         .ok_or_else(|| missing(element_type, "data".to_owned()))?;
+    if let Some(stated) = stated_hash {
+        consistent(stated, credentials.data_hash(), || format!("{element_type}.data_hash"))?;
+    }
     let plaintext = credentials.decrypt(encrypted)?;
     Ok((
         ElementValue::decode(element_type, &plaintext)?,
@@ -226,7 +236,7 @@ impl FilePairing {
         };
         let credentials = self.secure_value.take_file(slot);
         let credentials = credentials.ok_or_else(|| missing(self.element_type, slot.to_string()))?;
-        Ok(Some(FileRef::new(file, credentials)))
+        paired(file, credentials, || format!("{}.{slot}", self.element_type)).map(Some)
     }
 
     fn list(&mut self, slot: FileSlot, files: Vec<FileLocation>) -> Result<Vec<FileRef>> {
@@ -240,9 +250,31 @@ impl FilePairing {
             .map(|(index, file)| {
                 let credentials = credentials.next();
                 let credentials = credentials.ok_or_else(|| missing(self.element_type, format!("{slot}[{index}]")))?;
-                Ok(FileRef::new(file, credentials))
+                paired(file, credentials, || format!("{}.{slot}[{index}]", self.element_type))
             })
             .collect()
+    }
+}
+
+/// A file with its credentials, once the `file_hash` an MTProto file
+/// states (a Bot API file states none) is the credentials' one; `part`
+/// names the file in the error (`passport.front_side`, `utility_bill.files[2]`).
+fn paired(file: FileLocation, credentials: FileCredentials, part: impl FnOnce() -> String) -> Result<FileRef> {
+    if let FileLocation::Mtproto(stated) = &file {
+        consistent(&stated.file_hash, credentials.file_hash(), || {
+            format!("{}.file_hash", part())
+        })?;
+    }
+    Ok(FileRef::new(file, credentials))
+}
+
+/// Refuses a hash the input states that is not the one the verified
+/// credentials hold, in constant time ([`Error::Inconsistent`] says why that
+/// error need not be opaque). A stated hash of another length differs.
+fn consistent(stated: &[u8], credentials: &Sha256Hash, field: impl FnOnce() -> String) -> Result<()> {
+    match bool::from(stated.ct_eq(credentials.as_bytes())) {
+        true => Ok(()),
+        false => Err(Error::Inconsistent { field: field() }),
     }
 }
 

@@ -96,18 +96,38 @@ impl SealedCredentials<'_> {
     }
 }
 
-impl SealedPassport<'_> {
+impl<'a> SealedPassport<'a> {
     /// Checks every limit, then decrypts, verifies and decodes.
     pub(crate) fn open(self, key: &PrivateKey, nonce: NonceCheck<'_>, limits: &Limits) -> Result<DecryptedPassport> {
+        self.open_stating(key, nonce, limits, &[])
+    }
+
+    /// [`SealedPassport::open`] for input that states each element's
+    /// `data_hash` beside its data (MTProto's `secureData`), by position:
+    /// each must be the credentials' (files carry theirs in their
+    /// [`FileLocation`]).
+    pub(crate) fn open_stating(
+        self,
+        key: &PrivateKey,
+        nonce: NonceCheck<'_>,
+        limits: &Limits,
+        data_hashes: &[Option<&'a [u8]>],
+    ) -> Result<DecryptedPassport> {
         let _span = audit::decrypting(self.api, self.elements.len());
-        let opened = self.open_checked(key, nonce, limits);
+        let opened = self.open_checked(key, nonce, limits, data_hashes);
         if let Err(error) = &opened {
             audit::failed(error);
         }
         opened
     }
 
-    fn open_checked(self, key: &PrivateKey, nonce: NonceCheck<'_>, limits: &Limits) -> Result<DecryptedPassport> {
+    fn open_checked(
+        self,
+        key: &PrivateKey,
+        nonce: NonceCheck<'_>,
+        limits: &Limits,
+        data_hashes: &[Option<&'a [u8]>],
+    ) -> Result<DecryptedPassport> {
         check(|| "passport.data".to_owned(), self.elements.len(), limits.elements)?;
         for element in &self.elements {
             let name = element.element_type;
@@ -118,6 +138,7 @@ impl SealedPassport<'_> {
             }
         }
         let credentials = self.credentials.decrypt(key, limits)?;
-        assemble(credentials, self.elements.into_iter(), nonce)
+        let data_hashes = data_hashes.iter().copied().chain(std::iter::repeat(None));
+        assemble(credentials, self.elements.into_iter().zip(data_hashes), nonce)
     }
 }

@@ -202,3 +202,50 @@ fn crash_mid_write_leaves_nothing_at_the_destination() {
     assert!(name.starts_with(".tp-") && name.ends_with(".partial"), "{name}");
     assert_eq!(mode(&partial), 0o600, "the leftover is owner-only");
 }
+
+/// Run in a child process whose working folder is the test's: writes to
+/// a path with no folder part.
+fn child_writes_a_bare_name() {
+    let (data, credentials) = encrypted(7, 5_000);
+    credentials.decrypt_to_path(&data[..], Path::new("bare.jpg")).unwrap();
+}
+
+/// A path with no folder part (`bare.jpg`) is written in the working
+/// folder, its temporary file beside it.
+#[test]
+fn a_bare_file_name_lands_in_the_working_folder() {
+    if std::env::var_os("BARE_NAME_TEST").is_some() {
+        child_writes_a_bare_name();
+        return;
+    }
+    let folder = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "a_bare_file_name_lands_in_the_working_folder"])
+        .env("BARE_NAME_TEST", "1")
+        .current_dir(folder.path())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(std::fs::read(folder.path().join("bare.jpg")).unwrap(), vec![7; 5_000]);
+    assert_eq!(listing(folder.path()), ["bare.jpg"]);
+}
+
+/// A file of a decrypted passport, written where it belongs through its
+/// [`FileRef`](telegram_passport::FileRef).
+#[test]
+fn a_passports_file_is_written_through_its_reference() {
+    use telegram_passport::{ElementType, FileSlot, NonceCheck, PrivateKey};
+    let key = PrivateKey::generate().unwrap();
+    let sealed = client::PassportBuilder::new()
+        .file(ElementType::UtilityBill, FileSlot::Files, "bill", vec![3; 70_000])
+        .seal(&key.public_key(), "n")
+        .unwrap();
+    let passport = telegram_passport::decrypt(&key, &sealed.passport_data, NonceCheck::Skip).unwrap();
+    let file = passport.address_documents().next().unwrap().files()[0].clone();
+    assert_eq!(file.file_id(), Some("bill"));
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("bill.jpg");
+    file.decrypt_to_path(&sealed.files["bill"][..], &path).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), vec![3; 70_000]);
+}

@@ -9,7 +9,8 @@ mod common;
 use base64::Engine as _;
 use telegram_passport::client::{self, PassportBuilder, SealedPassport};
 use telegram_passport::{
-    decrypt, ElementType, Error, FileSlot, IdDocumentData, NonceCheck, PassportData, PrivateKey, Target,
+    decrypt, mtproto, Date, Element, ElementType, Error, FileSlot, Gender, IdDocumentData, NonceCheck, PassportData,
+    PersonalDetails, PrivateKey, Target,
 };
 
 /// A change to a sealed passport.
@@ -333,4 +334,220 @@ fn secrets_never_show_in_debug() {
     let front = passport.identity_documents().next().unwrap().front_side().unwrap();
     let jpeg = front.decrypt(sealed.files["front"].clone()).unwrap();
     assert_eq!(format!("{jpeg:?}"), "Plaintext(1000 bytes)");
+}
+
+/// A passport with every part that states a hash over MTProto: data,
+/// front and reverse side, selfie, translations and files.
+fn every_part(key: &PrivateKey) -> SealedPassport {
+    let jpeg = |byte: u8| vec![byte; 100 + usize::from(byte)];
+    PassportBuilder::new()
+        .personal_details(&PersonalDetails::new(
+            "Anna",
+            "Ivanova",
+            Date::new("14.03.1991"),
+            Gender::Female,
+            "RU",
+            "DE",
+        ))
+        .id_document(ElementType::DriverLicense, &IdDocumentData::new("D1", None))
+        .file(ElementType::DriverLicense, FileSlot::FrontSide, "front", jpeg(1))
+        .file(ElementType::DriverLicense, FileSlot::ReverseSide, "reverse", jpeg(2))
+        .file(ElementType::DriverLicense, FileSlot::Selfie, "selfie", jpeg(3))
+        .file(ElementType::DriverLicense, FileSlot::Translation, "dt0", jpeg(4))
+        .file(ElementType::DriverLicense, FileSlot::Translation, "dt1", jpeg(5))
+        .file(ElementType::UtilityBill, FileSlot::Files, "u0", jpeg(6))
+        .file(ElementType::UtilityBill, FileSlot::Files, "u1", jpeg(7))
+        .file(ElementType::UtilityBill, FileSlot::Files, "u2", jpeg(8))
+        .file(ElementType::UtilityBill, FileSlot::Translation, "ut0", jpeg(9))
+        .phone_number("4512345678")
+        .seal(&key.public_key(), "nonce-1")
+        .unwrap()
+}
+
+/// The MTProto values as a TL library hands them over: written as TL and
+/// read back.
+fn through_tl(sent: &mtproto::SecureValuesSentMe) -> mtproto::SecureValuesSentMe {
+    mtproto::SecureValuesSentMe::from_tl(&sent.to_tl_bytes()).unwrap()
+}
+
+fn value(sent: &mut mtproto::SecureValuesSentMe, element: ElementType) -> &mut mtproto::SecureValue {
+    sent.values.iter_mut().find(|v| v.value_type == element).unwrap()
+}
+
+/// One hash the TL states, by the name the error gives it.
+fn stated_hash<'a>(sent: &'a mut mtproto::SecureValuesSentMe, field: &str) -> &'a mut Vec<u8> {
+    let (element, part) = field.split_once('.').unwrap();
+    let element = value(sent, element.parse().unwrap());
+    let file = |files: &'a mut Vec<mtproto::SecureFile>, index: &str| {
+        &mut files[index.trim_end_matches(']').parse::<usize>().unwrap()].file_hash
+    };
+    match part.trim_end_matches(".file_hash").split_once('[') {
+        None if part == "data_hash" => &mut element.data.as_mut().unwrap().data_hash,
+        None => match part.trim_end_matches(".file_hash") {
+            "front_side" => &mut element.front_side.as_mut().unwrap().file_hash,
+            "reverse_side" => &mut element.reverse_side.as_mut().unwrap().file_hash,
+            "selfie" => &mut element.selfie.as_mut().unwrap().file_hash,
+            other => panic!("{other}"),
+        },
+        Some(("files", index)) => file(&mut element.files, index),
+        Some(("translation", index)) => file(&mut element.translation, index),
+        Some((other, _)) => panic!("{other}"),
+    }
+}
+
+const STATED_HASHES: [&str; 11] = [
+    "personal_details.data_hash",
+    "driver_license.data_hash",
+    "driver_license.front_side.file_hash",
+    "driver_license.reverse_side.file_hash",
+    "driver_license.selfie.file_hash",
+    "driver_license.translation[0].file_hash",
+    "driver_license.translation[1].file_hash",
+    "utility_bill.files[0].file_hash",
+    "utility_bill.files[1].file_hash",
+    "utility_bill.files[2].file_hash",
+    "utility_bill.translation[0].file_hash",
+];
+
+/// Every hash MTProto states beside the ciphertext must be the one the
+/// credentials hold: one that differs (a flipped bit, another length, none)
+/// is refused with an error that names the field and not which side is wrong.
+#[test]
+fn mtproto_hashes_that_contradict_the_credentials_are_refused() {
+    let key = key();
+    let sealed = every_part(&key);
+    let passport = mtproto::decrypt(&key, &through_tl(&sealed.mtproto), NonceCheck::Expect("nonce-1")).unwrap();
+    assert_eq!(passport.elements().len(), 4);
+    type Change = fn(&mut Vec<u8>);
+    let changes: [(&str, Change); 4] = [
+        ("a flipped bit", |hash| hash[31] ^= 0x80),
+        ("one byte short", |hash| {
+            hash.pop();
+        }),
+        ("one byte more", |hash| hash.push(0)),
+        ("empty", Vec::clear),
+    ];
+    for field in STATED_HASHES {
+        for (change, apply) in changes {
+            let mut sent = sealed.mtproto.clone();
+            apply(stated_hash(&mut sent, field));
+            let error = mtproto::decrypt(&key, &through_tl(&sent), NonceCheck::Expect("nonce-1")).unwrap_err();
+            match &error {
+                Error::Inconsistent { field: named } => assert_eq!(named, field, "{change}"),
+                other => panic!("{field}, {change}: {other:?}"),
+            }
+            assert_eq!(
+                error.to_string(),
+                format!("{field} in the MTProto values contradicts the credentials")
+            );
+        }
+    }
+}
+
+/// The check comes after the credentials are decrypted and verified: with
+/// credentials that do not decrypt, a contradicting hash changes nothing,
+/// and the error is the opaque one.
+#[test]
+fn contradictions_are_looked_for_only_in_verified_credentials() {
+    let key = key();
+    let sealed = every_part(&key);
+    for field in STATED_HASHES {
+        for part in ["secret", "data", "hash"] {
+            let mut sent = sealed.mtproto.clone();
+            stated_hash(&mut sent, field)[0] ^= 1;
+            let credentials = &mut sent.credentials;
+            let bytes = match part {
+                "secret" => &mut credentials.secret,
+                "data" => &mut credentials.data,
+                _ => &mut credentials.hash,
+            };
+            bytes[7] ^= 1;
+            let result = mtproto::decrypt(&key, &through_tl(&sent), NonceCheck::Expect("nonce-1"));
+            opaque(result, Target::Credentials);
+        }
+    }
+    let other_key = common::key("keys/rsa3072_pkcs8.pem");
+    let mut sent = sealed.mtproto.clone();
+    stated_hash(&mut sent, "driver_license.data_hash").clear();
+    opaque(
+        mtproto::decrypt(&other_key, &through_tl(&sent), NonceCheck::Skip),
+        Target::Credentials,
+    );
+}
+
+/// The TL's `secret`s are the app's cloud-storage encryption of the value
+/// secrets, never the secrets the credentials carry: whatever they hold,
+/// they are not compared.
+#[test]
+fn mtproto_secrets_are_not_compared() {
+    let key = key();
+    let mut sent = every_part(&key).mtproto;
+    for value in &mut sent.values {
+        if let Some(data) = &mut value.data {
+            data.secret = vec![0x5a; 48];
+        }
+        let singles = [&mut value.front_side, &mut value.reverse_side, &mut value.selfie];
+        for file in singles.into_iter().flatten() {
+            file.secret = vec![0xa5; 48];
+        }
+        for file in value.files.iter_mut().chain(value.translation.iter_mut()) {
+            file.secret = vec![0x3c; 48];
+        }
+    }
+    let passport = mtproto::decrypt(&key, &through_tl(&sent), NonceCheck::Expect("nonce-1")).unwrap();
+    let license = passport.element(ElementType::DriverLicense).unwrap();
+    assert!(matches!(license, Element::Document(d) if d.translation().len() == 2));
+}
+
+/// Where the TL states no file (`secureFileEmpty`, or the flag unset),
+/// nothing contradicts the credentials' entry for one: it is left unused,
+/// as over the Bot API. A file without credentials is refused, as before.
+#[test]
+fn an_empty_secure_file_leaves_the_credentials_entry_unused() {
+    let key = key();
+    let sealed = every_part(&key);
+    let front = value(&mut sealed.mtproto.clone(), ElementType::DriverLicense)
+        .front_side
+        .clone()
+        .unwrap();
+    // secureFile#7d09c27e id access_hash size dc_id date file_hash(32) secret(0)
+    let mut encoded = 0x7d09_c27e_u32.to_le_bytes().to_vec();
+    encoded.extend_from_slice(&front.id.to_le_bytes());
+    encoded.extend_from_slice(&front.access_hash.to_le_bytes());
+    encoded.extend_from_slice(&front.size.to_le_bytes());
+    encoded.extend_from_slice(&front.dc_id.to_le_bytes());
+    encoded.extend_from_slice(&front.date.to_le_bytes());
+    encoded.push(32);
+    encoded.extend_from_slice(&front.file_hash);
+    encoded.extend_from_slice(&[0; 3 + 4]);
+    let tl = sealed.mtproto.to_tl_bytes();
+    let at = tl.windows(encoded.len()).position(|w| w == encoded).unwrap();
+    let mut empty = tl[..at].to_vec();
+    empty.extend_from_slice(&0x6419_9744_u32.to_le_bytes()); // secureFileEmpty
+    empty.extend_from_slice(&tl[at + encoded.len()..]);
+    let sent = mtproto::SecureValuesSentMe::from_tl(&empty).unwrap();
+    let passport = mtproto::decrypt(&key, &sent, NonceCheck::Expect("nonce-1")).unwrap();
+    let Some(Element::Document(license)) = passport.element(ElementType::DriverLicense) else {
+        panic!("no driver's licence");
+    };
+    assert!(license.front_side().is_none());
+    assert!(license.reverse_side().is_some());
+
+    let mut fewer = sealed.mtproto.clone();
+    value(&mut fewer, ElementType::UtilityBill).files.pop();
+    let passport = mtproto::decrypt(&key, &through_tl(&fewer), NonceCheck::Skip).unwrap();
+    let Some(Element::Document(bill)) = passport.element(ElementType::UtilityBill) else {
+        panic!("no utility bill");
+    };
+    assert_eq!(bill.files().len(), 2);
+
+    let mut more = sealed.mtproto.clone();
+    let bill = value(&mut more, ElementType::UtilityBill);
+    let extra = bill.files[0].clone();
+    bill.files.push(extra);
+    let error = mtproto::decrypt(&key, &through_tl(&more), NonceCheck::Skip).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the credentials hold no files[3] for the utility_bill element"
+    );
 }

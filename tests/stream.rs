@@ -162,3 +162,42 @@ proptest! {
         prop_assert_eq!(decryptor.finish().unwrap(), plain);
     }
 }
+
+/// `Debug` shows how far a decryptor got, never the buffered plaintext;
+/// and it got far: a chunk is decrypted as soon as it is full (64 KiB), so
+/// what a large file buffers stays bounded.
+#[test]
+fn a_decryptor_shows_its_progress_only() {
+    let (_, data, credentials) = encrypted(300_000, None);
+    let mut decryptor = credentials.decryptor(Vec::new()).unwrap();
+    assert_eq!(format!("{decryptor:?}"), "FileDecryptor { decrypted: 0, .. }");
+    for piece in data.chunks(1000) {
+        std::io::Write::write_all(&mut decryptor, piece).unwrap();
+    }
+    let whole_chunks = data.len() / 65536 * 65536;
+    assert_eq!(
+        format!("{decryptor:?}"),
+        format!("FileDecryptor {{ decrypted: {whole_chunks}, .. }}")
+    );
+}
+
+/// `flush` reaches the sink.
+#[test]
+fn flush_reaches_the_sink() {
+    struct Flushes(usize);
+    impl std::io::Write for Flushes {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.0 += 1;
+            Ok(())
+        }
+    }
+    let (_, _, credentials) = encrypted(100, None);
+    let mut sink = Flushes(0);
+    let mut decryptor = credentials.decryptor(&mut sink).unwrap();
+    std::io::Write::flush(&mut decryptor).unwrap();
+    drop(decryptor);
+    assert_eq!(sink.0, 1);
+}

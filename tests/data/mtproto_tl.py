@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Serialises passport/mtproto.json's values and credentials as the boxed TL
 of messageActionSecureValuesSentMe, written from the MTProto schema alone
-(no code shared with the crate), into passport/mtproto.tl.
+(no code shared with the crate), into passport/mtproto.tl; and TL `bytes` of
+every length at which the prefix or the padding changes form, into
+tl/bytes.json (see `bytes_vectors`).
 
     python3 tests/data/mtproto_tl.py
 
@@ -24,6 +26,7 @@ Schema (layer 143 on):
     vector#1cb5c415 {t:Type} # [ t ] = Vector t;
 """
 
+import hashlib
 import json
 import struct
 from pathlib import Path
@@ -89,6 +92,34 @@ def secure_value(v):
     return int32(0x187fa0ca) + int32(flags) + int32(TYPES[v["type"]]) + body
 
 
+# Lengths where the TL `bytes` layout changes: every padding (0-3), the last
+# short prefix (253), the first long ones (254-257), and both sides of 64 KiB
+# (where the length's third byte is first used).
+BYTES_LENGTHS = [0, 1, 2, 3, 4, 5, 252, 253, 254, 255, 256, 257, 65535, 65536, 65537, 70000]
+
+
+def bytes_pattern(n):
+    """The content of an n-byte case: i % 251 for each position i."""
+    return bytes(i % 251 for i in range(n))
+
+
+def bytes_vectors():
+    """One case a length: the serialisation's size, first 8 bytes, last 8
+    bytes and SHA-256, and in full up to 300 bytes."""
+    cases = []
+    for n in BYTES_LENGTHS:
+        out = tl_bytes(bytes_pattern(n))
+        case = {"length": n, "size": len(out), "head": out[:8].hex(), "tail": out[-8:].hex(),
+                "sha256": hashlib.sha256(out).hexdigest()}
+        if len(out) <= 300:
+            case["tl"] = out.hex()
+        cases.append(case)
+    return {"description": "TL bytes of i % 251 (i = 0..length), serialised by tests/data/mtproto_tl.py "
+                           "from the schema's rules: a 1-byte length below 254, else 0xfe and 3 bytes "
+                           "little-endian; zero padding to a multiple of 4.",
+            "cases": cases}
+
+
 def main():
     fixture = json.loads((HERE / "passport" / "mtproto.json").read_text())
     c = fixture["credentials"]
@@ -96,6 +127,9 @@ def main():
            + int32(0x33f0ea47) + b"".join(tl_bytes(bytes.fromhex(c[k])) for k in ("data", "hash", "secret")))
     (HERE / "passport" / "mtproto.tl").write_bytes(out)
     print(f"passport/mtproto.tl: {len(out)} bytes")
+    (HERE / "tl").mkdir(exist_ok=True)
+    (HERE / "tl" / "bytes.json").write_text(json.dumps(bytes_vectors(), indent=1) + "\n")
+    print("tl/bytes.json")
 
 
 if __name__ == "__main__":
