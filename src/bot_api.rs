@@ -254,6 +254,7 @@ impl PassportData {
             .map(|element| Sealed {
                 element_type: element.element_type,
                 data: element.data.as_deref().map(Bytes::Base64),
+                data_hash: None,
                 phone_number: element.phone_number.as_deref(),
                 email: element.email.as_deref(),
                 front_side: element.front_side.clone().map(FileLocation::BotApi),

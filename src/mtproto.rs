@@ -225,6 +225,7 @@ impl SecureValuesSentMe {
                 Sealed {
                     element_type: value.value_type,
                     data: value.data.as_ref().map(|data| Bytes::Raw(&data.data)),
+                    data_hash: value.data.as_ref().map(|data| data.data_hash.as_slice()),
                     phone_number,
                     email,
                     front_side: value.front_side.as_ref().map(location),
@@ -269,10 +270,5 @@ pub fn decrypt_with_limits(
     nonce: NonceCheck<'_>,
     limits: &Limits,
 ) -> Result<DecryptedPassport> {
-    let data_hashes: Vec<_> = sent
-        .values
-        .iter()
-        .map(|value| value.data.as_ref().map(|data| data.data_hash.as_slice()))
-        .collect();
-    sent.sealed().open_stating(key, nonce, limits, &data_hashes)
+    sent.sealed().open(key, nonce, limits)
 }

@@ -102,15 +102,14 @@ impl EncryptedCredentials {
 
 /// Checks the nonce, decrypts and decodes each sealed element against the
 /// credentials, and only then consumes the nonce from a store (so a failed
-/// decryption does not burn the user's request). Each element comes with
-/// the `data_hash` its input states beside the data, if any.
+/// decryption does not burn the user's request).
 ///
 /// Runs only once the credentials are decrypted and verified: what the
 /// input states twice (a `data_hash`, a file's `file_hash`) is checked
 /// here, against them, never before.
 pub(crate) fn assemble<'a>(
     mut credentials: Credentials,
-    sealed: impl Iterator<Item = (Sealed<'a>, Option<&'a [u8]>)>,
+    sealed: impl Iterator<Item = Sealed<'a>>,
     nonce: NonceCheck<'_>,
 ) -> Result<DecryptedPassport> {
     if let Err(error) = credentials.check_nonce(nonce) {
@@ -121,13 +120,13 @@ pub(crate) fn assemble<'a>(
         audit::nonce(Ok("checked"));
     }
     let mut elements: Vec<Element> = Vec::new();
-    for (element, data_hash) in sealed {
+    for element in sealed {
         if elements.iter().any(|e| e.element_type() == element.element_type) {
             return Err(Error::DuplicateElement(element.element_type));
         }
         // Each element's credentials move into it: no secret is copied.
         let secure_value = credentials.take_secure_value(element.element_type);
-        elements.push(open_element(secure_value, element, data_hash)?);
+        elements.push(open_element(secure_value, element)?);
     }
     audit::decrypted(elements.iter().map(Element::element_type));
     let context = match nonce {
@@ -149,7 +148,7 @@ pub(crate) fn assemble<'a>(
     })
 }
 
-fn open_element(secure_value: Option<SecureValue>, sealed: Sealed<'_>, data_hash: Option<&[u8]>) -> Result<Element> {
+fn open_element(secure_value: Option<SecureValue>, sealed: Sealed<'_>) -> Result<Element> {
     let element_type = sealed.element_type;
     if let Some(part) = contact_field(element_type) {
         let value = match element_type {
@@ -167,7 +166,12 @@ fn open_element(secure_value: Option<SecureValue>, sealed: Sealed<'_>, data_hash
         }));
     }
     let data = match element_type.has_data() {
-        true => Some(open_data(element_type, sealed.data, data_hash, secure_value.as_ref())?),
+        true => Some(open_data(
+            element_type,
+            sealed.data,
+            sealed.data_hash,
+            secure_value.as_ref(),
+        )?),
         false => None,
     };
     let mut pairing = FilePairing {

@@ -61,6 +61,9 @@ pub(crate) struct SealedCredentials<'a> {
 pub(crate) struct Sealed<'a> {
     pub(crate) element_type: ElementType,
     pub(crate) data: Option<Bytes<'a>>,
+    /// The `data_hash` the input states beside the data (MTProto's
+    /// `secureData`); the credentials' must be the same.
+    pub(crate) data_hash: Option<&'a [u8]>,
     pub(crate) phone_number: Option<&'a str>,
     pub(crate) email: Option<&'a str>,
     pub(crate) front_side: Option<FileLocation>,
@@ -96,38 +99,18 @@ impl SealedCredentials<'_> {
     }
 }
 
-impl<'a> SealedPassport<'a> {
+impl SealedPassport<'_> {
     /// Checks every limit, then decrypts, verifies and decodes.
     pub(crate) fn open(self, key: &PrivateKey, nonce: NonceCheck<'_>, limits: &Limits) -> Result<DecryptedPassport> {
-        self.open_stating(key, nonce, limits, &[])
-    }
-
-    /// [`SealedPassport::open`] for input that states each element's
-    /// `data_hash` beside its data (MTProto's `secureData`), by position:
-    /// each must be the credentials' (files carry theirs in their
-    /// [`FileLocation`]).
-    pub(crate) fn open_stating(
-        self,
-        key: &PrivateKey,
-        nonce: NonceCheck<'_>,
-        limits: &Limits,
-        data_hashes: &[Option<&'a [u8]>],
-    ) -> Result<DecryptedPassport> {
         let _span = audit::decrypting(self.api, self.elements.len());
-        let opened = self.open_checked(key, nonce, limits, data_hashes);
+        let opened = self.open_checked(key, nonce, limits);
         if let Err(error) = &opened {
             audit::failed(error);
         }
         opened
     }
 
-    fn open_checked(
-        self,
-        key: &PrivateKey,
-        nonce: NonceCheck<'_>,
-        limits: &Limits,
-        data_hashes: &[Option<&'a [u8]>],
-    ) -> Result<DecryptedPassport> {
+    fn open_checked(self, key: &PrivateKey, nonce: NonceCheck<'_>, limits: &Limits) -> Result<DecryptedPassport> {
         check(|| "passport.data".to_owned(), self.elements.len(), limits.elements)?;
         for element in &self.elements {
             let name = element.element_type;
@@ -138,7 +121,6 @@ impl<'a> SealedPassport<'a> {
             }
         }
         let credentials = self.credentials.decrypt(key, limits)?;
-        let data_hashes = data_hashes.iter().copied().chain(std::iter::repeat(None));
-        assemble(credentials, self.elements.into_iter().zip(data_hashes), nonce)
+        assemble(credentials, self.elements.into_iter(), nonce)
     }
 }

@@ -908,12 +908,18 @@ mod out_folder {
 #[test]
 fn error_lines_escape_separators_and_bidi_controls() {
     let work = scratch("cli-escape");
-    for c in ['\n', '\u{2028}', '\u{2029}', '\u{061c}', '\u{200e}', '\u{202e}', '\u{2066}', '\u{85}'] {
+    for c in [
+        '\n', '\u{2028}', '\u{2029}', '\u{061c}', '\u{200e}', '\u{202e}', '\u{2066}', '\u{85}',
+    ] {
         let missing = work.join(format!("no{c}such"));
         let (ok, stdout, stderr) = run(&["--key", path(&missing), path(&missing)]);
         assert!(!ok && stdout.is_empty());
         assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
-        assert!(!stderr.trim_end_matches('\n').contains(c), "U+{:04X}: {stderr:?}", c as u32);
+        assert!(
+            !stderr.trim_end_matches('\n').contains(c),
+            "U+{:04X}: {stderr:?}",
+            c as u32
+        );
     }
     std::fs::remove_dir_all(work).unwrap();
 }
