@@ -3,14 +3,20 @@
 //! Invariants: the map never holds more than `capacity` entries. An entry
 //! is live until it expires or is consumed; after that it stays as a
 //! tombstone for `retention`, so a replay or a late arrival gets its precise
-//! error; tombstones are the first to go when room is needed.
+//! error; tombstones are the first to go when room is needed. An entry
+//! keeps its latest claim (token, holder, submission, lease end) and the
+//! claims released, and is not a tombstone while an unconsumed claim's
+//! lease lasts; every claim operation runs under the one lock.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::nonce::{check_ttl, generate_nonce, is_well_formed, NonceStore};
+use crate::nonce::{
+    check_lease, check_ttl, generate_nonce, is_well_formed, settled, submission_digest, Claim, Holder, NonceStore,
+};
 
 /// Operations between two full sweeps of stale tombstones.
 const SWEEP_EVERY: u32 = 1024;
@@ -32,7 +38,11 @@ pub struct MemoryNonceStore {
     state: Mutex<State>,
     capacity: usize,
     retention: Duration,
+    holder: Holder,
 }
+
+/// Numbers the memory stores of a process, each a holder of its own.
+static STORES: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Debug, Default)]
 struct State {
@@ -45,6 +55,29 @@ struct Entry {
     context: String,
     expires_at: Instant,
     consumed_at: Option<Instant>,
+    claims: Claims,
+}
+
+/// A nonce's claims: the latest, and those released.
+#[derive(Debug, Default)]
+struct Claims {
+    /// The latest claim's fencing token; 0 before the first claim.
+    token: u64,
+    holder: String,
+    /// The digest of its submission key.
+    submission: String,
+    /// When its lease ends; `None` once released (or before the first).
+    lease_ends: Option<Instant>,
+    /// Whether it consumed the nonce.
+    consumed: bool,
+    /// Every claim released: (token, holder).
+    released: Vec<(u64, String)>,
+}
+
+impl Claims {
+    fn is_latest(&self, claim: &Claim) -> bool {
+        self.token == claim.token() && self.holder == claim.holder()
+    }
 }
 
 impl Entry {
@@ -52,9 +85,16 @@ impl Entry {
         self.consumed_at.is_none() && now < self.expires_at
     }
 
-    /// When the entry is forgotten: `retention` after it stopped being live.
+    /// Live, or claimed for a lease that lasts.
+    fn in_use(&self, now: Instant) -> bool {
+        self.is_live(now) || (self.consumed_at.is_none() && self.claims.lease_ends.is_some_and(|ends| now < ends))
+    }
+
+    /// When the entry is forgotten: `retention` after it stopped being live
+    /// and its last lease ended.
     fn forget_at(&self, retention: Duration) -> Instant {
-        self.consumed_at.unwrap_or(self.expires_at).min(self.expires_at) + retention
+        let ended = self.claims.lease_ends.map_or(self.expires_at, |ends| ends.max(self.expires_at));
+        self.consumed_at.unwrap_or(ended).min(ended) + retention
     }
 }
 
@@ -78,6 +118,7 @@ impl MemoryNonceStore {
             state: Mutex::new(State::default()),
             capacity: capacity.max(1),
             retention,
+            holder: Holder::new(format!("memory-{}", STORES.fetch_add(1, Ordering::Relaxed))),
         }
     }
 
@@ -111,6 +152,7 @@ impl MemoryNonceStore {
             context: context.to_owned(),
             expires_at: now + ttl,
             consumed_at: None,
+            claims: Claims::default(),
         };
         state.entries.insert(nonce.clone(), entry);
         Ok(nonce)
@@ -122,15 +164,8 @@ impl MemoryNonceStore {
 
     /// What `consume` would answer now; `consume` says whether to consume.
     fn answer_at(&self, nonce: &str, now: Instant, consume: bool) -> Result<String> {
-        if !is_well_formed(nonce) {
-            return Err(Error::NonceUnknown);
-        }
         let mut state = self.lock();
-        let entry = state.entries.get_mut(nonce).ok_or(Error::NonceUnknown)?;
-        if entry.forget_at(self.retention) <= now {
-            state.entries.remove(nonce);
-            return Err(Error::NonceUnknown);
-        }
+        let entry = self.entry(&mut state, nonce, now)?;
         match entry.consumed_at {
             Some(_) => Err(Error::NonceReplayed),
             None if now >= entry.expires_at => Err(Error::NonceExpired),
@@ -143,12 +178,100 @@ impl MemoryNonceStore {
         }
     }
 
+    /// The entry of `nonce`, unless it was never issued or is forgotten.
+    fn entry<'s>(&self, state: &'s mut State, nonce: &str, now: Instant) -> Result<&'s mut Entry> {
+        if !is_well_formed(nonce) {
+            return Err(Error::NonceUnknown);
+        }
+        let forgotten = |entry: &Entry| entry.forget_at(self.retention) <= now;
+        if state.entries.get(nonce).is_some_and(forgotten) {
+            state.entries.remove(nonce);
+        }
+        state.entries.get_mut(nonce).ok_or(Error::NonceUnknown)
+    }
+
+    pub(crate) fn claim_at(&self, nonce: &str, submission_key: &str, lease: Duration, now: Instant) -> Result<Claim> {
+        check_lease(lease)?;
+        if !is_well_formed(nonce) {
+            return Err(Error::NonceUnknown);
+        }
+        let hold = self.holder.hold(nonce, lease, now)?;
+        let submission = submission_digest(submission_key);
+        let holder = self.holder.id();
+        let mut state = self.lock();
+        let entry = self.entry(&mut state, nonce, now)?;
+        if entry.consumed_at.is_some() {
+            return Err(Error::NonceReplayed);
+        }
+        let claims = &mut entry.claims;
+        if let Some(ends) = claims.lease_ends.filter(|&ends| now < ends) {
+            if claims.holder == holder && claims.submission == submission {
+                return Ok(Claim::new(nonce, &*entry.context, claims.token, holder, ends).held(hold));
+            }
+            if now < entry.expires_at {
+                return Err(Error::NonceClaimed {
+                    retry_after: ends - now,
+                });
+            }
+        }
+        if now >= entry.expires_at {
+            return Err(Error::NonceExpired);
+        }
+        claims.token += 1;
+        claims.holder = holder.to_owned();
+        claims.submission = submission;
+        claims.lease_ends = Some(now + lease);
+        Ok(Claim::new(nonce, &*entry.context, claims.token, holder, now + lease).held(hold))
+    }
+
+    pub(crate) fn consume_claimed_at(&self, claim: &Claim, now: Instant) -> Result<String> {
+        let mut state = self.lock();
+        let result = self.entry(&mut state, claim.nonce(), now).and_then(|entry| {
+            let claims = &mut entry.claims;
+            if !claims.is_latest(claim) || (claims.lease_ends.is_none() && !claims.consumed) {
+                return Err(Error::ClaimLost);
+            }
+            if !claims.consumed {
+                if entry.consumed_at.is_some() {
+                    return Err(Error::NonceReplayed);
+                }
+                entry.consumed_at = Some(now);
+                claims.consumed = true;
+            }
+            Ok(entry.context.clone())
+        });
+        settled(claim, result)
+    }
+
+    pub(crate) fn release_at(&self, claim: &Claim, now: Instant) -> Result<()> {
+        let mut state = self.lock();
+        let result = self.entry(&mut state, claim.nonce(), now).and_then(|entry| {
+            let claims = &mut entry.claims;
+            let released = (claim.token(), claim.holder().to_owned());
+            if claims.is_latest(claim) {
+                if entry.consumed_at.is_some() {
+                    return Err(Error::NonceReplayed);
+                }
+                claims.lease_ends = None;
+                if !claims.released.contains(&released) {
+                    claims.released.push(released);
+                }
+                Ok(())
+            } else if claims.released.contains(&released) {
+                Ok(())
+            } else {
+                Err(Error::ClaimLost)
+            }
+        });
+        settled(claim, result)
+    }
+
     /// Drops forgotten tombstones; with `make_room`, every tombstone.
     fn sweep(&self, state: &mut State, now: Instant, make_room: bool) {
         state.since_sweep = 0;
         let retention = self.retention;
         state.entries.retain(|_, entry| {
-            let tombstone = !entry.is_live(now);
+            let tombstone = !entry.in_use(now);
             !(tombstone && (make_room || entry.forget_at(retention) <= now))
         });
     }
@@ -166,6 +289,18 @@ impl NonceStore for MemoryNonceStore {
     fn peek(&self, nonce: &str) -> Result<String> {
         self.answer_at(nonce, Instant::now(), false)
     }
+
+    fn claim(&self, nonce: &str, submission_key: &str, lease: Duration) -> Result<Claim> {
+        self.claim_at(nonce, submission_key, lease, Instant::now())
+    }
+
+    fn consume_claimed(&self, claim: &Claim) -> Result<String> {
+        self.consume_claimed_at(claim, Instant::now())
+    }
+
+    fn release(&self, claim: &Claim) -> Result<()> {
+        self.release_at(claim, Instant::now())
+    }
 }
 
 /// Never blocks for more than a short lock, so the async API runs the
@@ -181,6 +316,18 @@ impl crate::AsyncNonceStore for MemoryNonceStore {
 
     async fn peek(&self, nonce: &str) -> Result<String> {
         NonceStore::peek(self, nonce)
+    }
+
+    async fn claim(&self, nonce: &str, submission_key: &str, lease: Duration) -> Result<Claim> {
+        NonceStore::claim(self, nonce, submission_key, lease)
+    }
+
+    async fn consume_claimed(&self, claim: &Claim) -> Result<String> {
+        NonceStore::consume_claimed(self, claim)
+    }
+
+    async fn release(&self, claim: &Claim) -> Result<()> {
+        NonceStore::release(self, claim)
     }
 }
 
