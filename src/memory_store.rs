@@ -411,6 +411,119 @@ mod tests {
     }
 
     #[test]
+    fn one_claim_at_a_time_and_a_higher_token_after_the_lease() {
+        let store = MemoryNonceStore::new();
+        let now = Instant::now();
+        let lease = Duration::from_secs(10);
+        let nonce = store.issue_at("ctx", MINUTE, now).unwrap();
+        let first = store.claim_at(&nonce, "a", lease, now).unwrap();
+        assert_eq!((first.context(), first.token()), ("ctx", 1));
+        let later = now + Duration::from_secs(4);
+        match store.claim_at(&nonce, "b", lease, later) {
+            Err(Error::NonceClaimed { retry_after }) => assert_eq!(retry_after, Duration::from_secs(6)),
+            other => panic!("{other:?}"),
+        }
+        // The lease ended and nobody took over: the first may still consume…
+        // but here another submission claims first, and fences it out.
+        let after = now + lease;
+        let second = store.claim_at(&nonce, "b", lease, after).unwrap();
+        assert_eq!(second.token(), 2);
+        assert!(matches!(store.consume_claimed_at(&first, after), Err(Error::ClaimLost)));
+        assert!(matches!(store.release_at(&first, after), Err(Error::ClaimLost)));
+        assert_eq!(store.consume_claimed_at(&second, after).unwrap(), "ctx");
+        assert_eq!(store.consume_claimed_at(&second, after).unwrap(), "ctx");
+        assert!(matches!(store.consume_claimed_at(&first, after), Err(Error::ClaimLost)));
+        assert!(matches!(store.release_at(&second, after), Err(Error::NonceReplayed)));
+        assert!(matches!(store.claim_at(&nonce, "b", lease, after), Err(Error::NonceReplayed)));
+        assert!(matches!(store.consume_at(&nonce, after), Err(Error::NonceReplayed)));
+    }
+
+    #[test]
+    fn a_lapsed_claim_nobody_took_over_still_consumes_even_past_the_ttl() {
+        let store = MemoryNonceStore::with_limits(10, MINUTE);
+        let now = Instant::now();
+        let nonce = store.issue_at("ctx", MINUTE, now).unwrap();
+        let claim = store.claim_at(&nonce, "a", MINUTE, now + MINUTE / 2).unwrap();
+        let past_ttl = now + MINUTE + Duration::from_secs(1);
+        // While the claim is alive, this holder waits for it; once it is
+        // gone (an answer lost), another submission gets "expired" and the
+        // holder's own retry gets its claim back.
+        assert!(matches!(
+            store.claim_at(&nonce, "b", MINUTE, past_ttl),
+            Err(Error::NonceClaimed { .. })
+        ));
+        let token = claim.token();
+        drop(claim);
+        assert!(matches!(store.claim_at(&nonce, "b", MINUTE, past_ttl), Err(Error::NonceExpired)));
+        let claim = store.claim_at(&nonce, "a", MINUTE, past_ttl).unwrap();
+        assert_eq!(claim.token(), token);
+        let past_lease = now + 2 * MINUTE;
+        assert_eq!(store.consume_claimed_at(&claim, past_lease).unwrap(), "ctx");
+        // Remembered for the retention after the lease ended, then forgotten.
+        assert!(matches!(store.consume_at(&nonce, past_lease), Err(Error::NonceReplayed)));
+        assert!(matches!(
+            store.consume_claimed_at(&claim, now + 4 * MINUTE),
+            Err(Error::NonceUnknown)
+        ));
+    }
+
+    #[test]
+    fn the_same_holder_and_submission_get_the_claim_back_once_the_first_is_gone() {
+        let store = MemoryNonceStore::new();
+        let now = Instant::now();
+        let nonce = store.issue_at("ctx", MINUTE, now).unwrap();
+        let first = store.claim_at(&nonce, "a", MINUTE, now).unwrap();
+        // Alive in this process: a second handler of the same submission waits.
+        assert!(matches!(
+            store.claim_at(&nonce, "a", MINUTE, now),
+            Err(Error::NonceClaimed { .. })
+        ));
+        let (token, ends) = (first.token(), first.lease_ends());
+        drop(first);
+        let again = store.claim_at(&nonce, "a", MINUTE, now + Duration::from_secs(1)).unwrap();
+        assert_eq!((again.token(), again.lease_ends()), (token, ends));
+        store.release_at(&again, now).unwrap();
+        let third = store.claim_at(&nonce, "a", MINUTE, now).unwrap();
+        assert_eq!(third.token(), token + 1);
+        // A retried release of the released claim still succeeds; its consume does not.
+        store.release_at(&again, now).unwrap();
+        assert!(matches!(store.consume_claimed_at(&again, now), Err(Error::ClaimLost)));
+        assert_eq!(store.consume_claimed_at(&third, now).unwrap(), "ctx");
+    }
+
+    #[test]
+    fn claims_fail_as_consume_does_and_leases_are_bounded() {
+        let store = MemoryNonceStore::with_limits(10, MINUTE);
+        let now = Instant::now();
+        assert!(matches!(store.claim_at("never-issued", "a", MINUTE, now), Err(Error::NonceUnknown)));
+        assert!(matches!(store.claim_at("../x", "a", MINUTE, now), Err(Error::NonceUnknown)));
+        let nonce = store.issue_at("ctx", MINUTE, now).unwrap();
+        assert!(matches!(
+            store.claim_at(&nonce, "a", Duration::ZERO, now),
+            Err(Error::InvalidLease { .. })
+        ));
+        assert!(matches!(
+            store.claim_at(&nonce, "a", Duration::from_secs(3601), now),
+            Err(Error::InvalidLease { .. })
+        ));
+        assert!(matches!(store.claim_at(&nonce, "a", MINUTE, now + MINUTE), Err(Error::NonceExpired)));
+        assert!(matches!(store.claim_at(&nonce, "a", MINUTE, now + 3 * MINUTE), Err(Error::NonceUnknown)));
+    }
+
+    #[test]
+    fn a_claimed_nonce_is_not_swept_to_make_room() {
+        let store = MemoryNonceStore::with_limits(2, MINUTE);
+        let now = Instant::now();
+        let nonce = store.issue_at("ctx", Duration::from_secs(1), now).unwrap();
+        let claim = store.claim_at(&nonce, "a", MINUTE, now).unwrap();
+        let later = now + Duration::from_secs(2);
+        store.issue_at("1", MINUTE, later).unwrap();
+        assert!(matches!(store.issue_at("2", MINUTE, later), Err(Error::NonceStoreFull { .. })));
+        assert_eq!(store.consume_claimed_at(&claim, later).unwrap(), "ctx");
+        store.issue_at("2", MINUTE, later).unwrap();
+    }
+
+    #[test]
     fn ttl_must_be_sensible() {
         let store = MemoryNonceStore::new();
         assert!(store.issue("x", Duration::ZERO).is_err());
