@@ -11,7 +11,7 @@ use std::sync::{Arc, Barrier};
 
 use base64::Engine as _;
 use serde_json::Value;
-use telegram_passport::{Error, FileCredentials, NonceStore, PrivateKey, Secret, Sha256Hash};
+use telegram_passport::{AsyncNonceStore, Error, FileCredentials, NonceStore, PrivateKey, Secret, Sha256Hash};
 
 pub fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
@@ -110,5 +110,96 @@ pub fn exactly_one_consumer_wins(stores: Vec<Arc<dyn NonceStore>>, rounds: usize
     for round in 0..rounds {
         let winners: u32 = results.iter().map(|r| r[round]).sum();
         assert_eq!(winners, 1, "round {round}: {winners} consumers succeeded");
+    }
+}
+
+/// The lease of the claim races.
+pub const RACE_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The submission key racer `i` claims with: the same update delivered to
+/// every even racer, another submission of the same nonce to every odd one.
+pub fn racer_submission(i: usize) -> String {
+    format!("submission-{}", i % 2)
+}
+
+/// `stores[i]` serves thread `i`; each round, every thread claims the same
+/// nonce at once: exactly one gets the claim (and its context), every other
+/// one `NonceClaimed` with a wait no longer than the lease.
+pub fn exactly_one_claimant_wins(stores: Vec<Arc<dyn NonceStore>>, rounds: usize) {
+    let threads = stores.len();
+    let nonces: Vec<String> = (0..rounds)
+        .map(|i| {
+            stores[0]
+                .issue(&format!("round-{i}"), std::time::Duration::from_secs(60))
+                .unwrap()
+        })
+        .collect();
+    let nonces = Arc::new(nonces);
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = stores
+        .into_iter()
+        .enumerate()
+        .map(|(i, store)| {
+            let (nonces, barrier) = (Arc::clone(&nonces), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                let claims: Vec<_> = nonces
+                    .iter()
+                    .enumerate()
+                    .map(|(round, nonce)| {
+                        barrier.wait();
+                        claimed(store.claim(nonce, &racer_submission(i), RACE_LEASE), round)
+                    })
+                    .collect();
+                // Claims are held until every round is over.
+                barrier.wait();
+                claims.iter().map(|claim| u32::from(claim.is_some())).collect::<Vec<u32>>()
+            })
+        })
+        .collect();
+    let results: Vec<Vec<u32>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    for round in 0..rounds {
+        let winners: u32 = results.iter().map(|r| r[round]).sum();
+        assert_eq!(winners, 1, "round {round}: {winners} claimants succeeded");
+    }
+}
+
+/// The async twin of [`exactly_one_claimant_wins`]: tasks instead of threads.
+pub async fn exactly_one_claimant_wins_async<S: AsyncNonceStore + 'static>(stores: Vec<Arc<S>>, rounds: usize) {
+    for round in 0..rounds {
+        let nonce = stores[0]
+            .issue(&format!("round-{round}"), std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+        let racers: Vec<_> = stores
+            .iter()
+            .enumerate()
+            .map(|(i, store)| {
+                let (store, nonce) = (Arc::clone(store), nonce.clone());
+                tokio::spawn(async move { store.claim(&nonce, &racer_submission(i), RACE_LEASE).await })
+            })
+            .collect();
+        let mut claims = Vec::new();
+        for racer in racers {
+            claims.extend(claimed(racer.await.unwrap(), round));
+        }
+        assert_eq!(claims.len(), 1, "round {round}: {} claimants succeeded", claims.len());
+    }
+}
+
+fn claimed(
+    result: Result<telegram_passport::Claim, Error>,
+    round: usize,
+) -> Option<telegram_passport::Claim> {
+    match result {
+        Ok(claim) => {
+            assert_eq!(claim.context(), format!("round-{round}"));
+            assert!(claim.lease_left() <= RACE_LEASE);
+            Some(claim)
+        }
+        Err(Error::NonceClaimed { retry_after }) => {
+            assert!(retry_after <= RACE_LEASE, "{retry_after:?}");
+            None
+        }
+        Err(other) => panic!("{other:?}"),
     }
 }
