@@ -93,7 +93,10 @@ impl Entry {
     /// When the entry is forgotten: `retention` after it stopped being live
     /// and its last lease ended.
     fn forget_at(&self, retention: Duration) -> Instant {
-        let ended = self.claims.lease_ends.map_or(self.expires_at, |ends| ends.max(self.expires_at));
+        let ended = self
+            .claims
+            .lease_ends
+            .map_or(self.expires_at, |ends| ends.max(self.expires_at));
         self.consumed_at.unwrap_or(ended).min(ended) + retention
     }
 }
@@ -434,7 +437,10 @@ mod tests {
         assert_eq!(store.consume_claimed_at(&second, after).unwrap(), "ctx");
         assert!(matches!(store.consume_claimed_at(&first, after), Err(Error::ClaimLost)));
         assert!(matches!(store.release_at(&second, after), Err(Error::NonceReplayed)));
-        assert!(matches!(store.claim_at(&nonce, "b", lease, after), Err(Error::NonceReplayed)));
+        assert!(matches!(
+            store.claim_at(&nonce, "b", lease, after),
+            Err(Error::NonceReplayed)
+        ));
         assert!(matches!(store.consume_at(&nonce, after), Err(Error::NonceReplayed)));
     }
 
@@ -454,13 +460,19 @@ mod tests {
         ));
         let token = claim.token();
         drop(claim);
-        assert!(matches!(store.claim_at(&nonce, "b", MINUTE, past_ttl), Err(Error::NonceExpired)));
+        assert!(matches!(
+            store.claim_at(&nonce, "b", MINUTE, past_ttl),
+            Err(Error::NonceExpired)
+        ));
         let claim = store.claim_at(&nonce, "a", MINUTE, past_ttl).unwrap();
         assert_eq!(claim.token(), token);
         let past_lease = now + 2 * MINUTE;
         assert_eq!(store.consume_claimed_at(&claim, past_lease).unwrap(), "ctx");
         // Remembered for the retention after the lease ended, then forgotten.
-        assert!(matches!(store.consume_at(&nonce, past_lease), Err(Error::NonceReplayed)));
+        assert!(matches!(
+            store.consume_at(&nonce, past_lease),
+            Err(Error::NonceReplayed)
+        ));
         assert!(matches!(
             store.consume_claimed_at(&claim, now + 4 * MINUTE),
             Err(Error::NonceUnknown)
@@ -480,7 +492,9 @@ mod tests {
         ));
         let (token, ends) = (first.token(), first.lease_ends());
         drop(first);
-        let again = store.claim_at(&nonce, "a", MINUTE, now + Duration::from_secs(1)).unwrap();
+        let again = store
+            .claim_at(&nonce, "a", MINUTE, now + Duration::from_secs(1))
+            .unwrap();
         assert_eq!((again.token(), again.lease_ends()), (token, ends));
         store.release_at(&again, now).unwrap();
         let third = store.claim_at(&nonce, "a", MINUTE, now).unwrap();
@@ -495,8 +509,14 @@ mod tests {
     fn claims_fail_as_consume_does_and_leases_are_bounded() {
         let store = MemoryNonceStore::with_limits(10, MINUTE);
         let now = Instant::now();
-        assert!(matches!(store.claim_at("never-issued", "a", MINUTE, now), Err(Error::NonceUnknown)));
-        assert!(matches!(store.claim_at("../x", "a", MINUTE, now), Err(Error::NonceUnknown)));
+        assert!(matches!(
+            store.claim_at("never-issued", "a", MINUTE, now),
+            Err(Error::NonceUnknown)
+        ));
+        assert!(matches!(
+            store.claim_at("../x", "a", MINUTE, now),
+            Err(Error::NonceUnknown)
+        ));
         let nonce = store.issue_at("ctx", MINUTE, now).unwrap();
         assert!(matches!(
             store.claim_at(&nonce, "a", Duration::ZERO, now),
@@ -506,8 +526,14 @@ mod tests {
             store.claim_at(&nonce, "a", Duration::from_secs(3601), now),
             Err(Error::InvalidLease { .. })
         ));
-        assert!(matches!(store.claim_at(&nonce, "a", MINUTE, now + MINUTE), Err(Error::NonceExpired)));
-        assert!(matches!(store.claim_at(&nonce, "a", MINUTE, now + 3 * MINUTE), Err(Error::NonceUnknown)));
+        assert!(matches!(
+            store.claim_at(&nonce, "a", MINUTE, now + MINUTE),
+            Err(Error::NonceExpired)
+        ));
+        assert!(matches!(
+            store.claim_at(&nonce, "a", MINUTE, now + 3 * MINUTE),
+            Err(Error::NonceUnknown)
+        ));
     }
 
     #[test]
@@ -518,7 +544,10 @@ mod tests {
         let claim = store.claim_at(&nonce, "a", MINUTE, now).unwrap();
         let later = now + Duration::from_secs(2);
         store.issue_at("1", MINUTE, later).unwrap();
-        assert!(matches!(store.issue_at("2", MINUTE, later), Err(Error::NonceStoreFull { .. })));
+        assert!(matches!(
+            store.issue_at("2", MINUTE, later),
+            Err(Error::NonceStoreFull { .. })
+        ));
         assert_eq!(store.consume_claimed_at(&claim, later).unwrap(), "ctx");
         store.issue_at("2", MINUTE, later).unwrap();
     }

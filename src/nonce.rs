@@ -486,7 +486,11 @@ impl Hold {
 
     fn end(&self) {
         let mut held = lock(&self.held);
-        if held.claims.get(&self.nonce).is_some_and(|&(serial, _)| serial == self.serial) {
+        if held
+            .claims
+            .get(&self.nonce)
+            .is_some_and(|&(serial, _)| serial == self.serial)
+        {
             held.claims.remove(&self.nonce);
         }
     }

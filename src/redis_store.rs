@@ -610,7 +610,13 @@ impl RedisNonceStore {
 
     /// A claim from the claim script's answer; its lease measured from
     /// `sent`, before the script ran.
-    fn claimed(&self, nonce: &str, (status, context, token, left): Claimed, sent: Instant, hold: Hold) -> Result<Claim> {
+    fn claimed(
+        &self,
+        nonce: &str,
+        (status, context, token, left): Claimed,
+        sent: Instant,
+        hold: Hold,
+    ) -> Result<Claim> {
         match status {
             1 => {
                 let ends = sent + Duration::from_millis(left);

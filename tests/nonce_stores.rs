@@ -48,11 +48,17 @@ fn claims_behave(store: &dyn NonceStore, other: Option<&dyn NonceStore>) {
     assert_eq!((claim.nonce(), claim.context()), (nonce.as_str(), "application-1"));
     assert!(claim.lease_left() <= LEASE && claim.lease_left() > LEASE / 2);
     let taken = store.claim(&nonce, "submission-b", LEASE);
-    assert!(matches!(taken, Err(Error::NonceClaimed { retry_after }) if retry_after <= LEASE), "{taken:?}");
+    assert!(
+        matches!(taken, Err(Error::NonceClaimed { retry_after }) if retry_after <= LEASE),
+        "{taken:?}"
+    );
     if let Some(other) = other {
         // The same update at another instance: taken, not handed out twice.
         let taken = other.claim(&nonce, "submission-a", LEASE);
-        assert!(matches!(taken, Err(Error::NonceClaimed { retry_after }) if retry_after <= LEASE), "{taken:?}");
+        assert!(
+            matches!(taken, Err(Error::NonceClaimed { retry_after }) if retry_after <= LEASE),
+            "{taken:?}"
+        );
         // Claims are not consumes: peek still answers.
         assert_eq!(other.peek(&nonce).unwrap(), "application-1");
     }
@@ -71,17 +77,26 @@ fn claims_behave(store: &dyn NonceStore, other: Option<&dyn NonceStore>) {
     drop(again);
     let back = store.claim(&nonce, "submission-b", LEASE).unwrap();
     assert_eq!(back.token(), token);
-    assert!(back.lease_ends() <= ends + Duration::from_millis(100), "the lease is not extended");
+    assert!(
+        back.lease_ends() <= ends + Duration::from_millis(100),
+        "the lease is not extended"
+    );
 
     // Consumed once, the same claim's retry gets the context again.
     assert_eq!(store.consume_claimed(&back).unwrap(), "application-1");
     assert_eq!(store.consume_claimed(&back).unwrap(), "application-1");
     assert!(matches!(store.consume_claimed(&claim), Err(Error::ClaimLost)));
     assert!(matches!(store.release(&back), Err(Error::NonceReplayed)));
-    assert!(matches!(store.claim(&nonce, "submission-b", LEASE), Err(Error::NonceReplayed)));
+    assert!(matches!(
+        store.claim(&nonce, "submission-b", LEASE),
+        Err(Error::NonceReplayed)
+    ));
     assert!(matches!(store.consume(&nonce), Err(Error::NonceReplayed)));
     if let Some(other) = other {
-        assert!(matches!(other.claim(&nonce, "submission-a", LEASE), Err(Error::NonceReplayed)));
+        assert!(matches!(
+            other.claim(&nonce, "submission-a", LEASE),
+            Err(Error::NonceReplayed)
+        ));
     }
 
     // A nonce consumed without a claim: the claim's consume is a replay.
@@ -91,8 +106,14 @@ fn claims_behave(store: &dyn NonceStore, other: Option<&dyn NonceStore>) {
     assert!(matches!(store.consume_claimed(&claim), Err(Error::NonceReplayed)));
 
     // Claims fail as consume does.
-    assert!(matches!(store.claim("never-issued-nonce", "s", LEASE), Err(Error::NonceUnknown)));
-    assert!(matches!(store.claim("bad key*with spaces", "s", LEASE), Err(Error::NonceUnknown)));
+    assert!(matches!(
+        store.claim("never-issued-nonce", "s", LEASE),
+        Err(Error::NonceUnknown)
+    ));
+    assert!(matches!(
+        store.claim("bad key*with spaces", "s", LEASE),
+        Err(Error::NonceUnknown)
+    ));
     assert!(matches!(
         store.claim(&nonce, "s", Duration::ZERO),
         Err(Error::InvalidLease { .. })
@@ -383,8 +404,14 @@ mod asynchronous {
         assert_eq!(back.token(), token);
         assert_eq!(other.consume_claimed(&back).await.unwrap(), "application-6");
         assert_eq!(other.consume_claimed(&back).await.unwrap(), "application-6");
-        assert!(matches!(store.claim(&nonce, "s", LEASE).await, Err(Error::NonceReplayed)));
-        assert!(matches!(store.claim("never-issued", "s", LEASE).await, Err(Error::NonceUnknown)));
+        assert!(matches!(
+            store.claim(&nonce, "s", LEASE).await,
+            Err(Error::NonceReplayed)
+        ));
+        assert!(matches!(
+            store.claim("never-issued", "s", LEASE).await,
+            Err(Error::NonceUnknown)
+        ));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -454,7 +481,10 @@ mod asynchronous {
             assert!(matches!(stalled, Err(Error::NonceStoreUnavailable(_))), "{stalled:?}");
             assert!(waited < Duration::from_secs(5), "{waited:?}");
             let claim = AsyncNonceStore::claim(&store, &nonce, "s", LEASE).await.unwrap();
-            assert_eq!(AsyncNonceStore::consume_claimed(&store, &claim).await.unwrap(), "application-7");
+            assert_eq!(
+                AsyncNonceStore::consume_claimed(&store, &claim).await.unwrap(),
+                "application-7"
+            );
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -152,7 +152,10 @@ pub fn exactly_one_claimant_wins(stores: Vec<Arc<dyn NonceStore>>, rounds: usize
                     .collect();
                 // Claims are held until every round is over.
                 barrier.wait();
-                claims.iter().map(|claim| u32::from(claim.is_some())).collect::<Vec<u32>>()
+                claims
+                    .iter()
+                    .map(|claim| u32::from(claim.is_some()))
+                    .collect::<Vec<u32>>()
             })
         })
         .collect();
@@ -186,10 +189,7 @@ pub async fn exactly_one_claimant_wins_async<S: AsyncNonceStore + 'static>(store
     }
 }
 
-fn claimed(
-    result: Result<telegram_passport::Claim, Error>,
-    round: usize,
-) -> Option<telegram_passport::Claim> {
+fn claimed(result: Result<telegram_passport::Claim, Error>, round: usize) -> Option<telegram_passport::Claim> {
     match result {
         Ok(claim) => {
             assert_eq!(claim.context(), format!("round-{round}"));
