@@ -88,8 +88,8 @@ pub trait NonceStore: Send + Sync {
     ///
     /// **Which claim is "the same".** A claim belongs to a holder and a
     /// submission key. The holder is the store value (shared by its `Arc`
-    /// clones; each [`RedisNonceStore`](crate::RedisNonceStore) has a random
-    /// one, so each instance of a service is a holder of its own). The
+    /// clones; each `RedisNonceStore` has a random one, so each instance of
+    /// a service is a holder of its own). The
     /// submission key names the submission, not the call: derive it from
     /// what was received, as
     /// [`PassportData::submission_key`](crate::PassportData::submission_key)
@@ -378,8 +378,7 @@ impl Claim {
         self.token
     }
 
-    /// The holder's id (random per [`RedisNonceStore`](crate::RedisNonceStore)
-    /// value).
+    /// The holder's id (random per `RedisNonceStore` value).
     pub fn holder(&self) -> &str {
         &self.holder
     }
