@@ -873,6 +873,98 @@ mod tests {
 
     use super::*;
 
+    /// The claim scripts on a real server, an answer lost in between: the
+    /// same holder and submission get the same claim back, anyone else
+    /// waits; consume and release are idempotent per claim and fenced by
+    /// token and holder; past its deadline a script changes nothing.
+    #[test]
+    #[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
+    fn the_claim_scripts_are_idempotent_per_claim_and_void_after_their_deadline() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(["--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start redis-server: {error}"));
+        let url = format!("redis://127.0.0.1:{port}/");
+        let mut connection = (0..100)
+            .find_map(|_| {
+                std::thread::sleep(Duration::from_millis(50));
+                redis::Client::open(url.as_str())
+                    .and_then(|client| client.get_connection())
+                    .ok()
+            })
+            .unwrap();
+        let store = RedisNonceStore::open(&url).unwrap();
+        let nonce = store.issue("application-9", Duration::from_secs(60)).unwrap();
+        let keys = store.claim_keys(&nonce);
+        let keys = [keys[0].as_str(), &keys[1], &keys[2]];
+        let (past, future) = ("1".to_owned(), (u64::MAX / 2).to_string());
+        let mut run = |script: &Lua, args: &[&str], deadline: &str| -> (i64, String, u64) {
+            let mut args: Vec<String> = args.iter().map(|&a| a.to_owned()).collect();
+            args.push(deadline.to_owned());
+            let answer: redis::Value = script.run(&mut connection, &keys, &args).unwrap();
+            let (status, context, token, _): (i64, String, u64, u64) = match redis::from_redis_value(answer.clone()) {
+                Ok(claimed) => claimed,
+                Err(_) => {
+                    let (status, context): (i64, String) = redis::from_redis_value(answer).unwrap();
+                    (status, context, 0, 0)
+                }
+            };
+            (status, context, token)
+        };
+        let claim = |holder: &'static str, submission: &'static str| [holder, submission, "30000", "60000"];
+        let ok = |token| (1, "application-9".to_owned(), token);
+        assert_eq!(
+            run(&store.claim_script, &claim("h1", "s1"), &past).0,
+            4,
+            "past its deadline"
+        );
+        assert_eq!(run(&store.claim_script, &claim("h1", "s1"), &future), ok(1));
+        assert_eq!(run(&store.claim_script, &claim("h1", "s1"), &future), ok(1), "a retry");
+        assert_eq!(
+            run(&store.claim_script, &claim("h2", "s1"), &future).0,
+            5,
+            "another holder"
+        );
+        assert_eq!(
+            run(&store.claim_script, &claim("h1", "s2"), &future).0,
+            5,
+            "another submission"
+        );
+        assert_eq!(run(&store.release_script, &["1", "h1"], &past).0, 4);
+        assert_eq!(run(&store.release_script, &["1", "h2"], &future).0, 6, "not its claim");
+        assert_eq!(run(&store.release_script, &["1", "h1"], &future).0, 1);
+        assert_eq!(run(&store.claim_script, &claim("h2", "s1"), &future), ok(2));
+        assert_eq!(
+            run(&store.release_script, &["1", "h1"], &future).0,
+            1,
+            "a retried release"
+        );
+        let consume = |token: &'static str, holder: &'static str| [token, holder, "60000"];
+        assert_eq!(run(&store.consume_claimed_script, &consume("1", "h1"), &future).0, 6);
+        assert_eq!(run(&store.consume_claimed_script, &consume("2", "h2"), &past).0, 4);
+        let consumed = (1, "application-9".to_owned(), 0);
+        assert_eq!(
+            run(&store.consume_claimed_script, &consume("2", "h2"), &future),
+            consumed
+        );
+        assert_eq!(
+            run(&store.consume_claimed_script, &consume("2", "h2"), &future),
+            consumed
+        );
+        assert_eq!(run(&store.consume_claimed_script, &consume("2", "h1"), &future).0, 6);
+        assert_eq!(run(&store.release_script, &["2", "h2"], &future).0, 2);
+        assert_eq!(run(&store.claim_script, &claim("h2", "s1"), &future).0, 2);
+        let _ = server.kill();
+        let _ = server.wait();
+    }
+
     /// The consume script on a real server: a retry with the call's token
     /// gets the context again, any other consume of a used nonce is a
     /// replay, and a consume past its deadline changes nothing.
