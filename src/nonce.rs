@@ -337,7 +337,9 @@ impl Claim {
     /// A claim as a [`NonceStore`] implementation outside this crate makes
     /// it: `token` is the nonce's fencing token for this claim, `holder`
     /// the store's holder id, `lease_ends` when the lease ends on this
-    /// machine's clock (no later than in the store).
+    /// machine's clock (no later than in the store). Such a claim is not
+    /// kept alive in its holder: keeping a second handler in the same
+    /// process from getting the same claim back is up to that store.
     pub fn new(
         nonce: impl Into<String>,
         context: impl Into<String>,
