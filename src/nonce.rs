@@ -89,14 +89,14 @@ pub trait NonceStore: Send + Sync {
     /// **Which claim is "the same".** A claim belongs to a holder and a
     /// submission key. The holder is the store value (shared by its `Arc`
     /// clones; each `RedisNonceStore` has a random one, so each instance of
-    /// a service is a holder of its own). The
-    /// submission key names the submission, not the call: derive it from
-    /// what was received, as
+    /// a service is a holder of its own). The submission key names the
+    /// submission, not the call: derive it from what was received, as
     /// [`PassportData::submission_key`](crate::PassportData::submission_key)
     /// does. While the lease lasts, a claim of the nonce by
     ///
     /// - another holder, or this holder for another submission key, fails
-    ///   with [`Error::NonceClaimed`];
+    ///   with [`Error::NonceClaimed`] (with [`Error::NonceExpired`] once the
+    ///   nonce's time-to-live has passed: it can never be claimed again);
     /// - this holder for the same submission key, while a [`Claim`] this
     ///   store returned for the nonce is still alive (neither consumed,
     ///   released nor dropped), fails with [`Error::NonceClaimed`] too, so
