@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::nonce::{
-    check_lease, check_ttl, generate_nonce, is_well_formed, settled, submission_digest, Claim, Holder, NonceStore,
+    check_lease, check_ttl, generate_nonce, is_well_formed, retry_after, settled, submission_digest, Claim, Holder,
+    NonceStore,
 };
 
 /// Operations between two full sweeps of stale tombstones.
@@ -68,6 +69,8 @@ struct Claims {
     submission: String,
     /// When its lease ends; `None` once released (or before the first).
     lease_ends: Option<Instant>,
+    /// Its lease.
+    lease: Duration,
     /// Whether it consumed the nonce.
     consumed: bool,
     /// Every claim released: (token, holder).
@@ -213,7 +216,7 @@ impl MemoryNonceStore {
             }
             if now < entry.expires_at {
                 return Err(Error::NonceClaimed {
-                    retry_after: ends - now,
+                    retry_after: retry_after(ends, now, claims.lease),
                 });
             }
         }
@@ -224,6 +227,7 @@ impl MemoryNonceStore {
         claims.holder = holder.to_owned();
         claims.submission = submission;
         claims.lease_ends = Some(now + lease);
+        claims.lease = lease;
         Ok(Claim::new(nonce, &*entry.context, claims.token, holder, now + lease).held(hold))
     }
 
@@ -550,6 +554,27 @@ mod tests {
         ));
         assert_eq!(store.consume_claimed_at(&claim, later).unwrap(), "ctx");
         store.issue_at("2", MINUTE, later).unwrap();
+    }
+
+    /// A caller that read the clock before another took the lock (and
+    /// claimed) is never told to wait longer than the lease.
+    #[test]
+    fn the_wait_is_never_longer_than_the_lease() {
+        let store = MemoryNonceStore::new();
+        let (early, late) = (Instant::now(), Instant::now() + Duration::from_secs(1));
+        let nonce = store.issue_at("ctx", MINUTE, early).unwrap();
+        let claim = store.claim_at(&nonce, "a", MINUTE, late).unwrap();
+        let waits = |result: Result<Claim>| match result {
+            Err(Error::NonceClaimed { retry_after }) => retry_after,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(waits(store.claim_at(&nonce, "b", MINUTE, early)), MINUTE, "held here");
+        drop(claim);
+        assert_eq!(
+            waits(store.claim_at(&nonce, "b", MINUTE, early)),
+            MINUTE,
+            "in the store"
+        );
     }
 
     #[test]

@@ -405,6 +405,13 @@ impl Claim {
     }
 }
 
+/// The wait until a lease of `lease` that ends at `lease_ends` is over,
+/// seen at `now`: never more than the lease, though `now` may have been
+/// read before the lease's own start (by a caller that waited for a lock).
+pub(crate) fn retry_after(lease_ends: Instant, now: Instant, lease: Duration) -> Duration {
+    lease_ends.saturating_duration_since(now).min(lease)
+}
+
 /// `result` of consuming or releasing `claim`: unless the store could not
 /// answer, the claim no longer holds its nonce for its holder.
 pub(crate) fn settled<T>(claim: &Claim, result: Result<T>) -> Result<T> {
@@ -422,11 +429,18 @@ pub(crate) struct Holder {
     held: Arc<Mutex<Held>>,
 }
 
-/// Nonce → (serial of the hold, when its lease ends).
+/// Nonce → the hold of a claim in flight or alive.
 #[derive(Debug, Default)]
 struct Held {
-    claims: HashMap<String, (u64, Instant)>,
+    claims: HashMap<String, HeldClaim>,
     serial: u64,
+}
+
+#[derive(Debug)]
+struct HeldClaim {
+    serial: u64,
+    lease_ends: Instant,
+    lease: Duration,
 }
 
 impl Holder {
@@ -446,16 +460,24 @@ impl Holder {
     /// flight or alive holds it and its lease lasts.
     pub(crate) fn hold(&self, nonce: &str, lease: Duration, now: Instant) -> Result<Hold> {
         let mut held = lock(&self.held);
-        if let Some(&(_, until)) = held.claims.get(nonce) {
-            if until > now {
+        if let Some(claim) = held.claims.get(nonce) {
+            if claim.lease_ends > now {
                 return Err(Error::NonceClaimed {
-                    retry_after: until - now,
+                    retry_after: retry_after(claim.lease_ends, now, claim.lease),
                 });
             }
         }
         held.serial += 1;
         let serial = held.serial;
-        held.claims.insert(nonce.to_owned(), (serial, now + lease));
+        let lease_ends = now + lease;
+        held.claims.insert(
+            nonce.to_owned(),
+            HeldClaim {
+                serial,
+                lease_ends,
+                lease,
+            },
+        );
         Ok(Hold {
             held: Arc::clone(&self.held),
             nonce: nonce.to_owned(),
@@ -478,9 +500,9 @@ pub(crate) struct Hold {
 
 impl Hold {
     fn lasts_until(&self, lease_ends: Instant) {
-        if let Some((serial, until)) = lock(&self.held).claims.get_mut(&self.nonce) {
-            if *serial == self.serial {
-                *until = lease_ends;
+        if let Some(claim) = lock(&self.held).claims.get_mut(&self.nonce) {
+            if claim.serial == self.serial {
+                claim.lease_ends = lease_ends;
             }
         }
     }
@@ -490,7 +512,7 @@ impl Hold {
         if held
             .claims
             .get(&self.nonce)
-            .is_some_and(|&(serial, _)| serial == self.serial)
+            .is_some_and(|claim| claim.serial == self.serial)
         {
             held.claims.remove(&self.nonce);
         }

@@ -127,7 +127,7 @@ fn claims_behave(store: &dyn NonceStore, other: Option<&dyn NonceStore>) {
 /// same store) claims with a higher token, and the old claim can neither
 /// consume nor release.
 fn a_lapsed_lease_is_fenced_out(store: &dyn NonceStore, next: &dyn NonceStore) {
-    let lease = Duration::from_millis(300);
+    let lease = Duration::from_millis(500);
     let nonce = store.issue("application-4", TTL).unwrap();
     let dead = store.claim(&nonce, "submission-a", lease).unwrap();
     assert!(matches!(
