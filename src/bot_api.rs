@@ -195,6 +195,29 @@ impl PassportData {
         Self::from_json(&json)
     }
 
+    /// A stable name for this submission, to claim its nonce with
+    /// ([`NonceStore::claim`](crate::NonceStore::claim)): the same for every
+    /// redelivery of the update, different for every other submission
+    /// (see [`EncryptedCredentials::submission_key`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use telegram_passport::{EncryptedCredentials, MemoryNonceStore, NonceStore, PassportData};
+    ///
+    /// let passport_data = PassportData::new(vec![], EncryptedCredentials::new("", "", "c2VjcmV0"));
+    /// let redelivered = passport_data.clone();
+    /// assert_eq!(passport_data.submission_key(), redelivered.submission_key());
+    ///
+    /// let store = MemoryNonceStore::new();
+    /// let nonce = store.issue("application-17", Duration::from_secs(900))?;
+    /// let claim = store.claim(&nonce, &passport_data.submission_key(), Duration::from_secs(30))?;
+    /// assert_eq!(claim.context(), "application-17");
+    /// # Ok::<(), telegram_passport::Error>(())
+    /// ```
+    pub fn submission_key(&self) -> String {
+        self.credentials.submission_key()
+    }
+
     /// The JSON text.
     pub fn to_json(&self) -> String {
         // Serialising strings and integers cannot fail.
@@ -274,6 +297,15 @@ impl PassportData {
 }
 
 impl EncryptedCredentials {
+    /// A stable name for the submission these credentials came with:
+    /// URL-safe base64 (43 characters) of SHA-256 over the encrypted
+    /// credentials secret. RSA-OAEP makes that secret different for every
+    /// submission, and every redelivery of one carries the same; the
+    /// MTProto form of the same submission has the same key.
+    pub fn submission_key(&self) -> String {
+        self.sealed().submission_key()
+    }
+
     pub(crate) fn sealed(&self) -> SealedCredentials<'_> {
         SealedCredentials {
             data: Bytes::Base64(&self.data),

@@ -172,6 +172,29 @@ pub enum Error {
     #[error("the nonce store is unavailable: {0}")]
     NonceStoreUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 
+    /// Another claim holds the nonce: the same submission (or another one
+    /// with this nonce) is being processed elsewhere. Worth retrying after
+    /// `retry_after`, when that claim's lease ends unless it is consumed
+    /// first (a service answers `503` with `Retry-After`).
+    #[error("the nonce is claimed by another holder: try again in {retry_after:?}")]
+    NonceClaimed {
+        /// How long until the other claim's lease ends.
+        retry_after: std::time::Duration,
+    },
+
+    /// The claim no longer holds its nonce: it was released, or its lease
+    /// ended and a later claim (with a higher fencing token) took the nonce
+    /// over. Not worth retrying: undo what was stored under this claim.
+    #[error("the claim on the nonce was lost (released, or taken over after its lease ended): undo what it stored")]
+    ClaimLost,
+
+    /// A claim's lease outside 1 ms to 1 hour.
+    #[error("a claim's lease must be between 1 ms and 1 hour, not {lease:?}")]
+    InvalidLease {
+        /// The lease given.
+        lease: std::time::Duration,
+    },
+
     /// Reading encrypted or writing decrypted file bytes failed.
     #[error("file input/output failed: {0}")]
     Io(#[source] std::io::Error),

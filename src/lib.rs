@@ -55,7 +55,7 @@ mod text;
 
 // Request
 pub use crate::memory_store::MemoryNonceStore;
-pub use crate::nonce::{generate_nonce, AsyncNonceStore, NonceStore};
+pub use crate::nonce::{generate_nonce, AsyncNonceStore, Claim, NonceStore};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use crate::redis_store::RedisNonceStore;

@@ -3,14 +3,21 @@
 //! Invariants: the map never holds more than `capacity` entries. An entry
 //! is live until it expires or is consumed; after that it stays as a
 //! tombstone for `retention`, so a replay or a late arrival gets its precise
-//! error; tombstones are the first to go when room is needed.
+//! error; tombstones are the first to go when room is needed. An entry
+//! keeps its latest claim (token, holder, submission, lease end) and the
+//! claims released, and is not a tombstone while an unconsumed claim's
+//! lease lasts; every claim operation runs under the one lock.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::nonce::{check_ttl, generate_nonce, is_well_formed, NonceStore};
+use crate::nonce::{
+    check_lease, check_ttl, generate_nonce, is_well_formed, retry_after, settled, submission_digest, Claim, Holder,
+    NonceStore,
+};
 
 /// Operations between two full sweeps of stale tombstones.
 const SWEEP_EVERY: u32 = 1024;
@@ -32,7 +39,11 @@ pub struct MemoryNonceStore {
     state: Mutex<State>,
     capacity: usize,
     retention: Duration,
+    holder: Holder,
 }
+
+/// Numbers the memory stores of a process, each a holder of its own.
+static STORES: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Debug, Default)]
 struct State {
@@ -45,6 +56,31 @@ struct Entry {
     context: String,
     expires_at: Instant,
     consumed_at: Option<Instant>,
+    claims: Claims,
+}
+
+/// A nonce's claims: the latest, and those released.
+#[derive(Debug, Default)]
+struct Claims {
+    /// The latest claim's fencing token; 0 before the first claim.
+    token: u64,
+    holder: String,
+    /// The digest of its submission key.
+    submission: String,
+    /// When its lease ends; `None` once released (or before the first).
+    lease_ends: Option<Instant>,
+    /// Its lease.
+    lease: Duration,
+    /// Whether it consumed the nonce.
+    consumed: bool,
+    /// Every claim released: (token, holder).
+    released: Vec<(u64, String)>,
+}
+
+impl Claims {
+    fn is_latest(&self, claim: &Claim) -> bool {
+        self.token == claim.token() && self.holder == claim.holder()
+    }
 }
 
 impl Entry {
@@ -52,9 +88,19 @@ impl Entry {
         self.consumed_at.is_none() && now < self.expires_at
     }
 
-    /// When the entry is forgotten: `retention` after it stopped being live.
+    /// Live, or claimed for a lease that lasts.
+    fn in_use(&self, now: Instant) -> bool {
+        self.is_live(now) || (self.consumed_at.is_none() && self.claims.lease_ends.is_some_and(|ends| now < ends))
+    }
+
+    /// When the entry is forgotten: `retention` after it stopped being live
+    /// and its last lease ended.
     fn forget_at(&self, retention: Duration) -> Instant {
-        self.consumed_at.unwrap_or(self.expires_at).min(self.expires_at) + retention
+        let ended = self
+            .claims
+            .lease_ends
+            .map_or(self.expires_at, |ends| ends.max(self.expires_at));
+        self.consumed_at.unwrap_or(ended).min(ended) + retention
     }
 }
 
@@ -78,6 +124,7 @@ impl MemoryNonceStore {
             state: Mutex::new(State::default()),
             capacity: capacity.max(1),
             retention,
+            holder: Holder::new(format!("memory-{}", STORES.fetch_add(1, Ordering::Relaxed))),
         }
     }
 
@@ -111,6 +158,7 @@ impl MemoryNonceStore {
             context: context.to_owned(),
             expires_at: now + ttl,
             consumed_at: None,
+            claims: Claims::default(),
         };
         state.entries.insert(nonce.clone(), entry);
         Ok(nonce)
@@ -122,15 +170,8 @@ impl MemoryNonceStore {
 
     /// What `consume` would answer now; `consume` says whether to consume.
     fn answer_at(&self, nonce: &str, now: Instant, consume: bool) -> Result<String> {
-        if !is_well_formed(nonce) {
-            return Err(Error::NonceUnknown);
-        }
         let mut state = self.lock();
-        let entry = state.entries.get_mut(nonce).ok_or(Error::NonceUnknown)?;
-        if entry.forget_at(self.retention) <= now {
-            state.entries.remove(nonce);
-            return Err(Error::NonceUnknown);
-        }
+        let entry = self.entry(&mut state, nonce, now)?;
         match entry.consumed_at {
             Some(_) => Err(Error::NonceReplayed),
             None if now >= entry.expires_at => Err(Error::NonceExpired),
@@ -143,12 +184,101 @@ impl MemoryNonceStore {
         }
     }
 
+    /// The entry of `nonce`, unless it was never issued or is forgotten.
+    fn entry<'s>(&self, state: &'s mut State, nonce: &str, now: Instant) -> Result<&'s mut Entry> {
+        if !is_well_formed(nonce) {
+            return Err(Error::NonceUnknown);
+        }
+        let forgotten = |entry: &Entry| entry.forget_at(self.retention) <= now;
+        if state.entries.get(nonce).is_some_and(forgotten) {
+            state.entries.remove(nonce);
+        }
+        state.entries.get_mut(nonce).ok_or(Error::NonceUnknown)
+    }
+
+    pub(crate) fn claim_at(&self, nonce: &str, submission_key: &str, lease: Duration, now: Instant) -> Result<Claim> {
+        check_lease(lease)?;
+        if !is_well_formed(nonce) {
+            return Err(Error::NonceUnknown);
+        }
+        let hold = self.holder.hold(nonce, lease, now)?;
+        let submission = submission_digest(submission_key);
+        let holder = self.holder.id();
+        let mut state = self.lock();
+        let entry = self.entry(&mut state, nonce, now)?;
+        if entry.consumed_at.is_some() {
+            return Err(Error::NonceReplayed);
+        }
+        let claims = &mut entry.claims;
+        if let Some(ends) = claims.lease_ends.filter(|&ends| now < ends) {
+            if claims.holder == holder && claims.submission == submission {
+                return Ok(Claim::new(nonce, &*entry.context, claims.token, holder, ends).held(hold));
+            }
+            if now < entry.expires_at {
+                return Err(Error::NonceClaimed {
+                    retry_after: retry_after(ends, now, claims.lease),
+                });
+            }
+        }
+        if now >= entry.expires_at {
+            return Err(Error::NonceExpired);
+        }
+        claims.token += 1;
+        claims.holder = holder.to_owned();
+        claims.submission = submission;
+        claims.lease_ends = Some(now + lease);
+        claims.lease = lease;
+        Ok(Claim::new(nonce, &*entry.context, claims.token, holder, now + lease).held(hold))
+    }
+
+    pub(crate) fn consume_claimed_at(&self, claim: &Claim, now: Instant) -> Result<String> {
+        let mut state = self.lock();
+        let result = self.entry(&mut state, claim.nonce(), now).and_then(|entry| {
+            let claims = &mut entry.claims;
+            if !claims.is_latest(claim) || (claims.lease_ends.is_none() && !claims.consumed) {
+                return Err(Error::ClaimLost);
+            }
+            if !claims.consumed {
+                if entry.consumed_at.is_some() {
+                    return Err(Error::NonceReplayed);
+                }
+                entry.consumed_at = Some(now);
+                claims.consumed = true;
+            }
+            Ok(entry.context.clone())
+        });
+        settled(claim, result)
+    }
+
+    pub(crate) fn release_at(&self, claim: &Claim, now: Instant) -> Result<()> {
+        let mut state = self.lock();
+        let result = self.entry(&mut state, claim.nonce(), now).and_then(|entry| {
+            let claims = &mut entry.claims;
+            let released = (claim.token(), claim.holder().to_owned());
+            if claims.is_latest(claim) {
+                if entry.consumed_at.is_some() {
+                    return Err(Error::NonceReplayed);
+                }
+                claims.lease_ends = None;
+                if !claims.released.contains(&released) {
+                    claims.released.push(released);
+                }
+                Ok(())
+            } else if claims.released.contains(&released) {
+                Ok(())
+            } else {
+                Err(Error::ClaimLost)
+            }
+        });
+        settled(claim, result)
+    }
+
     /// Drops forgotten tombstones; with `make_room`, every tombstone.
     fn sweep(&self, state: &mut State, now: Instant, make_room: bool) {
         state.since_sweep = 0;
         let retention = self.retention;
         state.entries.retain(|_, entry| {
-            let tombstone = !entry.is_live(now);
+            let tombstone = !entry.in_use(now);
             !(tombstone && (make_room || entry.forget_at(retention) <= now))
         });
     }
@@ -166,6 +296,18 @@ impl NonceStore for MemoryNonceStore {
     fn peek(&self, nonce: &str) -> Result<String> {
         self.answer_at(nonce, Instant::now(), false)
     }
+
+    fn claim(&self, nonce: &str, submission_key: &str, lease: Duration) -> Result<Claim> {
+        self.claim_at(nonce, submission_key, lease, Instant::now())
+    }
+
+    fn consume_claimed(&self, claim: &Claim) -> Result<String> {
+        self.consume_claimed_at(claim, Instant::now())
+    }
+
+    fn release(&self, claim: &Claim) -> Result<()> {
+        self.release_at(claim, Instant::now())
+    }
 }
 
 /// Never blocks for more than a short lock, so the async API runs the
@@ -181,6 +323,18 @@ impl crate::AsyncNonceStore for MemoryNonceStore {
 
     async fn peek(&self, nonce: &str) -> Result<String> {
         NonceStore::peek(self, nonce)
+    }
+
+    async fn claim(&self, nonce: &str, submission_key: &str, lease: Duration) -> Result<Claim> {
+        NonceStore::claim(self, nonce, submission_key, lease)
+    }
+
+    async fn consume_claimed(&self, claim: &Claim) -> Result<String> {
+        NonceStore::consume_claimed(self, claim)
+    }
+
+    async fn release(&self, claim: &Claim) -> Result<()> {
+        NonceStore::release(self, claim)
     }
 }
 
@@ -261,6 +415,166 @@ mod tests {
         let later = now + 3 * MINUTE;
         store.issue_at("y", MINUTE, later).unwrap();
         assert_eq!(store.lock().entries.len(), 1);
+    }
+
+    #[test]
+    fn one_claim_at_a_time_and_a_higher_token_after_the_lease() {
+        let store = MemoryNonceStore::new();
+        let now = Instant::now();
+        let lease = Duration::from_secs(10);
+        let nonce = store.issue_at("ctx", MINUTE, now).unwrap();
+        let first = store.claim_at(&nonce, "a", lease, now).unwrap();
+        assert_eq!((first.context(), first.token()), ("ctx", 1));
+        let later = now + Duration::from_secs(4);
+        match store.claim_at(&nonce, "b", lease, later) {
+            Err(Error::NonceClaimed { retry_after }) => assert_eq!(retry_after, Duration::from_secs(6)),
+            other => panic!("{other:?}"),
+        }
+        // The lease ended and nobody took over: the first may still consume…
+        // but here another submission claims first, and fences it out.
+        let after = now + lease;
+        let second = store.claim_at(&nonce, "b", lease, after).unwrap();
+        assert_eq!(second.token(), 2);
+        assert!(matches!(store.consume_claimed_at(&first, after), Err(Error::ClaimLost)));
+        assert!(matches!(store.release_at(&first, after), Err(Error::ClaimLost)));
+        assert_eq!(store.consume_claimed_at(&second, after).unwrap(), "ctx");
+        assert_eq!(store.consume_claimed_at(&second, after).unwrap(), "ctx");
+        assert!(matches!(store.consume_claimed_at(&first, after), Err(Error::ClaimLost)));
+        assert!(matches!(store.release_at(&second, after), Err(Error::NonceReplayed)));
+        assert!(matches!(
+            store.claim_at(&nonce, "b", lease, after),
+            Err(Error::NonceReplayed)
+        ));
+        assert!(matches!(store.consume_at(&nonce, after), Err(Error::NonceReplayed)));
+    }
+
+    #[test]
+    fn a_lapsed_claim_nobody_took_over_still_consumes_even_past_the_ttl() {
+        let store = MemoryNonceStore::with_limits(10, MINUTE);
+        let now = Instant::now();
+        let nonce = store.issue_at("ctx", MINUTE, now).unwrap();
+        let claim = store.claim_at(&nonce, "a", MINUTE, now + MINUTE / 2).unwrap();
+        let past_ttl = now + MINUTE + Duration::from_secs(1);
+        // While the claim is alive, this holder waits for it; once it is
+        // gone (an answer lost), another submission gets "expired" and the
+        // holder's own retry gets its claim back.
+        assert!(matches!(
+            store.claim_at(&nonce, "b", MINUTE, past_ttl),
+            Err(Error::NonceClaimed { .. })
+        ));
+        let token = claim.token();
+        drop(claim);
+        assert!(matches!(
+            store.claim_at(&nonce, "b", MINUTE, past_ttl),
+            Err(Error::NonceExpired)
+        ));
+        let claim = store.claim_at(&nonce, "a", MINUTE, past_ttl).unwrap();
+        assert_eq!(claim.token(), token);
+        let past_lease = now + 2 * MINUTE;
+        assert_eq!(store.consume_claimed_at(&claim, past_lease).unwrap(), "ctx");
+        // Remembered for the retention after the lease ended, then forgotten.
+        assert!(matches!(
+            store.consume_at(&nonce, past_lease),
+            Err(Error::NonceReplayed)
+        ));
+        assert!(matches!(
+            store.consume_claimed_at(&claim, now + 4 * MINUTE),
+            Err(Error::NonceUnknown)
+        ));
+    }
+
+    #[test]
+    fn the_same_holder_and_submission_get_the_claim_back_once_the_first_is_gone() {
+        let store = MemoryNonceStore::new();
+        let now = Instant::now();
+        let nonce = store.issue_at("ctx", MINUTE, now).unwrap();
+        let first = store.claim_at(&nonce, "a", MINUTE, now).unwrap();
+        // Alive in this process: a second handler of the same submission waits.
+        assert!(matches!(
+            store.claim_at(&nonce, "a", MINUTE, now),
+            Err(Error::NonceClaimed { .. })
+        ));
+        let (token, ends) = (first.token(), first.lease_ends());
+        drop(first);
+        let again = store
+            .claim_at(&nonce, "a", MINUTE, now + Duration::from_secs(1))
+            .unwrap();
+        assert_eq!((again.token(), again.lease_ends()), (token, ends));
+        store.release_at(&again, now).unwrap();
+        let third = store.claim_at(&nonce, "a", MINUTE, now).unwrap();
+        assert_eq!(third.token(), token + 1);
+        // A retried release of the released claim still succeeds; its consume does not.
+        store.release_at(&again, now).unwrap();
+        assert!(matches!(store.consume_claimed_at(&again, now), Err(Error::ClaimLost)));
+        assert_eq!(store.consume_claimed_at(&third, now).unwrap(), "ctx");
+    }
+
+    #[test]
+    fn claims_fail_as_consume_does_and_leases_are_bounded() {
+        let store = MemoryNonceStore::with_limits(10, MINUTE);
+        let now = Instant::now();
+        assert!(matches!(
+            store.claim_at("never-issued", "a", MINUTE, now),
+            Err(Error::NonceUnknown)
+        ));
+        assert!(matches!(
+            store.claim_at("../x", "a", MINUTE, now),
+            Err(Error::NonceUnknown)
+        ));
+        let nonce = store.issue_at("ctx", MINUTE, now).unwrap();
+        assert!(matches!(
+            store.claim_at(&nonce, "a", Duration::ZERO, now),
+            Err(Error::InvalidLease { .. })
+        ));
+        assert!(matches!(
+            store.claim_at(&nonce, "a", Duration::from_secs(3601), now),
+            Err(Error::InvalidLease { .. })
+        ));
+        assert!(matches!(
+            store.claim_at(&nonce, "a", MINUTE, now + MINUTE),
+            Err(Error::NonceExpired)
+        ));
+        assert!(matches!(
+            store.claim_at(&nonce, "a", MINUTE, now + 3 * MINUTE),
+            Err(Error::NonceUnknown)
+        ));
+    }
+
+    #[test]
+    fn a_claimed_nonce_is_not_swept_to_make_room() {
+        let store = MemoryNonceStore::with_limits(2, MINUTE);
+        let now = Instant::now();
+        let nonce = store.issue_at("ctx", Duration::from_secs(1), now).unwrap();
+        let claim = store.claim_at(&nonce, "a", MINUTE, now).unwrap();
+        let later = now + Duration::from_secs(2);
+        store.issue_at("1", MINUTE, later).unwrap();
+        assert!(matches!(
+            store.issue_at("2", MINUTE, later),
+            Err(Error::NonceStoreFull { .. })
+        ));
+        assert_eq!(store.consume_claimed_at(&claim, later).unwrap(), "ctx");
+        store.issue_at("2", MINUTE, later).unwrap();
+    }
+
+    /// A caller that read the clock before another took the lock (and
+    /// claimed) is never told to wait longer than the lease.
+    #[test]
+    fn the_wait_is_never_longer_than_the_lease() {
+        let store = MemoryNonceStore::new();
+        let (early, late) = (Instant::now(), Instant::now() + Duration::from_secs(1));
+        let nonce = store.issue_at("ctx", MINUTE, early).unwrap();
+        let claim = store.claim_at(&nonce, "a", MINUTE, late).unwrap();
+        let waits = |result: Result<Claim>| match result {
+            Err(Error::NonceClaimed { retry_after }) => retry_after,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(waits(store.claim_at(&nonce, "b", MINUTE, early)), MINUTE, "held here");
+        drop(claim);
+        assert_eq!(
+            waits(store.claim_at(&nonce, "b", MINUTE, early)),
+            MINUTE,
+            "in the store"
+        );
     }
 
     #[test]

@@ -129,6 +129,14 @@ impl SecureValuesSentMe {
     pub fn new(values: Vec<SecureValue>, credentials: SecureCredentialsEncrypted) -> Self {
         Self { values, credentials }
     }
+
+    /// A stable name for this submission, to claim its nonce with
+    /// ([`NonceStore::claim`](crate::NonceStore::claim)); the same as the
+    /// Bot API's [`PassportData::submission_key`](crate::PassportData::submission_key)
+    /// for the same submission.
+    pub fn submission_key(&self) -> String {
+        self.credentials.submission_key()
+    }
 }
 
 impl SecureValue {
@@ -192,6 +200,13 @@ impl SecureCredentialsEncrypted {
     /// RSA-decrypts the secret, then decrypts and verifies the credentials.
     pub fn decrypt(&self, key: &PrivateKey) -> Result<Credentials> {
         self.decrypt_with_limits(key, &Limits::default())
+    }
+
+    /// A stable name for the submission, as
+    /// [`EncryptedCredentials::submission_key`](crate::EncryptedCredentials::submission_key)
+    /// (the same key for the same submission).
+    pub fn submission_key(&self) -> String {
+        self.sealed().submission_key()
     }
 
     /// [`SecureCredentialsEncrypted::decrypt`] with other [`Limits`] than the

@@ -15,12 +15,21 @@
 //! of "replayed"; and it carries a deadline on the server's own clock, so a
 //! consume that reaches a stalled server after the caller gave up changes
 //! nothing.
+//!
+//! Claims are three more scripts, with the same deadline. A nonce's claim
+//! lives in a third key with the same hash tag: a hash of the latest
+//! claim's fencing token, holder, submission digest, lease end (server
+//! clock, ms) and context, plus a `released:<token>` field per claim
+//! released. A nonce consumed by a claim leaves `consumed:claim.<token>.<holder>:`
+//! in its "seen" marker, so that claim's retry is answered with the context.
 
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::nonce::{check_ttl, generate_nonce, is_well_formed, NonceStore};
+use crate::nonce::{
+    check_lease, check_ttl, generate_nonce, is_well_formed, settled, submission_digest, Claim, Hold, Holder, NonceStore,
+};
 
 const ISSUE: &str = r"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -58,6 +67,68 @@ if string.sub(seen, 1, 8) == 'consumed' then return {2, ''} end
 return {3, ''}
 ";
 
+// KEYS: live, seen, claim. ARGV: holder, submission digest, lease (ms),
+// retention (ms), deadline (server clock, µs). Answers {status, context,
+// fencing token, lease left (ms)}; status 5: claimed by another.
+const CLAIM: &str = r"
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+if now > tonumber(ARGV[5]) then return {4, '', 0, 0} end
+local ms = math.floor(now / 1000)
+local seen = redis.call('GET', KEYS[2])
+if not seen then return {0, '', 0, 0} end
+if string.sub(seen, 1, 8) == 'consumed' then return {2, '', 0, 0} end
+local c = redis.call('HMGET', KEYS[3], 'token', 'holder', 'submission', 'ends', 'context')
+local token = tonumber(c[1]) or 0
+local ends = tonumber(c[4]) or 0
+if ends > ms and c[2] == ARGV[1] and c[3] == ARGV[2] then return {1, c[5], token, ends - ms} end
+local context = redis.call('GET', KEYS[1])
+if not context then return {3, '', 0, 0} end
+if ends > ms then return {5, '', token, ends - ms} end
+token = token + 1
+local lease = tonumber(ARGV[3])
+redis.call('HSET', KEYS[3], 'token', token, 'holder', ARGV[1], 'submission', ARGV[2], 'ends', ms + lease, 'context', context)
+local keep = math.max(redis.call('PTTL', KEYS[2]), lease + tonumber(ARGV[4]))
+redis.call('PEXPIRE', KEYS[2], keep)
+redis.call('PEXPIRE', KEYS[3], keep)
+return {1, context, token, lease}
+";
+
+// KEYS: live, seen, claim. ARGV: token, holder, retention (ms), deadline.
+// Status 6: the claim was released or a later claim was made.
+const CONSUME_CLAIMED: &str = r"
+local clock = redis.call('TIME')
+if tonumber(clock[1]) * 1000000 + tonumber(clock[2]) > tonumber(ARGV[4]) then return {4, ''} end
+local seen = redis.call('GET', KEYS[2])
+if not seen then return {0, ''} end
+local mine = 'consumed:claim.' .. ARGV[1] .. '.' .. ARGV[2] .. ':'
+if string.sub(seen, 1, string.len(mine)) == mine then return {1, string.sub(seen, string.len(mine) + 1)} end
+local c = redis.call('HMGET', KEYS[3], 'token', 'holder', 'context')
+if c[1] ~= ARGV[1] or c[2] ~= ARGV[2] then return {6, ''} end
+if redis.call('HEXISTS', KEYS[3], 'released:' .. ARGV[1]) == 1 then return {6, ''} end
+if string.sub(seen, 1, 8) == 'consumed' then return {2, ''} end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], mine .. c[3], 'PX', ARGV[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
+return {1, c[3]}
+";
+
+// KEYS: live, seen, claim. ARGV: token, holder, deadline.
+const RELEASE: &str = r"
+local clock = redis.call('TIME')
+if tonumber(clock[1]) * 1000000 + tonumber(clock[2]) > tonumber(ARGV[3]) then return {4, ''} end
+local seen = redis.call('GET', KEYS[2])
+if not seen then return {0, ''} end
+local c = redis.call('HMGET', KEYS[3], 'token', 'holder')
+if c[1] == ARGV[1] and c[2] == ARGV[2] then
+  if string.sub(seen, 1, 8) == 'consumed' then return {2, ''} end
+  redis.call('HSET', KEYS[3], 'ends', 0, 'released:' .. ARGV[1], ARGV[2])
+  return {1, ''}
+end
+if redis.call('HGET', KEYS[3], 'released:' .. ARGV[1]) == ARGV[2] then return {1, ''} end
+return {6, ''}
+";
+
 // The server's clock, read on the node that holds KEYS[1] (on a cluster,
 // the node the consume script will run on).
 const TIME: &str = "return redis.call('TIME')";
@@ -89,6 +160,11 @@ pub struct RedisNonceStore {
     consume: Lua,
     peek: Lua,
     time: Lua,
+    claim_script: Lua,
+    consume_claimed_script: Lua,
+    release_script: Lua,
+    /// This store value's holder id, and the claims it holds.
+    holder: Holder,
 }
 
 /// A Lua script, run by `EVALSHA` and, if the server does not know it yet,
@@ -178,6 +254,7 @@ impl std::fmt::Debug for RedisNonceStore {
             .field("retention", &self.retention)
             .field("connect_timeout", &self.connect_timeout)
             .field("io_timeout", &self.io_timeout)
+            .field("holder", &self.holder.id())
             .finish_non_exhaustive()
     }
 }
@@ -207,12 +284,12 @@ impl RedisNonceStore {
     /// seconds. Connects on first use.
     pub fn open(url: &str) -> Result<Self> {
         let client = redis::Client::open(url).map_err(backend)?;
-        Ok(Self::on(Server::Single {
+        Self::on(Server::Single {
             client,
             idle: Mutex::new(Vec::new()),
             #[cfg(feature = "redis-async")]
             manager: tokio::sync::OnceCell::new(),
-        }))
+        })
     }
 
     /// A store on a Redis Cluster, found through any of `nodes` (URLs as for
@@ -237,16 +314,17 @@ impl RedisNonceStore {
             .map(|url| redis::IntoConnectionInfo::into_connection_info(url).map_err(backend))
             .collect::<Result<Vec<_>>>()?;
         let client = Box::new(cluster_client(&nodes, TIMEOUT, TIMEOUT)?);
-        Ok(Self::on(Server::Cluster {
+        Self::on(Server::Cluster {
             nodes,
             client,
             idle: Mutex::new(Vec::new()),
             connection: tokio::sync::OnceCell::new(),
-        }))
+        })
     }
 
-    fn on(server: Server) -> Self {
-        Self {
+    /// A store on `server`, a holder with a random id of its own.
+    fn on(server: Server) -> Result<Self> {
+        Ok(Self {
             server,
             prefix: "telegram-passport:nonce".to_owned(),
             retention: Duration::from_secs(3600),
@@ -256,7 +334,11 @@ impl RedisNonceStore {
             consume: Lua::new(CONSUME),
             peek: Lua::new(PEEK),
             time: Lua::new(TIME),
-        }
+            claim_script: Lua::new(CLAIM),
+            consume_claimed_script: Lua::new(CONSUME_CLAIMED),
+            release_script: Lua::new(RELEASE),
+            holder: Holder::new(generate_nonce()?),
+        })
     }
 
     /// Uses another key prefix (to share a server between services).
@@ -295,6 +377,13 @@ impl RedisNonceStore {
             format!("{}:{{{nonce}}}:live", self.prefix),
             format!("{}:{{{nonce}}}:seen", self.prefix),
         )
+    }
+
+    /// The live key, the seen marker and the claim of `nonce`: one hash
+    /// tag, one slot.
+    fn claim_keys(&self, nonce: &str) -> [String; 3] {
+        let (live, seen) = self.keys(nonce);
+        [live, seen, format!("{}:{{{nonce}}}:claim", self.prefix)]
     }
 
     /// Runs `f` on a pooled connection; a connection that failed is dropped.
@@ -365,18 +454,27 @@ fn retryable(error: &redis::RedisError) -> bool {
     error.is_connection_dropped() && !error.is_timeout()
 }
 
-/// The consume and peek scripts' answer.
+/// The consume, peek and claim scripts' answer.
 fn answered(status: i64, context: String) -> Result<String> {
     match status {
         1 => Ok(context),
-        2 => Err(Error::NonceReplayed),
-        3 => Err(Error::NonceExpired),
-        4 => Err(Error::NonceStoreUnavailable(
-            "the nonce store answered after the deadline".into(),
-        )),
-        _ => Err(Error::NonceUnknown),
+        other => Err(refusal(other)),
     }
 }
+
+/// What a script's status other than 1 (success) means.
+fn refusal(status: i64) -> Error {
+    match status {
+        2 => Error::NonceReplayed,
+        3 => Error::NonceExpired,
+        4 => Error::NonceStoreUnavailable("the nonce store answered after the deadline".into()),
+        6 => Error::ClaimLost,
+        _ => Error::NonceUnknown,
+    }
+}
+
+/// The claim script's answer: status, context, fencing token, lease left (ms).
+type Claimed = (i64, String, u64, u64);
 
 impl RedisNonceStore {
     /// The consume's deadline on the server's clock: its `TIME` now, plus
@@ -440,9 +538,110 @@ impl NonceStore for RedisNonceStore {
         let (status, context): (i64, String) = self.with_connection(|c| self.peek.run(c, &[&live, &seen], &[]))?;
         answered(status, context)
     }
+
+    fn claim(&self, nonce: &str, submission_key: &str, lease: Duration) -> Result<Claim> {
+        let hold = self.hold(nonce, lease)?;
+        let keys = self.claim_keys(nonce);
+        let [live, seen, claimed] = &keys;
+        let keys = [live.as_str(), seen, claimed];
+        let args = self.claim_args(submission_key, lease);
+        let (answer, sent) = self.with_connection(|c| self.deadlined(c, &self.claim_script, &keys, &args))?;
+        self.claimed(nonce, answer, sent, hold)
+    }
+
+    fn consume_claimed(&self, claim: &Claim) -> Result<String> {
+        if !is_well_formed(claim.nonce()) {
+            return Err(Error::NonceUnknown);
+        }
+        let keys = self.claim_keys(claim.nonce());
+        let [live, seen, claimed] = &keys;
+        let keys = [live.as_str(), seen, claimed];
+        let [token, holder] = self.fence_args(claim);
+        let args = [token, holder, millis(self.retention).to_string()];
+        let result = self
+            .with_connection(|c| self.deadlined(c, &self.consume_claimed_script, &keys, &args))
+            .and_then(|((status, context), _): ((i64, String), _)| answered(status, context));
+        settled(claim, result)
+    }
+
+    fn release(&self, claim: &Claim) -> Result<()> {
+        if !is_well_formed(claim.nonce()) {
+            return Err(Error::NonceUnknown);
+        }
+        let keys = self.claim_keys(claim.nonce());
+        let [live, seen, claimed] = &keys;
+        let keys = [live.as_str(), seen, claimed];
+        let args = self.fence_args(claim);
+        let result = self
+            .with_connection(|c| self.deadlined(c, &self.release_script, &keys, &args))
+            .and_then(|((status, context), _): ((i64, String), _)| answered(status, context).map(drop));
+        settled(claim, result)
+    }
 }
 
 impl RedisNonceStore {
+    /// Runs `script` with `args` and then a deadline: the server's `TIME`
+    /// now plus the read/write timeout, read on the node that holds
+    /// `keys[0]`; so a script that reaches a stalled server after the
+    /// caller gave up changes nothing. Also says when the script was sent.
+    fn deadlined<T: redis::FromRedisValue>(
+        &self,
+        connection: &mut dyn redis::ConnectionLike,
+        script: &Lua,
+        keys: &[&str; 3],
+        args: &[String],
+    ) -> redis::RedisResult<(T, Instant)> {
+        let [live, ..] = *keys;
+        let deadline = self.deadline(self.time.run(connection, &[live], &[])?);
+        let args = [args, &[deadline.to_string()]].concat();
+        let sent = Instant::now();
+        Ok((script.run(connection, keys, &args)?, sent))
+    }
+
+    /// The claim script's arguments but the deadline.
+    fn claim_args(&self, submission_key: &str, lease: Duration) -> [String; 4] {
+        [
+            self.holder.id().to_owned(),
+            submission_digest(submission_key),
+            millis(lease).to_string(),
+            millis(self.retention).to_string(),
+        ]
+    }
+
+    /// A claim from the claim script's answer; its lease measured from
+    /// `sent`, before the script ran.
+    fn claimed(
+        &self,
+        nonce: &str,
+        (status, context, token, left): Claimed,
+        sent: Instant,
+        hold: Hold,
+    ) -> Result<Claim> {
+        match status {
+            1 => {
+                let ends = sent + Duration::from_millis(left);
+                Ok(Claim::new(nonce, context, token, self.holder.id(), ends).held(hold))
+            }
+            5 => Err(Error::NonceClaimed {
+                retry_after: Duration::from_millis(left),
+            }),
+            other => Err(refusal(other)),
+        }
+    }
+
+    /// The claim of `nonce` reserved in this holder, or why not.
+    fn hold(&self, nonce: &str, lease: Duration) -> Result<Hold> {
+        check_lease(lease)?;
+        if !is_well_formed(nonce) {
+            return Err(Error::NonceUnknown);
+        }
+        self.holder.hold(nonce, lease, Instant::now())
+    }
+
+    fn fence_args(&self, claim: &Claim) -> [String; 2] {
+        [claim.token().to_string(), claim.holder().to_owned()]
+    }
+
     fn issue_args(&self, context: &str, ttl: Duration) -> [String; 3] {
         [
             context.to_owned(),
@@ -525,6 +724,77 @@ impl crate::AsyncNonceStore for RedisNonceStore {
         .map_err(backend)?;
         answered(status, context)
     }
+
+    async fn claim(&self, nonce: &str, submission_key: &str, lease: Duration) -> Result<Claim> {
+        let hold = self.hold(nonce, lease)?;
+        let keys = self.claim_keys(nonce);
+        let [live, seen, claimed] = &keys;
+        let keys = [live.as_str(), seen, claimed];
+        let args = self.claim_args(submission_key, lease);
+        let (answer, sent) = self.deadlined_async(&self.claim_script, &keys, &args).await?;
+        self.claimed(nonce, answer, sent, hold)
+    }
+
+    async fn consume_claimed(&self, claim: &Claim) -> Result<String> {
+        if !is_well_formed(claim.nonce()) {
+            return Err(Error::NonceUnknown);
+        }
+        let keys = self.claim_keys(claim.nonce());
+        let [live, seen, claimed] = &keys;
+        let keys = [live.as_str(), seen, claimed];
+        let [token, holder] = self.fence_args(claim);
+        let args = [token, holder, millis(self.retention).to_string()];
+        let result = self
+            .deadlined_async(&self.consume_claimed_script, &keys, &args)
+            .await
+            .and_then(|((status, context), _): ((i64, String), _)| answered(status, context));
+        settled(claim, result)
+    }
+
+    async fn release(&self, claim: &Claim) -> Result<()> {
+        if !is_well_formed(claim.nonce()) {
+            return Err(Error::NonceUnknown);
+        }
+        let keys = self.claim_keys(claim.nonce());
+        let [live, seen, claimed] = &keys;
+        let keys = [live.as_str(), seen, claimed];
+        let args = self.fence_args(claim);
+        let result = self
+            .deadlined_async(&self.release_script, &keys, &args)
+            .await
+            .and_then(|((status, context), _): ((i64, String), _)| answered(status, context).map(drop));
+        settled(claim, result)
+    }
+}
+
+#[cfg(feature = "redis-async")]
+impl RedisNonceStore {
+    /// [`deadlined`](Self::deadlined) on the async connection, tried once
+    /// more if the connection was found dropped, as `consume` is.
+    async fn deadlined_async<T: redis::FromRedisValue>(
+        &self,
+        script: &Lua,
+        keys: &[&str; 3],
+        args: &[String],
+    ) -> Result<(T, Instant)> {
+        let [live, ..] = *keys;
+        let mut connection = self.connection().await?;
+        let mut result = Err(redis::RedisError::from((redis::ErrorKind::Io, "not tried")));
+        for _ in 0..2 {
+            result = async {
+                let deadline = self.deadline(self.time.run_async(&mut connection, &[live], &[]).await?);
+                let args = [args, &[deadline.to_string()]].concat();
+                let sent = Instant::now();
+                Ok((script.run_async(&mut connection, keys, &args).await?, sent))
+            }
+            .await;
+            match &result {
+                Err(error) if retryable(error) => continue,
+                _ => break,
+            }
+        }
+        result.map_err(backend)
+    }
 }
 
 /// The async API's connection: one for the whole store, reconnecting.
@@ -602,6 +872,98 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
     use super::*;
+
+    /// The claim scripts on a real server, an answer lost in between: the
+    /// same holder and submission get the same claim back, anyone else
+    /// waits; consume and release are idempotent per claim and fenced by
+    /// token and holder; past its deadline a script changes nothing.
+    #[test]
+    #[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
+    fn the_claim_scripts_are_idempotent_per_claim_and_void_after_their_deadline() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(["--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start redis-server: {error}"));
+        let url = format!("redis://127.0.0.1:{port}/");
+        let mut connection = (0..100)
+            .find_map(|_| {
+                std::thread::sleep(Duration::from_millis(50));
+                redis::Client::open(url.as_str())
+                    .and_then(|client| client.get_connection())
+                    .ok()
+            })
+            .unwrap();
+        let store = RedisNonceStore::open(&url).unwrap();
+        let nonce = store.issue("application-9", Duration::from_secs(60)).unwrap();
+        let keys = store.claim_keys(&nonce);
+        let keys = [keys[0].as_str(), &keys[1], &keys[2]];
+        let (past, future) = ("1".to_owned(), (u64::MAX / 2).to_string());
+        let mut run = |script: &Lua, args: &[&str], deadline: &str| -> (i64, String, u64) {
+            let mut args: Vec<String> = args.iter().map(|&a| a.to_owned()).collect();
+            args.push(deadline.to_owned());
+            let answer: redis::Value = script.run(&mut connection, &keys, &args).unwrap();
+            let (status, context, token, _): (i64, String, u64, u64) = match redis::from_redis_value(answer.clone()) {
+                Ok(claimed) => claimed,
+                Err(_) => {
+                    let (status, context): (i64, String) = redis::from_redis_value(answer).unwrap();
+                    (status, context, 0, 0)
+                }
+            };
+            (status, context, token)
+        };
+        let claim = |holder: &'static str, submission: &'static str| [holder, submission, "30000", "60000"];
+        let ok = |token| (1, "application-9".to_owned(), token);
+        assert_eq!(
+            run(&store.claim_script, &claim("h1", "s1"), &past).0,
+            4,
+            "past its deadline"
+        );
+        assert_eq!(run(&store.claim_script, &claim("h1", "s1"), &future), ok(1));
+        assert_eq!(run(&store.claim_script, &claim("h1", "s1"), &future), ok(1), "a retry");
+        assert_eq!(
+            run(&store.claim_script, &claim("h2", "s1"), &future).0,
+            5,
+            "another holder"
+        );
+        assert_eq!(
+            run(&store.claim_script, &claim("h1", "s2"), &future).0,
+            5,
+            "another submission"
+        );
+        assert_eq!(run(&store.release_script, &["1", "h1"], &past).0, 4);
+        assert_eq!(run(&store.release_script, &["1", "h2"], &future).0, 6, "not its claim");
+        assert_eq!(run(&store.release_script, &["1", "h1"], &future).0, 1);
+        assert_eq!(run(&store.claim_script, &claim("h2", "s1"), &future), ok(2));
+        assert_eq!(
+            run(&store.release_script, &["1", "h1"], &future).0,
+            1,
+            "a retried release"
+        );
+        let consume = |token: &'static str, holder: &'static str| [token, holder, "60000"];
+        assert_eq!(run(&store.consume_claimed_script, &consume("1", "h1"), &future).0, 6);
+        assert_eq!(run(&store.consume_claimed_script, &consume("2", "h2"), &past).0, 4);
+        let consumed = (1, "application-9".to_owned(), 0);
+        assert_eq!(
+            run(&store.consume_claimed_script, &consume("2", "h2"), &future),
+            consumed
+        );
+        assert_eq!(
+            run(&store.consume_claimed_script, &consume("2", "h2"), &future),
+            consumed
+        );
+        assert_eq!(run(&store.consume_claimed_script, &consume("2", "h1"), &future).0, 6);
+        assert_eq!(run(&store.release_script, &["2", "h2"], &future).0, 2);
+        assert_eq!(run(&store.claim_script, &claim("h2", "s1"), &future).0, 2);
+        let _ = server.kill();
+        let _ = server.wait();
+    }
 
     /// The consume script on a real server: a retry with the call's token
     /// gets the context again, any other consume of a used nonce is a

@@ -99,6 +99,28 @@ impl SealedCredentials<'_> {
     }
 }
 
+impl SealedCredentials<'_> {
+    /// The submission's name for [`NonceStore::claim`](crate::NonceStore::claim):
+    /// URL-safe base64 of SHA-256 over the encrypted credentials secret as
+    /// sent (decoded from base64 on the Bot API, so both APIs agree).
+    /// RSA-OAEP makes that secret different for every submission, and the
+    /// same in every redelivery of one.
+    pub(crate) fn submission_key(&self) -> String {
+        use ::base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use ::base64::Engine as _;
+        use sha2::Digest as _;
+        let digest = match self.secret {
+            // Text that is not base64 never decrypts; any stable name will do.
+            Bytes::Base64(text) => match base64::decode(text, "credentials.secret") {
+                Ok(bytes) => sha2::Sha256::digest(bytes),
+                Err(_) => sha2::Sha256::digest(text.as_bytes()),
+            },
+            Bytes::Raw(bytes) => sha2::Sha256::digest(bytes),
+        };
+        URL_SAFE_NO_PAD.encode(digest)
+    }
+}
+
 impl SealedPassport<'_> {
     /// Checks every limit, then decrypts, verifies and decodes.
     pub(crate) fn open(self, key: &PrivateKey, nonce: NonceCheck<'_>, limits: &Limits) -> Result<DecryptedPassport> {

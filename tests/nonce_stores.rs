@@ -1,6 +1,7 @@
-//! Replay protection on both stores: the same behaviour from the in-memory
-//! store and from a real Redis server (feature `redis`), including
-//! concurrent consumers of one nonce over separate connections. The Redis
+//! Replay protection and claims on both stores: the same behaviour from the
+//! in-memory store and from a real Redis server (feature `redis`), including
+//! concurrent consumers and claimants of one nonce over separate
+//! connections, leases that run out, and a stalled server. The Redis
 //! tests start their own `redis-server` on a free loopback port and stop it
 //! afterwards; without one installed they say they are skipped (and fail
 //! when `CI` is set).
@@ -35,6 +36,117 @@ fn behaves_as_a_nonce_store(store: &dyn NonceStore) {
     std::thread::sleep(Duration::from_millis(150));
     assert!(matches!(store.peek(&short), Err(Error::NonceExpired)));
     assert!(matches!(store.consume(&short), Err(Error::NonceExpired)));
+}
+
+const LEASE: Duration = Duration::from_secs(30);
+
+/// Claims on one store; `other`, if given, is another holder on the same
+/// nonces (another instance of the service).
+fn claims_behave(store: &dyn NonceStore, other: Option<&dyn NonceStore>) {
+    let nonce = store.issue("application-1", TTL).unwrap();
+    let claim = store.claim(&nonce, "submission-a", LEASE).unwrap();
+    assert_eq!((claim.nonce(), claim.context()), (nonce.as_str(), "application-1"));
+    assert!(claim.lease_left() <= LEASE && claim.lease_left() > LEASE / 2);
+    let taken = store.claim(&nonce, "submission-b", LEASE);
+    assert!(
+        matches!(taken, Err(Error::NonceClaimed { retry_after }) if retry_after <= LEASE),
+        "{taken:?}"
+    );
+    if let Some(other) = other {
+        // The same update at another instance: taken, not handed out twice.
+        let taken = other.claim(&nonce, "submission-a", LEASE);
+        assert!(
+            matches!(taken, Err(Error::NonceClaimed { retry_after }) if retry_after <= LEASE),
+            "{taken:?}"
+        );
+        // Claims are not consumes: peek still answers.
+        assert_eq!(other.peek(&nonce).unwrap(), "application-1");
+    }
+
+    // A retryable failure: released, and claimed again at once with a higher token.
+    store.release(&claim).unwrap();
+    store.release(&claim).unwrap();
+    let again = store.claim(&nonce, "submission-b", LEASE).unwrap();
+    assert_eq!(again.token(), claim.token() + 1);
+    // The released claim is fenced out.
+    assert!(matches!(store.consume_claimed(&claim), Err(Error::ClaimLost)));
+
+    // The same holder claiming the same submission after the answer was
+    // lost (here: the Claim dropped) gets the same claim back.
+    let (token, ends) = (again.token(), again.lease_ends());
+    drop(again);
+    let back = store.claim(&nonce, "submission-b", LEASE).unwrap();
+    assert_eq!(back.token(), token);
+    assert!(
+        back.lease_ends() <= ends + Duration::from_millis(100),
+        "the lease is not extended"
+    );
+
+    // Consumed once, the same claim's retry gets the context again.
+    assert_eq!(store.consume_claimed(&back).unwrap(), "application-1");
+    assert_eq!(store.consume_claimed(&back).unwrap(), "application-1");
+    assert!(matches!(store.consume_claimed(&claim), Err(Error::ClaimLost)));
+    assert!(matches!(store.release(&back), Err(Error::NonceReplayed)));
+    assert!(matches!(
+        store.claim(&nonce, "submission-b", LEASE),
+        Err(Error::NonceReplayed)
+    ));
+    assert!(matches!(store.consume(&nonce), Err(Error::NonceReplayed)));
+    if let Some(other) = other {
+        assert!(matches!(
+            other.claim(&nonce, "submission-a", LEASE),
+            Err(Error::NonceReplayed)
+        ));
+    }
+
+    // A nonce consumed without a claim: the claim's consume is a replay.
+    let nonce = store.issue("application-2", TTL).unwrap();
+    let claim = store.claim(&nonce, "submission-a", LEASE).unwrap();
+    assert_eq!(store.consume(&nonce).unwrap(), "application-2");
+    assert!(matches!(store.consume_claimed(&claim), Err(Error::NonceReplayed)));
+
+    // Claims fail as consume does.
+    assert!(matches!(
+        store.claim("never-issued-nonce", "s", LEASE),
+        Err(Error::NonceUnknown)
+    ));
+    assert!(matches!(
+        store.claim("bad key*with spaces", "s", LEASE),
+        Err(Error::NonceUnknown)
+    ));
+    assert!(matches!(
+        store.claim(&nonce, "s", Duration::ZERO),
+        Err(Error::InvalidLease { .. })
+    ));
+    let short = store.issue("application-3", Duration::from_millis(50)).unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    assert!(matches!(store.claim(&short, "s", LEASE), Err(Error::NonceExpired)));
+}
+
+/// A holder that dies: its lease runs out, `next` (another holder, or the
+/// same store) claims with a higher token, and the old claim can neither
+/// consume nor release.
+fn a_lapsed_lease_is_fenced_out(store: &dyn NonceStore, next: &dyn NonceStore) {
+    let lease = Duration::from_millis(500);
+    let nonce = store.issue("application-4", TTL).unwrap();
+    let dead = store.claim(&nonce, "submission-a", lease).unwrap();
+    assert!(matches!(
+        next.claim(&nonce, "submission-b", lease),
+        Err(Error::NonceClaimed { .. })
+    ));
+    std::thread::sleep(lease + Duration::from_millis(100));
+    let live = next.claim(&nonce, "submission-b", LEASE).unwrap();
+    assert!(live.token() > dead.token(), "{live:?} after {dead:?}");
+    assert!(matches!(store.consume_claimed(&dead), Err(Error::ClaimLost)));
+    assert!(matches!(store.release(&dead), Err(Error::ClaimLost)));
+    assert_eq!(next.consume_claimed(&live).unwrap(), "application-4");
+    assert!(matches!(store.consume_claimed(&dead), Err(Error::ClaimLost)));
+
+    // A lapsed lease nobody took over still consumes.
+    let nonce = store.issue("application-5", TTL).unwrap();
+    let slow = store.claim(&nonce, "submission-a", lease).unwrap();
+    std::thread::sleep(lease + Duration::from_millis(100));
+    assert_eq!(store.consume_claimed(&slow).unwrap(), "application-5");
 }
 
 fn replayed_passport_data_is_refused(store: &dyn NonceStore) {
@@ -82,6 +194,34 @@ fn memory_store() {
     common::exactly_one_consumer_wins(vec![shared; 8], 200);
 }
 
+#[test]
+fn memory_store_claims() {
+    let store = MemoryNonceStore::new();
+    claims_behave(&store, None);
+    a_lapsed_lease_is_fenced_out(&store, &store);
+    // One store shared by eight threads: one holder, whose claim alive
+    // keeps even its own other handlers out.
+    let shared: Arc<dyn NonceStore> = Arc::new(MemoryNonceStore::new());
+    common::exactly_one_claimant_wins(vec![shared; 8], 60);
+}
+
+#[test]
+fn submission_keys_name_the_submission() {
+    let key = common::key("keys/rsa2048_pkcs1.pem");
+    let seal = || {
+        PassportBuilder::new()
+            .email("a@example.org")
+            .seal(&key.public_key(), "nonce")
+            .unwrap()
+            .passport_data
+    };
+    let (first, second) = (seal(), seal());
+    assert_eq!(first.submission_key(), first.clone().submission_key());
+    assert_ne!(first.submission_key(), second.submission_key(), "a new submission");
+    assert_eq!(first.submission_key(), first.credentials.submission_key());
+    assert_eq!(first.submission_key().len(), 43);
+}
+
 #[cfg(feature = "redis")]
 mod redis {
     use super::*;
@@ -112,6 +252,55 @@ mod redis {
             .with_prefix("another-service");
         assert!(matches!(other.consume(&nonce), Err(Error::NonceUnknown)));
         assert_eq!(store.consume(&nonce).unwrap(), "x");
+    }
+
+    #[test]
+    #[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
+    fn redis_store_claims() {
+        let server = start();
+        let store = RedisNonceStore::open(&server.url).unwrap();
+        let other = RedisNonceStore::open(&server.url).unwrap();
+        claims_behave(&store, Some(&other));
+        a_lapsed_lease_is_fenced_out(&store, &other);
+        a_lapsed_lease_is_fenced_out(&store, &store);
+        // Eight instances race for each of 60 nonces: one claim each.
+        let stores: Vec<Arc<dyn NonceStore>> = (0..8)
+            .map(|_| Arc::new(RedisNonceStore::open(&server.url).unwrap()) as Arc<dyn NonceStore>)
+            .collect();
+        common::exactly_one_claimant_wins(stores, 60);
+        // The claim and its nonce's keys share one hash tag.
+        let nonce = store.issue("x", TTL).unwrap();
+        let _claim = store.claim(&nonce, "s", LEASE).unwrap();
+        let claim_key = format!("telegram-passport:nonce:{{{nonce}}}:claim");
+        assert_eq!(common::redis_server::cli(server.port, &["type", &claim_key]), "hash");
+    }
+
+    /// A stalled server: claim, consume_claimed and release fail fast as
+    /// "unavailable"; once it resumes, the claim is made and consumed.
+    #[test]
+    #[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
+    fn a_stalled_server_fails_claims_fast() {
+        let server = start();
+        let store = RedisNonceStore::open(&server.url)
+            .unwrap()
+            .with_timeouts(Duration::from_millis(500), Duration::from_millis(300));
+        let nonces = [store.issue("a", TTL).unwrap(), store.issue("b", TTL).unwrap()];
+        let held = store.claim(&nonces[1], "s", LEASE).unwrap();
+        server.signal("-STOP");
+        let started = std::time::Instant::now();
+        let claim = store.claim(&nonces[0], "s", LEASE);
+        let consume = store.consume_claimed(&held);
+        let release = store.release(&held);
+        let waited = started.elapsed();
+        server.signal("-CONT");
+        for result in [claim.map(drop), consume.map(drop), release] {
+            assert!(matches!(result, Err(Error::NonceStoreUnavailable(_))), "{result:?}");
+        }
+        // Generous: the point is no hang, not the exact timeout.
+        assert!(waited < Duration::from_secs(6), "{waited:?}");
+        let claim = store.claim(&nonces[0], "s", LEASE).unwrap();
+        assert_eq!(store.consume_claimed(&claim).unwrap(), "a");
+        assert_eq!(store.consume_claimed(&held).unwrap(), "b");
     }
 
     #[test]
@@ -197,6 +386,42 @@ mod asynchronous {
         behaves_as_a_nonce_store(&MemoryNonceStore::new()).await;
     }
 
+    /// Claims through the async API: fencing after a release, the same
+    /// claim's retry, and a claim whose future was dropped got back.
+    async fn claims_behave(store: &(impl AsyncNonceStore + 'static), other: &(impl AsyncNonceStore + 'static)) {
+        let nonce = store.issue("application-6", TTL).await.unwrap();
+        let claim = store.claim(&nonce, "submission-a", LEASE).await.unwrap();
+        assert_eq!(claim.context(), "application-6");
+        let taken = other.claim(&nonce, "submission-a", LEASE).await;
+        assert!(matches!(taken, Err(Error::NonceClaimed { .. })), "{taken:?}");
+        store.release(&claim).await.unwrap();
+        let again = other.claim(&nonce, "submission-a", LEASE).await.unwrap();
+        assert!(again.token() > claim.token());
+        assert!(matches!(store.consume_claimed(&claim).await, Err(Error::ClaimLost)));
+        let token = again.token();
+        drop(again);
+        let back = other.claim(&nonce, "submission-a", LEASE).await.unwrap();
+        assert_eq!(back.token(), token);
+        assert_eq!(other.consume_claimed(&back).await.unwrap(), "application-6");
+        assert_eq!(other.consume_claimed(&back).await.unwrap(), "application-6");
+        assert!(matches!(
+            store.claim(&nonce, "s", LEASE).await,
+            Err(Error::NonceReplayed)
+        ));
+        assert!(matches!(
+            store.claim("never-issued", "s", LEASE).await,
+            Err(Error::NonceUnknown)
+        ));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn memory_store_claims() {
+        let store = MemoryNonceStore::new();
+        claims_behave(&store, &store).await;
+        let shared = Arc::new(MemoryNonceStore::new());
+        common::exactly_one_claimant_wins_async(vec![shared; 8], 60).await;
+    }
+
     #[cfg(feature = "redis-async")]
     mod redis {
         use super::*;
@@ -231,6 +456,35 @@ mod asynchronous {
                 }
                 assert_eq!(winners, 1, "round {round}");
             }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        #[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
+        async fn redis_store_claims() {
+            let server = start();
+            let store = RedisNonceStore::open(&server.url).unwrap();
+            let other = RedisNonceStore::open(&server.url).unwrap();
+            claims_behave(&store, &other).await;
+            let stores: Vec<Arc<RedisNonceStore>> = (0..8)
+                .map(|_| Arc::new(RedisNonceStore::open(&server.url).unwrap()))
+                .collect();
+            common::exactly_one_claimant_wins_async(stores, 60).await;
+
+            // A stalled server: the claim fails fast; once it resumes, it is made.
+            let store = store.with_timeouts(Duration::from_millis(500), Duration::from_millis(300));
+            let nonce = AsyncNonceStore::issue(&store, "application-7", TTL).await.unwrap();
+            server.signal("-STOP");
+            let started = std::time::Instant::now();
+            let stalled = AsyncNonceStore::claim(&store, &nonce, "s", LEASE).await;
+            let waited = started.elapsed();
+            server.signal("-CONT");
+            assert!(matches!(stalled, Err(Error::NonceStoreUnavailable(_))), "{stalled:?}");
+            assert!(waited < Duration::from_secs(5), "{waited:?}");
+            let claim = AsyncNonceStore::claim(&store, &nonce, "s", LEASE).await.unwrap();
+            assert_eq!(
+                AsyncNonceStore::consume_claimed(&store, &claim).await.unwrap(),
+                "application-7"
+            );
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,8 +2,9 @@
 //! (`redis-server --cluster-enabled yes` ×3, `redis-cli --cluster create`):
 //! nonces spread over the masters, and issue, peek, consume, replay, expiry
 //! and exactly-once racing hold across nodes and across store instances
-//! that know the cluster through different nodes; a stalled master fails
-//! fast while the others serve; a restarted master is reconnected.
+//! that know the cluster through different nodes, and so do claims (one
+//! holder at a time, fencing, retries); a stalled master fails fast while
+//! the others serve; a restarted master is reconnected.
 
 #![cfg(feature = "redis-cluster")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
@@ -17,6 +18,7 @@ use common::redis_server::Cluster;
 use telegram_passport::{AsyncNonceStore, Error, NonceStore, RedisNonceStore};
 
 const TTL: Duration = Duration::from_secs(60);
+const LEASE: Duration = Duration::from_secs(30);
 
 /// A store that knows the cluster only through node `seed`.
 fn store(cluster: &Cluster, seed: usize) -> RedisNonceStore {
@@ -41,6 +43,28 @@ fn one_nonce_per_node(cluster: &Cluster, store: &RedisNonceStore) -> [String; 3]
         }
     }
     panic!("200 nonces did not reach all three masters");
+}
+
+/// On each master, through two instances with different seed nodes: one
+/// claim at a time, the released claim fenced out, the consume retried.
+fn claims_hold_across_nodes(cluster: &Cluster, a: &RedisNonceStore, b: &RedisNonceStore) {
+    for nonce in one_nonce_per_node(cluster, a) {
+        // The claim lives with its nonce's keys, on one node.
+        let claim_key = format!("telegram-passport:nonce:{{{nonce}}}:claim");
+        assert_eq!(cluster.owner(&claim_key), cluster.owner(&live_key(&nonce)));
+        let first = NonceStore::claim(a, &nonce, "submission", LEASE).unwrap();
+        let taken = NonceStore::claim(b, &nonce, "submission", LEASE);
+        assert!(matches!(taken, Err(Error::NonceClaimed { .. })), "{taken:?}");
+        NonceStore::release(a, &first).unwrap();
+        let second = NonceStore::claim(b, &nonce, "submission", LEASE).unwrap();
+        assert_eq!(second.token(), first.token() + 1);
+        assert!(matches!(NonceStore::consume_claimed(a, &first), Err(Error::ClaimLost)));
+        let context = NonceStore::consume_claimed(b, &second).unwrap();
+        assert_eq!(context, first.context());
+        assert_eq!(NonceStore::consume_claimed(b, &second).unwrap(), context);
+        let replay = NonceStore::claim(a, &nonce, "submission", LEASE);
+        assert!(matches!(replay, Err(Error::NonceReplayed)), "{replay:?}");
+    }
 }
 
 #[test]
@@ -87,6 +111,11 @@ fn nonces_spread_over_the_masters_and_are_consumed_exactly_once() {
     // race for each of 60 nonces (spread over all masters): one winner each.
     let racers = (0..8).map(|i| Arc::new(store(&cluster, i % 3)) as Arc<dyn NonceStore>);
     common::exactly_one_consumer_wins(racers.collect(), 60);
+
+    claims_hold_across_nodes(&cluster, &a, &b);
+    // And claim each of 60 nonces: one claim each.
+    let racers = (0..8).map(|i| Arc::new(store(&cluster, i % 3)) as Arc<dyn NonceStore>);
+    common::exactly_one_claimant_wins(racers.collect(), 60);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,6 +132,21 @@ async fn the_async_api_on_the_cluster() {
     }
     let issued = AsyncNonceStore::issue(&b, "async", TTL).await.unwrap();
     assert_eq!(NonceStore::consume(&a, &issued).unwrap(), "async");
+
+    // Claims: made through one seed node, fenced and consumed through another.
+    for nonce in one_nonce_per_node(&cluster, &a) {
+        let first = AsyncNonceStore::claim(&a, &nonce, "submission", LEASE).await.unwrap();
+        let taken = AsyncNonceStore::claim(&b, &nonce, "submission", LEASE).await;
+        assert!(matches!(taken, Err(Error::NonceClaimed { .. })), "{taken:?}");
+        AsyncNonceStore::release(&a, &first).await.unwrap();
+        let second = AsyncNonceStore::claim(&b, &nonce, "submission", LEASE).await.unwrap();
+        assert!(matches!(
+            AsyncNonceStore::consume_claimed(&a, &first).await,
+            Err(Error::ClaimLost)
+        ));
+        let context = AsyncNonceStore::consume_claimed(&b, &second).await.unwrap();
+        assert_eq!(context, first.context());
+    }
 }
 
 /// A stalled master (SIGSTOP): its nonces fail fast as "unavailable" and
@@ -114,17 +158,31 @@ fn a_stalled_master_fails_fast_while_the_others_serve() {
     let cluster = Cluster::start();
     let store = store(&cluster, 0);
     let nonces = one_nonce_per_node(&cluster, &store);
+    // Another instance, its pooled connection made before the stall.
+    let claimer = self::store(&cluster, 1);
+    assert!(NonceStore::peek(&claimer, &nonces[0]).is_ok());
     cluster.nodes[1].signal("-STOP");
     let started = Instant::now();
     let stalled = NonceStore::consume(&store, &nonces[1]);
     let waited = started.elapsed();
+    let started = Instant::now();
+    let stalled_claim = NonceStore::claim(&claimer, &nonces[1], "submission", LEASE);
+    let waited_claim = started.elapsed();
     let healthy = NonceStore::consume(&store, &nonces[2]);
     cluster.nodes[1].signal("-CONT");
     assert!(matches!(stalled, Err(Error::NonceStoreUnavailable(_))), "{stalled:?}");
+    assert!(
+        matches!(stalled_claim, Err(Error::NonceStoreUnavailable(_))),
+        "{stalled_claim:?}"
+    );
     // Generous: the point is no hang, not the exact timeout.
     assert!(waited < Duration::from_secs(4), "{waited:?}");
+    assert!(waited_claim < Duration::from_secs(4), "{waited_claim:?}");
     assert!(healthy.is_ok(), "{healthy:?}");
-    println!("a consume on the stalled master failed after {waited:.2?} (300 ms read timeout, retried)");
+    println!(
+        "a consume on the stalled master failed after {waited:.2?}, a claim after {waited_claim:.2?} \
+         (300 ms read timeout, retried)"
+    );
     cluster.wait_until_ok();
     assert!(NonceStore::consume(&store, &nonces[1]).is_ok());
     assert!(matches!(

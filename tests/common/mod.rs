@@ -11,7 +11,7 @@ use std::sync::{Arc, Barrier};
 
 use base64::Engine as _;
 use serde_json::Value;
-use telegram_passport::{Error, FileCredentials, NonceStore, PrivateKey, Secret, Sha256Hash};
+use telegram_passport::{AsyncNonceStore, Error, FileCredentials, NonceStore, PrivateKey, Secret, Sha256Hash};
 
 pub fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
@@ -110,5 +110,102 @@ pub fn exactly_one_consumer_wins(stores: Vec<Arc<dyn NonceStore>>, rounds: usize
     for round in 0..rounds {
         let winners: u32 = results.iter().map(|r| r[round]).sum();
         assert_eq!(winners, 1, "round {round}: {winners} consumers succeeded");
+    }
+}
+
+/// The lease of the claim races.
+pub const RACE_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The submission key racer `i` claims with: the same update delivered to
+/// every even racer, another submission of the same nonce to every odd one.
+pub fn racer_submission(i: usize) -> String {
+    format!("submission-{}", i % 2)
+}
+
+/// `stores[i]` serves thread `i`; each round, every thread claims the same
+/// nonce at once: exactly one gets the claim (and its context), every other
+/// one `NonceClaimed` with a wait no longer than the lease. Racers report
+/// what went wrong instead of panicking, so that none is left at a barrier.
+pub fn exactly_one_claimant_wins(stores: Vec<Arc<dyn NonceStore>>, rounds: usize) {
+    let threads = stores.len();
+    let nonces: Vec<String> = (0..rounds)
+        .map(|i| {
+            stores[0]
+                .issue(&format!("round-{i}"), std::time::Duration::from_secs(60))
+                .unwrap()
+        })
+        .collect();
+    let nonces = Arc::new(nonces);
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = stores
+        .into_iter()
+        .enumerate()
+        .map(|(i, store)| {
+            let (nonces, barrier) = (Arc::clone(&nonces), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                let claims: Vec<_> = nonces
+                    .iter()
+                    .enumerate()
+                    .map(|(round, nonce)| {
+                        barrier.wait();
+                        claimed(store.claim(nonce, &racer_submission(i), RACE_LEASE), round)
+                    })
+                    .collect();
+                // Claims are held until every round is over.
+                barrier.wait();
+                claims
+                    .into_iter()
+                    .map(|claim| claim.map(|claim| u32::from(claim.is_some())))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let results: Vec<Vec<Result<u32, String>>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    for round in 0..rounds {
+        let mut winners = 0;
+        for result in &results {
+            winners += result[round]
+                .as_ref()
+                .unwrap_or_else(|problem| panic!("round {round}: {problem}"));
+        }
+        assert_eq!(winners, 1, "round {round}: {winners} claimants succeeded");
+    }
+}
+
+/// The async twin of [`exactly_one_claimant_wins`]: tasks instead of threads.
+pub async fn exactly_one_claimant_wins_async<S: AsyncNonceStore + 'static>(stores: Vec<Arc<S>>, rounds: usize) {
+    for round in 0..rounds {
+        let nonce = stores[0]
+            .issue(&format!("round-{round}"), std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+        let racers: Vec<_> = stores
+            .iter()
+            .enumerate()
+            .map(|(i, store)| {
+                let (store, nonce) = (Arc::clone(store), nonce.clone());
+                tokio::spawn(async move { store.claim(&nonce, &racer_submission(i), RACE_LEASE).await })
+            })
+            .collect();
+        let mut claims = Vec::new();
+        for racer in racers {
+            claims.extend(claimed(racer.await.unwrap(), round).unwrap());
+        }
+        assert_eq!(claims.len(), 1, "round {round}: {} claimants succeeded", claims.len());
+    }
+}
+
+/// A racer's claim, none if it was told to wait, or what was wrong.
+fn claimed(
+    result: Result<telegram_passport::Claim, Error>,
+    round: usize,
+) -> Result<Option<telegram_passport::Claim>, String> {
+    match result {
+        Ok(claim) if claim.context() != format!("round-{round}") || claim.lease_left() > RACE_LEASE => {
+            Err(format!("{claim:?}"))
+        }
+        Ok(claim) => Ok(Some(claim)),
+        Err(Error::NonceClaimed { retry_after }) if retry_after <= RACE_LEASE => Ok(None),
+        Err(other) => Err(format!("{other:?}")),
     }
 }
