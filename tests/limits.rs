@@ -290,3 +290,49 @@ fn counts_are_refused_while_reading() {
         assert!(PassportData::from_json_with_limits(passport(limit + 1).as_bytes(), &lenient).is_ok());
     }
 }
+
+/// What a list's reader says it expected, and that a list is refused for
+/// its length before an item past the limit is looked at.
+#[test]
+fn lists_are_read_as_lists_and_only_up_to_their_limit() {
+    let credentials = r#""credentials":{"data":"","hash":"","secret":""}"#;
+    let text = |json: String| PassportData::from_json(json.as_bytes()).unwrap_err().to_string();
+    assert!(text(format!(r#"{{"data":5,{credentials}}}"#)).contains("expected a list"));
+    let files = text(format!(
+        r#"{{"data":[{{"type":"utility_bill","hash":"","files":5}}],{credentials}}}"#
+    ));
+    assert!(files.contains("files: invalid type: integer `5`, expected a list"), "{files}");
+    // Past the limit, items are counted, not read: a non-object there is
+    // still "too many", not "not an object".
+    let limit = Limits::default().files_per_element;
+    let items = format!("{},7,7", vec![r#"{"file_id":"f"}"#; limit].join(","));
+    let json = format!(r#"{{"data":[{{"type":"utility_bill","hash":"","files":[{items}]}}],{credentials}}}"#);
+    too_large(
+        PassportData::from_json(json.as_bytes()),
+        &format!("utility_bill.files is {} ", limit + 2),
+    );
+    let elements = format!(
+        "{},7",
+        vec![r#"{"type":"email","hash":""}"#; Limits::default().elements].join(",")
+    );
+    let json = format!(r#"{{"data":[{elements}],{credentials}}}"#);
+    too_large(PassportData::from_json(json.as_bytes()), "passport.data is 14 ");
+}
+
+/// The limits of one call end with it: a plain serde read afterwards on
+/// the same thread holds the defaults again.
+#[test]
+fn a_calls_limits_end_with_the_call() {
+    let credentials = r#""credentials":{"data":"","hash":"","secret":""}"#;
+    let many = format!(
+        r#"{{"data":[{}],{credentials}}}"#,
+        vec![r#"{"type":"email","hash":""}"#; 20].join(",")
+    );
+    let lenient = Limits {
+        elements: 100,
+        ..Limits::default()
+    };
+    assert!(PassportData::from_json_with_limits(many.as_bytes(), &lenient).is_ok());
+    assert!(serde_json::from_str::<PassportData>(&many).is_err());
+    assert!(PassportData::from_json(many.as_bytes()).is_err());
+}
