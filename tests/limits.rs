@@ -301,7 +301,10 @@ fn lists_are_read_as_lists_and_only_up_to_their_limit() {
     let files = text(format!(
         r#"{{"data":[{{"type":"utility_bill","hash":"","files":5}}],{credentials}}}"#
     ));
-    assert!(files.contains("files: invalid type: integer `5`, expected a list"), "{files}");
+    assert!(
+        files.contains("files: invalid type: integer `5`, expected a list"),
+        "{files}"
+    );
     // Past the limit, items are counted, not read: a non-object there is
     // still "too many", not "not an object".
     let limit = Limits::default().files_per_element;

@@ -108,10 +108,14 @@ fn prepare() -> Material {
         .chain_update(&credentials_hash)
         .finalize();
     needles.push(("credentials AES key".to_owned(), material[..32].to_vec()));
+    // A freed block's first 16 bytes hold the allocator's own links: the
+    // rest of the derived key and the IV is what a freed copy still shows.
+    needles.push(("credentials derived key and IV".to_owned(), material[16..64].to_vec()));
     let mut derived = |name: &str, secret: &[u8], hash: &[u8]| {
         needles.push((format!("{name} secret"), secret.to_vec()));
         let material = Sha512::new().chain_update(secret).chain_update(hash).finalize();
         needles.push((format!("{name} AES key"), material[..32].to_vec()));
+        needles.push((format!("{name} derived key and IV"), material[16..64].to_vec()));
     };
     for element in [ElementType::PersonalDetails, ElementType::Passport] {
         let value = credentials.secure_value(element).unwrap();
@@ -236,7 +240,9 @@ fn parent() -> usize {
         .needles
         .iter()
         .map(|(name, _)| name)
-        .filter(|name| !name.contains("AES key") && !name.starts_with("credentials secret"))
+        .filter(|name| {
+            !name.contains("AES key") && !name.contains("derived key") && !name.starts_with("credentials secret")
+        })
         .filter(|name| !alive.contains_key(*name))
         .collect();
     if !unseen.is_empty() {
