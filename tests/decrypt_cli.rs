@@ -15,30 +15,8 @@ use common::{assert_subset, b64, data_dir, load, sha256_hex};
 fn decrypt_tool() -> Command {
     static TOOL: OnceLock<PathBuf> = OnceLock::new();
     let tool = TOOL.get_or_init(|| {
-        let features: Vec<&str> = [
-            ("aws-lc", cfg!(feature = "aws-lc")),
-            ("redis", cfg!(feature = "redis")),
-            ("redis-async", cfg!(feature = "redis-async")),
-            ("redis-cluster", cfg!(feature = "redis-cluster")),
-            ("tracing", cfg!(feature = "tracing")),
-            ("openssl-compare", cfg!(feature = "openssl-compare")),
-        ]
-        .into_iter()
-        .filter_map(|(name, on)| on.then_some(name))
-        .collect();
-        let output = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--example", "decrypt", "--message-format=json"])
-            .args(["--no-default-features", "--features", &features.join(",")])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8(output.stdout)
-            .unwrap()
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|message| message["target"]["name"] == "decrypt" && message["target"]["kind"][0] == "example")
-            .find_map(|message| Some(PathBuf::from(message["executable"].as_str()?)))
+        common::examples::build(&["--example", "decrypt"])
+            .remove("decrypt")
             .expect("cargo build names the decrypt example's executable")
     });
     Command::new(tool)

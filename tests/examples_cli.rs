@@ -5,50 +5,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-/// Every example this build has, by name, built with this test's features.
-fn examples() -> BTreeMap<String, PathBuf> {
-    let features: Vec<&str> = [
-        ("aws-lc", cfg!(feature = "aws-lc")),
-        ("redis-async", cfg!(feature = "redis-async")),
-        ("redis-cluster", cfg!(feature = "redis-cluster")),
-        ("tracing", cfg!(feature = "tracing")),
-        ("openssl-compare", cfg!(feature = "openssl-compare")),
-    ]
-    .into_iter()
-    .filter_map(|(name, on)| on.then_some(name))
-    .collect();
-    let output = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--quiet",
-            "--examples",
-            "--message-format=json",
-            "--no-default-features",
-        ])
-        .args(["--features", &features.join(",")])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|message| message["target"]["kind"][0] == "example")
-        .filter_map(|message| {
-            let name = message["target"]["name"].as_str()?.to_owned();
-            Some((name, PathBuf::from(message["executable"].as_str()?)))
-        })
-        .collect()
-}
+use std::process::Command;
 
 #[test]
 fn help_on_stdout_and_usage_errors_exit_2() {
-    let examples = examples();
+    let examples = common::examples::build(&["--examples"]);
     for name in [
         "decrypt",
         "demo",

@@ -1,9 +1,10 @@
 //! Helpers shared by the integration tests: fixture loading and comparison,
-//! nonce-store races, and Redis servers.
+//! nonce-store races, Redis servers, and the examples as executables.
 
 #![allow(dead_code, unreachable_pub)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+pub mod examples;
 pub mod redis_server;
 
 use std::path::{Path, PathBuf};
@@ -74,18 +75,21 @@ pub fn assert_subset(expected: &Value, actual: &Value, path: &str) {
     }
 }
 
+/// One nonce a round, its context naming the round.
+fn issue_rounds(store: &dyn NonceStore, rounds: usize) -> Arc<Vec<String>> {
+    let issue = |i| {
+        store
+            .issue(&format!("round-{i}"), std::time::Duration::from_secs(60))
+            .unwrap()
+    };
+    Arc::new((0..rounds).map(issue).collect())
+}
+
 /// `stores[i]` serves thread `i`; each round, every thread consumes the same
 /// nonce at once, and exactly one must win.
 pub fn exactly_one_consumer_wins(stores: Vec<Arc<dyn NonceStore>>, rounds: usize) {
     let threads = stores.len();
-    let nonces: Vec<String> = (0..rounds)
-        .map(|i| {
-            stores[0]
-                .issue(&format!("round-{i}"), std::time::Duration::from_secs(60))
-                .unwrap()
-        })
-        .collect();
-    let nonces = Arc::new(nonces);
+    let nonces = issue_rounds(stores[0].as_ref(), rounds);
     let barrier = Arc::new(Barrier::new(threads));
     let handles: Vec<_> = stores
         .into_iter()
@@ -128,14 +132,7 @@ pub fn racer_submission(i: usize) -> String {
 /// what went wrong instead of panicking, so that none is left at a barrier.
 pub fn exactly_one_claimant_wins(stores: Vec<Arc<dyn NonceStore>>, rounds: usize) {
     let threads = stores.len();
-    let nonces: Vec<String> = (0..rounds)
-        .map(|i| {
-            stores[0]
-                .issue(&format!("round-{i}"), std::time::Duration::from_secs(60))
-                .unwrap()
-        })
-        .collect();
-    let nonces = Arc::new(nonces);
+    let nonces = issue_rounds(stores[0].as_ref(), rounds);
     let barrier = Arc::new(Barrier::new(threads));
     let handles: Vec<_> = stores
         .into_iter()
