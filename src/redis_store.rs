@@ -542,21 +542,13 @@ impl NonceStore for RedisNonceStore {
     fn claim(&self, nonce: &str, submission_key: &str, lease: Duration) -> Result<Claim> {
         let hold = self.hold(nonce, lease)?;
         let keys = self.claim_keys(nonce);
-        let [live, seen, claimed] = &keys;
-        let keys = [live.as_str(), seen, claimed];
         let args = self.claim_args(submission_key, lease);
         let (answer, sent) = self.with_connection(|c| self.deadlined(c, &self.claim_script, &keys, &args))?;
         self.claimed(nonce, answer, sent, hold)
     }
 
     fn consume_claimed(&self, claim: &Claim) -> Result<String> {
-        if !is_well_formed(claim.nonce()) {
-            return Err(Error::NonceUnknown);
-        }
-        let keys = self.claim_keys(claim.nonce());
-        let [live, seen, claimed] = &keys;
-        let keys = [live.as_str(), seen, claimed];
-        let [token, holder] = self.fence_args(claim);
+        let (keys, [token, holder]) = self.fenced(claim)?;
         let args = [token, holder, millis(self.retention).to_string()];
         let result = self
             .with_connection(|c| self.deadlined(c, &self.consume_claimed_script, &keys, &args))
@@ -565,13 +557,7 @@ impl NonceStore for RedisNonceStore {
     }
 
     fn release(&self, claim: &Claim) -> Result<()> {
-        if !is_well_formed(claim.nonce()) {
-            return Err(Error::NonceUnknown);
-        }
-        let keys = self.claim_keys(claim.nonce());
-        let [live, seen, claimed] = &keys;
-        let keys = [live.as_str(), seen, claimed];
-        let args = self.fence_args(claim);
+        let (keys, args) = self.fenced(claim)?;
         let result = self
             .with_connection(|c| self.deadlined(c, &self.release_script, &keys, &args))
             .and_then(|((status, context), _): ((i64, String), _)| answered(status, context).map(drop));
@@ -588,14 +574,15 @@ impl RedisNonceStore {
         &self,
         connection: &mut dyn redis::ConnectionLike,
         script: &Lua,
-        keys: &[&str; 3],
+        keys: &[String; 3],
         args: &[String],
     ) -> redis::RedisResult<(T, Instant)> {
-        let [live, ..] = *keys;
+        let keys = keys.each_ref().map(String::as_str);
+        let [live, ..] = keys;
         let deadline = self.deadline(self.time.run(connection, &[live], &[])?);
         let args = [args, &[deadline.to_string()]].concat();
         let sent = Instant::now();
-        Ok((script.run(connection, keys, &args)?, sent))
+        Ok((script.run(connection, &keys, &args)?, sent))
     }
 
     /// The claim script's arguments but the deadline.
@@ -638,8 +625,14 @@ impl RedisNonceStore {
         self.holder.hold(nonce, lease, Instant::now())
     }
 
-    fn fence_args(&self, claim: &Claim) -> [String; 2] {
-        [claim.token().to_string(), claim.holder().to_owned()]
+    /// The keys of a claim's nonce and the arguments that name the claim
+    /// (its token and holder); a nonce this store never issued is unknown.
+    fn fenced(&self, claim: &Claim) -> Result<([String; 3], [String; 2])> {
+        if !is_well_formed(claim.nonce()) {
+            return Err(Error::NonceUnknown);
+        }
+        let args = [claim.token().to_string(), claim.holder().to_owned()];
+        Ok((self.claim_keys(claim.nonce()), args))
     }
 
     fn issue_args(&self, context: &str, ttl: Duration) -> [String; 3] {
@@ -728,21 +721,13 @@ impl crate::AsyncNonceStore for RedisNonceStore {
     async fn claim(&self, nonce: &str, submission_key: &str, lease: Duration) -> Result<Claim> {
         let hold = self.hold(nonce, lease)?;
         let keys = self.claim_keys(nonce);
-        let [live, seen, claimed] = &keys;
-        let keys = [live.as_str(), seen, claimed];
         let args = self.claim_args(submission_key, lease);
         let (answer, sent) = self.deadlined_async(&self.claim_script, &keys, &args).await?;
         self.claimed(nonce, answer, sent, hold)
     }
 
     async fn consume_claimed(&self, claim: &Claim) -> Result<String> {
-        if !is_well_formed(claim.nonce()) {
-            return Err(Error::NonceUnknown);
-        }
-        let keys = self.claim_keys(claim.nonce());
-        let [live, seen, claimed] = &keys;
-        let keys = [live.as_str(), seen, claimed];
-        let [token, holder] = self.fence_args(claim);
+        let (keys, [token, holder]) = self.fenced(claim)?;
         let args = [token, holder, millis(self.retention).to_string()];
         let result = self
             .deadlined_async(&self.consume_claimed_script, &keys, &args)
@@ -752,13 +737,7 @@ impl crate::AsyncNonceStore for RedisNonceStore {
     }
 
     async fn release(&self, claim: &Claim) -> Result<()> {
-        if !is_well_formed(claim.nonce()) {
-            return Err(Error::NonceUnknown);
-        }
-        let keys = self.claim_keys(claim.nonce());
-        let [live, seen, claimed] = &keys;
-        let keys = [live.as_str(), seen, claimed];
-        let args = self.fence_args(claim);
+        let (keys, args) = self.fenced(claim)?;
         let result = self
             .deadlined_async(&self.release_script, &keys, &args)
             .await
@@ -774,10 +753,11 @@ impl RedisNonceStore {
     async fn deadlined_async<T: redis::FromRedisValue>(
         &self,
         script: &Lua,
-        keys: &[&str; 3],
+        keys: &[String; 3],
         args: &[String],
     ) -> Result<(T, Instant)> {
-        let [live, ..] = *keys;
+        let keys = keys.each_ref().map(String::as_str);
+        let [live, ..] = keys;
         let mut connection = self.connection().await?;
         let mut result = Err(redis::RedisError::from((redis::ErrorKind::Io, "not tried")));
         for _ in 0..2 {
@@ -785,7 +765,7 @@ impl RedisNonceStore {
                 let deadline = self.deadline(self.time.run_async(&mut connection, &[live], &[]).await?);
                 let args = [args, &[deadline.to_string()]].concat();
                 let sent = Instant::now();
-                Ok((script.run_async(&mut connection, keys, &args).await?, sent))
+                Ok((script.run_async(&mut connection, &keys, &args).await?, sent))
             }
             .await;
             match &result {
