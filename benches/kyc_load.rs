@@ -13,11 +13,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+#[path = "../tests/common/mod.rs"]
+mod common;
 #[path = "../tests/support/kyc.rs"]
 mod kyc;
-#[allow(dead_code, unreachable_pub)]
-#[path = "../tests/common/redis_server.rs"]
-mod redis_server;
+use common::redis_server;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// Builds the examples `selection` names (`["--examples"]`, or
-/// `["--example", "decrypt"]`) with this test's features; returns each
-/// executable by example name.
+/// `["--example", "decrypt"]`) with this test's features and profile (a
+/// bench's are optimised); returns each executable by example name.
 pub fn build(selection: &[&str]) -> BTreeMap<String, PathBuf> {
     let features: Vec<&str> = [
         ("aws-lc", cfg!(feature = "aws-lc")),
@@ -20,13 +20,16 @@ pub fn build(selection: &[&str]) -> BTreeMap<String, PathBuf> {
     .into_iter()
     .filter_map(|(name, on)| on.then_some(name))
     .collect();
-    let output = Command::new(env!("CARGO"))
+    let mut command = Command::new(env!("CARGO"));
+    command
         .args(["build", "--quiet", "--message-format=json"])
         .args(selection)
         .args(["--no-default-features", "--features", &features.join(",")])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if !cfg!(debug_assertions) {
+        command.arg("--release");
+    }
+    let output = command.output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout)
         .unwrap()

@@ -96,30 +96,8 @@ pub async fn bot_api() -> (Arc<BotApi>, String) {
 pub fn binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
-        let features: Vec<&str> = [
-            ("aws-lc", cfg!(feature = "aws-lc")),
-            ("redis-async", cfg!(feature = "redis-async")),
-            ("redis-cluster", cfg!(feature = "redis-cluster")),
-            ("tracing", cfg!(feature = "tracing")),
-        ]
-        .into_iter()
-        .filter_map(|(name, on)| on.then_some(name))
-        .collect();
-        let mut command = Command::new(env!("CARGO"));
-        command
-            .args(["build", "--quiet", "--example", "kyc_backend", "--message-format=json"])
-            .args(["--no-default-features", "--features", &features.join(",")])
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if !cfg!(debug_assertions) {
-            command.arg("--release");
-        }
-        let output = command.output().unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8(output.stdout)
-            .unwrap()
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .find_map(|message| Some(PathBuf::from(message["executable"].as_str()?)))
+        crate::common::examples::build(&["--example", "kyc_backend"])
+            .remove("kyc_backend")
             .expect("cargo names the example's executable")
     })
 }
