@@ -107,24 +107,16 @@ struct ReadElement {
     hash: String,
 }
 
-/// What refuses a [`ReadElement`]: the typed error is kept for the read.
-struct Refused(String);
-
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 impl TryFrom<ReadElement> for EncryptedPassportElement {
-    type Error = Refused;
+    /// The refusal's text; the typed error is kept for the read.
+    type Error = String;
 
-    fn try_from(read: ReadElement) -> Result<Self, Refused> {
+    fn try_from(read: ReadElement) -> Result<Self, String> {
         let name = read.element_type;
         let within = |list: Option<Counted<PassportFile>>, part: &str| {
             list.map(|counted| counted.within(|| format!("{name}.{part}")))
                 .transpose()
-                .map_err(|error| Refused(json::keep_refusal(error)))
+                .map_err(json::keep_refusal)
         };
         Ok(Self {
             element_type: read.element_type,

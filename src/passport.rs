@@ -8,7 +8,6 @@
 
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
-use subtle::ConstantTimeEq;
 
 use crate::audit;
 use crate::error::{Error, Result};
@@ -276,7 +275,7 @@ fn paired(file: FileLocation, credentials: FileCredentials, part: impl FnOnce() 
 /// credentials hold, in constant time ([`Error::Inconsistent`] says why that
 /// error need not be opaque). A stated hash of another length differs.
 fn consistent(stated: &[u8], credentials: &Sha256Hash, field: impl FnOnce() -> String) -> Result<()> {
-    match bool::from(stated.ct_eq(credentials.as_bytes())) {
+    match crate::primitive::hash_matches(stated, credentials) {
         true => Ok(()),
         false => Err(Error::Inconsistent { field: field() }),
     }
