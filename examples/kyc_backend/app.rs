@@ -41,6 +41,7 @@ use tracing::Instrument as _;
 use crate::archive::{Archive, Committed};
 use crate::bot_api::{BotApi, Failure};
 use crate::limiter::StartLimiter;
+use crate::shared::SharedRedis;
 
 /// How long a request link stays valid.
 const REQUEST_TTL: Duration = Duration::from_secs(30 * 60);
@@ -59,6 +60,8 @@ pub(crate) struct Config {
     pub(crate) client_ip_header: Option<HeaderName>,
     /// Applications one client may open per ten minutes.
     pub(crate) starts_per_client: u16,
+    /// How long one instance owns a submission while working on it.
+    pub(crate) claim_lease: Duration,
 }
 
 /// The service's state, shared by all requests: configuration and handles,
@@ -73,8 +76,13 @@ pub(crate) struct App<S> {
 }
 
 /// The router, on a nonce store.
-pub(crate) fn router<S: AsyncNonceStore + 'static>(config: Config, nonces: S) -> Result<Router, Failure> {
+pub(crate) fn router<S: AsyncNonceStore + 'static>(
+    config: Config,
+    nonces: S,
+    shared: Option<SharedRedis>,
+) -> Result<Router, Failure> {
     let bot_id = telegram_passport::bot_id_from_token(&config.bot_token)?;
+    let _ = shared;
     let app = App {
         bot_id,
         nonces,

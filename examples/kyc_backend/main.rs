@@ -16,11 +16,14 @@ mod app;
 mod archive;
 mod bot_api;
 mod limiter;
+mod shared;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use telegram_passport::{MemoryNonceStore, PrivateKey, RedisNonceStore};
+
+use crate::shared::SharedRedis;
 
 const USAGE: &str = "\
 Usage: kyc_backend [--help]
@@ -32,10 +35,15 @@ Required:
   PASSPORT_PRIVATE_KEY  path to the bot's RSA private key (PEM), whose public key is registered with BotFather
   WEBHOOK_SECRET        the secret_token given to setWebhook (1-256 characters A-Z, a-z, 0-9, _ and -)
 Optional:
-  REDIS_URL             redis://host:port/db: keep nonces in Redis, so that several instances share them
-                        (default: in memory, one instance)
+  REDIS_URL             redis://host:port/db: keep nonces, claims, the application ledger and the start
+                        counts in Redis, so that several instances share them (default: in memory, one instance)
+  REDIS_CLUSTER         redis://host:port/,redis://host:port/,...: the same on a Redis Cluster, found
+                        through any of these nodes (instead of REDIS_URL)
   BOT_API_URL           default https://api.telegram.org
-  DATA_DIR              where accepted applications are stored, default kyc-data (shared by all instances)
+  DATA_DIR              where this instance stores accepted applications, default kyc-data (each instance
+                        may have its own: every application is stored by exactly one of them)
+  CLAIM_LEASE_SECONDS   how long one instance owns a submission while working on it, default 60: longer
+                        than the slowest submission takes (downloads included)
   LISTEN                address to serve on, default 127.0.0.1:8080
   CLIENT_IP_HEADER      a header your load balancer sets to the client's address, e.g. x-forwarded-for
                         (its last entry counts); default: the connection's address
@@ -43,7 +51,17 @@ Optional:
   RUST_LOG              what to log, default info (e.g. info,telegram_passport=debug); the
                         audit trail of each submission, never personal data or secrets";
 
-fn config() -> Result<(app::Config, Option<String>, String), String> {
+/// Where the instances' shared state lives.
+enum Shared {
+    /// In this process: one instance only.
+    Memory,
+    /// One Redis server.
+    Redis(String),
+    /// A Redis Cluster, through any of these nodes.
+    Cluster(Vec<String>),
+}
+
+fn config() -> Result<(app::Config, Shared, String), String> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let missing: Vec<&str> = ["TELEGRAM_BOT_TOKEN", "PASSPORT_PRIVATE_KEY", "WEBHOOK_SECRET"]
         .into_iter()
@@ -68,6 +86,21 @@ fn config() -> Result<(app::Config, Option<String>, String), String> {
             .map_err(|_| format!("STARTS_PER_CLIENT: not a number from 0 to 65535: {text}"))?,
         None => 10,
     };
+    let claim_lease = match var("CLAIM_LEASE_SECONDS") {
+        Some(text) => text
+            .parse()
+            .ok()
+            .filter(|seconds| (1..=3600).contains(seconds))
+            .map(std::time::Duration::from_secs)
+            .ok_or_else(|| format!("CLAIM_LEASE_SECONDS: not a number from 1 to 3600: {text}"))?,
+        None => std::time::Duration::from_secs(60),
+    };
+    let shared = match (var("REDIS_URL"), var("REDIS_CLUSTER")) {
+        (Some(_), Some(_)) => return Err("set REDIS_URL or REDIS_CLUSTER, not both".to_owned()),
+        (Some(url), None) => Shared::Redis(url),
+        (None, Some(nodes)) => Shared::Cluster(nodes.split(',').map(str::trim).map(str::to_owned).collect()),
+        (None, None) => Shared::Memory,
+    };
     let config = app::Config {
         bot_token: var("TELEGRAM_BOT_TOKEN").unwrap_or_default(),
         key,
@@ -76,9 +109,10 @@ fn config() -> Result<(app::Config, Option<String>, String), String> {
         data_dir: var("DATA_DIR").unwrap_or_else(|| "kyc-data".to_owned()).into(),
         client_ip_header,
         starts_per_client,
+        claim_lease,
     };
     let listen = var("LISTEN").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-    Ok((config, var("REDIS_URL"), listen))
+    Ok((config, shared, listen))
 }
 
 #[tokio::main]
@@ -97,7 +131,7 @@ async fn main() -> ExitCode {
     }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt().with_env_filter(filter).init();
-    let (config, redis_url, listen) = match config() {
+    let (config, shared, listen) = match config() {
         Ok(config) => config,
         Err(message) => {
             eprintln!("kyc_backend: {message}\n\n{USAGE}");
@@ -105,14 +139,23 @@ async fn main() -> ExitCode {
         }
     };
     let served = async {
-        let router = match redis_url {
-            Some(url) => {
-                tracing::info!("nonces in Redis");
-                app::router(config, RedisNonceStore::open(&url)?)?
+        let router = match shared {
+            Shared::Redis(url) => {
+                tracing::info!("shared state in Redis");
+                app::router(config, RedisNonceStore::open(&url)?, Some(SharedRedis::open(&url)?))?
             }
-            None => {
-                tracing::info!("nonces in memory: run one instance only");
-                app::router(config, MemoryNonceStore::new())?
+            #[cfg(feature = "redis-cluster")]
+            Shared::Cluster(nodes) => {
+                tracing::info!("shared state in a Redis Cluster");
+                let nodes: Vec<&str> = nodes.iter().map(String::as_str).collect();
+                let nonces = RedisNonceStore::open_cluster(nodes.iter().copied())?;
+                app::router(config, nonces, Some(SharedRedis::open_cluster(&nodes)?))?
+            }
+            #[cfg(not(feature = "redis-cluster"))]
+            Shared::Cluster(_) => return Err("REDIS_CLUSTER needs the redis-cluster feature".into()),
+            Shared::Memory => {
+                tracing::info!("state in memory: run one instance only");
+                app::router(config, MemoryNonceStore::new(), None)?
             }
         };
         let listener = tokio::net::TcpListener::bind(&listen).await?;

@@ -8,11 +8,11 @@
 #![allow(dead_code, unreachable_pub)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -35,6 +35,8 @@ pub struct BotApi {
     pub files: Mutex<HashMap<String, Vec<u8>>>,
     pub errors: Mutex<Vec<Value>>,
     pub messages: Mutex<Vec<Value>>,
+    /// Users who blocked the bot: `sendMessage` to them answers 403.
+    pub blocked: Mutex<HashSet<i64>>,
     pub get_file_calls: AtomicUsize,
     /// The number of the `getFile` call that fails (HTTP 500); 0 for none.
     pub failing_get_file: AtomicUsize,
@@ -63,6 +65,14 @@ async fn api_method(
             ok(json!(true))
         }
         "sendMessage" => {
+            if body["chat_id"]
+                .as_i64()
+                .is_some_and(|chat| api.blocked.lock().unwrap().contains(&chat))
+            {
+                let reply =
+                    json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"});
+                return (axum::http::StatusCode::FORBIDDEN, Json(reply));
+            }
             api.messages.lock().unwrap().push(body);
             ok(json!({"message_id": 1}))
         }
@@ -197,7 +207,13 @@ pub enum Kind {
     ExpiredNoSelfie,
     /// No residential address at all: nothing the app can point at.
     NoAddress,
+    /// Everything asked for, but the front side's download does not match
+    /// its credentials (the sender controls the bytes).
+    TamperedPhoto,
 }
+
+/// Update ids, unique within a test process.
+static UPDATE_IDS: AtomicI64 = AtomicI64::new(1);
 
 /// A submission: the update, and the photos it carries by stored file name.
 pub struct Submission {
@@ -263,9 +279,15 @@ pub fn submission(api: &BotApi, request: &PassportRequest, user: i64, kind: Kind
         photos.push(("identity_card-2.jpg".to_owned(), face));
     }
     let sealed = app.seal(&public_key, request.nonce()).unwrap();
-    api.files.lock().unwrap().extend(sealed.files.clone());
+    let mut files = sealed.files.clone();
+    if kind == Kind::TamperedPhoto {
+        let front = files.get_mut(&format!("front-{tag}")).unwrap();
+        let last = front.len() - 1;
+        front[last] ^= 1;
+    }
+    api.files.lock().unwrap().extend(files);
     let update = json!({
-        "update_id": user,
+        "update_id": UPDATE_IDS.fetch_add(1, Ordering::Relaxed),
         "message": {"message_id": 1, "date": 1_700_000_000, "from": {"id": user, "is_bot": false, "first_name": "A"},
                     "chat": {"id": user, "type": "private"}, "passport_data": sealed.passport_data},
     });
