@@ -351,3 +351,46 @@ pub async fn raw_start(backend: &str, source: IpAddr) -> u16 {
     let status = answer.get(9..12).and_then(|code| std::str::from_utf8(code).ok());
     status.and_then(|code| code.parse().ok()).unwrap_or(0)
 }
+
+impl Backend {
+    /// Starts the binary on `port` (a restart keeps its address) with
+    /// `env` on top of the settings every instance needs, its log (stderr)
+    /// appended to `log`; returns once it listens.
+    pub fn start_on(bot_api_url: &str, data_dir: &Path, port: u16, env: &[(&str, &str)], log: &Path) -> Backend {
+        let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys/rsa2048_pkcs1.pem");
+        let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        let child = Command::new(binary())
+            .env_clear()
+            .env("TELEGRAM_BOT_TOKEN", TOKEN)
+            .env("PASSPORT_PRIVATE_KEY", key)
+            .env("WEBHOOK_SECRET", SECRET)
+            .env("BOT_API_URL", bot_api_url)
+            .env("DATA_DIR", data_dir)
+            .env("LISTEN", format!("127.0.0.1:{port}"))
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .unwrap();
+        let mut backend = Backend {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..400 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return backend;
+            }
+            if let Some(status) = backend.child.try_wait().unwrap() {
+                panic!(
+                    "kyc_backend exited ({status}) before listening on port {port}; its log: {}",
+                    log.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!(
+            "kyc_backend did not start listening on port {port}; its log: {}",
+            log.display()
+        );
+    }
+}

@@ -1,0 +1,943 @@
+//! The `kyc_backend` example's promises under crashes and redeliveries, with
+//! real processes: three instances, each with a data folder of its own, on
+//! one shared Redis (persistent, restarted once mid-run) or a three-master
+//! Redis Cluster; a few hundred applicants of every kind; a stand-in
+//! Telegram that delivers each update until an instance answers 2xx (and
+//! now and then to two instances at once); instances killed (`SIGKILL`) at
+//! random moments and started again on their data folder and port.
+//!
+//! At the end everything stops, each instance starts once more on its data
+//! folder (its start-up sweep) and stops, and every applicant is accounted
+//! for: each application that should be accepted is stored exactly once,
+//! whole, across all data folders; a blocked user's never; every rejection
+//! was told; nothing decrypted is left outside an application folder; every
+//! update was answered. The figures are printed (`--nocapture`); a run that
+//! fails keeps its folder, with each instance's log, and names it.
+
+#![cfg(feature = "redis-cluster")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+#[path = "support/kyc.rs"]
+mod kyc;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::redis_server;
+use kyc::{Backend, BotApi, Kind, Submission};
+use serde_json::Value;
+use telegram_passport::PassportRequest;
+
+/// Applicants per run.
+const APPLICANTS: usize = 200;
+/// Time between two applicants' arrivals: the run lasts long enough for
+/// a dozen kills.
+const ARRIVAL: Duration = Duration::from_millis(120);
+/// What is not done by then is reported as not done, and the run stops.
+const RUN_LIMIT: Duration = Duration::from_secs(100);
+const INSTANCES: usize = 3;
+/// How long one instance owns a submission: short, so that a killed
+/// instance's claims run out within the run.
+const CLAIM_LEASE_SECONDS: &str = "3";
+/// One update in this many is first delivered to two instances at once.
+const TWICE_ONE_IN: u64 = 5;
+/// A `Retry-After` is honoured up to this long (Telegram waits longer).
+const RETRY_AFTER_CAP: Duration = Duration::from_secs(1);
+/// Time between kills, and how long a killed instance stays down.
+const KILL_EVERY: (Duration, Duration) = (Duration::from_millis(1000), Duration::from_millis(3000));
+const DOWN_FOR: (Duration, Duration) = (Duration::from_millis(200), Duration::from_millis(1000));
+
+/// The soak runs one at a time: two on two cores would measure each other.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
+async fn soak_on_one_redis_restarted_once() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let redis = redis_server::start_persistent();
+    let shared = ("REDIS_URL", redis.url.clone());
+    soak("one Redis server, restarted once", "one", shared, Some(redis)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
+async fn soak_on_a_redis_cluster() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let cluster = redis_server::Cluster::start();
+    let shared = ("REDIS_CLUSTER", cluster.urls().join(","));
+    soak("a three-master Redis Cluster", "cluster", shared, None).await;
+}
+
+/// What an applicant does.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Plan {
+    /// Everything right the first time.
+    Good,
+    /// An expired document without a selfie, then corrected.
+    Expired,
+    /// No address, then sent complete.
+    Missing,
+    /// A photo whose bytes do not match its credentials, then sent again.
+    Tampered,
+    /// An expired document, and the bot blocked: never told, never stored.
+    Blocked,
+}
+
+impl Plan {
+    /// The mix: interleaved, so that every kind meets every crash.
+    fn of(index: usize) -> Plan {
+        const MIX: [Plan; 20] = {
+            use Plan::*;
+            [
+                Good, Good, Good, Good, Good, Good, Good, Good, Expired, Expired, Expired, Expired, Missing, Missing,
+                Missing, Tampered, Tampered, Tampered, Blocked, Blocked,
+            ]
+        };
+        MIX[index * 7 % MIX.len()]
+    }
+
+    fn first(self) -> Kind {
+        match self {
+            Plan::Good => Kind::Good,
+            Plan::Expired | Plan::Blocked => Kind::ExpiredNoSelfie,
+            Plan::Missing => Kind::NoAddress,
+            Plan::Tampered => Kind::TamperedPhoto,
+        }
+    }
+
+    /// Whether the service must tell the user and the user sends again.
+    fn corrected(self) -> bool {
+        match self {
+            Plan::Expired | Plan::Missing | Plan::Tampered => true,
+            Plan::Good | Plan::Blocked => false,
+        }
+    }
+
+    fn accepted(self) -> bool {
+        self != Plan::Blocked
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Plan::Good => "accepted at once",
+            Plan::Expired => "rejected, then fixed",
+            Plan::Missing => "missing an element, then complete",
+            Plan::Tampered => "tampered photo, then sent again",
+            Plan::Blocked => "blocked the bot",
+        }
+    }
+}
+
+/// A small random source shared by every task (SplitMix64): the moments
+/// and targets of kills and deliveries, not cryptography.
+struct Random(AtomicU64);
+
+impl Random {
+    fn below(&self, n: u64) -> u64 {
+        let mut z = self.0.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) % n
+    }
+
+    fn instance(&self) -> usize {
+        self.below(INSTANCES as u64) as usize
+    }
+
+    fn between(&self, (low, high): (Duration, Duration)) -> Duration {
+        let span = (high - low).as_millis() as u64;
+        low + Duration::from_millis(self.below(span + 1))
+    }
+}
+
+/// The instances: each its port and data folder for life, and its process
+/// while it runs.
+struct Fleet {
+    api_url: String,
+    /// `REDIS_URL` or `REDIS_CLUSTER`, and its value.
+    shared: (&'static str, String),
+    ports: Vec<u16>,
+    data: Vec<PathBuf>,
+    logs: Vec<PathBuf>,
+    processes: Vec<Mutex<Option<Backend>>>,
+}
+
+impl Fleet {
+    fn new(api_url: String, shared: (&'static str, String), root: &Path) -> Fleet {
+        let port = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        Fleet {
+            api_url,
+            shared,
+            ports: (0..INSTANCES).map(|_| port()).collect(),
+            data: (0..INSTANCES).map(|i| root.join(format!("instance-{i}"))).collect(),
+            logs: (0..INSTANCES).map(|i| root.join(format!("instance-{i}.log"))).collect(),
+            processes: (0..INSTANCES).map(|_| Mutex::new(None)).collect(),
+        }
+    }
+
+    fn url(&self, instance: usize) -> String {
+        format!("http://127.0.0.1:{}", self.ports[instance])
+    }
+
+    /// Starts `instance` on its port and data folder; returns once it listens.
+    fn start(&self, instance: usize) {
+        let env = [
+            ("CLAIM_LEASE_SECONDS", CLAIM_LEASE_SECONDS),
+            ("STARTS_PER_CLIENT", "65535"),
+            ("RUST_LOG", "info"),
+            (self.shared.0, self.shared.1.as_str()),
+        ];
+        let backend = Backend::start_on(
+            &self.api_url,
+            &self.data[instance],
+            self.ports[instance],
+            &env,
+            &self.logs[instance],
+        );
+        let previous = self.processes[instance].lock().unwrap().replace(backend);
+        assert!(previous.is_none(), "instance {instance} started twice");
+    }
+
+    /// `SIGKILL`s `instance`, if it runs.
+    fn kill(&self, instance: usize) {
+        let process = self.processes[instance].lock().unwrap().take();
+        drop(process);
+    }
+
+    /// What `instance`'s log says about `needle`, colours removed.
+    fn log_lines(&self, needle: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (instance, log) in self.logs.iter().enumerate() {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            lines.extend(
+                text.lines()
+                    .filter(|line| line.contains(needle))
+                    .map(|line| format!("instance {instance}: {}", without_colours(line))),
+            );
+        }
+        lines
+    }
+}
+
+fn without_colours(line: &str) -> String {
+    let mut plain = String::new();
+    let mut escape = false;
+    for c in line.chars() {
+        match (escape, c) {
+            (false, '\u{1b}') => escape = true,
+            (false, c) => plain.push(c),
+            (true, 'm') => escape = false,
+            (true, _) => {}
+        }
+    }
+    plain
+}
+
+/// Counts, as the run goes.
+#[derive(Default)]
+struct Tally {
+    opened: AtomicUsize,
+    /// `/start` calls that failed (an instance down, Redis restarting).
+    start_retries: AtomicUsize,
+    /// Webhook calls, each instance counted.
+    deliveries: AtomicUsize,
+    /// Updates first delivered to two instances at once.
+    twice: AtomicUsize,
+    unavailable: AtomicUsize,
+    /// Connections refused or broken: the instance was down or died.
+    dead: AtomicUsize,
+    /// Any other answer that is not 2xx.
+    other: AtomicUsize,
+    kills: AtomicUsize,
+    redis_restarts: AtomicUsize,
+}
+
+impl Tally {
+    fn get(counter: &AtomicUsize) -> usize {
+        counter.load(Ordering::SeqCst)
+    }
+}
+
+/// Everything a run's tasks share.
+struct Run {
+    api: Arc<BotApi>,
+    fleet: Fleet,
+    http: reqwest::Client,
+    deadline: Instant,
+    stop: AtomicBool,
+    random: Random,
+    tally: Tally,
+    /// The messages each user got: when the user saw each, and its link.
+    inbox: Mutex<HashMap<i64, Vec<(Instant, String)>>>,
+    /// When an instance was killed or Redis restarted.
+    crashes: Mutex<Vec<Instant>>,
+}
+
+impl Run {
+    fn past_deadline(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    fn crashed(&self) {
+        self.crashes.lock().unwrap().push(Instant::now());
+    }
+}
+
+/// One webhook call's answer.
+enum Answer {
+    Status(u16, Option<Duration>),
+    Dead,
+}
+
+async fn post(run: &Run, instance: usize, body: &str) -> Answer {
+    run.tally.deliveries.fetch_add(1, Ordering::SeqCst);
+    let sent = run
+        .http
+        .post(format!("{}/telegram/webhook", run.fleet.url(instance)))
+        .header("X-Telegram-Bot-Api-Secret-Token", kyc::SECRET)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await;
+    let Ok(response) = sent else {
+        run.tally.dead.fetch_add(1, Ordering::SeqCst);
+        return Answer::Dead;
+    };
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse().ok())
+        .map(Duration::from_secs);
+    // Read to the end, so that the connection can serve the next call.
+    let _ = response.bytes().await;
+    if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+        run.tally.unavailable.fetch_add(1, Ordering::SeqCst);
+    } else if !status.is_success() {
+        run.tally.other.fetch_add(1, Ordering::SeqCst);
+    }
+    Answer::Status(status.as_u16(), retry_after)
+}
+
+/// How one update fared.
+#[derive(Debug)]
+struct Delivery {
+    update_id: i64,
+    answered: bool,
+    calls: usize,
+}
+
+/// Delivers `update` as Telegram does: to an instance, again and again
+/// after a short back-off (or the `Retry-After` asked for, capped), until
+/// one answers 2xx; now and then to two instances at once.
+async fn deliver(run: &Run, update: &Value) -> Delivery {
+    let body = update.to_string();
+    let mut delivery = Delivery {
+        update_id: update["update_id"].as_i64().unwrap(),
+        answered: false,
+        calls: 0,
+    };
+    for attempt in 0u32.. {
+        if run.past_deadline() {
+            break;
+        }
+        let first = run.random.instance();
+        let answers = if attempt == 0 && run.random.below(TWICE_ONE_IN) == 0 {
+            run.tally.twice.fetch_add(1, Ordering::SeqCst);
+            let second = (first + 1 + run.random.below(INSTANCES as u64 - 1) as usize) % INSTANCES;
+            let (a, b) = tokio::join!(post(run, first, &body), post(run, second, &body));
+            vec![a, b]
+        } else {
+            vec![post(run, first, &body).await]
+        };
+        delivery.calls += answers.len();
+        if answers
+            .iter()
+            .any(|answer| matches!(answer, Answer::Status(200..=299, _)))
+        {
+            delivery.answered = true;
+            break;
+        }
+        let backoff = Duration::from_millis(50 << attempt.min(4));
+        let asked = answers
+            .iter()
+            .filter_map(|answer| match answer {
+                Answer::Status(_, retry_after) => *retry_after,
+                Answer::Dead => None,
+            })
+            .max()
+            .map_or(Duration::ZERO, |asked| asked.min(RETRY_AFTER_CAP));
+        tokio::time::sleep(backoff.max(asked) + Duration::from_millis(run.random.below(50))).await;
+    }
+    delivery
+}
+
+/// `GET /start` at any instance until one opens an application.
+async fn open(run: &Run) -> Option<(String, PassportRequest)> {
+    while !run.past_deadline() {
+        let url = format!("{}/start", run.fleet.url(run.random.instance()));
+        let opened = async {
+            let response = run.http.get(url).send().await.ok()?;
+            if !response.status().is_success() {
+                return None;
+            }
+            let body: Value = response.json().await.ok()?;
+            let request = PassportRequest::parse_link(body["deep_link"].as_str()?).ok()?;
+            Some((body["application_id"].as_str()?.to_owned(), request))
+        };
+        if let Some(opened) = opened.await {
+            run.tally.opened.fetch_add(1, Ordering::SeqCst);
+            return Some(opened);
+        }
+        run.tally.start_retries.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// Seals a submission off the runtime's threads (RSA and AES in a debug build).
+async fn seal(run: &Run, request: PassportRequest, user: i64, kind: Kind) -> Submission {
+    let api = Arc::clone(&run.api);
+    tokio::task::spawn_blocking(move || kyc::submission(&api, &request, user, kind))
+        .await
+        .unwrap()
+}
+
+/// The first link a message to `user` carried, once the user sees it.
+async fn first_link(run: &Run, user: i64) -> Option<String> {
+    while !run.past_deadline() {
+        let link = run
+            .inbox
+            .lock()
+            .unwrap()
+            .get(&user)
+            .and_then(|messages| messages.first())
+            .map(|(_, link)| link.clone());
+        if link.is_some() {
+            return link;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+/// The users' Telegram apps: every message the stand-in Bot API took,
+/// into each user's inbox, as it arrives.
+async fn read_messages(run: Arc<Run>) {
+    let mut seen = 0;
+    loop {
+        let stopping = run.stop.load(Ordering::SeqCst);
+        run.collect_messages(&mut seen);
+        if stopping {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+impl Run {
+    /// The messages after the first `seen`, into their users' inboxes.
+    fn collect_messages(&self, seen: &mut usize) {
+        let messages = self.api.messages.lock().unwrap()[*seen..].to_vec();
+        *seen += messages.len();
+        let mut inbox = self.inbox.lock().unwrap();
+        for message in messages {
+            let link = message["reply_markup"]["inline_keyboard"][0][0]["url"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let user = message["chat_id"].as_i64().unwrap();
+            inbox.entry(user).or_default().push((Instant::now(), link));
+        }
+    }
+}
+
+/// One applicant's story, as it happened.
+struct Applicant {
+    plan: Plan,
+    user: i64,
+    application: Option<String>,
+    /// The photos of the submission that should be stored.
+    photos: Option<Vec<(String, Vec<u8>)>>,
+    deliveries: Vec<Delivery>,
+    /// Where the story stopped short, if it did.
+    stuck: Option<&'static str>,
+}
+
+/// Opens an application, sends what `plan` says, and (for a plan that is
+/// corrected) follows the link of the first message it gets with a good
+/// submission.
+async fn applicant(run: Arc<Run>, index: usize, plan: Plan) -> Applicant {
+    let user = 100_000 + index as i64;
+    if plan == Plan::Blocked {
+        run.api.blocked.lock().unwrap().insert(user);
+    }
+    let mut story = Applicant {
+        plan,
+        user,
+        application: None,
+        photos: None,
+        deliveries: Vec::new(),
+        stuck: None,
+    };
+    let Some((application, request)) = open(&run).await else {
+        story.stuck = Some("no instance opened an application");
+        return story;
+    };
+    story.application = Some(application);
+    let first = seal(&run, request, user, plan.first()).await;
+    if plan == Plan::Good {
+        story.photos = Some(first.photos.clone());
+    }
+    // The user reacts to the message, whatever becomes of the delivery.
+    let delivering = {
+        let (run, update) = (Arc::clone(&run), first.update.clone());
+        tokio::spawn(async move { deliver(&run, &update).await })
+    };
+    if plan.corrected() {
+        match first_link(&run, user).await {
+            None => story.stuck = Some("never told"),
+            Some(link) => match PassportRequest::parse_link(&link) {
+                Err(_) => story.stuck = Some("told without a usable link"),
+                Ok(request) => {
+                    let corrected = seal(&run, request, user, Kind::Good).await;
+                    story.photos = Some(corrected.photos.clone());
+                    let delivery = deliver(&run, &corrected.update).await;
+                    story.deliveries.push(delivery);
+                }
+            },
+        }
+    }
+    story.deliveries.insert(0, delivering.await.unwrap());
+    story
+}
+
+/// Kills an instance at random moments and starts it again on its data
+/// folder and port, until the run stops.
+async fn chaos(run: Arc<Run>) {
+    loop {
+        let pause = run.random.between(KILL_EVERY);
+        let until = Instant::now() + pause;
+        while Instant::now() < until && !run.stop.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if run.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let instance = run.random.instance();
+        let fleet = Arc::clone(&run);
+        tokio::task::spawn_blocking(move || fleet.fleet.kill(instance))
+            .await
+            .unwrap();
+        run.crashed();
+        run.tally.kills.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(run.random.between(DOWN_FOR)).await;
+        let fleet = Arc::clone(&run);
+        tokio::task::spawn_blocking(move || fleet.fleet.start(instance))
+            .await
+            .unwrap();
+    }
+}
+
+/// Restarts Redis (killed, started again on its append-only file) once a
+/// third of the applicants have opened their application.
+async fn restart_redis(run: Arc<Run>, redis: Arc<Mutex<Option<redis_server::Server>>>) {
+    while Tally::get(&run.tally.opened) < APPLICANTS / 3 {
+        if run.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    run.crashed();
+    tokio::task::spawn_blocking(move || {
+        let server = redis.lock().unwrap().take().unwrap();
+        let restarted = server.restart();
+        *redis.lock().unwrap() = Some(restarted);
+    })
+    .await
+    .unwrap();
+    run.tally.redis_restarts.fetch_add(1, Ordering::SeqCst);
+}
+
+/// One run: start, soak, stop, sweep, account. Panics with the accounting
+/// if a promise was broken.
+async fn soak(title: &str, name: &str, shared: (&'static str, String), redis: Option<redis_server::Server>) {
+    let began = Instant::now();
+    let root = kyc::data_dir(&format!("soak-{name}"));
+    std::fs::create_dir_all(&root).unwrap();
+    let (api, api_url) = kyc::bot_api().await;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let run = Arc::new(Run {
+        api,
+        fleet: Fleet::new(api_url, shared, &root),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap(),
+        deadline: began + RUN_LIMIT,
+        stop: AtomicBool::new(false),
+        random: Random(AtomicU64::new(seed)),
+        tally: Tally::default(),
+        inbox: Mutex::new(HashMap::new()),
+        crashes: Mutex::new(Vec::new()),
+    });
+    let starting = Arc::clone(&run);
+    tokio::task::spawn_blocking(move || (0..INSTANCES).for_each(|i| starting.fleet.start(i)))
+        .await
+        .unwrap();
+
+    let redis = redis.map(|server| Arc::new(Mutex::new(Some(server))));
+    let inbox = tokio::spawn(read_messages(Arc::clone(&run)));
+    let chaos = tokio::spawn(chaos(Arc::clone(&run)));
+    let restart = redis
+        .clone()
+        .map(|redis| tokio::spawn(restart_redis(Arc::clone(&run), redis)));
+    let mut applicants = Vec::new();
+    for index in 0..APPLICANTS {
+        applicants.push(tokio::spawn(applicant(Arc::clone(&run), index, Plan::of(index))));
+        tokio::time::sleep(ARRIVAL).await;
+    }
+    let mut stories = Vec::new();
+    for applicant in applicants {
+        stories.push(applicant.await.unwrap());
+    }
+    run.stop.store(true, Ordering::SeqCst);
+    chaos.await.unwrap();
+    if let Some(restart) = restart {
+        restart.await.unwrap();
+    }
+    inbox.await.unwrap();
+
+    // Everything stops; then each instance once more on its data folder,
+    // until its start-up sweep has run.
+    let fleet = Arc::clone(&run);
+    tokio::task::spawn_blocking(move || {
+        (0..INSTANCES).for_each(|i| fleet.fleet.kill(i));
+        for i in 0..INSTANCES {
+            fleet.fleet.start(i);
+            let incoming = fleet.fleet.data[i].join(".incoming");
+            let swept = Instant::now() + Duration::from_secs(5);
+            while entries(&incoming) > 0 && Instant::now() < swept {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            fleet.fleet.kill(i);
+        }
+    })
+    .await
+    .unwrap();
+    let taken = began.elapsed();
+
+    let accounting = account(&run, &stories);
+    println!("{}", accounting.table(title, &run, &stories, taken));
+    let broken = accounting.broken();
+    if broken.is_empty() {
+        drop(redis);
+        std::fs::remove_dir_all(&root).unwrap();
+        return;
+    }
+    let mut report = String::new();
+    for (promise, examples) in &broken {
+        let _ = writeln!(report, "broken: {promise}");
+        for example in examples.iter().take(3) {
+            let _ = writeln!(report, "  e.g. {example}");
+            let mut lines = run.fleet.log_lines(example.split(' ').next().unwrap_or_default());
+            lines.truncate(12);
+            for line in lines {
+                let _ = writeln!(report, "    {line}");
+            }
+        }
+    }
+    panic!(
+        "{report}every instance's log, and its data folder, are kept in {}",
+        root.display()
+    );
+}
+
+fn entries(folder: &Path) -> usize {
+    std::fs::read_dir(folder).map_or(0, |entries| entries.count())
+}
+
+/// What the data folders, the Bot API and the deliveries say at the end.
+#[derive(Default)]
+struct Accounting {
+    /// Applications stored, each once or more.
+    stored: usize,
+    /// "<application id> <what>" for each broken promise, by promise.
+    lost: Vec<String>,
+    stored_twice: Vec<String>,
+    not_whole: Vec<String>,
+    blocked_stored: Vec<String>,
+    unknown_folders: Vec<String>,
+    drafts_left: Vec<String>,
+    untold: Vec<String>,
+    unreported_photo: Vec<String>,
+    /// Messages beyond the first for one submission.
+    repeated: usize,
+    /// Repeats with no crash (a kill or a Redis restart) around them.
+    repeated_without_crash: Vec<String>,
+    /// Messages to users whose submission needed none.
+    unexpected_messages: Vec<String>,
+    unanswered: Vec<String>,
+    stuck: Vec<String>,
+}
+
+fn account(run: &Run, stories: &[Applicant]) -> Accounting {
+    let mut accounting = Accounting::default();
+    // Every application folder in every data folder, and every draft.
+    let mut folders: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (instance, data) in run.fleet.data.iter().enumerate() {
+        for entry in std::fs::read_dir(data).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if name == ".incoming" {
+                for draft in std::fs::read_dir(data.join(&name)).unwrap() {
+                    let draft = draft.unwrap().file_name().to_string_lossy().into_owned();
+                    accounting
+                        .drafts_left
+                        .push(format!("{draft} in instance {instance}'s .incoming"));
+                }
+            } else {
+                folders.entry(name).or_default().push(instance);
+            }
+        }
+    }
+    let inbox = run.inbox.lock().unwrap();
+    let crashes = run.crashes.lock().unwrap();
+    let errors = run.api.errors.lock().unwrap();
+    for story in stories {
+        if let Some(reason) = story.stuck {
+            let application = story.application.as_deref().unwrap_or("(none)");
+            accounting
+                .stuck
+                .push(format!("{application} user {}: {reason}", story.user));
+        }
+        for delivery in story.deliveries.iter().filter(|delivery| !delivery.answered) {
+            accounting.unanswered.push(format!(
+                "{} update {} ({}): {} calls, none answered 2xx",
+                story.application.as_deref().unwrap_or("(none)"),
+                delivery.update_id,
+                story.plan.describe(),
+                delivery.calls
+            ));
+        }
+        let Some(application) = &story.application else {
+            continue;
+        };
+        let holders = folders.remove(application).unwrap_or_default();
+        if !holders.is_empty() {
+            accounting.stored += 1;
+        }
+        let on = |what: &str| format!("{application} ({}): {what}", story.plan.describe());
+        match (story.plan.accepted(), holders.as_slice()) {
+            (false, []) => {}
+            (false, _) => accounting
+                .blocked_stored
+                .push(on(&format!("stored by instances {holders:?}"))),
+            (true, []) => accounting.lost.push(on("in no data folder")),
+            (true, [instance]) => {
+                let folder = run.fleet.data[*instance].join(application);
+                if let Err(problem) = whole(&folder, application, story) {
+                    accounting.not_whole.push(on(&problem));
+                }
+            }
+            (true, _) => accounting
+                .stored_twice
+                .push(on(&format!("stored by instances {holders:?}"))),
+        }
+        let messages = inbox.get(&story.user).map_or(&[][..], Vec::as_slice);
+        if !story.plan.corrected() {
+            if !messages.is_empty() {
+                accounting
+                    .unexpected_messages
+                    .push(on(&format!("{} messages", messages.len())));
+            }
+            continue;
+        }
+        let Some(((first, _), repeats)) = messages.split_first() else {
+            accounting.untold.push(on("no message"));
+            continue;
+        };
+        accounting.repeated += repeats.len();
+        for (seen, _) in repeats {
+            // An instance died (or Redis restarted) after sending the
+            // first message and before the submission was finished: the
+            // redelivery cannot know the message went out.
+            let since = first.checked_sub(Duration::from_secs(1)).unwrap_or(*first);
+            if !crashes.iter().any(|crash| (since..=*seen).contains(crash)) {
+                accounting.repeated_without_crash.push(on(&format!(
+                    "a message again {:.1?} after the first, no crash in between",
+                    *seen - *first
+                )));
+            }
+        }
+        if story.plan == Plan::Tampered {
+            let file_sources = [
+                "front_side",
+                "reverse_side",
+                "selfie",
+                "file",
+                "files",
+                "translation_file",
+                "translation_files",
+            ];
+            let reported = errors.iter().any(|call| {
+                call["user_id"] == story.user
+                    && call["errors"].as_array().is_some_and(|errors| {
+                        errors
+                            .iter()
+                            .any(|error| file_sources.contains(&error["source"].as_str().unwrap_or_default()))
+                    })
+            });
+            if !reported {
+                accounting
+                    .unreported_photo
+                    .push(on("no setPassportDataErrors with a file error"));
+            }
+        }
+    }
+    accounting.unknown_folders = folders
+        .into_iter()
+        .map(|(name, holders)| format!("{name}: a folder of no applicant, in instances {holders:?}"))
+        .collect();
+    accounting
+}
+
+/// Whether `folder` holds exactly the corrected (or first good) submission
+/// of `story`: its values and byte-identical photos.
+fn whole(folder: &Path, application: &str, story: &Applicant) -> Result<(), String> {
+    let photos = story
+        .photos
+        .as_ref()
+        .ok_or("stored, though no good submission was sent")?;
+    let json = std::fs::read(folder.join("application.json")).map_err(|e| format!("application.json: {e}"))?;
+    let values: Value = serde_json::from_slice(&json).map_err(|e| format!("application.json: {e}"))?;
+    if values["application_id"] != application || values["telegram_user_id"] != story.user {
+        return Err(format!(
+            "application.json names application {} of user {}",
+            values["application_id"], values["telegram_user_id"]
+        ));
+    }
+    if values["passport"]["elements"][1]["data"]["expiry_date"] != "01.01.2035" {
+        return Err("application.json holds a rejected submission".to_owned());
+    }
+    let mut names: Vec<String> = std::fs::read_dir(folder)
+        .map_err(|e| e.to_string())?
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut expected: Vec<String> = photos.iter().map(|(name, _)| name.clone()).collect();
+    expected.push("application.json".to_owned());
+    expected.sort();
+    if names != expected {
+        return Err(format!("files {names:?}, expected {expected:?}"));
+    }
+    for (name, bytes) in photos {
+        if std::fs::read(folder.join(name)).ok().as_ref() != Some(bytes) {
+            return Err(format!("{name} differs from the photo sent"));
+        }
+    }
+    Ok(())
+}
+
+impl Accounting {
+    /// Each broken promise, with its examples.
+    fn broken(&self) -> Vec<(&'static str, &[String])> {
+        [
+            ("an application that should be accepted is stored nowhere", &self.lost),
+            ("an application is stored by more than one instance", &self.stored_twice),
+            ("a stored application is not whole", &self.not_whole),
+            ("a blocked user's application is stored", &self.blocked_stored),
+            ("a folder belongs to no applicant", &self.unknown_folders),
+            ("a draft is left in .incoming", &self.drafts_left),
+            ("a rejected submission was not told", &self.untold),
+            (
+                "a tampered photo was not reported as a file error",
+                &self.unreported_photo,
+            ),
+            ("a message was repeated without a crash", &self.repeated_without_crash),
+            ("a message went to a user who needed none", &self.unexpected_messages),
+            ("an update was never answered 2xx", &self.unanswered),
+            ("an applicant's story stopped short", &self.stuck),
+        ]
+        .into_iter()
+        .filter(|(_, examples)| !examples.is_empty())
+        .map(|(promise, examples)| (promise, examples.as_slice()))
+        .collect()
+    }
+
+    fn table(&self, title: &str, run: &Run, stories: &[Applicant], taken: Duration) -> String {
+        let tally = &run.tally;
+        let mut kinds: BTreeMap<Plan, usize> = BTreeMap::new();
+        for story in stories {
+            *kinds.entry(story.plan).or_default() += 1;
+        }
+        let updates: usize = stories.iter().map(|story| story.deliveries.len()).sum();
+        let mut rows = vec![("applicants".to_owned(), format!("{}", stories.len()))];
+        rows.extend(
+            kinds
+                .iter()
+                .map(|(plan, count)| (format!("  {}", plan.describe()), count.to_string())),
+        );
+        let count = |counter: &AtomicUsize| Tally::get(counter).to_string();
+        rows.extend([
+            ("updates".to_owned(), updates.to_string()),
+            ("deliveries (webhook calls)".to_owned(), count(&tally.deliveries)),
+            (
+                "  of an update to two instances at once".to_owned(),
+                count(&tally.twice),
+            ),
+            ("  answered 503".to_owned(), count(&tally.unavailable)),
+            ("  to an instance down or dying".to_owned(), count(&tally.dead)),
+            ("  answered otherwise, not 2xx".to_owned(), count(&tally.other)),
+            ("/start calls retried".to_owned(), count(&tally.start_retries)),
+            ("instances killed (SIGKILL)".to_owned(), count(&tally.kills)),
+            ("Redis restarts".to_owned(), count(&tally.redis_restarts)),
+            (
+                "messages".to_owned(),
+                run.api.messages.lock().unwrap().len().to_string(),
+            ),
+            ("  repeated for one submission".to_owned(), self.repeated.to_string()),
+            (
+                "setPassportDataErrors calls".to_owned(),
+                run.api.errors.lock().unwrap().len().to_string(),
+            ),
+            ("stored".to_owned(), self.stored.to_string()),
+            ("lost".to_owned(), self.lost.len().to_string()),
+            ("stored twice".to_owned(), self.stored_twice.len().to_string()),
+            ("not whole".to_owned(), self.not_whole.len().to_string()),
+            (
+                "blocked users' stored".to_owned(),
+                self.blocked_stored.len().to_string(),
+            ),
+            (
+                "drafts left in .incoming".to_owned(),
+                self.drafts_left.len().to_string(),
+            ),
+            ("rejections not told".to_owned(), self.untold.len().to_string()),
+            (
+                "updates never answered 2xx".to_owned(),
+                self.unanswered.len().to_string(),
+            ),
+            ("time taken".to_owned(), format!("{:.1?}", taken)),
+        ]);
+        let mut table = format!("kyc soak on {title}\n");
+        for (label, value) in rows {
+            let _ = writeln!(table, "  {label:<42} {value:>8}");
+        }
+        table
+    }
+}
