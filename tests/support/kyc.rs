@@ -354,8 +354,8 @@ pub async fn raw_start(backend: &str, source: IpAddr) -> u16 {
 
 impl Backend {
     /// Starts the binary on `port` (a restart keeps its address) with
-    /// `env` on top of the settings every instance needs, its log (stderr)
-    /// appended to `log`; returns once it listens.
+    /// `env` on top of the settings every instance needs, its output (the
+    /// log, and any error) appended to `log`; returns once it listens.
     pub fn start_on(bot_api_url: &str, data_dir: &Path, port: u16, env: &[(&str, &str)], log: &Path) -> Backend {
         let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys/rsa2048_pkcs1.pem");
         let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
@@ -368,7 +368,7 @@ impl Backend {
             .env("DATA_DIR", data_dir)
             .env("LISTEN", format!("127.0.0.1:{port}"))
             .envs(env.iter().copied())
-            .stdout(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
             .stderr(log_file)
             .spawn()
             .unwrap();
