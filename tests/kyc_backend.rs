@@ -15,7 +15,7 @@ mod common;
 mod kyc;
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -248,43 +248,66 @@ mod on_redis {
     use super::*;
     use common::redis_server;
 
-    /// Two instances on one Redis and one data folder behind a "load
-    /// balancer" that sends each start to one and delivers each update to
-    /// both at once: every application is stored exactly once, complete.
+    /// Two instances on one Redis, each with its own data folder (two
+    /// machines), behind a "load balancer" that sends each start to one and
+    /// delivers each update to both at once: one works on it (each photo
+    /// downloaded once), the other is answered 503 with `Retry-After`, and
+    /// its redelivery 200; every application is stored exactly once, complete.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
     async fn two_instances_store_each_submission_once() {
         let redis = redis_server::start();
         let (api, api_url) = kyc::bot_api().await;
-        let data = kyc::data_dir("two");
+        // Slow enough downloads that the two deliveries overlap.
+        api.download_delay_ms.store(30, Ordering::SeqCst);
+        let data = [kyc::data_dir("two-a"), kyc::data_dir("two-b")];
         let backends = [
-            Backend::start(&api_url, &data, Some(&redis.url)),
-            Backend::start(&api_url, &data, Some(&redis.url)),
+            Backend::start(&api_url, &data[0], Some(&redis.url)),
+            Backend::start(&api_url, &data[1], Some(&redis.url)),
         ];
         let urls: Vec<String> = backends.iter().map(|b| b.url.clone()).collect();
         let mut applications = Vec::new();
-        for user in 0..30 {
+        let mut retry_afters = 0;
+        for user in 0..20 {
             let http = kyc::client(IpAddr::V4(Ipv4Addr::new(127, 0, 1, user as u8)));
             let (application, request) = start(&http, &urls[user % 2]).await.unwrap();
             let good = submission(&api, &request, user as i64, Kind::Good);
-            let (a, b) = tokio::join!(deliver(&http, &urls[0], &good), deliver(&http, &urls[1], &good));
-            assert_eq!((a, b), (200, 200), "user {user}");
+            let (a, b) = tokio::join!(
+                kyc::deliver_answer(&http, &urls[0], &good),
+                kyc::deliver_answer(&http, &urls[1], &good)
+            );
+            let mut answers = [a, b];
+            answers.sort_by_key(|answer| answer.0);
+            assert_eq!(answers[0].0, 200, "user {user}: one instance finished it");
+            if answers[1].0 == 503 {
+                let after: u64 = answers[1].1.as_deref().expect("Retry-After").parse().unwrap();
+                assert!((1..=60).contains(&after), "Retry-After: {after}");
+                retry_afters += 1;
+            } else {
+                assert_eq!(answers[1].0, 200, "user {user}");
+            }
+            // Telegram's redelivery of the 503, to either: finished, nothing downloaded.
+            assert_eq!(deliver(&http, &urls[user % 2], &good).await, 200);
             applications.push((application, good));
         }
+        assert!(retry_afters >= 10, "{retry_afters} of 20 overlapped");
+        assert_eq!(
+            api.get_file_calls.load(Ordering::SeqCst),
+            20 * 3,
+            "each photo downloaded once"
+        );
         for (application, good) in &applications {
+            let holders: Vec<&PathBuf> = data.iter().filter(|dir| dir.join(application).exists()).collect();
+            assert_eq!(holders.len(), 1, "{application} stored in {holders:?}");
             for (name, bytes) in &good.photos {
-                assert_eq!(&std::fs::read(data.join(application).join(name)).unwrap(), bytes);
+                assert_eq!(&std::fs::read(holders[0].join(application).join(name)).unwrap(), bytes);
             }
         }
-        assert_eq!(kyc::folders(&data), (30, 0));
-        // Delivered once more to either: refused by the shared store, nothing downloaded.
-        let http = kyc::client(LOCAL);
-        let calls = api.get_file_calls.load(Ordering::SeqCst);
-        for (i, (_, good)) in applications.iter().enumerate() {
-            assert_eq!(deliver(&http, &urls[i % 2], good).await, 200);
+        let (a, b) = (kyc::folders(&data[0]), kyc::folders(&data[1]));
+        assert_eq!((a.0 + b.0, a.1 + b.1), (20, 0), "{a:?} {b:?}");
+        for dir in &data {
+            std::fs::remove_dir_all(dir).unwrap();
         }
-        assert_eq!(api.get_file_calls.load(Ordering::SeqCst), calls);
-        std::fs::remove_dir_all(&data).unwrap();
     }
 
     /// Redis stalled (SIGSTOP): /start and the webhook answer 503 within

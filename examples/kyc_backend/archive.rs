@@ -1,16 +1,21 @@
-//! Where accepted applications are kept: `DATA_DIR/<application id>/`, a
-//! folder that appears whole or not at all. Each application is written
-//! into a private temporary folder under `DATA_DIR/.incoming/` (files
-//! 0600, folders 0700, everything synced to disk), then renamed into place
-//! in one step. A second writer of the same application (a redelivered
-//! update, another instance) finds the folder there and leaves it alone.
+//! Where this instance keeps accepted applications: `DATA_DIR/<application
+//! id>/`, a folder that appears whole or not at all.
+//!
+//! Each application is written into a private draft folder under
+//! `DATA_DIR/.incoming/` (files 0600, folders 0700, everything synced to
+//! disk) that its writer holds locked. A complete draft is *sealed* with the
+//! claim it was written under (`claim.json`: nonce, fencing token, holder),
+//! and only once that claim consumed the nonce is it renamed into place.
+//! A draft nobody holds belongs to a dead attempt: [`Archive::abandoned`]
+//! finds them (at start-up and while running, other instances' live drafts
+//! left alone), and the caller settles each one by its claim.
 
+use std::fs::File;
 use std::io::{ErrorKind, Write as _};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-/// Temporary folders older than this at start-up belong to a crashed run.
-const STALE: Duration = Duration::from_secs(3600);
+/// The file a sealed draft names its claim in.
+const CLAIM: &str = "claim.json";
 
 /// The data folder.
 pub(crate) struct Archive {
@@ -18,9 +23,23 @@ pub(crate) struct Archive {
     incoming: PathBuf,
 }
 
-/// An application being written; dropped unfinished, it is deleted.
+/// An application being written, locked by its writer; dropped before it
+/// is committed, it is deleted.
 pub(crate) struct Draft {
-    dir: tempfile::TempDir,
+    path: PathBuf,
+    /// The draft folder itself, locked while this value lives.
+    _lock: File,
+    /// Committed, or left for a later sweep: not deleted on drop.
+    kept: bool,
+}
+
+/// The claim a complete draft was written under.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Sealed {
+    pub(crate) nonce: String,
+    pub(crate) application: String,
+    pub(crate) token: u64,
+    pub(crate) holder: String,
 }
 
 /// What [`Draft::commit`] found.
@@ -33,34 +52,73 @@ pub(crate) enum Committed {
 }
 
 impl Archive {
-    /// Opens (creating, owner-only) the data folder, and deletes temporary
-    /// folders a crashed run left behind.
+    /// Opens (creating, owner-only) the data folder.
     pub(crate) fn open(root: PathBuf) -> std::io::Result<Self> {
         let incoming = root.join(".incoming");
         create_private_dir(&incoming)?;
-        for entry in std::fs::read_dir(&incoming)? {
-            let entry = entry?;
-            let age = entry.metadata()?.modified()?.elapsed().unwrap_or_default();
-            if age > STALE {
-                std::fs::remove_dir_all(entry.path())?;
-            }
-        }
         Ok(Self { root, incoming })
     }
 
-    /// A new, empty, owner-only draft.
+    /// A new, empty, owner-only draft, locked.
     pub(crate) fn draft(&self) -> std::io::Result<Draft> {
-        let mut builder = tempfile::Builder::new();
-        builder.prefix("application-");
-        #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
-        let dir = builder.tempdir_in(&self.incoming)?;
-        Ok(Draft { dir })
+        loop {
+            let name = telegram_passport::generate_nonce().map_err(std::io::Error::other)?;
+            let path = self.incoming.join(format!("draft-{name}"));
+            let mut builder = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            match builder.create(&path) {
+                Ok(()) => {}
+                Err(error) if error.kind() == ErrorKind::AlreadyExists => continue,
+                Err(error) => return Err(error),
+            }
+            let lock = File::open(&path)?;
+            lock.lock()?;
+            return Ok(Draft {
+                path,
+                _lock: lock,
+                kept: false,
+            });
+        }
     }
 
-    /// Whether the application's folder exists.
-    pub(crate) fn contains(&self, application_id: &str) -> bool {
-        self.root.join(application_id).exists()
+    /// The drafts no live writer holds (any instance's, if several share
+    /// this folder), each now locked by the caller, with the claim it was
+    /// sealed under (`None`: it was never complete). Entries that vanish
+    /// meanwhile (committed or removed by another) are skipped.
+    pub(crate) fn abandoned(&self) -> std::io::Result<Vec<(Draft, Option<Sealed>)>> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(&self.incoming)? {
+            let path = match entry {
+                Ok(entry) => entry.path(),
+                Err(error) if error.kind() == ErrorKind::NotFound => continue,
+                Err(error) => return Err(error),
+            };
+            let lock = match File::open(&path) {
+                Ok(lock) => lock,
+                Err(error) if error.kind() == ErrorKind::NotFound => continue,
+                Err(error) => return Err(error),
+            };
+            match lock.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => continue,
+                Err(std::fs::TryLockError::Error(error)) => return Err(error),
+            }
+            // Still the entry we locked: not renamed away meanwhile.
+            if !same_file(&lock, &path) {
+                continue;
+            }
+            let sealed = std::fs::read(path.join(CLAIM))
+                .ok()
+                .and_then(|json| serde_json::from_slice(&json).ok());
+            let draft = Draft {
+                path,
+                _lock: lock,
+                kept: false,
+            };
+            found.push((draft, sealed));
+        }
+        Ok(found)
     }
 }
 
@@ -71,25 +129,39 @@ impl Draft {
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(self.dir.path().join(name))?;
+        let mut file = options.open(self.path.join(name))?;
         file.write_all(bytes)?;
         file.sync_all()
     }
 
+    /// Marks the draft complete, written under `claim`: from now on it is
+    /// committed if that claim consumes the nonce, and deleted otherwise.
+    pub(crate) fn seal(&self, claim: &Sealed) -> std::io::Result<()> {
+        self.write(CLAIM, &serde_json::to_vec(claim)?)?;
+        sync_dir(&self.path)
+    }
+
+    /// Leaves the sealed draft as it is, unlocked, for a later sweep to
+    /// settle by its claim (the store could not say whether it consumed).
+    pub(crate) fn leave(mut self) {
+        self.kept = true;
+    }
+
     /// Renames the draft into place as `application_id`'s folder, unless
     /// that folder already exists.
-    pub(crate) fn commit(self, archive: &Archive, application_id: &str) -> std::io::Result<Committed> {
+    pub(crate) fn commit(mut self, archive: &Archive, application_id: &str) -> std::io::Result<Committed> {
         if !is_safe_name(application_id) {
             return Err(std::io::Error::new(ErrorKind::InvalidInput, "not an application id"));
         }
-        sync_dir(self.dir.path())?;
+        sync_dir(&self.path)?;
         let target = archive.root.join(application_id);
-        match std::fs::rename(self.dir.path(), &target) {
+        match std::fs::rename(&self.path, &target) {
             Ok(()) => {
-                // Kept: it is the application's folder now.
-                let _ = self.dir.keep();
+                self.kept = true;
                 sync_dir(&archive.root)?;
                 sync_dir(&archive.incoming)?;
+                // Its work is done; a crash before this leaves it, harmless.
+                let _ = std::fs::remove_file(target.join(CLAIM));
                 Ok(Committed::Stored)
             }
             Err(error) if matches!(error.kind(), ErrorKind::AlreadyExists | ErrorKind::DirectoryNotEmpty) => {
@@ -97,6 +169,32 @@ impl Draft {
             }
             Err(error) => Err(error),
         }
+    }
+}
+
+impl Drop for Draft {
+    fn drop(&mut self) {
+        if !self.kept {
+            // A leftover is found by the next sweep.
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Whether the open `file` is what `path` names now.
+fn same_file(file: &File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        match (file.metadata(), std::fs::symlink_metadata(path)) {
+            (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        path.exists()
     }
 }
 
@@ -121,7 +219,7 @@ fn create_private_dir(path: &Path) -> std::io::Result<()> {
 /// Makes a folder's entries (a new file, a rename) durable.
 fn sync_dir(path: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
-    std::fs::File::open(path)?.sync_all()?;
+    File::open(path)?.sync_all()?;
     #[cfg(not(unix))]
     let _ = path;
     Ok(())

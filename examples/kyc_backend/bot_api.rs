@@ -1,8 +1,10 @@
 //! The Bot API calls the service makes: `setPassportDataErrors`,
 //! `sendMessage`, and `getFile` followed by the file's download. Every
-//! failure (a network error, a non-2xx answer, `"ok": false`) is an error,
-//! so the caller can leave the submission retryable. Errors never carry a
-//! URL: every URL here holds the bot's token.
+//! failure (a network error, a non-2xx answer, `"ok": false`) is an
+//! [`ApiError`] that says whether retrying can help: a network failure, a
+//! timeout, 429 or 5xx can; any other 4xx (the user blocked the bot, the
+//! file is gone or too big) cannot. Errors never carry a URL: every URL
+//! here holds the bot's token.
 
 use std::time::Duration;
 
@@ -10,6 +12,41 @@ use telegram_passport::SetPassportDataErrors;
 
 pub(crate) type Failure = Box<dyn std::error::Error + Send + Sync>;
 
+/// A Bot API call that failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApiError {
+    /// Worth another try later: the network, a timeout, 429, 5xx.
+    #[error("{0}")]
+    Retryable(Failure),
+    /// No retry can help: Telegram refused the call (403 for a user who
+    /// blocked the bot, 400 for a file that is gone).
+    #[error("{method} refused: HTTP {status}, {description}")]
+    Refused {
+        method: &'static str,
+        status: u16,
+        description: String,
+    },
+}
+
+impl ApiError {
+    /// The error for an answer with `status` (and Telegram's description).
+    fn answered(method: &'static str, status: reqwest::StatusCode, description: String) -> Self {
+        let retryable =
+            status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_success();
+        match retryable {
+            true => Self::Retryable(format!("{method} failed: HTTP {status}, {description}").into()),
+            false => Self::Refused {
+                method,
+                status: status.as_u16(),
+                description,
+            },
+        }
+    }
+
+    fn network(error: reqwest::Error) -> Self {
+        Self::Retryable(Box::new(error.without_url()))
+    }
+}
 /// Largest file the service downloads (Telegram's own limit is 10 MiB
 /// for passport files).
 const MAX_FILE: usize = 20 << 20;
@@ -30,29 +67,36 @@ impl BotApi {
     }
 
     /// Calls `method` with a JSON body; its `result`.
-    async fn call(&self, method: &str, body: &impl serde::Serialize) -> Result<serde_json::Value, Failure> {
+    async fn call(&self, method: &'static str, body: &impl serde::Serialize) -> Result<serde_json::Value, ApiError> {
         let url = format!("{}/bot{}/{method}", self.base_url, self.token);
-        let response = self
-            .http
-            .post(url)
-            .json(body)
-            .send()
-            .await
-            .map_err(reqwest::Error::without_url)?;
+        let response = self.http.post(url).json(body).send().await.map_err(ApiError::network)?;
         let status = response.status();
-        let reply: serde_json::Value = response.json().await.map_err(|_| format!("{method}: HTTP {status}"))?;
+        let Ok(mut reply) = response.json::<serde_json::Value>().await else {
+            return Err(ApiError::answered(
+                method,
+                status,
+                "an answer that is not JSON".to_owned(),
+            ));
+        };
         if reply["ok"] != true {
-            return Err(format!("{method} failed: HTTP {status}, {}", reply["description"]).into());
+            let description = reply["description"].as_str().unwrap_or("no description").to_owned();
+            return Err(ApiError::answered(method, status, description));
         }
-        Ok(reply["result"].clone())
+        Ok(reply["result"].take())
     }
 
-    pub(crate) async fn set_passport_data_errors(&self, body: &SetPassportDataErrors) -> Result<(), Failure> {
+    pub(crate) async fn set_passport_data_errors(&self, body: &SetPassportDataErrors) -> Result<(), ApiError> {
         self.call("setPassportDataErrors", body).await.map(drop)
     }
 
     /// A message to `user_id` with one button that opens `link`.
-    pub(crate) async fn send_message(&self, user_id: i64, text: &str, button: &str, link: &str) -> Result<(), Failure> {
+    pub(crate) async fn send_message(
+        &self,
+        user_id: i64,
+        text: &str,
+        button: &str,
+        link: &str,
+    ) -> Result<(), ApiError> {
         let body = serde_json::json!({
             "chat_id": user_id,
             "text": text,
@@ -62,21 +106,29 @@ impl BotApi {
     }
 
     /// `getFile`, then the download.
-    pub(crate) async fn download(&self, file_id: &str) -> Result<Vec<u8>, Failure> {
+    pub(crate) async fn download(&self, file_id: &str) -> Result<Vec<u8>, ApiError> {
         let file = self.call("getFile", &serde_json::json!({ "file_id": file_id })).await?;
-        let path = file["file_path"].as_str().ok_or("getFile returned no file_path")?;
+        let Some(path) = file["file_path"].as_str() else {
+            return Err(ApiError::Retryable("getFile returned no file_path".into()));
+        };
         let url = format!("{}/file/bot{}/{path}", self.base_url, self.token);
-        let mut response = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(reqwest::Error::without_url)?;
+        let mut response = self.http.get(url).send().await.map_err(ApiError::network)?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(ApiError::answered(
+                "download",
+                status,
+                "the file's download failed".to_owned(),
+            ));
+        }
         let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(reqwest::Error::without_url)? {
+        while let Some(chunk) = response.chunk().await.map_err(ApiError::network)? {
             if bytes.len() + chunk.len() > MAX_FILE {
-                return Err("a passport file larger than 20 MiB".into());
+                return Err(ApiError::Refused {
+                    method: "download",
+                    status: status.as_u16(),
+                    description: "a passport file larger than 20 MiB".to_owned(),
+                });
             }
             bytes.extend_from_slice(&chunk);
         }

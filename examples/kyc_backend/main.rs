@@ -15,8 +15,10 @@
 mod app;
 mod archive;
 mod bot_api;
+mod ledger;
 mod limiter;
 mod shared;
+mod submission;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -142,20 +144,20 @@ async fn main() -> ExitCode {
         let router = match shared {
             Shared::Redis(url) => {
                 tracing::info!("shared state in Redis");
-                app::router(config, RedisNonceStore::open(&url)?, Some(SharedRedis::open(&url)?))?
+                app::router(config, RedisNonceStore::open(&url)?, Some(SharedRedis::open(&url)?)).await?
             }
             #[cfg(feature = "redis-cluster")]
             Shared::Cluster(nodes) => {
                 tracing::info!("shared state in a Redis Cluster");
                 let nodes: Vec<&str> = nodes.iter().map(String::as_str).collect();
                 let nonces = RedisNonceStore::open_cluster(nodes.iter().copied())?;
-                app::router(config, nonces, Some(SharedRedis::open_cluster(&nodes)?))?
+                app::router(config, nonces, Some(SharedRedis::open_cluster(&nodes)?)).await?
             }
             #[cfg(not(feature = "redis-cluster"))]
             Shared::Cluster(_) => return Err("REDIS_CLUSTER needs the redis-cluster feature".into()),
             Shared::Memory => {
                 tracing::info!("state in memory: run one instance only");
-                app::router(config, MemoryNonceStore::new(), None)?
+                app::router(config, MemoryNonceStore::new(), None).await?
             }
         };
         let listener = tokio::net::TcpListener::bind(&listen).await?;

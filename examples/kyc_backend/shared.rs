@@ -25,7 +25,7 @@ enum Server {
     },
     #[cfg(feature = "redis-cluster")]
     Cluster {
-        client: redis::cluster::ClusterClient,
+        client: Box<redis::cluster::ClusterClient>,
         connection: tokio::sync::OnceCell<redis::cluster_async::ClusterConnection>,
     },
 }
@@ -51,7 +51,7 @@ impl SharedRedis {
             .retries(3)
             .build()?;
         let server = Server::Cluster {
-            client,
+            client: Box::new(client),
             connection: tokio::sync::OnceCell::new(),
         };
         Ok(Self {
@@ -59,9 +59,14 @@ impl SharedRedis {
         })
     }
 
-    /// Runs `command`; any failure, to reach the server or from it, is an error.
+    /// Runs `command`; any failure, to reach the server or from it, is an
+    /// error. A connection a server restart dropped is replaced and the
+    /// command sent once more; a timeout is not retried.
     pub(crate) async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, redis::RedisError> {
-        command.query_async(&mut self.connection().await?).await
+        match command.query_async(&mut self.connection().await?).await {
+            Err(error) if dropped(&error) => command.query_async(&mut self.connection().await?).await,
+            result => result,
+        }
     }
 
     /// Runs `script` on `keys` (one hash tag) with `args`.
@@ -78,7 +83,10 @@ impl SharedRedis {
         for arg in args {
             invocation.arg(*arg);
         }
-        invocation.invoke_async(&mut self.connection().await?).await
+        match invocation.invoke_async(&mut self.connection().await?).await {
+            Err(error) if dropped(&error) => invocation.invoke_async(&mut self.connection().await?).await,
+            result => result,
+        }
     }
 
     /// The connection, made on first use.
@@ -101,6 +109,11 @@ impl SharedRedis {
             }
         }
     }
+}
+
+/// A connection the server dropped (a restart): worth one more try.
+fn dropped(error: &redis::RedisError) -> bool {
+    error.is_connection_dropped() && !error.is_timeout()
 }
 
 /// One server's reconnecting connection, or the cluster's.

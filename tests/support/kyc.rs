@@ -40,6 +40,10 @@ pub struct BotApi {
     pub get_file_calls: AtomicUsize,
     /// The number of the `getFile` call that fails (HTTP 500); 0 for none.
     pub failing_get_file: AtomicUsize,
+    /// How long each file download takes, in milliseconds.
+    pub download_delay_ms: std::sync::atomic::AtomicU64,
+    /// Run when a `sendMessage` arrives, before it is answered.
+    pub on_send_message: Mutex<Option<Box<dyn Fn() + Send>>>,
 }
 
 async fn api_method(
@@ -73,6 +77,9 @@ async fn api_method(
                     json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"});
                 return (axum::http::StatusCode::FORBIDDEN, Json(reply));
             }
+            if let Some(hook) = api.on_send_message.lock().unwrap().as_ref() {
+                hook();
+            }
             api.messages.lock().unwrap().push(body);
             ok(json!({"message_id": 1}))
         }
@@ -86,6 +93,8 @@ async fn api_method(
 async fn api_download(State(api): State<Arc<BotApi>>, UrlPath((bot, path)): UrlPath<(String, String)>) -> Vec<u8> {
     assert_eq!(bot, format!("bot{TOKEN}"));
     let file_id = path.strip_prefix("passport/").unwrap();
+    let delay = api.download_delay_ms.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(delay)).await;
     api.files.lock().unwrap()[file_id].clone()
 }
 
@@ -149,7 +158,11 @@ impl Backend {
                 "RUST_LOG",
                 std::env::var("KYC_LOG").unwrap_or_else(|_| "off".to_owned()),
             )
-            .stdout(Stdio::null());
+            // KYC_LOG=info shows the backend's log with the test's output.
+            .stdout(match std::env::var_os("KYC_LOG") {
+                Some(_) => Stdio::inherit(),
+                None => Stdio::null(),
+            });
         if let Some(url) = redis_url {
             command.env("REDIS_URL", url);
         }
@@ -305,6 +318,24 @@ pub async fn post(http: &reqwest::Client, backend: &str, body: String, secret: &
         .unwrap()
         .status()
         .as_u16()
+}
+
+/// Delivers a submission as Telegram does; the answer's status and
+/// `Retry-After` header.
+pub async fn deliver_answer(http: &reqwest::Client, backend: &str, submission: &Submission) -> (u16, Option<String>) {
+    let response = http
+        .post(format!("{backend}/telegram/webhook"))
+        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+        .header("content-type", "application/json")
+        .body(submission.update.to_string())
+        .send()
+        .await
+        .unwrap();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|value| value.to_str().unwrap().to_owned());
+    (response.status().as_u16(), retry_after)
 }
 
 /// Delivers a submission as Telegram does.

@@ -1,0 +1,113 @@
+//! What became of each application, shared by every instance: the one
+//! state a delivery is answered from. Two facts are kept, each for a day
+//! (longer than any link lives): an application was **stored** (by
+//! whichever instance), and the user was **told** about the submission
+//! that carried a nonce (what to fix, or to start again). Together with
+//! the nonce's claim they make every delivery's answer the same: a
+//! submission for a stored application changes nothing; a submission
+//! already told about is not told again.
+//!
+//! In Redis (one key per fact, `kyc:ledger:…`), or in this process
+//! (bounded: the oldest facts go first).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::shared::SharedRedis;
+
+/// How long a fact is kept.
+const KEPT: Duration = Duration::from_secs(24 * 3600);
+/// Facts kept in memory at most.
+const CAPACITY: usize = 200_000;
+
+/// A fact about an application.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Fact<'a> {
+    /// The application with this id is stored.
+    Stored(&'a str),
+    /// The user was told about the submission that carried this nonce.
+    Told(&'a str),
+}
+
+impl Fact<'_> {
+    fn key(self) -> String {
+        match self {
+            Self::Stored(application) => format!("kyc:ledger:stored:{application}"),
+            Self::Told(nonce) => format!("kyc:ledger:told:{nonce}"),
+        }
+    }
+}
+
+/// A failure to reach the ledger: the delivery is retried.
+#[derive(Debug, thiserror::Error)]
+#[error("the application ledger is unavailable: {0}")]
+pub(crate) struct Unavailable(#[source] redis::RedisError);
+
+/// The facts, where the instances share them.
+pub(crate) enum Ledger {
+    Memory(Mutex<Facts>),
+    Redis(SharedRedis),
+}
+
+/// Facts in this process, oldest first.
+#[derive(Default)]
+pub(crate) struct Facts {
+    until: HashMap<String, Instant>,
+    order: VecDeque<(Instant, String)>,
+}
+
+impl Ledger {
+    /// A ledger in this process.
+    pub(crate) fn in_memory() -> Self {
+        Self::Memory(Mutex::new(Facts::default()))
+    }
+
+    /// Whether `fact` holds.
+    pub(crate) async fn holds(&self, fact: Fact<'_>) -> Result<bool, Unavailable> {
+        let key = fact.key();
+        match self {
+            Self::Memory(facts) => {
+                let facts = facts.lock().unwrap_or_else(PoisonError::into_inner);
+                Ok(facts.until.get(&key).is_some_and(|until| *until > Instant::now()))
+            }
+            Self::Redis(redis) => match redis.query::<Option<String>>(redis::cmd("GET").arg(&key)).await {
+                Ok(value) => Ok(value.is_some()),
+                // Someone else's data under our key: say what it is, and
+                // treat it as absent; recording the fact replaces it.
+                Err(error) if error.code() == Some("WRONGTYPE") => {
+                    tracing::error!(key, reason = %error, "unexpected data in the application ledger, treated as absent");
+                    Ok(false)
+                }
+                Err(error) => Err(Unavailable(error)),
+            },
+        }
+    }
+
+    /// Records `fact`.
+    pub(crate) async fn record(&self, fact: Fact<'_>) -> Result<(), Unavailable> {
+        let key = fact.key();
+        match self {
+            Self::Memory(facts) => {
+                let mut facts = facts.lock().unwrap_or_else(PoisonError::into_inner);
+                let now = Instant::now();
+                while facts.order.front().is_some_and(|(until, _)| *until <= now) || facts.order.len() >= CAPACITY {
+                    if let Some((until, old)) = facts.order.pop_front() {
+                        // Only if not recorded again since.
+                        if facts.until.get(&old) == Some(&until) {
+                            facts.until.remove(&old);
+                        }
+                    }
+                }
+                facts.until.insert(key.clone(), now + KEPT);
+                facts.order.push_back((now + KEPT, key));
+                Ok(())
+            }
+            Self::Redis(redis) => {
+                let mut command = redis::cmd("SET");
+                command.arg(&key).arg(1).arg("EX").arg(KEPT.as_secs());
+                redis.query::<()>(&command).await.map_err(Unavailable)
+            }
+        }
+    }
+}

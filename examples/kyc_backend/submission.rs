@@ -1,0 +1,533 @@
+//! The life of one submission, whichever instance and delivery it reaches:
+//! decrypt → claim → look up → validate → store or tell → consume.
+//!
+//! - **Claim.** The nonce is claimed for the submission (its key derived
+//!   from what was received, so a redelivery is the same submission) for a
+//!   bounded lease: exactly one instance works on it. Another delivery
+//!   meanwhile is answered 503 with `Retry-After`, and Telegram comes back.
+//! - **Look up.** The ledger says what became of the application: already
+//!   stored, or this submission already told about. Then nothing is done
+//!   again; the nonce is consumed and the delivery answered 200.
+//! - **Store.** Every photo is downloaded and decrypted into a draft, the
+//!   draft sealed with the claim, the nonce consumed with the claim (which
+//!   fails if another instance took over after the lease ended), and only
+//!   then the draft renamed into place. A draft whose consume could not be
+//!   confirmed is settled later by [`settle_drafts`].
+//! - **Tell.** A rejection, a file or element that cannot be read, or a
+//!   link this service does not know (any more): the user is told what to
+//!   do, with a fresh link, once. A user who cannot be reached (blocked the
+//!   bot) is not retried.
+//!
+//! Failures a retry can fix (the network, the disk, the store, 5xx and 429
+//! from the Bot API) give the claim back and answer 503; everything else
+//! is answered 200 once the user was told what is possible.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use telegram_passport::{
+    decrypt, AsyncNonceStore, Claim, DecryptedPassport, Document, ElementType, Error, FileSlot, NonceCheck,
+    PassportData, PassportElementError, Problem, Rejected, SetPassportDataErrors, Validation, Validator,
+};
+
+use crate::app::{kyc_scope, today, App};
+use crate::archive::{Committed, Draft, Sealed};
+use crate::bot_api::{ApiError, Failure};
+use crate::ledger::Fact;
+
+/// What became of a delivery that needs no retry.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Stored by this delivery.
+    Accepted { application: String, files: usize },
+    /// The application was already stored; nothing done again.
+    AlreadyStored { application: String },
+    /// The user was told what to do (`reached`: the message arrived).
+    Told {
+        application: String,
+        told: &'static str,
+        reached: bool,
+    },
+    /// The user was already told about this submission.
+    AlreadyTold,
+    /// Another delivery of this submission finished it.
+    Finished,
+    /// Not sealed to this service's key: nothing to act on.
+    Unusable,
+}
+
+/// Why a delivery is not finished: answered 503, and delivered again.
+#[derive(Debug)]
+pub(crate) struct Retry {
+    /// When to come back, if known (another instance holds the claim).
+    pub(crate) after: Option<Duration>,
+    pub(crate) reason: Failure,
+}
+
+impl<E: Into<Failure>> From<E> for Retry {
+    fn from(reason: E) -> Self {
+        Self {
+            after: None,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// What decrypting gave.
+enum Opened {
+    Passport(DecryptedPassport),
+    /// The credentials opened (so the nonce is known), an element did not.
+    Unreadable {
+        nonce: String,
+    },
+    /// The credentials did not open with this key.
+    NotOurs,
+}
+
+/// What the user is told.
+enum Verdict<'a> {
+    /// Validation rejected the submission.
+    Fix(&'a Rejected),
+    /// Files (with errors the app shows) or elements could not be read.
+    Unreadable(Vec<PassportElementError>),
+    /// The link is unknown or expired here: a new application.
+    StartAgain,
+}
+
+/// Takes `passport_data`, sent by `user_id`, as far as it goes.
+pub(crate) async fn submission<S: AsyncNonceStore + 'static>(
+    app: &Arc<App<S>>,
+    user_id: i64,
+    passport_data: PassportData,
+) -> Result<Outcome, Retry> {
+    let submission_key = passport_data.submission_key();
+    // RSA takes a fraction of a millisecond to milliseconds: off the executor.
+    let (worker, span) = (Arc::clone(app), tracing::Span::current());
+    let opened = tokio::task::spawn_blocking(move || {
+        span.in_scope(|| match decrypt(&worker.config.key, &passport_data, NonceCheck::Skip) {
+            Ok(passport) => Opened::Passport(passport),
+            // The crate's audit trail has the kind and the failed step.
+            Err(_) => match passport_data.credentials.decrypt(&worker.config.key) {
+                Ok(credentials) => Opened::Unreadable {
+                    nonce: credentials.nonce().to_owned(),
+                },
+                Err(_) => Opened::NotOurs,
+            },
+        })
+    })
+    .await?;
+    let nonce = match &opened {
+        Opened::Passport(passport) => passport.nonce().to_owned(),
+        Opened::Unreadable { nonce } => nonce.clone(),
+        Opened::NotOurs => return Ok(Outcome::Unusable),
+    };
+    let claim = match app.nonces.claim(&nonce, &submission_key, app.config.claim_lease).await {
+        Ok(claim) => claim,
+        Err(Error::NonceClaimed { retry_after }) => {
+            return Err(Retry {
+                after: Some(retry_after),
+                reason: "another delivery of this submission is being processed".into(),
+            })
+        }
+        // Consumed: its outcome was settled by an earlier delivery.
+        Err(Error::NonceReplayed) => return Ok(Outcome::Finished),
+        Err(error @ (Error::NonceUnknown | Error::NonceExpired)) => {
+            tracing::info!(reason = %error, "a link this service does not know (any more)");
+            return start_again(app, user_id, &nonce).await;
+        }
+        Err(Error::NonceStore(error)) => {
+            // Not a failure to reach the store: it holds something this
+            // service did not write there. Retrying cannot fix that.
+            tracing::error!(reason = %error, "unexpected data in the nonce store for this submission");
+            return start_again(app, user_id, &nonce).await;
+        }
+        Err(error) => return Err(error.into()),
+    };
+    match decide(app, &claim, user_id, opened).await {
+        Ok(outcome) => Ok(outcome),
+        Err(retry) => {
+            // Given back at once for the redelivery; failing that, the lease ends by itself.
+            if let Err(error) = app.nonces.release(&claim).await {
+                tracing::debug!(reason = %error, "claim not released");
+            }
+            Err(retry)
+        }
+    }
+}
+
+/// With the claim held: what the ledger says, else validate and act.
+async fn decide<S: AsyncNonceStore + 'static>(
+    app: &Arc<App<S>>,
+    claim: &Claim,
+    user_id: i64,
+    opened: Opened,
+) -> Result<Outcome, Retry> {
+    let application = claim.context().to_owned();
+    if app.ledger.holds(Fact::Stored(&application)).await? {
+        consume(app, claim).await?;
+        return Ok(Outcome::AlreadyStored { application });
+    }
+    if app.ledger.holds(Fact::Told(claim.nonce())).await? {
+        consume(app, claim).await?;
+        return Ok(Outcome::AlreadyTold);
+    }
+    let Opened::Passport(passport) = opened else {
+        return tell(app, claim, user_id, &Verdict::Unreadable(Vec::new())).await;
+    };
+    let scope = kyc_scope()?;
+    let validation = Validator::new(&scope, today()).minimum_age(18).validate(passport);
+    match validation {
+        Validation::Accepted(accepted) => accept(app, claim, user_id, accepted.passport()).await,
+        Validation::Rejected(rejected) => tell(app, claim, user_id, &Verdict::Fix(&rejected)).await,
+    }
+}
+
+/// Stores an accepted passport: draft, seal, consume, commit.
+async fn accept<S: AsyncNonceStore + 'static>(
+    app: &Arc<App<S>>,
+    claim: &Claim,
+    user_id: i64,
+    passport: &DecryptedPassport,
+) -> Result<Outcome, Retry> {
+    let application = claim.context().to_owned();
+    let draft = match write_draft(app, &application, user_id, passport).await? {
+        Ok(draft) => draft,
+        Err(unreadable) => return tell(app, claim, user_id, &Verdict::Unreadable(unreadable)).await,
+    };
+    let sealed = Sealed {
+        nonce: claim.nonce().to_owned(),
+        application: application.clone(),
+        token: claim.token(),
+        holder: claim.holder().to_owned(),
+    };
+    let draft = blocking(move || draft.seal(&sealed).map(|()| draft)).await?;
+    match consume(app, claim).await {
+        Ok(()) => {}
+        Err(error @ Error::NonceStoreUnavailable(_)) => {
+            // Consumed or not, the store will say: the next sweep settles it.
+            draft.leave();
+            return Err(error.into());
+        }
+        // Another instance took the submission over: this draft goes.
+        Err(error) => return Err(error.into()),
+    }
+    let (archive_app, id) = (Arc::clone(app), application.clone());
+    let committed = blocking(move || draft.commit(&archive_app.archive, &id)).await?;
+    record_stored(app, &application).await;
+    Ok(match committed {
+        Committed::Stored => Outcome::Accepted {
+            files: count_files(passport),
+            application,
+        },
+        Committed::AlreadyStored => Outcome::AlreadyStored { application },
+    })
+}
+
+/// Downloads and decrypts every document photo into a new draft, with the
+/// values as `application.json`; or the errors for the files that cannot
+/// be read (a download Telegram refuses, bytes that do not match their
+/// credentials), and no draft.
+async fn write_draft<S: AsyncNonceStore + 'static>(
+    app: &Arc<App<S>>,
+    application_id: &str,
+    user_id: i64,
+    passport: &DecryptedPassport,
+) -> Result<Result<Draft, Vec<PassportElementError>>, Retry> {
+    let archive_app = Arc::clone(app);
+    let draft = Arc::new(blocking(move || archive_app.archive.draft()).await?);
+    let mut unreadable = Vec::new();
+    for document in passport.identity_documents().chain(passport.address_documents()) {
+        for (index, (slot, at, file)) in slotted_files(document).into_iter().enumerate() {
+            let file_id = file.file_id().ok_or("not a Bot API file")?;
+            let encrypted = match app.bot_api.download(file_id).await {
+                Ok(encrypted) => encrypted,
+                Err(ApiError::Retryable(reason)) => return Err(reason.into()),
+                Err(refused @ ApiError::Refused { .. }) => {
+                    tracing::warn!(reason = %refused, "a file cannot be downloaded");
+                    unreadable.push(file_error(document, slot, at)?);
+                    continue;
+                }
+            };
+            let (file, draft) = (file.clone(), Arc::clone(&draft));
+            let name = format!("{}-{index}.jpg", document.element_type());
+            let decrypted = tokio::task::spawn_blocking(move || match file.decrypt(encrypted) {
+                Ok(jpeg) => draft.write(&name, &jpeg).map(|()| true),
+                Err(_) => Ok(false),
+            })
+            .await??;
+            if !decrypted {
+                tracing::warn!(element = %document.element_type(), "a file does not match its credentials");
+                unreadable.push(file_error(document, slot, at)?);
+            }
+        }
+    }
+    if !unreadable.is_empty() {
+        return Ok(Err(unreadable));
+    }
+    let json = serde_json::to_vec_pretty(&serde_json::json!({
+        "application_id": application_id,
+        "telegram_user_id": user_id,
+        "passport": passport,
+    }))?;
+    let draft = Arc::into_inner(draft).ok_or("a file task still holds the draft")?;
+    blocking(move || draft.write("application.json", &json).map(|()| draft))
+        .await
+        .map(Ok)
+}
+
+/// A document's files with their slot and place in it, in the order of
+/// [`Document::all_files`].
+fn slotted_files(document: &Document) -> Vec<(FileSlot, usize, &telegram_passport::FileRef)> {
+    let singles = [
+        (FileSlot::FrontSide, document.front_side()),
+        (FileSlot::ReverseSide, document.reverse_side()),
+        (FileSlot::Selfie, document.selfie()),
+    ];
+    let singles = singles
+        .into_iter()
+        .filter_map(|(slot, file)| file.map(|file| (slot, 0, file)));
+    let lists = [
+        (FileSlot::Files, document.files()),
+        (FileSlot::Translation, document.translation()),
+    ];
+    let lists = lists
+        .into_iter()
+        .flat_map(|(slot, files)| files.iter().enumerate().map(move |(at, file)| (slot, at, file)));
+    singles.chain(lists).collect()
+}
+
+/// The error the user's app shows on a file that cannot be read.
+fn file_error(document: &Document, slot: FileSlot, at: usize) -> Result<PassportElementError, Error> {
+    document.file_error_at(slot, at, "This file could not be read. Please upload it again.")
+}
+
+/// Tells the user `verdict` with a fresh link (for the same application,
+/// or a new one to start again), records that, and consumes the nonce.
+async fn tell<S: AsyncNonceStore>(
+    app: &App<S>,
+    claim: &Claim,
+    user_id: i64,
+    verdict: &Verdict<'_>,
+) -> Result<Outcome, Retry> {
+    let application = claim.context().to_owned();
+    let reached = send(app, user_id, &application, verdict).await?;
+    app.ledger.record(Fact::Told(claim.nonce())).await?;
+    match consume(app, claim).await {
+        // Told and recorded: whoever holds the nonce now finds that and consumes it.
+        Ok(()) | Err(Error::ClaimLost) => Ok(Outcome::Told {
+            application,
+            told: verdict.kind(),
+            reached,
+        }),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// A link this service does not know, or no longer: the user is told to
+/// start again, with the link of a new application, once per nonce.
+async fn start_again<S: AsyncNonceStore>(app: &App<S>, user_id: i64, nonce: &str) -> Result<Outcome, Retry> {
+    if app.ledger.holds(Fact::Told(nonce)).await? {
+        return Ok(Outcome::AlreadyTold);
+    }
+    let application = telegram_passport::generate_nonce()?;
+    let reached = send(app, user_id, &application, &Verdict::StartAgain).await?;
+    app.ledger.record(Fact::Told(nonce)).await?;
+    Ok(Outcome::Told {
+        application,
+        told: Verdict::StartAgain.kind(),
+        reached,
+    })
+}
+
+/// Sends the error reports and the message with a fresh link for
+/// `application`; whether the message reached the user (a user who
+/// blocked the bot cannot be reached, and no retry changes that).
+async fn send<S: AsyncNonceStore>(
+    app: &App<S>,
+    user_id: i64,
+    application: &str,
+    verdict: &Verdict<'_>,
+) -> Result<bool, Retry> {
+    let request = app.request(application).await?;
+    let (errors, text) = verdict.report(user_id);
+    if !errors.errors.is_empty() {
+        match app.bot_api.set_passport_data_errors(&errors).await {
+            Ok(()) => {}
+            Err(ApiError::Retryable(reason)) => return Err(reason.into()),
+            Err(refused) => tracing::warn!(reason = %refused, "error reports not accepted"),
+        }
+    }
+    let button = match verdict {
+        Verdict::StartAgain => "Start again",
+        _ => "Continue verification",
+    };
+    match app
+        .bot_api
+        .send_message(user_id, &text, button, &request.deep_link())
+        .await
+    {
+        Ok(()) => Ok(true),
+        Err(ApiError::Retryable(reason)) => Err(reason.into()),
+        Err(refused) => {
+            tracing::warn!(reason = %refused, "the user cannot be reached");
+            Ok(false)
+        }
+    }
+}
+
+impl Verdict<'_> {
+    /// The error reports and the message text.
+    fn report(&self, user_id: i64) -> (SetPassportDataErrors, String) {
+        match self {
+            Self::Fix(rejected) => {
+                let body = rejected.set_passport_data_errors(user_id);
+                let text = fix_text(rejected, !body.errors.is_empty());
+                (body, text)
+            }
+            Self::Unreadable(errors) => {
+                let text = match errors.is_empty() {
+                    true => "We could not read your documents. Please send them again.",
+                    false => "Some of your documents could not be read: Telegram shows which. Please send them again.",
+                };
+                let body = SetPassportDataErrors {
+                    user_id,
+                    errors: errors.clone(),
+                };
+                (body, text.to_owned())
+            }
+            Self::StartAgain => (
+                SetPassportDataErrors {
+                    user_id,
+                    errors: Vec::new(),
+                },
+                "This verification link is no longer valid. Please start again.".to_owned(),
+            ),
+        }
+    }
+
+    /// The kind, for logs.
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Fix(_) => "what to fix",
+            Self::Unreadable(_) => "send again",
+            Self::StartAgain => "start again",
+        }
+    }
+}
+
+/// The message for a rejection: what the app shows, and the elements
+/// missing altogether by name.
+fn fix_text(rejected: &Rejected, reported: bool) -> String {
+    let missing: Vec<String> = rejected
+        .findings()
+        .iter()
+        .filter_map(|finding| match finding.problem() {
+            Problem::MissingElement { requested } => Some(
+                requested
+                    .iter()
+                    .map(ElementType::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+            ),
+            _ => None,
+        })
+        .collect();
+    let missing = missing.join("; ").replace('_', " ");
+    match (missing.is_empty(), reported) {
+        (true, _) => {
+            "Some of your documents need attention: Telegram shows what to fix. Then send them again.".to_owned()
+        }
+        (false, false) => format!("Please also share: {missing}."),
+        (false, true) => {
+            format!(
+                "Some of your documents need attention (Telegram shows what to fix), and please also share: {missing}."
+            )
+        }
+    }
+}
+
+/// Consumes the claim's nonce, trying a little longer if the store does
+/// not answer (the consume is idempotent for the claim).
+async fn consume<S: AsyncNonceStore>(app: &App<S>, claim: &Claim) -> Result<(), Error> {
+    let mut tries = 0;
+    loop {
+        match app.nonces.consume_claimed(claim).await {
+            Err(Error::NonceStoreUnavailable(_)) if tries < 2 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            result => return result.map(drop),
+        }
+    }
+}
+
+/// Records that `application` is stored; the folder is the record that
+/// counts, so a failure here is logged, not retried.
+async fn record_stored<S: AsyncNonceStore>(app: &App<S>, application: &str) {
+    if let Err(error) = app.ledger.record(Fact::Stored(application)).await {
+        tracing::warn!(application, reason = %error, "stored, but not recorded in the ledger");
+    }
+}
+
+/// Settles the drafts of dead attempts (this instance's before a crash,
+/// or ones whose consume could not be confirmed): a draft sealed with a
+/// claim that consumed its nonce is committed; one whose claim lost, or
+/// that was never complete, is deleted; one the store cannot decide on
+/// now waits for the next sweep.
+pub(crate) async fn settle_drafts<S: AsyncNonceStore + 'static>(app: &Arc<App<S>>) {
+    let archive_app = Arc::clone(app);
+    let drafts = match blocking(move || archive_app.archive.abandoned()).await {
+        Ok(drafts) => drafts,
+        Err(retry) => {
+            tracing::error!(reason = %retry.reason, "could not look for drafts of dead attempts");
+            return;
+        }
+    };
+    for (draft, sealed) in drafts {
+        let Some(sealed) = sealed else {
+            tracing::info!("an unfinished draft of a dead attempt deleted");
+            drop(draft);
+            continue;
+        };
+        let claim = Claim::new(
+            sealed.nonce.as_str(),
+            sealed.application.as_str(),
+            sealed.token,
+            sealed.holder.as_str(),
+            Instant::now(),
+        );
+        match app.nonces.consume_claimed(&claim).await {
+            Ok(_) => {
+                let (archive_app, id) = (Arc::clone(app), sealed.application.clone());
+                match blocking(move || draft.commit(&archive_app.archive, &id)).await {
+                    Ok(_) => {
+                        record_stored(app, &sealed.application).await;
+                        tracing::info!(application = sealed.application, "a dead attempt's application stored");
+                    }
+                    Err(retry) => tracing::error!(reason = %retry.reason, "a settled draft not committed"),
+                }
+            }
+            Err(error @ (Error::NonceStoreUnavailable(_) | Error::NonceStore(_))) => {
+                tracing::warn!(reason = %error, "a dead attempt's draft left for the next sweep");
+                draft.leave();
+            }
+            Err(error) => {
+                tracing::info!(reason = %error, "a dead attempt's draft deleted: its claim did not hold");
+                drop(draft);
+            }
+        }
+    }
+}
+
+/// Runs `work` (file system calls) off the executor.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> Result<T, Retry> {
+    Ok(tokio::task::spawn_blocking(work).await??)
+}
+
+fn count_files(passport: &DecryptedPassport) -> usize {
+    passport
+        .identity_documents()
+        .chain(passport.address_documents())
+        .map(|document| document.all_files().count())
+        .sum()
+}
