@@ -48,9 +48,21 @@ const CLAIM_LEASE_SECONDS: &str = "3";
 const TWICE_ONE_IN: u64 = 5;
 /// A `Retry-After` is honoured up to this long (Telegram waits longer).
 const RETRY_AFTER_CAP: Duration = Duration::from_secs(1);
-/// Time between kills, and how long a killed instance stays down.
-const KILL_EVERY: (Duration, Duration) = (Duration::from_millis(1000), Duration::from_millis(3000));
-const DOWN_FOR: (Duration, Duration) = (Duration::from_millis(200), Duration::from_millis(1000));
+/// Time between kills at random moments, and how long a killed instance
+/// stays down.
+const KILL_EVERY: (Duration, Duration) = (Duration::from_millis(500), Duration::from_millis(2000));
+const DOWN_FOR: (Duration, Duration) = (Duration::from_millis(100), Duration::from_millis(700));
+/// While one `sendMessage` in this many is being answered, an instance is
+/// killed (one time in three the sender, between its message and the end
+/// of its submission).
+const KILL_ON_MESSAGE_ONE_IN: u64 = 6;
+/// How long a user takes to follow a message's link: often longer than
+/// the claim lease, so that a submission whose instance died after its
+/// message is delivered again before the user's correction arrives.
+const REACTION: (Duration, Duration) = (Duration::from_millis(100), Duration::from_millis(4000));
+/// Each file download takes this long, so that kills find instances in
+/// the middle of storing.
+const DOWNLOAD_MS: u64 = 10;
 
 /// The soak runs one at a time: two on two cores would measure each other.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -59,18 +71,36 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 #[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
 async fn soak_on_one_redis_restarted_once() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let redis = redis_server::start_persistent();
-    let shared = ("REDIS_URL", redis.url.clone());
-    soak("one Redis server, restarted once", "one", shared, Some(redis)).await;
+    let redis = Arc::new(Mutex::new(Some(redis_server::start_persistent())));
+    let url = redis.lock().unwrap().as_ref().unwrap().url.clone();
+    let restart = {
+        let redis = Arc::clone(&redis);
+        move || {
+            let server = redis.lock().unwrap().take().unwrap();
+            *redis.lock().unwrap() = Some(server.restart());
+        }
+    };
+    let title = "one Redis server (append-only file), restarted once";
+    soak(title, "one", ("REDIS_URL", url), Box::new(restart)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
 async fn soak_on_a_redis_cluster() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let cluster = redis_server::Cluster::start();
-    let shared = ("REDIS_CLUSTER", cluster.urls().join(","));
-    soak("a three-master Redis Cluster", "cluster", shared, None).await;
+    let cluster = Arc::new(Mutex::new(redis_server::Cluster::start()));
+    let urls = cluster.lock().unwrap().urls().join(",");
+    let restart = {
+        let cluster = Arc::clone(&cluster);
+        move || {
+            let mut cluster = cluster.lock().unwrap();
+            let node = cluster.nodes.remove(0);
+            cluster.nodes.insert(0, node.restart());
+            cluster.wait_until_ok();
+        }
+    };
+    let title = "a three-master Redis Cluster, one master restarted once";
+    soak(title, "cluster", ("REDIS_CLUSTER", urls), Box::new(restart)).await;
 }
 
 /// What an applicant does.
@@ -260,6 +290,8 @@ struct Tally {
     /// Any other answer that is not 2xx.
     other: AtomicUsize,
     kills: AtomicUsize,
+    /// Of those, kills while a message was being sent.
+    kills_on_message: AtomicUsize,
     redis_restarts: AtomicUsize,
 }
 
@@ -282,6 +314,8 @@ struct Run {
     inbox: Mutex<HashMap<i64, Vec<(Instant, String)>>>,
     /// When an instance was killed or Redis restarted.
     crashes: Mutex<Vec<Instant>>,
+    /// The instance that is down, and until when: one at a time.
+    down: Mutex<Option<(usize, Instant)>>,
 }
 
 impl Run {
@@ -291,6 +325,20 @@ impl Run {
 
     fn crashed(&self) {
         self.crashes.lock().unwrap().push(Instant::now());
+    }
+
+    /// `SIGKILL`s `instance`, unless one is down already; the chaos task
+    /// starts it again.
+    fn kill(&self, instance: usize) -> bool {
+        let mut down = self.down.lock().unwrap();
+        if down.is_some() {
+            return false;
+        }
+        self.fleet.kill(instance);
+        self.crashed();
+        self.tally.kills.fetch_add(1, Ordering::SeqCst);
+        *down = Some((instance, Instant::now() + self.random.between(DOWN_FOR)));
+        true
     }
 }
 
@@ -512,6 +560,7 @@ async fn applicant(run: Arc<Run>, index: usize, plan: Plan) -> Applicant {
             Some(link) => match PassportRequest::parse_link(&link) {
                 Err(_) => story.stuck = Some("told without a usable link"),
                 Ok(request) => {
+                    tokio::time::sleep(run.random.between(REACTION)).await;
                     let corrected = seal(&run, request, user, Kind::Good).await;
                     story.photos = Some(corrected.photos.clone());
                     let delivery = deliver(&run, &corrected.update).await;
@@ -527,33 +576,52 @@ async fn applicant(run: Arc<Run>, index: usize, plan: Plan) -> Applicant {
 /// Kills an instance at random moments and starts it again on its data
 /// folder and port, until the run stops.
 async fn chaos(run: Arc<Run>) {
-    loop {
-        let pause = run.random.between(KILL_EVERY);
-        let until = Instant::now() + pause;
-        while Instant::now() < until && !run.stop.load(Ordering::SeqCst) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut next_kill = Instant::now() + run.random.between(KILL_EVERY);
+    while !run.stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let now = Instant::now();
+        let down = *run.down.lock().unwrap();
+        match down {
+            Some((instance, until)) if now >= until => {
+                let fleet = Arc::clone(&run);
+                tokio::task::spawn_blocking(move || fleet.fleet.start(instance))
+                    .await
+                    .unwrap();
+                *run.down.lock().unwrap() = None;
+            }
+            Some(_) => {}
+            None if now >= next_kill => {
+                let (fleet, instance) = (Arc::clone(&run), run.random.instance());
+                tokio::task::spawn_blocking(move || fleet.kill(instance)).await.unwrap();
+                next_kill = Instant::now() + run.random.between(KILL_EVERY);
+            }
+            None => {}
         }
-        if run.stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let instance = run.random.instance();
-        let fleet = Arc::clone(&run);
-        tokio::task::spawn_blocking(move || fleet.fleet.kill(instance))
-            .await
-            .unwrap();
-        run.crashed();
-        run.tally.kills.fetch_add(1, Ordering::SeqCst);
-        tokio::time::sleep(run.random.between(DOWN_FOR)).await;
-        let fleet = Arc::clone(&run);
-        tokio::task::spawn_blocking(move || fleet.fleet.start(instance))
-            .await
-            .unwrap();
     }
 }
 
-/// Restarts Redis (killed, started again on its append-only file) once a
+/// Now and then, while the stand-in Bot API takes a `sendMessage`, kills
+/// an instance: the sender, one time in three, after its message went out
+/// and before it finished the submission.
+fn kill_on_messages(run: &Arc<Run>) {
+    let weak = Arc::downgrade(run);
+    let hook = move || {
+        let Some(run) = weak.upgrade() else {
+            return;
+        };
+        if run.stop.load(Ordering::SeqCst) || run.random.below(KILL_ON_MESSAGE_ONE_IN) != 0 {
+            return;
+        }
+        if run.kill(run.random.instance()) {
+            run.tally.kills_on_message.fetch_add(1, Ordering::SeqCst);
+        }
+    };
+    *run.api.on_send_message.lock().unwrap() = Some(Box::new(hook));
+}
+
+/// Restarts Redis (`restart`: killed, started again on its data) once a
 /// third of the applicants have opened their application.
-async fn restart_redis(run: Arc<Run>, redis: Arc<Mutex<Option<redis_server::Server>>>) {
+async fn restart_redis(run: Arc<Run>, restart: Box<dyn FnOnce() + Send>) {
     while Tally::get(&run.tally.opened) < APPLICANTS / 3 {
         if run.stop.load(Ordering::SeqCst) {
             return;
@@ -561,23 +629,18 @@ async fn restart_redis(run: Arc<Run>, redis: Arc<Mutex<Option<redis_server::Serv
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     run.crashed();
-    tokio::task::spawn_blocking(move || {
-        let server = redis.lock().unwrap().take().unwrap();
-        let restarted = server.restart();
-        *redis.lock().unwrap() = Some(restarted);
-    })
-    .await
-    .unwrap();
+    tokio::task::spawn_blocking(restart).await.unwrap();
     run.tally.redis_restarts.fetch_add(1, Ordering::SeqCst);
 }
 
 /// One run: start, soak, stop, sweep, account. Panics with the accounting
 /// if a promise was broken.
-async fn soak(title: &str, name: &str, shared: (&'static str, String), redis: Option<redis_server::Server>) {
+async fn soak(title: &str, name: &str, shared: (&'static str, String), restart: Box<dyn FnOnce() + Send>) {
     let began = Instant::now();
     let root = kyc::data_dir(&format!("soak-{name}"));
     std::fs::create_dir_all(&root).unwrap();
     let (api, api_url) = kyc::bot_api().await;
+    api.download_delay_ms.store(DOWNLOAD_MS, Ordering::SeqCst);
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -595,18 +658,17 @@ async fn soak(title: &str, name: &str, shared: (&'static str, String), redis: Op
         tally: Tally::default(),
         inbox: Mutex::new(HashMap::new()),
         crashes: Mutex::new(Vec::new()),
+        down: Mutex::new(None),
     });
     let starting = Arc::clone(&run);
     tokio::task::spawn_blocking(move || (0..INSTANCES).for_each(|i| starting.fleet.start(i)))
         .await
         .unwrap();
 
-    let redis = redis.map(|server| Arc::new(Mutex::new(Some(server))));
     let inbox = tokio::spawn(read_messages(Arc::clone(&run)));
     let chaos = tokio::spawn(chaos(Arc::clone(&run)));
-    let restart = redis
-        .clone()
-        .map(|redis| tokio::spawn(restart_redis(Arc::clone(&run), redis)));
+    kill_on_messages(&run);
+    let restart = tokio::spawn(restart_redis(Arc::clone(&run), restart));
     let mut applicants = Vec::new();
     for index in 0..APPLICANTS {
         applicants.push(tokio::spawn(applicant(Arc::clone(&run), index, Plan::of(index))));
@@ -618,9 +680,7 @@ async fn soak(title: &str, name: &str, shared: (&'static str, String), redis: Op
     }
     run.stop.store(true, Ordering::SeqCst);
     chaos.await.unwrap();
-    if let Some(restart) = restart {
-        restart.await.unwrap();
-    }
+    restart.await.unwrap();
     inbox.await.unwrap();
 
     // Everything stops; then each instance once more on its data folder,
@@ -646,7 +706,6 @@ async fn soak(title: &str, name: &str, shared: (&'static str, String), redis: Op
     println!("{}", accounting.table(title, &run, &stories, taken));
     let broken = accounting.broken();
     if broken.is_empty() {
-        drop(redis);
         std::fs::remove_dir_all(&root).unwrap();
         return;
     }
@@ -905,6 +964,10 @@ impl Accounting {
             ("  answered otherwise, not 2xx".to_owned(), count(&tally.other)),
             ("/start calls retried".to_owned(), count(&tally.start_retries)),
             ("instances killed (SIGKILL)".to_owned(), count(&tally.kills)),
+            (
+                "  while a message was being sent".to_owned(),
+                count(&tally.kills_on_message),
+            ),
             ("Redis restarts".to_owned(), count(&tally.redis_restarts)),
             (
                 "messages".to_owned(),
