@@ -33,6 +33,8 @@ use kyc::{Backend, BotApi, Kind, Submission};
 use serde_json::Value;
 use telegram_passport::PassportRequest;
 
+/// The file a draft names its claim in, removed once it is committed.
+const CLAIM: &str = "claim.json";
 /// Applicants per run.
 const APPLICANTS: usize = 200;
 /// Time between two applicants' arrivals: the run lasts long enough for
@@ -245,18 +247,23 @@ impl Fleet {
         drop(process);
     }
 
-    /// What `instance`'s log says about `needle`, colours removed.
-    fn log_lines(&self, needle: &str) -> Vec<String> {
+    /// What the instances' logs say about any of `needles`, colours
+    /// removed, in time order, without the audit trail's steps.
+    fn log_lines(&self, needles: &[String]) -> Vec<String> {
         let mut lines = Vec::new();
         for (instance, log) in self.logs.iter().enumerate() {
             let text = std::fs::read_to_string(log).unwrap_or_default();
             lines.extend(
                 text.lines()
-                    .filter(|line| line.contains(needle))
-                    .map(|line| format!("instance {instance}: {}", without_colours(line))),
+                    .map(without_colours)
+                    .filter(|line| !line.contains("telegram_passport::audit"))
+                    .filter(|line| needles.iter().any(|needle| line.contains(needle.as_str())))
+                    .map(|line| (line.clone(), format!("instance {instance}: {line}"))),
             );
         }
-        lines
+        // Each line begins with its time.
+        lines.sort();
+        lines.into_iter().map(|(_, line)| line).collect()
     }
 }
 
@@ -310,8 +317,8 @@ struct Run {
     stop: AtomicBool,
     random: Random,
     tally: Tally,
-    /// The messages each user got: when the user saw each, and its link.
-    inbox: Mutex<HashMap<i64, Vec<(Instant, String)>>>,
+    /// The messages each user got, in order.
+    inbox: Mutex<HashMap<i64, Vec<Message>>>,
     /// When an instance was killed or Redis restarted.
     crashes: Mutex<Vec<Instant>>,
     /// The instance that is down, and until when: one at a time.
@@ -340,6 +347,14 @@ impl Run {
         *down = Some((instance, Instant::now() + self.random.between(DOWN_FOR)));
         true
     }
+}
+
+/// A message as its user saw it.
+struct Message {
+    /// Its place among all messages the Bot API took.
+    number: usize,
+    seen: Instant,
+    link: String,
 }
 
 /// One webhook call's answer.
@@ -383,7 +398,9 @@ async fn post(run: &Run, instance: usize, body: &str) -> Answer {
 #[derive(Debug)]
 struct Delivery {
     update_id: i64,
-    answered: bool,
+    /// When answered 2xx, how many messages the Bot API had taken: every
+    /// message about this update is among them.
+    answered: Option<usize>,
     calls: usize,
 }
 
@@ -394,7 +411,7 @@ async fn deliver(run: &Run, update: &Value) -> Delivery {
     let body = update.to_string();
     let mut delivery = Delivery {
         update_id: update["update_id"].as_i64().unwrap(),
-        answered: false,
+        answered: None,
         calls: 0,
     };
     for attempt in 0u32.. {
@@ -415,7 +432,7 @@ async fn deliver(run: &Run, update: &Value) -> Delivery {
             .iter()
             .any(|answer| matches!(answer, Answer::Status(200..=299, _)))
         {
-            delivery.answered = true;
+            delivery.answered = Some(run.api.messages.lock().unwrap().len());
             break;
         }
         let backoff = Duration::from_millis(50 << attempt.min(4));
@@ -472,7 +489,7 @@ async fn first_link(run: &Run, user: i64) -> Option<String> {
             .unwrap()
             .get(&user)
             .and_then(|messages| messages.first())
-            .map(|(_, link)| link.clone());
+            .map(|message| message.link.clone());
         if link.is_some() {
             return link;
         }
@@ -499,7 +516,6 @@ impl Run {
     /// The messages after the first `seen`, into their users' inboxes.
     fn collect_messages(&self, seen: &mut usize) {
         let messages = self.api.messages.lock().unwrap()[*seen..].to_vec();
-        *seen += messages.len();
         let mut inbox = self.inbox.lock().unwrap();
         for message in messages {
             let link = message["reply_markup"]["inline_keyboard"][0][0]["url"]
@@ -507,7 +523,13 @@ impl Run {
                 .unwrap_or_default()
                 .to_owned();
             let user = message["chat_id"].as_i64().unwrap();
-            inbox.entry(user).or_default().push((Instant::now(), link));
+            let seen_at = Instant::now();
+            inbox.entry(user).or_default().push(Message {
+                number: *seen,
+                seen: seen_at,
+                link,
+            });
+            *seen += 1;
         }
     }
 }
@@ -713,10 +735,8 @@ async fn soak(title: &str, name: &str, shared: (&'static str, String), restart: 
     for (promise, examples) in &broken {
         let _ = writeln!(report, "broken: {promise}");
         for example in examples.iter().take(3) {
-            let _ = writeln!(report, "  e.g. {example}");
-            let mut lines = run.fleet.log_lines(example.split(' ').next().unwrap_or_default());
-            lines.truncate(12);
-            for line in lines {
+            let _ = writeln!(report, "  e.g. {}", example.what);
+            for line in run.fleet.log_lines(&example.needles).iter().take(40) {
                 let _ = writeln!(report, "    {line}");
             }
         }
@@ -731,28 +751,69 @@ fn entries(folder: &Path) -> usize {
     std::fs::read_dir(folder).map_or(0, |entries| entries.count())
 }
 
+/// A broken promise: what happened, and what to look for in the logs
+/// (the application id, `update=<id>}` of each of its updates).
+struct Finding {
+    what: String,
+    needles: Vec<String>,
+}
+
+impl Finding {
+    fn of(story: &Applicant, what: &str) -> Finding {
+        let application = story.application.as_deref().unwrap_or("(no application)");
+        let updates: Vec<String> = story
+            .deliveries
+            .iter()
+            .map(|delivery| delivery.update_id.to_string())
+            .collect();
+        Finding {
+            what: format!(
+                "{application} (user {}, {}, updates {}): {what}",
+                story.user,
+                story.plan.describe(),
+                updates.join(", ")
+            ),
+            needles: story
+                .application
+                .iter()
+                .cloned()
+                .chain(updates.iter().map(|update| format!("update={update}}}")))
+                .collect(),
+        }
+    }
+
+    fn at(name: &str, what: String) -> Finding {
+        Finding {
+            what,
+            needles: vec![name.to_owned()],
+        }
+    }
+}
+
 /// What the data folders, the Bot API and the deliveries say at the end.
 #[derive(Default)]
 struct Accounting {
     /// Applications stored, each once or more.
     stored: usize,
     /// "<application id> <what>" for each broken promise, by promise.
-    lost: Vec<String>,
-    stored_twice: Vec<String>,
-    not_whole: Vec<String>,
-    blocked_stored: Vec<String>,
-    unknown_folders: Vec<String>,
-    drafts_left: Vec<String>,
-    untold: Vec<String>,
-    unreported_photo: Vec<String>,
+    lost: Vec<Finding>,
+    stored_twice: Vec<Finding>,
+    not_whole: Vec<Finding>,
+    /// Stored applications that still hold their draft's claim file.
+    claims_left: Vec<Finding>,
+    blocked_stored: Vec<Finding>,
+    unknown_folders: Vec<Finding>,
+    drafts_left: Vec<Finding>,
+    untold: Vec<Finding>,
+    unreported_photo: Vec<Finding>,
     /// Messages beyond the first for one submission.
     repeated: usize,
     /// Repeats with no crash (a kill or a Redis restart) around them.
-    repeated_without_crash: Vec<String>,
+    repeated_without_crash: Vec<Finding>,
     /// Messages to users whose submission needed none.
-    unexpected_messages: Vec<String>,
-    unanswered: Vec<String>,
-    stuck: Vec<String>,
+    unexpected_messages: Vec<Finding>,
+    unanswered: Vec<Finding>,
+    stuck: Vec<Finding>,
 }
 
 fn account(run: &Run, stories: &[Applicant]) -> Accounting {
@@ -765,9 +826,10 @@ fn account(run: &Run, stories: &[Applicant]) -> Accounting {
             if name == ".incoming" {
                 for draft in std::fs::read_dir(data.join(&name)).unwrap() {
                     let draft = draft.unwrap().file_name().to_string_lossy().into_owned();
-                    accounting
-                        .drafts_left
-                        .push(format!("{draft} in instance {instance}'s .incoming"));
+                    accounting.drafts_left.push(Finding::at(
+                        &draft,
+                        format!("{draft} in instance {instance}'s .incoming"),
+                    ));
                 }
             } else {
                 folders.entry(name).or_default().push(instance);
@@ -778,20 +840,15 @@ fn account(run: &Run, stories: &[Applicant]) -> Accounting {
     let crashes = run.crashes.lock().unwrap();
     let errors = run.api.errors.lock().unwrap();
     for story in stories {
+        let on = |what: &str| Finding::of(story, what);
         if let Some(reason) = story.stuck {
-            let application = story.application.as_deref().unwrap_or("(none)");
-            accounting
-                .stuck
-                .push(format!("{application} user {}: {reason}", story.user));
+            accounting.stuck.push(on(reason));
         }
-        for delivery in story.deliveries.iter().filter(|delivery| !delivery.answered) {
-            accounting.unanswered.push(format!(
-                "{} update {} ({}): {} calls, none answered 2xx",
-                story.application.as_deref().unwrap_or("(none)"),
-                delivery.update_id,
-                story.plan.describe(),
-                delivery.calls
-            ));
+        for delivery in story.deliveries.iter().filter(|delivery| delivery.answered.is_none()) {
+            accounting.unanswered.push(on(&format!(
+                "update {}: {} calls, none answered 2xx",
+                delivery.update_id, delivery.calls
+            )));
         }
         let Some(application) = &story.application else {
             continue;
@@ -800,7 +857,6 @@ fn account(run: &Run, stories: &[Applicant]) -> Accounting {
         if !holders.is_empty() {
             accounting.stored += 1;
         }
-        let on = |what: &str| format!("{application} ({}): {what}", story.plan.describe());
         match (story.plan.accepted(), holders.as_slice()) {
             (false, []) => {}
             (false, _) => accounting
@@ -809,8 +865,10 @@ fn account(run: &Run, stories: &[Applicant]) -> Accounting {
             (true, []) => accounting.lost.push(on("in no data folder")),
             (true, [instance]) => {
                 let folder = run.fleet.data[*instance].join(application);
-                if let Err(problem) = whole(&folder, application, story) {
-                    accounting.not_whole.push(on(&problem));
+                match whole(&folder, application, story) {
+                    Ok(false) => {}
+                    Ok(true) => accounting.claims_left.push(on(CLAIM)),
+                    Err(problem) => accounting.not_whole.push(on(&problem)),
                 }
             }
             (true, _) => accounting
@@ -818,28 +876,40 @@ fn account(run: &Run, stories: &[Applicant]) -> Accounting {
                 .push(on(&format!("stored by instances {holders:?}"))),
         }
         let messages = inbox.get(&story.user).map_or(&[][..], Vec::as_slice);
+        // What a message is about: every message about the first
+        // submission was taken before that update's 2xx answer.
+        let first_answered = story
+            .deliveries
+            .first()
+            .and_then(|delivery| delivery.answered)
+            .unwrap_or(usize::MAX);
+        let (about_first, later): (Vec<&Message>, Vec<&Message>) = messages
+            .iter()
+            .partition(|message| story.plan.corrected() && message.number < first_answered);
+        if !later.is_empty() {
+            accounting.unexpected_messages.push(on(&format!(
+                "{} message(s) about a submission that needed none",
+                later.len()
+            )));
+        }
         if !story.plan.corrected() {
-            if !messages.is_empty() {
-                accounting
-                    .unexpected_messages
-                    .push(on(&format!("{} messages", messages.len())));
-            }
             continue;
         }
-        let Some(((first, _), repeats)) = messages.split_first() else {
+        let Some((first, repeats)) = about_first.split_first() else {
             accounting.untold.push(on("no message"));
             continue;
         };
         accounting.repeated += repeats.len();
-        for (seen, _) in repeats {
+        for repeat in repeats {
             // An instance died (or Redis restarted) after sending the
             // first message and before the submission was finished: the
-            // redelivery cannot know the message went out.
-            let since = first.checked_sub(Duration::from_secs(1)).unwrap_or(*first);
-            if !crashes.iter().any(|crash| (since..=*seen).contains(crash)) {
+            // redelivery cannot know the message went out. (Any crash in
+            // that window counts: which instance sent it is not known.)
+            let since = first.seen.checked_sub(Duration::from_secs(1)).unwrap_or(first.seen);
+            if !crashes.iter().any(|crash| (since..=repeat.seen).contains(crash)) {
                 accounting.repeated_without_crash.push(on(&format!(
                     "a message again {:.1?} after the first, no crash in between",
-                    *seen - *first
+                    repeat.seen - first.seen
                 )));
             }
         }
@@ -870,14 +940,21 @@ fn account(run: &Run, stories: &[Applicant]) -> Accounting {
     }
     accounting.unknown_folders = folders
         .into_iter()
-        .map(|(name, holders)| format!("{name}: a folder of no applicant, in instances {holders:?}"))
+        .map(|(name, holders)| {
+            Finding::at(
+                &name,
+                format!("{name}: a folder of no applicant, in instances {holders:?}"),
+            )
+        })
         .collect();
     accounting
 }
 
 /// Whether `folder` holds exactly the corrected (or first good) submission
-/// of `story`: its values and byte-identical photos.
-fn whole(folder: &Path, application: &str, story: &Applicant) -> Result<(), String> {
+/// of `story`: its values and byte-identical photos; and whether it still
+/// holds the claim its draft was sealed with (an instance killed between
+/// the rename and removing it: documented as harmless, and reported).
+fn whole(folder: &Path, application: &str, story: &Applicant) -> Result<bool, String> {
     let photos = story
         .photos
         .as_ref()
@@ -898,6 +975,8 @@ fn whole(folder: &Path, application: &str, story: &Applicant) -> Result<(), Stri
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
+    let claim_left = names.iter().any(|name| name == CLAIM);
+    names.retain(|name| name != CLAIM);
     let mut expected: Vec<String> = photos.iter().map(|(name, _)| name.clone()).collect();
     expected.push("application.json".to_owned());
     expected.sort();
@@ -909,12 +988,12 @@ fn whole(folder: &Path, application: &str, story: &Applicant) -> Result<(), Stri
             return Err(format!("{name} differs from the photo sent"));
         }
     }
-    Ok(())
+    Ok(claim_left)
 }
 
 impl Accounting {
     /// Each broken promise, with its examples.
-    fn broken(&self) -> Vec<(&'static str, &[String])> {
+    fn broken(&self) -> Vec<(&'static str, &[Finding])> {
         [
             ("an application that should be accepted is stored nowhere", &self.lost),
             ("an application is stored by more than one instance", &self.stored_twice),
@@ -979,6 +1058,10 @@ impl Accounting {
                 run.api.errors.lock().unwrap().len().to_string(),
             ),
             ("stored".to_owned(), self.stored.to_string()),
+            (
+                format!("  with {CLAIM} left (killed just after the rename)"),
+                self.claims_left.len().to_string(),
+            ),
             ("lost".to_owned(), self.lost.len().to_string()),
             ("stored twice".to_owned(), self.stored_twice.len().to_string()),
             ("not whole".to_owned(), self.not_whole.len().to_string()),
