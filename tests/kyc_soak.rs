@@ -1059,7 +1059,7 @@ impl Accounting {
             ),
             ("stored".to_owned(), self.stored.to_string()),
             (
-                format!("  with {CLAIM} left (killed just after the rename)"),
+                format!("  with {CLAIM} left in the folder"),
                 self.claims_left.len().to_string(),
             ),
             ("lost".to_owned(), self.lost.len().to_string()),
