@@ -281,8 +281,9 @@ mod on_redis {
     }
 
     /// Killed (SIGKILL injected) at the rename that commits a draft whose
-    /// claim consumed the nonce: the next start commits it; the redelivery
-    /// is finished, nothing downloaded again.
+    /// claim consumed the nonce (the process's second rename: the first
+    /// names the new draft): the next start commits it; the redelivery is
+    /// finished, nothing downloaded again.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
     async fn killed_between_consume_and_rename_loses_nothing() {
@@ -297,7 +298,7 @@ mod on_redis {
                 "-o",
                 "/dev/null",
                 "-e",
-                "inject=rename:signal=SIGKILL:when=1",
+                "inject=rename:signal=SIGKILL:when=2",
             ],
             &api_url,
             &data,
@@ -326,6 +327,52 @@ mod on_redis {
         assert_eq!(deliver(&http, &backend.url, &good).await, 200);
         assert_eq!(api.get_file_calls.load(Ordering::SeqCst), downloads);
         assert_eq!(counts(&api), (0, 0));
+        std::fs::remove_dir_all(&data).unwrap();
+    }
+
+    /// Instances starting again and again beside a busy one on the same
+    /// data folder: each start succeeds (drafts that come and go while it
+    /// looks are skipped), and it never takes a live draft for a dead one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
+    async fn starting_beside_a_busy_instance_takes_nothing_from_it() {
+        let redis = redis_server::start();
+        let (api, api_url) = kyc::bot_api().await;
+        api.download_delay_ms.store(5, Ordering::SeqCst);
+        let data = kyc::data_dir("busy");
+        let busy = Backend::start(&api_url, &data, Some(&redis.url));
+        let http = kyc::client(LOCAL);
+        let mut pending = Vec::new();
+        for user in 0..20 {
+            let client = kyc::client(IpAddr::V4(Ipv4Addr::new(127, 0, 2, user as u8)));
+            let (application, request) = start(&client, &busy.url).await.unwrap();
+            pending.push((application, submission(&api, &request, 10_000 + user, Kind::Good)));
+        }
+        let work = {
+            let (http, url) = (http.clone(), busy.url.clone());
+            let updates: Vec<String> = pending.iter().map(|(_, good)| good.update.to_string()).collect();
+            tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                for update in updates {
+                    statuses.push(kyc::post(&http, &url, update, kyc::SECRET).await);
+                }
+                statuses
+            })
+        };
+        let mut starts = 0;
+        while !work.is_finished() || starts < 15 {
+            let mut other = Backend::start(&api_url, &data, Some(&redis.url));
+            assert!(other.child.try_wait().unwrap().is_none(), "start {starts} failed");
+            drop(other);
+            starts += 1;
+        }
+        assert_eq!(work.await.unwrap(), vec![200; 20]);
+        for (application, good) in &pending {
+            for (name, bytes) in &good.photos {
+                assert_eq!(&std::fs::read(data.join(application).join(name)).unwrap(), bytes);
+            }
+        }
+        assert_eq!(kyc::folders(&data), (20, 0), "after {starts} starts");
         std::fs::remove_dir_all(&data).unwrap();
     }
 
