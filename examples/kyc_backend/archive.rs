@@ -16,6 +16,11 @@ use std::path::{Path, PathBuf};
 
 /// The file a sealed draft names its claim in.
 const CLAIM: &str = "claim.json";
+/// How a draft's name starts, and a draft's that is being made.
+const DRAFT: &str = "draft-";
+const NEW: &str = "new-";
+/// A `new-` folder older than this belongs to a writer that died making it.
+const STILLBORN: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The data folder.
 pub(crate) struct Archive {
@@ -59,26 +64,38 @@ impl Archive {
         Ok(Self { root, incoming })
     }
 
-    /// A new, empty, owner-only draft, locked.
+    /// A new, empty, owner-only draft, locked. It is made under a `new-`
+    /// name, locked, and only then renamed to its `draft-` name, so a sweep
+    /// never finds an unlocked draft that is alive.
     pub(crate) fn draft(&self) -> std::io::Result<Draft> {
         loop {
             let name = telegram_passport::generate_nonce().map_err(std::io::Error::other)?;
-            let path = self.incoming.join(format!("draft-{name}"));
+            let new = self.incoming.join(format!("{NEW}{name}"));
             let mut builder = std::fs::DirBuilder::new();
             #[cfg(unix)]
             std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            match builder.create(&path) {
+            match builder.create(&new) {
                 Ok(()) => {}
                 Err(error) if error.kind() == ErrorKind::AlreadyExists => continue,
                 Err(error) => return Err(error),
             }
-            let lock = File::open(&path)?;
-            lock.lock()?;
-            return Ok(Draft {
-                path,
-                _lock: lock,
-                kept: false,
+            let path = self.incoming.join(format!("{DRAFT}{name}"));
+            let locked = File::open(&new).and_then(|lock| {
+                lock.lock()?;
+                std::fs::rename(&new, &path)?;
+                Ok(lock)
             });
+            return match locked {
+                Ok(lock) => Ok(Draft {
+                    path,
+                    _lock: lock,
+                    kept: false,
+                }),
+                Err(error) => {
+                    let _ = std::fs::remove_dir(&new);
+                    Err(error)
+                }
+            };
         }
     }
 
@@ -94,6 +111,14 @@ impl Archive {
                 Err(error) if error.kind() == ErrorKind::NotFound => continue,
                 Err(error) => return Err(error),
             };
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if !name.starts_with(DRAFT) {
+                let age = std::fs::symlink_metadata(&path).and_then(|meta| meta.modified());
+                let old = age.is_ok_and(|modified| modified.elapsed().unwrap_or_default() > STILLBORN);
+                if !(name.starts_with(NEW) && old) {
+                    continue;
+                }
+            }
             let lock = match File::open(&path) {
                 Ok(lock) => lock,
                 Err(error) if error.kind() == ErrorKind::NotFound => continue,

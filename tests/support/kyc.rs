@@ -143,9 +143,28 @@ impl Backend {
 
     /// [`Backend::start`] with more environment variables.
     pub fn start_with(bot_api_url: &str, data_dir: &Path, redis_url: Option<&str>, env: &[(&str, &str)]) -> Backend {
+        Self::start_under(&[], bot_api_url, data_dir, redis_url, env)
+    }
+
+    /// [`Backend::start_with`], the binary run by `wrapper` (a program and
+    /// its arguments, such as `strace` injecting faults), if not empty.
+    pub fn start_under(
+        wrapper: &[&str],
+        bot_api_url: &str,
+        data_dir: &Path,
+        redis_url: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Backend {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys/rsa2048_pkcs1.pem");
-        let mut command = Command::new(binary());
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(binary());
+                command
+            }
+            None => Command::new(binary()),
+        };
         command
             .env_clear()
             .env("TELEGRAM_BOT_TOKEN", TOKEN)
