@@ -1,10 +1,11 @@
 //! The `kyc_backend` example's promises under crashes and redeliveries, with
 //! real processes: three instances, each with a data folder of its own, on
-//! one shared Redis (persistent, restarted once mid-run) or a three-master
-//! Redis Cluster; a few hundred applicants of every kind; a stand-in
-//! Telegram that delivers each update until an instance answers 2xx (and
-//! now and then to two instances at once); instances killed (`SIGKILL`) at
-//! random moments and started again on their data folder and port.
+//! one shared Redis (append-only file, restarted once mid-run) or a
+//! three-master Redis Cluster (one master restarted once); 200 applicants
+//! of every kind; a stand-in Telegram that delivers each update until an
+//! instance answers 2xx (and now and then to two instances at once);
+//! instances killed (`SIGKILL`) at random moments and while a message is
+//! being sent, and started again on their data folder and port.
 //!
 //! At the end everything stops, each instance starts once more on its data
 //! folder (its start-up sweep) and stops, and every applicant is accounted
@@ -38,7 +39,7 @@ const CLAIM: &str = "claim.json";
 /// Applicants per run.
 const APPLICANTS: usize = 200;
 /// Time between two applicants' arrivals: the run lasts long enough for
-/// a dozen kills.
+/// some thirty kills.
 const ARRIVAL: Duration = Duration::from_millis(120);
 /// What is not done by then is reported as not done, and the run stops.
 const RUN_LIMIT: Duration = Duration::from_secs(100);
