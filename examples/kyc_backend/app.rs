@@ -25,7 +25,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -40,6 +40,7 @@ use tracing::Instrument as _;
 
 use crate::archive::{Archive, Committed};
 use crate::bot_api::{BotApi, Failure};
+use crate::client_ip::Unreadable;
 use crate::limiter::StartLimiter;
 use crate::shared::SharedRedis;
 
@@ -82,11 +83,10 @@ pub(crate) fn router<S: AsyncNonceStore + 'static>(
     shared: Option<SharedRedis>,
 ) -> Result<Router, Failure> {
     let bot_id = telegram_passport::bot_id_from_token(&config.bot_token)?;
-    let _ = shared;
     let app = App {
         bot_id,
         nonces,
-        starts: StartLimiter::new(config.starts_per_client, START_WINDOW),
+        starts: StartLimiter::new(config.starts_per_client, START_WINDOW, &config.webhook_secret, shared),
         archive: Archive::open(config.data_dir.clone())?,
         bot_api: BotApi::new(config.bot_api_url.clone(), config.bot_token.clone())?,
         config,
@@ -149,12 +149,8 @@ impl<S: AsyncNonceStore> App<S> {
     }
 
     /// The client a request comes from.
-    fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-        let forwarded = self.config.client_ip_header.as_ref().and_then(|name| {
-            let value = headers.get(name)?.to_str().ok()?;
-            value.rsplit(',').next()?.trim().parse().ok()
-        });
-        forwarded.unwrap_or(peer.ip())
+    fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> Result<IpAddr, Unreadable> {
+        crate::client_ip::client(peer, headers, self.config.client_ip_header.as_ref())
     }
 }
 
@@ -164,8 +160,21 @@ async fn start<S: AsyncNonceStore>(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    if !app.starts.allow(app.client(peer, &headers)) {
-        return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "600")]).into_response();
+    let client = match app.client(peer, &headers) {
+        Ok(client) => client,
+        Err(unreadable) => {
+            // Not the header's value: it is whatever the client sent.
+            tracing::warn!(reason = %unreadable, "start refused: no client address");
+            return StatusCode::BAD_REQUEST.into_response();
+        }
+    };
+    match app.starts.allow(client).await {
+        Ok(true) => {}
+        Ok(false) => return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "600")]).into_response(),
+        Err(error) => {
+            tracing::error!(reason = %error, "could not count a start");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
     }
     let opened = async {
         let application_id = telegram_passport::generate_nonce()?;
@@ -211,13 +220,13 @@ enum Outcome {
     Unusable,
 }
 
-/// Bot API updates. 401 for a wrong secret, 400 for unreadable JSON, 503
-/// when the submission could not be finished and should be delivered
-/// again, 200 otherwise (including for refused submissions).
+/// Bot API updates. 401 for a wrong secret (its body is never read), 400
+/// for unreadable JSON, 503 when the submission could not be finished and
+/// should be delivered again, 200 otherwise (including for refused submissions).
 async fn webhook<S: AsyncNonceStore + 'static>(
     State(app): State<Arc<App<S>>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> StatusCode {
     let given = headers
         .get("x-telegram-bot-api-secret-token")
@@ -227,6 +236,10 @@ async fn webhook<S: AsyncNonceStore + 'static>(
         tracing::warn!("webhook call with a wrong secret token refused");
         return StatusCode::UNAUTHORIZED;
     }
+    let body = match crate::serve::read_body(body).await {
+        Ok(body) => body,
+        Err(status) => return status,
+    };
     let update: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(update) => update,
         Err(error) => {
