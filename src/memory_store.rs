@@ -209,7 +209,9 @@ impl MemoryNonceStore {
             };
             match state.entries.get(&nonce) {
                 None => {}
-                Some(entry) if entry.consumed_at.is_none() && entry.claims.lease_ends.is_some_and(|ends| now < ends) => {
+                Some(entry)
+                    if entry.consumed_at.is_none() && entry.claims.lease_ends.is_some_and(|ends| now < ends) =>
+                {
                     state.issued.push_back(nonce);
                 }
                 Some(_) => {
