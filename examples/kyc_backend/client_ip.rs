@@ -170,6 +170,9 @@ mod tests {
     use axum::http::HeaderValue;
 
     const PEER: &str = "10.0.0.1:40000";
+
+    /// Header lines, and the client they name.
+    type Case = (&'static [&'static [u8]], Result<IpAddr, Unreadable>);
     const XFF: &str = "x-forwarded-for";
 
     /// The client of a request over a connection from `peer` with header
@@ -207,7 +210,7 @@ mod tests {
     #[test]
     fn x_forwarded_for_its_last_entry_over_every_line() {
         use Unreadable::{Missing, NotAnAddress};
-        let cases: &[(&[&[u8]], Result<IpAddr, Unreadable>)] = &[
+        let cases: &[Case] = &[
             (&[b"1.2.3.4"], ip("1.2.3.4")),
             (&[b"  1.2.3.4  "], ip("1.2.3.4")),
             (&[b"6.6.6.6, 1.2.3.4"], ip("1.2.3.4")),
@@ -276,7 +279,7 @@ mod tests {
     #[test]
     fn forwarded_the_last_elements_for() {
         use Unreadable::{Missing, NotAnAddress};
-        let cases: &[(&[&[u8]], Result<IpAddr, Unreadable>)] = &[
+        let cases: &[Case] = &[
             (&[b"for=192.0.2.60"], ip("192.0.2.60")),
             (&[b"For=192.0.2.60"], ip("192.0.2.60")),
             (&[b"for=192.0.2.60;proto=http;by=203.0.113.43"], ip("192.0.2.60")),
