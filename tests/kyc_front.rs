@@ -455,3 +455,37 @@ mod on_redis {
         let _ = std::fs::remove_dir_all(&data);
     }
 }
+
+/// A client that sends requests and never reads the answers: once the
+/// answers fill the sockets, the server waits `BODY_TIMEOUT_SECONDS` for
+/// the client to take some, then closes the connection instead of holding it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_reads_no_answers_is_let_go() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    const REQUESTS: usize = 50_000;
+    let (_api, api_url) = kyc::bot_api().await;
+    let data = kyc::data_dir("front-unread");
+    let backend = Backend::start_with(&api_url, &data, None, &[("BODY_TIMEOUT_SECONDS", "2")]);
+    let stream = tokio::net::TcpStream::connect(address(&backend)).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    // Far more answers (about 900 bytes each) than the sockets hold.
+    let writing = tokio::spawn(async move {
+        let requests = b"GET / HTTP/1.1\r\nHost: kyc\r\n\r\n".repeat(REQUESTS);
+        let _ = writer.write_all(&requests).await;
+        writer
+    });
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut answers = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), reader.read_to_end(&mut answers)).await;
+    let closed = started.elapsed();
+    writing.abort();
+    let answered = answers.windows(12).filter(|w| *w == b"HTTP/1.1 200").count();
+    println!("{REQUESTS} pipelined requests, no answer read for 5 s: {answered} answers were sent before the server let go ({} KiB), closed after {closed:.1?}", answers.len() / 1024);
+    assert!(read.is_ok(), "the connection stayed open");
+    assert!(
+        answered < REQUESTS,
+        "every answer was sent: the server waited for the client"
+    );
+    let _ = std::fs::remove_dir_all(&data);
+}
