@@ -11,7 +11,7 @@
 //! missing, or whose last entry is not an address, is refused: counting such
 //! a request as the balancer would let one client spend everyone's share.
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 
 use axum::http::header::FORWARDED;
 use axum::http::{HeaderMap, HeaderName};
@@ -132,19 +132,13 @@ fn node(entry: &str) -> Option<IpAddr> {
     if let Ok(address) = entry.parse::<IpAddr>() {
         return Some(address);
     }
-    if let Ok(address) = entry.parse::<SocketAddr>() {
-        return Some(address.ip());
+    if let Some(bracketed) = entry.strip_prefix('[') {
+        let (host, port) = bracketed.split_once(']')?;
+        let port = port.is_empty() || port.strip_prefix(':').is_some_and(is_port);
+        return port.then(|| host.parse().ok().map(IpAddr::V6)).flatten();
     }
-    let (host, port) = match entry.strip_prefix('[') {
-        Some(rest) => {
-            let (host, port) = rest.split_once(']')?;
-            return (port.is_empty() || is_port(port.strip_prefix(':')?))
-                .then(|| host.parse::<Ipv6Addr>().ok().map(IpAddr::V6))
-                .flatten();
-        }
-        None => entry.rsplit_once(':')?,
-    };
-    // Only IPv4 takes an unbracketed port.
+    // Only IPv4 takes a port without brackets.
+    let (host, port) = entry.rsplit_once(':')?;
     match host.parse::<IpAddr>() {
         Ok(address @ IpAddr::V4(_)) if is_port(port) => Some(address),
         _ => None,
