@@ -48,7 +48,8 @@ Optional:
                         than the slowest submission takes (downloads included)
   LISTEN                address to serve on, default 127.0.0.1:8080
   MAX_CONNECTIONS       connections served at once, default 1024; more wait until one closes
-  HEADER_TIMEOUT_SECONDS  how long a request's headers may take to arrive, and how long an idle
+  HEADER_TIMEOUT_SECONDS
+                        how long a request's headers may take to arrive, and how long an idle
                         connection stays open, default 10
   BODY_TIMEOUT_SECONDS  how long a request's body may take to arrive after its headers, and a
                         response may wait for the client to take it, default 30
