@@ -1,7 +1,8 @@
 //! Serves the router over HTTP/1.1 so that no client holds more than its
 //! share: at most `max_connections` connections at once (the next waits in
 //! the listen queue until one closes); a request's headers must arrive within
-//! `header_timeout` of the connection going quiet (which also bounds an idle
+//! `header_timeout` of the server starting to wait for them (on a new
+//! connection, or after the previous answer: so this also bounds an idle
 //! keep-alive connection); its body within `body_timeout` of its headers; and
 //! a response the client does not take for `body_timeout` ends the
 //! connection. Together these bound what slow or stalled connections cost,
