@@ -79,7 +79,8 @@ struct Entry {
     context: String,
     expires_at: Instant,
     consumed_at: Option<Instant>,
-    claims: Claims,
+    /// Made at the first claim: most nonces are never claimed.
+    claims: Option<Box<Claims>>,
 }
 
 /// A nonce's claims: the latest, and those released.
@@ -113,17 +114,21 @@ impl Entry {
 
     /// Live, or claimed for a lease that lasts.
     fn in_use(&self, now: Instant) -> bool {
-        self.is_live(now) || (self.consumed_at.is_none() && self.claims.lease_ends.is_some_and(|ends| now < ends))
+        self.is_live(now) || (self.consumed_at.is_none() && self.lease_ends().is_some_and(|ends| now < ends))
     }
 
     /// When the entry is forgotten: `retention` after it stopped being live
     /// and its last lease ended.
     fn forget_at(&self, retention: Duration) -> Instant {
         let ended = self
-            .claims
-            .lease_ends
+            .lease_ends()
             .map_or(self.expires_at, |ends| ends.max(self.expires_at));
         self.consumed_at.unwrap_or(ended).min(ended) + retention
+    }
+
+    /// When the latest claim's lease ends, if it was not released.
+    fn lease_ends(&self) -> Option<Instant> {
+        self.claims.as_ref().and_then(|claims| claims.lease_ends)
     }
 }
 
@@ -186,7 +191,7 @@ impl MemoryNonceStore {
             context: context.to_owned(),
             expires_at: now + ttl,
             consumed_at: None,
-            claims: Claims::default(),
+            claims: None,
         };
         let key: Arc<str> = Arc::from(nonce.as_str());
         state.issued.push_back(Arc::clone(&key));
@@ -209,9 +214,7 @@ impl MemoryNonceStore {
             };
             match state.entries.get(&nonce) {
                 None => {}
-                Some(entry)
-                    if entry.consumed_at.is_none() && entry.claims.lease_ends.is_some_and(|ends| now < ends) =>
-                {
+                Some(entry) if entry.consumed_at.is_none() && entry.lease_ends().is_some_and(|ends| now < ends) => {
                     state.issued.push_back(nonce);
                 }
                 Some(_) => {
@@ -270,7 +273,7 @@ impl MemoryNonceStore {
         if entry.consumed_at.is_some() {
             return Err(Error::NonceReplayed);
         }
-        let claims = &mut entry.claims;
+        let claims = entry.claims.get_or_insert_with(Box::default);
         if let Some(ends) = claims.lease_ends.filter(|&ends| now < ends) {
             if claims.holder == holder && claims.submission == submission {
                 return Ok(Claim::new(nonce, &*entry.context, claims.token, holder, ends).held(hold));
@@ -295,7 +298,9 @@ impl MemoryNonceStore {
     pub(crate) fn consume_claimed_at(&self, claim: &Claim, now: Instant) -> Result<String> {
         let mut state = self.lock();
         let result = self.entry(&mut state, claim.nonce(), now).and_then(|entry| {
-            let claims = &mut entry.claims;
+            let Some(claims) = entry.claims.as_deref_mut() else {
+                return Err(Error::ClaimLost);
+            };
             if !claims.is_latest(claim) || (claims.lease_ends.is_none() && !claims.consumed) {
                 return Err(Error::ClaimLost);
             }
@@ -321,7 +326,9 @@ impl MemoryNonceStore {
     pub(crate) fn release_at(&self, claim: &Claim, now: Instant) -> Result<()> {
         let mut state = self.lock();
         let result = self.entry(&mut state, claim.nonce(), now).and_then(|entry| {
-            let claims = &mut entry.claims;
+            let Some(claims) = entry.claims.as_deref_mut() else {
+                return Err(Error::ClaimLost);
+            };
             let released = (claim.token(), claim.holder().to_owned());
             if claims.is_latest(claim) {
                 if entry.consumed_at.is_some() {
