@@ -154,8 +154,9 @@ pub enum Error {
     #[error("the nonce was already used: replayed passport data is refused")]
     NonceReplayed,
 
-    /// The in-memory nonce store holds as many live nonces as it may.
-    #[error("the nonce store is full ({capacity} live nonces): raise its capacity or shorten time-to-live")]
+    /// The in-memory nonce store is full of nonces that claims hold under
+    /// a live lease: there is nothing it may make room from.
+    #[error("the nonce store is full ({capacity} nonces, every one claimed): raise its capacity or shorten leases")]
     NonceStoreFull {
         /// The store's capacity.
         capacity: usize,

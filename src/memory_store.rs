@@ -3,14 +3,21 @@
 //! Invariants: the map never holds more than `capacity` entries. An entry
 //! is live until it expires or is consumed; after that it stays as a
 //! tombstone for `retention`, so a replay or a late arrival gets its precise
-//! error; tombstones are the first to go when room is needed. An entry
-//! keeps its latest claim (token, holder, submission, lease end) and the
-//! claims released, and is not a tombstone while an unconsumed claim's
-//! lease lasts; every claim operation runs under the one lock.
+//! error. An entry keeps its latest claim (token, holder, submission, lease
+//! end) and the claims released, and is not a tombstone while an unconsumed
+//! claim's lease lasts; every claim operation runs under the one lock.
+//!
+//! When room is needed, tombstones go first: consumed ones in the order
+//! they were consumed, expired ones by a sweep of every tombstone (at most
+//! once per `SWEEP_EVERY` issues, so that a full store costs about as much
+//! per issue as an empty one). If that is not enough, the oldest-issued
+//! entry that no unconsumed claim holds under a live lease goes. Two queues
+//! find them (issue order, consumption order); sweeps drop from them what the
+//! map no longer holds, so they stay as bounded as the map.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -23,6 +30,16 @@ use crate::nonce::{
 const SWEEP_EVERY: u32 = 1024;
 
 /// An in-memory [`NonceStore`] for a single process.
+///
+/// It holds at most `capacity` nonces and never refuses to issue for lack of
+/// room while one of them is not claimed: when full, used and expired
+/// nonces go first, then the oldest-issued live nonce that no claim holds
+/// under a live lease (it is then unknown: a submission under it is
+/// refused, and the user needs a new link). So a flood of issues from
+/// anywhere cannot lock honest users out; it can only shorten how long an
+/// unused link stays valid, to the time the flood takes to issue `capacity`
+/// more. [`Error::NonceStoreFull`] comes only when every nonce held is
+/// claimed under a live lease.
 ///
 /// ```
 /// use std::time::Duration;
@@ -47,8 +64,14 @@ static STORES: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Debug, Default)]
 struct State {
-    entries: HashMap<String, Entry>,
+    entries: HashMap<Arc<str>, Entry>,
+    /// The entries' nonces in issue order, and some no longer in `entries`.
+    issued: VecDeque<Arc<str>>,
+    /// Consumed nonces in the order they were consumed, likewise.
+    consumed: VecDeque<Arc<str>>,
     since_sweep: u32,
+    /// Issues since tombstones were last all swept to make room.
+    since_room: u32,
 }
 
 #[derive(Debug)]
@@ -56,7 +79,8 @@ struct Entry {
     context: String,
     expires_at: Instant,
     consumed_at: Option<Instant>,
-    claims: Claims,
+    /// Made at the first claim: most nonces are never claimed.
+    claims: Option<Box<Claims>>,
 }
 
 /// A nonce's claims: the latest, and those released.
@@ -90,17 +114,21 @@ impl Entry {
 
     /// Live, or claimed for a lease that lasts.
     fn in_use(&self, now: Instant) -> bool {
-        self.is_live(now) || (self.consumed_at.is_none() && self.claims.lease_ends.is_some_and(|ends| now < ends))
+        self.is_live(now) || (self.consumed_at.is_none() && self.lease_ends().is_some_and(|ends| now < ends))
     }
 
     /// When the entry is forgotten: `retention` after it stopped being live
     /// and its last lease ended.
     fn forget_at(&self, retention: Duration) -> Instant {
         let ended = self
-            .claims
-            .lease_ends
+            .lease_ends()
             .map_or(self.expires_at, |ends| ends.max(self.expires_at));
         self.consumed_at.unwrap_or(ended).min(ended) + retention
+    }
+
+    /// When the latest claim's lease ends, if it was not released.
+    fn lease_ends(&self) -> Option<Instant> {
+        self.claims.as_ref().and_then(|claims| claims.lease_ends)
     }
 }
 
@@ -112,16 +140,20 @@ impl Default for MemoryNonceStore {
 
 impl MemoryNonceStore {
     /// A store for up to 100 000 nonces, remembering used and expired ones
-    /// for an hour.
+    /// for an hour (while room lasts: see the type's docs).
     pub fn new() -> Self {
         Self::with_limits(100_000, Duration::from_secs(3600))
     }
 
     /// A store for up to `capacity` nonces (live ones and tombstones),
-    /// remembering used and expired nonces for `retention`.
+    /// remembering used and expired nonces for `retention` (while room
+    /// lasts: see the type's docs).
     pub fn with_limits(capacity: usize, retention: Duration) -> Self {
         Self {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                since_room: SWEEP_EVERY,
+                ..State::default()
+            }),
             capacity: capacity.max(1),
             retention,
             holder: Holder::new(format!("memory-{}", STORES.fetch_add(1, Ordering::Relaxed))),
@@ -143,25 +175,55 @@ impl MemoryNonceStore {
         let nonce = generate_nonce()?;
         let mut state = self.lock();
         state.since_sweep += 1;
+        state.since_room = state.since_room.saturating_add(1);
         if state.since_sweep >= SWEEP_EVERY {
             self.sweep(&mut state, now, false);
         }
-        if state.entries.len() >= self.capacity {
+        if state.entries.len() >= self.capacity && state.since_room >= SWEEP_EVERY {
             self.sweep(&mut state, now, true);
-            if state.entries.len() >= self.capacity {
-                return Err(Error::NonceStoreFull {
-                    capacity: self.capacity,
-                });
-            }
+        }
+        if state.entries.len() >= self.capacity && !Self::evict_oldest(&mut state, now) {
+            return Err(Error::NonceStoreFull {
+                capacity: self.capacity,
+            });
         }
         let entry = Entry {
             context: context.to_owned(),
             expires_at: now + ttl,
             consumed_at: None,
-            claims: Claims::default(),
+            claims: None,
         };
-        state.entries.insert(nonce.clone(), entry);
+        let key: Arc<str> = Arc::from(nonce.as_str());
+        state.issued.push_back(Arc::clone(&key));
+        state.entries.insert(key, entry);
         Ok(nonce)
+    }
+
+    /// Forgets the entry consumed first or, when none is left, the
+    /// oldest-issued entry that no unconsumed claim holds under a live
+    /// lease; false if every entry is held so.
+    fn evict_oldest(state: &mut State, now: Instant) -> bool {
+        while let Some(nonce) = state.consumed.pop_front() {
+            if state.entries.remove(&nonce).is_some() {
+                return true;
+            }
+        }
+        for _ in 0..state.issued.len() {
+            let Some(nonce) = state.issued.pop_front() else {
+                return false;
+            };
+            match state.entries.get(&nonce) {
+                None => {}
+                Some(entry) if entry.consumed_at.is_none() && entry.lease_ends().is_some_and(|ends| now < ends) => {
+                    state.issued.push_back(nonce);
+                }
+                Some(_) => {
+                    state.entries.remove(&nonce);
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     pub(crate) fn consume_at(&self, nonce: &str, now: Instant) -> Result<String> {
@@ -176,10 +238,12 @@ impl MemoryNonceStore {
             Some(_) => Err(Error::NonceReplayed),
             None if now >= entry.expires_at => Err(Error::NonceExpired),
             None => {
+                let context = entry.context.clone();
                 if consume {
                     entry.consumed_at = Some(now);
+                    state.consumed.push_back(Arc::from(nonce));
                 }
-                Ok(entry.context.clone())
+                Ok(context)
             }
         }
     }
@@ -209,7 +273,7 @@ impl MemoryNonceStore {
         if entry.consumed_at.is_some() {
             return Err(Error::NonceReplayed);
         }
-        let claims = &mut entry.claims;
+        let claims = entry.claims.get_or_insert_with(Box::default);
         if let Some(ends) = claims.lease_ends.filter(|&ends| now < ends) {
             if claims.holder == holder && claims.submission == submission {
                 return Ok(Claim::new(nonce, &*entry.context, claims.token, holder, ends).held(hold));
@@ -234,18 +298,27 @@ impl MemoryNonceStore {
     pub(crate) fn consume_claimed_at(&self, claim: &Claim, now: Instant) -> Result<String> {
         let mut state = self.lock();
         let result = self.entry(&mut state, claim.nonce(), now).and_then(|entry| {
-            let claims = &mut entry.claims;
+            let Some(claims) = entry.claims.as_deref_mut() else {
+                return Err(Error::ClaimLost);
+            };
             if !claims.is_latest(claim) || (claims.lease_ends.is_none() && !claims.consumed) {
                 return Err(Error::ClaimLost);
             }
-            if !claims.consumed {
+            let first = !claims.consumed;
+            if first {
                 if entry.consumed_at.is_some() {
                     return Err(Error::NonceReplayed);
                 }
                 entry.consumed_at = Some(now);
                 claims.consumed = true;
             }
-            Ok(entry.context.clone())
+            Ok((entry.context.clone(), first))
+        });
+        let result = result.map(|(context, first)| {
+            if first {
+                state.consumed.push_back(Arc::from(claim.nonce()));
+            }
+            context
         });
         settled(claim, result)
     }
@@ -253,7 +326,9 @@ impl MemoryNonceStore {
     pub(crate) fn release_at(&self, claim: &Claim, now: Instant) -> Result<()> {
         let mut state = self.lock();
         let result = self.entry(&mut state, claim.nonce(), now).and_then(|entry| {
-            let claims = &mut entry.claims;
+            let Some(claims) = entry.claims.as_deref_mut() else {
+                return Err(Error::ClaimLost);
+            };
             let released = (claim.token(), claim.holder().to_owned());
             if claims.is_latest(claim) {
                 if entry.consumed_at.is_some() {
@@ -276,11 +351,17 @@ impl MemoryNonceStore {
     /// Drops forgotten tombstones; with `make_room`, every tombstone.
     fn sweep(&self, state: &mut State, now: Instant, make_room: bool) {
         state.since_sweep = 0;
+        if make_room {
+            state.since_room = 0;
+        }
         let retention = self.retention;
         state.entries.retain(|_, entry| {
             let tombstone = !entry.in_use(now);
             !(tombstone && (make_room || entry.forget_at(retention) <= now))
         });
+        let entries = &state.entries;
+        state.issued.retain(|nonce| entries.contains_key(nonce));
+        state.consumed.retain(|nonce| entries.contains_key(nonce));
     }
 }
 
@@ -385,24 +466,67 @@ mod tests {
     }
 
     #[test]
-    fn bounded_with_a_clear_error_when_full() {
+    fn when_full_tombstones_go_first_then_the_oldest_unclaimed() {
         let store = MemoryNonceStore::with_limits(3, MINUTE);
         let now = Instant::now();
-        let first = store.issue_at("1", MINUTE, now).unwrap();
-        store.issue_at("2", MINUTE, now).unwrap();
-        store.issue_at("3", MINUTE, now).unwrap();
-        let error = store.issue_at("4", MINUTE, now).unwrap_err();
-        assert!(matches!(error, Error::NonceStoreFull { capacity: 3 }));
-        assert!(error.to_string().contains("3 live nonces"), "{error}");
-        // A consumed nonce is a tombstone: it makes room when needed.
-        store.consume_at(&first, now).unwrap();
-        store.issue_at("4", MINUTE, now).unwrap();
-        // Expired ones too, and their space is reclaimed.
-        let later = now + 2 * MINUTE;
-        for i in 0..3 {
-            store.issue_at(&i.to_string(), MINUTE, later).unwrap();
+        let [a, b, c] = ["a", "b", "c"].map(|context| store.issue_at(context, MINUTE, now).unwrap());
+        // A consumed nonce goes first, though it is the newest.
+        store.consume_at(&c, now).unwrap();
+        let d = store.issue_at("d", MINUTE, now).unwrap();
+        assert!(matches!(store.consume_at(&c, now), Err(Error::NonceUnknown)));
+        // No tombstone left: the oldest-issued goes.
+        let e = store.issue_at("e", MINUTE, now).unwrap();
+        assert!(matches!(store.consume_at(&a, now), Err(Error::NonceUnknown)));
+        // Claimed under a live lease: skipped, the next oldest goes.
+        let claim = store.claim_at(&b, "submission", MINUTE, now).unwrap();
+        let f = store.issue_at("f", MINUTE, now).unwrap();
+        assert!(matches!(store.consume_at(&d, now), Err(Error::NonceUnknown)));
+        // Every nonce claimed: nothing may go.
+        let claims = [&e, &f].map(|nonce| store.claim_at(nonce, "submission", MINUTE, now).unwrap());
+        let error = store.issue_at("g", MINUTE, now).unwrap_err();
+        assert!(matches!(error, Error::NonceStoreFull { capacity: 3 }), "{error:?}");
+        // Consumed through its claim, it is a tombstone again and goes first.
+        assert_eq!(store.consume_claimed_at(&claim, now).unwrap(), "b");
+        store.issue_at("g", MINUTE, now).unwrap();
+        assert!(matches!(store.consume_at(&b, now), Err(Error::NonceUnknown)));
+        for claim in &claims {
+            assert!(store.consume_claimed_at(claim, now).is_ok());
         }
         assert_eq!(store.lock().entries.len(), 3);
+    }
+
+    #[test]
+    fn expired_nonces_make_room_before_live_ones() {
+        let store = MemoryNonceStore::with_limits(3, MINUTE);
+        let now = Instant::now();
+        for i in 0..2 {
+            store.issue_at(&i.to_string(), Duration::from_secs(1), now).unwrap();
+        }
+        let live = store.issue_at("live", MINUTE, now).unwrap();
+        let later = now + Duration::from_secs(2);
+        store.issue_at("x", MINUTE, later).unwrap();
+        store.issue_at("y", MINUTE, later).unwrap();
+        assert_eq!(store.consume_at(&live, later).unwrap(), "live");
+        assert_eq!(store.lock().entries.len(), 3);
+    }
+
+    /// However many nonces are issued, the map and both queues stay bounded.
+    #[test]
+    fn a_flood_of_issues_keeps_everything_bounded() {
+        let capacity = 500;
+        let store = MemoryNonceStore::with_limits(capacity, MINUTE);
+        let now = Instant::now();
+        for i in 0..20 * capacity {
+            let nonce = store.issue_at("flood", MINUTE, now).unwrap();
+            if i % 3 == 0 {
+                store.consume_at(&nonce, now).unwrap();
+            }
+        }
+        let state = store.lock();
+        assert_eq!(state.entries.len(), capacity);
+        let bound = capacity + SWEEP_EVERY as usize;
+        assert!(state.issued.len() <= bound, "{}", state.issued.len());
+        assert!(state.consumed.len() <= bound, "{}", state.consumed.len());
     }
 
     #[test]
@@ -547,13 +671,12 @@ mod tests {
         let nonce = store.issue_at("ctx", Duration::from_secs(1), now).unwrap();
         let claim = store.claim_at(&nonce, "a", MINUTE, now).unwrap();
         let later = now + Duration::from_secs(2);
-        store.issue_at("1", MINUTE, later).unwrap();
-        assert!(matches!(
-            store.issue_at("2", MINUTE, later),
-            Err(Error::NonceStoreFull { .. })
-        ));
+        let first = store.issue_at("1", MINUTE, later).unwrap();
+        // Room is made from the unclaimed one, though it is newer.
+        let second = store.issue_at("2", MINUTE, later).unwrap();
+        assert!(matches!(store.consume_at(&first, later), Err(Error::NonceUnknown)));
         assert_eq!(store.consume_claimed_at(&claim, later).unwrap(), "ctx");
-        store.issue_at("2", MINUTE, later).unwrap();
+        assert_eq!(store.consume_at(&second, later).unwrap(), "2");
     }
 
     /// A caller that read the clock before another took the lock (and

@@ -205,6 +205,39 @@ fn memory_store_claims() {
     common::exactly_one_claimant_wins(vec![shared; 8], 60);
 }
 
+/// A flood of issues from anywhere, several times the capacity, never
+/// makes the store refuse; an applicant's link lasts until `capacity` more
+/// were issued after it, and a claimed one until its lease ends.
+#[test]
+fn a_full_memory_store_keeps_issuing() {
+    let capacity = 2_000;
+    let store = MemoryNonceStore::with_limits(capacity, Duration::from_secs(3600));
+    let flood = |count: usize| {
+        for _ in 0..count {
+            store.issue("flood", TTL).unwrap();
+        }
+    };
+    let claimed = store.issue("claimed", TTL).unwrap();
+    let claim = store.claim(&claimed, "submission", LEASE).unwrap();
+    flood(3 * capacity);
+    let honest = store.issue("honest", TTL).unwrap();
+    flood(capacity - 2);
+    assert_eq!(store.live(), capacity);
+    // Still held: capacity - 1 issued after it, and the claimed one.
+    assert_eq!(store.peek(&honest).unwrap(), "honest");
+    flood(1);
+    assert!(matches!(store.peek(&honest), Err(Error::NonceUnknown)));
+    // The claimed one outlived every other nonce of its age.
+    assert_eq!(store.consume_claimed(&claim).unwrap(), "claimed");
+    // A consumed nonce gives its room to the next issue before any live one.
+    let next = store.issue("next", TTL).unwrap();
+    assert_eq!(store.consume(&next).unwrap(), "next");
+    let live = store.live();
+    store.issue("more", TTL).unwrap();
+    assert!(matches!(store.consume(&next), Err(Error::NonceUnknown)));
+    assert_eq!(store.live(), live + 1);
+}
+
 #[test]
 fn submission_keys_name_the_submission() {
     let key = common::key("keys/rsa2048_pkcs1.pem");

@@ -13,7 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -27,6 +27,7 @@ use tracing::Instrument as _;
 
 use crate::archive::Archive;
 use crate::bot_api::{BotApi, Failure};
+use crate::client_ip::Unreadable;
 use crate::ledger::Ledger;
 use crate::limiter::StartLimiter;
 use crate::shared::SharedRedis;
@@ -78,11 +79,11 @@ pub(crate) async fn router<S: AsyncNonceStore + 'static>(
     let app = App {
         bot_id,
         nonces,
-        ledger: match shared {
+        ledger: match shared.clone() {
             Some(redis) => Ledger::Redis(redis),
             None => Ledger::in_memory(),
         },
-        starts: StartLimiter::new(config.starts_per_client, START_WINDOW),
+        starts: StartLimiter::new(config.starts_per_client, START_WINDOW, &config.webhook_secret, shared),
         archive: Archive::open(config.data_dir.clone())?,
         bot_api: BotApi::new(config.bot_api_url.clone(), config.bot_token.clone())?,
         config,
@@ -154,12 +155,8 @@ impl<S: AsyncNonceStore> App<S> {
     }
 
     /// The client a request comes from.
-    fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-        let forwarded = self.config.client_ip_header.as_ref().and_then(|name| {
-            let value = headers.get(name)?.to_str().ok()?;
-            value.rsplit(',').next()?.trim().parse().ok()
-        });
-        forwarded.unwrap_or(peer.ip())
+    fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> Result<IpAddr, Unreadable> {
+        crate::client_ip::client(peer, headers, self.config.client_ip_header.as_ref())
     }
 }
 
@@ -169,8 +166,21 @@ async fn start<S: AsyncNonceStore>(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    if !app.starts.allow(app.client(peer, &headers)) {
-        return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "600")]).into_response();
+    let client = match app.client(peer, &headers) {
+        Ok(client) => client,
+        Err(unreadable) => {
+            // Not the header's value: it is whatever the client sent.
+            tracing::warn!(reason = %unreadable, "start refused: no client address");
+            return StatusCode::BAD_REQUEST.into_response();
+        }
+    };
+    match app.starts.allow(client).await {
+        Ok(true) => {}
+        Ok(false) => return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "600")]).into_response(),
+        Err(error) => {
+            tracing::error!(reason = %error, "could not count a start");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
     }
     let opened = async {
         let application_id = telegram_passport::generate_nonce()?;
@@ -196,13 +206,13 @@ async fn start<S: AsyncNonceStore>(
     }
 }
 
-/// Bot API updates. 401 for a wrong secret, 400 for unreadable JSON, 503
-/// (with `Retry-After` when another instance holds the submission) when it
-/// should be delivered again, 200 otherwise.
+/// Bot API updates. 401 for a wrong secret (its body is never read), 400
+/// for unreadable JSON, 503 (with `Retry-After` when another instance holds
+/// the submission) when it should be delivered again, 200 otherwise.
 async fn webhook<S: AsyncNonceStore + 'static>(
     State(app): State<Arc<App<S>>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let given = headers
         .get("x-telegram-bot-api-secret-token")
@@ -212,6 +222,10 @@ async fn webhook<S: AsyncNonceStore + 'static>(
         tracing::warn!("webhook call with a wrong secret token refused");
         return StatusCode::UNAUTHORIZED.into_response();
     }
+    let body = match crate::serve::read_body(body).await {
+        Ok(body) => body,
+        Err(status) => return status.into_response(),
+    };
     let update: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(update) => update,
         Err(error) => {

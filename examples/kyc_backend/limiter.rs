@@ -1,21 +1,45 @@
 //! How many applications one client may open: at most `per_client` in each
-//! `window`, counted in a fixed table of 65 536 counters (128 KiB) keyed
-//! by a randomly seeded hash of the client's address (its /64 for IPv6),
-//! so a flood of `/start` calls costs the same memory as none and cannot
-//! fill the nonce store for other applicants.
+//! `window`, counted in a fixed table of 65 536 counters, so a flood of
+//! `/start` calls from any number of addresses costs the same memory as none.
+//!
+//! A client's counter is picked by a keyed hash (SHA-256, keyed with a key
+//! derived from the webhook secret) of its address, or of its /64 for IPv6
+//! (one subscriber usually holds a whole /64): every instance picks the same
+//! counter, and nobody who lacks the secret can aim at another's counter.
+//! In memory the table is 128 KiB in this process. On Redis it is one hash
+//! per window (`kyc:starts:<window number>`, at most 65 536 fields, gone
+//! after two windows) that every instance counts in, each start one atomic
+//! increment-and-expire, so two instances allow no more than one.
 
-use std::hash::BuildHasher as _;
 use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+use sha2::{Digest as _, Sha256};
+
+use crate::shared::SharedRedis;
 
 const COUNTERS: usize = 1 << 16;
+
+/// Counts a start in a window's hash and makes it expire; the new count.
+const COUNT: &str = r"
+local count = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+if redis.call('PTTL', KEYS[1]) < 0 then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return count
+";
 
 pub(crate) struct StartLimiter {
     per_client: u16,
     window: Duration,
-    seed: std::collections::hash_map::RandomState,
-    state: Mutex<Window>,
+    key: [u8; 32],
+    counts: Counts,
+}
+
+enum Counts {
+    Memory(Mutex<Window>),
+    Redis { redis: SharedRedis, script: redis::Script },
 }
 
 struct Window {
@@ -24,37 +48,73 @@ struct Window {
 }
 
 impl StartLimiter {
-    pub(crate) fn new(per_client: u16, window: Duration) -> Self {
+    /// `per_client` starts per `window`, counted in `shared` if there is
+    /// one; `secret` keys the counters' hash (the same for every instance).
+    pub(crate) fn new(per_client: u16, window: Duration, secret: &str, shared: Option<SharedRedis>) -> Self {
+        let key = Sha256::new()
+            .chain_update(b"kyc_backend start limiter\0")
+            .chain_update(secret.as_bytes())
+            .finalize()
+            .into();
+        let counts = match shared {
+            Some(redis) => Counts::Redis {
+                redis,
+                script: redis::Script::new(COUNT),
+            },
+            None => Counts::Memory(Mutex::new(Window {
+                started: Instant::now(),
+                counts: vec![0; COUNTERS].into_boxed_slice(),
+            })),
+        };
         Self {
             per_client,
             window,
-            seed: std::collections::hash_map::RandomState::new(),
-            state: Mutex::new(Window {
-                started: Instant::now(),
-                counts: vec![0; COUNTERS].into_boxed_slice(),
-            }),
+            key,
+            counts,
         }
     }
 
-    /// Counts a start by `client`; false once it used up this window's.
-    pub(crate) fn allow(&self, client: IpAddr) -> bool {
-        let key = match client {
-            IpAddr::V4(v4) => u128::from(v4.to_bits()),
-            // One subscriber usually holds a whole /64.
-            IpAddr::V6(v6) => v6.to_bits() >> 64 | 1 << 127,
-        };
-        let counter = self.seed.hash_one(key) as usize % COUNTERS;
-        let mut window = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if window.started.elapsed() >= self.window {
-            window.counts.fill(0);
-            window.started = Instant::now();
-        }
-        match window.counts.get_mut(counter) {
-            Some(count) if *count < self.per_client => {
-                *count += 1;
-                true
+    /// Counts a start by `client`: false once it used up this window's, an
+    /// error when the shared counts cannot be reached.
+    pub(crate) async fn allow(&self, client: IpAddr) -> Result<bool, redis::RedisError> {
+        let counter = self.counter(client);
+        match &self.counts {
+            Counts::Memory(state) => {
+                let mut window = state.lock().unwrap_or_else(PoisonError::into_inner);
+                if window.started.elapsed() >= self.window {
+                    window.counts.fill(0);
+                    window.started = Instant::now();
+                }
+                Ok(match window.counts.get_mut(usize::from(counter)) {
+                    Some(count) if *count < self.per_client => {
+                        *count += 1;
+                        true
+                    }
+                    _ => false,
+                })
             }
-            _ => false,
+            Counts::Redis { redis, script } => {
+                let window_ms = self.window.as_millis().max(1);
+                let now_ms = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_millis();
+                let key = format!("kyc:starts:{}", now_ms / window_ms);
+                let (field, expiry) = (counter.to_string(), (2 * window_ms).to_string());
+                let count: i64 = redis.script(script, &[&key], &[&field, &expiry]).await?;
+                Ok(count <= i64::from(self.per_client))
+            }
         }
+    }
+
+    /// The counter of `client`: its address, or its /64 for IPv6.
+    fn counter(&self, client: IpAddr) -> u16 {
+        let mut hash = Sha256::new().chain_update(self.key);
+        hash = match client.to_canonical() {
+            IpAddr::V4(v4) => hash.chain_update([4]).chain_update(v4.octets()),
+            IpAddr::V6(v6) => hash.chain_update([6]).chain_update((v6.to_bits() >> 64).to_be_bytes()),
+        };
+        let [first, second, ..]: [u8; 32] = hash.finalize().into();
+        u16::from_be_bytes([first, second])
     }
 }

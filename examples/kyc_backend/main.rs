@@ -15,13 +15,15 @@
 mod app;
 mod archive;
 mod bot_api;
+mod client_ip;
 mod ledger;
 mod limiter;
+mod serve;
 mod shared;
 mod submission;
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use telegram_passport::{MemoryNonceStore, PrivateKey, RedisNonceStore};
 
@@ -47,9 +49,18 @@ Optional:
   CLAIM_LEASE_SECONDS   how long one instance owns a submission while working on it, default 60: longer
                         than the slowest submission takes (downloads included)
   LISTEN                address to serve on, default 127.0.0.1:8080
+  MAX_CONNECTIONS       connections served at once, default 1024; more wait until one closes
+  HEADER_TIMEOUT_SECONDS
+                        how long a request's headers may take to arrive, and how long an idle
+                        connection stays open, default 10
+  BODY_TIMEOUT_SECONDS  how long a request's body may take to arrive after its headers, and a
+                        response may wait for the client to take it, default 30
   CLIENT_IP_HEADER      a header your load balancer sets to the client's address, e.g. x-forwarded-for
-                        (its last entry counts); default: the connection's address
-  STARTS_PER_CLIENT     applications one client may open per ten minutes, default 10
+                        or forwarded: all its lines form one list and its last entry counts (the one
+                        the balancer appended); a request without a readable one is refused (400).
+                        Default: the connection's address
+  STARTS_PER_CLIENT     applications one client (an IPv4 address or an IPv6 /64) may open per ten
+                        minutes, default 10; with Redis, counted across all instances
   RUST_LOG              what to log, default info (e.g. info,telegram_passport=debug); the
                         audit trail of each submission, never personal data or secrets";
 
@@ -63,7 +74,19 @@ enum Shared {
     Cluster(Vec<String>),
 }
 
-fn config() -> Result<(app::Config, Shared, String), String> {
+/// `name`'s whole number within `range`, or `default` when it is not set.
+fn number(name: &str, range: std::ops::RangeInclusive<u64>, default: u64) -> Result<u64, String> {
+    match std::env::var(name).ok().filter(|v| !v.is_empty()) {
+        Some(text) => text
+            .parse()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| format!("{name}: not a number from {} to {}: {text}", range.start(), range.end())),
+        None => Ok(default),
+    }
+}
+
+fn config() -> Result<(app::Config, Shared, String, serve::Limits), String> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let missing: Vec<&str> = ["TELEGRAM_BOT_TOKEN", "PASSPORT_PRIVATE_KEY", "WEBHOOK_SECRET"]
         .into_iter()
@@ -114,7 +137,12 @@ fn config() -> Result<(app::Config, Shared, String), String> {
         claim_lease,
     };
     let listen = var("LISTEN").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-    Ok((config, shared, listen))
+    let limits = serve::Limits {
+        max_connections: usize::try_from(number("MAX_CONNECTIONS", 1..=1_000_000, 1024)?).unwrap_or(1024),
+        header_timeout: Duration::from_secs(number("HEADER_TIMEOUT_SECONDS", 1..=3600, 10)?),
+        body_timeout: Duration::from_secs(number("BODY_TIMEOUT_SECONDS", 1..=3600, 30)?),
+    };
+    Ok((config, shared, listen, limits))
 }
 
 #[tokio::main]
@@ -133,7 +161,7 @@ async fn main() -> ExitCode {
     }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt().with_env_filter(filter).init();
-    let (config, shared, listen) = match config() {
+    let (config, shared, listen, limits) = match config() {
         Ok(config) => config,
         Err(message) => {
             eprintln!("kyc_backend: {message}\n\n{USAGE}");
@@ -165,7 +193,7 @@ async fn main() -> ExitCode {
             "serving on http://{} (webhook: /telegram/webhook, start: /start)",
             listener.local_addr()?
         );
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await?;
+        serve::serve(listener, router, limits).await?;
         Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
     };
     match served.await {

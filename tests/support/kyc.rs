@@ -402,6 +402,60 @@ pub async fn raw_start(backend: &str, source: IpAddr) -> u16 {
     status.and_then(|code| code.parse().ok()).unwrap_or(0)
 }
 
+/// [`Backend::start_with`] on `LISTEN={host}:{port}` (`[::]` for every
+/// address family) instead of 127.0.0.1; `url` reaches it over 127.0.0.1.
+pub fn start_listening_on(host: &str, bot_api_url: &str, data_dir: &Path, env: &[(&str, &str)]) -> Backend {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys/rsa2048_pkcs1.pem");
+    let child = Command::new(binary())
+        .env_clear()
+        .env("TELEGRAM_BOT_TOKEN", TOKEN)
+        .env("PASSPORT_PRIVATE_KEY", key)
+        .env("WEBHOOK_SECRET", SECRET)
+        .env("BOT_API_URL", bot_api_url)
+        .env("DATA_DIR", data_dir)
+        .env("LISTEN", format!("{host}:{port}"))
+        .env(
+            "RUST_LOG",
+            std::env::var("KYC_LOG").unwrap_or_else(|_| "off".to_owned()),
+        )
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let backend = Backend {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    for _ in 0..400 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return backend;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("kyc_backend did not start listening on port {port}");
+}
+
+/// Sends `request` (a whole HTTP/1.1 request, or the start of one) over a
+/// new connection from `source` to `to`, and reads the answer until the
+/// server closes the connection: the answer's status (0 for none) and the
+/// bytes read. No HTTP client library, so any header lines can be sent.
+pub async fn raw_request(to: std::net::SocketAddr, source: IpAddr, request: &[u8]) -> (u16, Vec<u8>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let socket = match source {
+        IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    }
+    .unwrap();
+    socket.bind((source, 0).into()).unwrap();
+    let mut stream = socket.connect(to).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let status = answer.get(9..12).and_then(|code| std::str::from_utf8(code).ok());
+    (status.and_then(|code| code.parse().ok()).unwrap_or(0), answer)
+}
+
 impl Backend {
     /// Starts the binary on `port` (a restart keeps its address) with
     /// `env` on top of the settings every instance needs, its output (the
