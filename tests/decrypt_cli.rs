@@ -303,7 +303,7 @@ fn hostile_json_gets_one_short_line() {
 fn help_is_usage_on_stdout() {
     let (ok, stdout, stderr) = run(&["--help"]);
     assert!(ok, "{stderr}");
-    assert!(stdout.starts_with("usage: decrypt --key KEY.pem"), "{stdout}");
+    assert!(stdout.starts_with("usage: decrypt --key KEY "), "{stdout}");
     assert_eq!(stderr, "");
 }
 
