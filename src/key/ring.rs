@@ -113,3 +113,79 @@ impl fmt::Debug for KeyRing {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+    use crate::client::PassportBuilder;
+    use crate::{decrypt, Error, NonceCheck, PrivateKey, Secret};
+
+    /// A key whose RSA "succeeds" with a random secret whatever it is
+    /// given, as RSA with implicit rejection does for a wrong key; or one
+    /// whose token cannot be asked.
+    #[derive(Debug)]
+    enum Odd {
+        ImplicitRejection(PublicKey),
+        Unavailable(PublicKey),
+    }
+
+    impl Unwrap for Odd {
+        fn unwrap_each(&self, _: &[u8], attempt: &mut dyn FnMut(Unwrapped) -> bool) -> bool {
+            attempt(match self {
+                Odd::ImplicitRejection(_) => Unwrapped::Secret(Secret::random().unwrap()),
+                Odd::Unavailable(_) => Unwrapped::Unavailable(Error::KeyUnavailable {
+                    reason: "the token is not present".to_owned(),
+                    source: None,
+                }),
+            })
+        }
+    }
+
+    impl CredentialsKey for Odd {
+        fn public_key(&self) -> PublicKey {
+            match self {
+                Odd::ImplicitRejection(key) | Odd::Unavailable(key) => key.clone(),
+            }
+        }
+    }
+
+    #[test]
+    fn a_wrong_key_that_unwraps_something_does_not_stop_the_ring() {
+        let right = PrivateKey::generate().unwrap();
+        let sealed = PassportBuilder::new()
+            .email("a@example.org")
+            .seal(&right.public_key(), "n")
+            .unwrap();
+        let wrong = Odd::ImplicitRejection(PrivateKey::generate().unwrap().public_key());
+        let ring = KeyRing::new(wrong).with_older(right);
+        assert_eq!(
+            decrypt(&ring, &sealed.passport_data, NonceCheck::Skip).unwrap().nonce(),
+            "n"
+        );
+        // Alone, its "success" is the one opaque error: the hash decided.
+        let alone = Odd::ImplicitRejection(PrivateKey::generate().unwrap().public_key());
+        let error = decrypt(&alone, &sealed.passport_data, NonceCheck::Skip).unwrap_err();
+        assert_eq!(error.to_string(), "could not decrypt credentials");
+    }
+
+    #[test]
+    fn an_unavailable_key_is_skipped_and_reported_only_when_no_other_key_opens() {
+        let right = PrivateKey::generate().unwrap();
+        let sealed = PassportBuilder::new()
+            .email("a@example.org")
+            .seal(&right.public_key(), "n")
+            .unwrap();
+        let unavailable = || Odd::Unavailable(PrivateKey::generate().unwrap().public_key());
+        let ring = KeyRing::new(unavailable()).with_older(right);
+        assert_eq!(
+            decrypt(&ring, &sealed.passport_data, NonceCheck::Skip).unwrap().nonce(),
+            "n"
+        );
+        // The unavailable key might have been the one: not a refusal.
+        let ring = KeyRing::new(unavailable()).with_older(PrivateKey::generate().unwrap());
+        let error = decrypt(&ring, &sealed.passport_data, NonceCheck::Skip).unwrap_err();
+        assert!(matches!(error, Error::KeyUnavailable { .. }), "{error:?}");
+    }
+}
