@@ -5,7 +5,13 @@
 //! ```text
 //! cargo run --release --example failure_timing                          # default: AWS-LC
 //! cargo run --release --no-default-features --example failure_timing    # pure Rust
+//! cargo run --release --features pkcs11 --example failure_timing -- --softhsm
 //! ```
+//!
+//! With `--softhsm` (feature `pkcs11`, SoftHSM2 installed), the same key is
+//! also imported into a throwaway SoftHSM2 token, and every round times each
+//! class through both keys: the in-process key and the token's, where a
+//! refused unwrap is the module's error code instead of AWS-LC's.
 //!
 //! Every class decrypts 64 bytes of data under an RSA-2048 key. The
 //! symmetric parts are the primitive vectors in `tests/data/primitive`
@@ -23,21 +29,24 @@
 //! of its paired differences to `hash mismatch` within the same round: the
 //! figure that says whether a class can be told apart.
 
-#[path = "support/cli.rs"]
-mod cli;
+#[cfg(feature = "pkcs11")]
+#[path = "support/softhsm.rs"]
+mod softhsm;
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use base64::Engine as _;
 use rsa::pkcs8::DecodePublicKey;
-use telegram_passport::{backend_name, EncryptedCredentials, PrivateKey};
+use telegram_passport::{backend_name, CredentialsKey, EncryptedCredentials, PrivateKey};
 
 type Failure = Box<dyn std::error::Error>;
 
-const USAGE: &str = "usage: failure_timing\n\n\
+const USAGE: &str = "usage: failure_timing [--softhsm]\n\n\
     Times credentials decryption for each failure class, side by side, and\n\
-    prints medians and interquartile ranges. Takes about half a minute.";
+    prints medians and interquartile ranges. Takes about half a minute.\n\
+    --softhsm: also through the same key in a throwaway SoftHSM2 token\n\
+    (feature pkcs11), in the same rounds.";
 const ROUNDS: usize = 2000;
 /// The class the others are compared with.
 const REFERENCE: usize = 1;
@@ -63,10 +72,54 @@ fn vector(name: &str) -> Result<(String, String, Vec<u8>), Failure> {
     Ok((text("ciphertext")?, text("hash")?, secret))
 }
 
+/// Whether `--softhsm` was given; handles `--help` and refuses anything else.
+fn softhsm_asked() -> bool {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] => false,
+        ["--softhsm"] => true,
+        ["--help" | "-h"] => {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        other => {
+            eprintln!("failure_timing: unexpected arguments {other:?}\n\n{USAGE}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The same key in a throwaway SoftHSM2 token, which this process's
+/// module reads from `SOFTHSM2_CONF`.
+#[cfg(feature = "pkcs11")]
+fn in_token(pem_file: &std::path::Path) -> Result<(softhsm::Token, Box<dyn CredentialsKey>), Failure> {
+    let dir = std::env::temp_dir().join(format!("telegram-passport-failure-timing-{}", std::process::id()));
+    let token = softhsm::Token::new(&dir, "failure-timing")?;
+    token.import(pem_file, "bot", 1)?;
+    std::env::set_var("SOFTHSM2_CONF", token.conf());
+    let key = telegram_passport::Pkcs11Key::open(&token.uri("bot"))?;
+    Ok((token, Box::new(key)))
+}
+
 fn main() -> Result<(), Failure> {
-    cli::no_arguments("failure_timing", USAGE);
-    let pem = std::fs::read_to_string(data_dir().join("keys/rsa2048_pkcs1.pem"))?;
+    let softhsm = softhsm_asked();
+    let pem_file = data_dir().join("keys/rsa2048_pkcs1.pem");
+    let pem = std::fs::read_to_string(&pem_file)?;
     let key = PrivateKey::from_pem(&pem)?;
+    let mut keys: Vec<(&str, Box<dyn CredentialsKey>)> = vec![("in-process", Box::new(PrivateKey::from_pem(&pem)?))];
+    #[cfg(feature = "pkcs11")]
+    let _token = match softhsm {
+        true => {
+            let (token, in_token) = in_token(&pem_file)?;
+            keys.push(("SoftHSM2", in_token));
+            Some(token)
+        }
+        false => None,
+    };
+    #[cfg(not(feature = "pkcs11"))]
+    if softhsm {
+        return Err("--softhsm needs the feature pkcs11".into());
+    }
     let public = rsa::PublicKey::from_public_key_pem(&key.public_key().to_pem())?;
     let seal = |name: &str, tamper: &dyn Fn(&mut Vec<u8>)| -> Result<EncryptedCredentials, Failure> {
         let (data, hash, secret) = vector(name)?;
@@ -93,41 +146,53 @@ fn main() -> Result<(), Failure> {
             seal("bad_padding_byte_exceeds_length.json", &all_ones)?,
         ),
     ];
-    for (name, credentials) in &classes {
-        let error = credentials.decrypt(&key).err().ok_or(format!("{name}: decrypted"))?;
-        eprintln!("{name}: {error}");
+    for (key_name, key) in &keys {
+        for (name, credentials) in &classes {
+            let error = credentials.decrypt(key).err().ok_or(format!("{name}: decrypted"))?;
+            eprintln!("{key_name}: {name}: {error}");
+        }
     }
 
-    let mut times = vec![Vec::with_capacity(ROUNDS); classes.len()];
+    // times[key][class], every key and class timed once a round.
+    let mut times = vec![vec![Vec::with_capacity(ROUNDS); classes.len()]; keys.len()];
     for round in 0..ROUNDS {
         for i in 0..classes.len() {
             let class = (i + round) % classes.len();
             let credentials = &classes[class].1;
-            let start = Instant::now();
-            black_box(credentials.decrypt(&key).is_ok());
-            times[class].push(start.elapsed().as_nanos() as f64 / 1e3);
+            for (k, (_, key)) in keys.iter().enumerate() {
+                let start = Instant::now();
+                black_box(credentials.decrypt(key).is_ok());
+                times[k][class].push(start.elapsed().as_nanos() as f64 / 1e3);
+            }
         }
     }
 
     println!("backend: {}; RSA-2048; {ROUNDS} rounds\n", backend_name());
-    println!("| failure class | median | interquartile range | paired difference to hash mismatch: median (IQR) |");
-    println!("|---|---|---|---|");
     let quartiles = |values: &[f64]| {
         let mut sorted = values.to_vec();
         sorted.sort_by(f64::total_cmp);
         let at = |q: usize| sorted[sorted.len() * q / 4];
         (at(1), at(2), at(3))
     };
-    let mut spread: f64 = 0.0;
-    for (class, (name, _)) in classes.iter().enumerate() {
-        let (q1, median, q3) = quartiles(&times[class]);
-        let differences: Vec<f64> = times[class].iter().zip(&times[REFERENCE]).map(|(a, b)| a - b).collect();
-        let (d1, difference, d3) = quartiles(&differences);
-        println!("| {name} | {median:.1} µs | {q1:.1}–{q3:.1} µs | {difference:+.2} µs ({d1:+.1} to {d3:+.1}) |");
-        if (1..4).contains(&class) {
-            spread = spread.max(difference.abs());
+    for (k, (key_name, _)) in keys.iter().enumerate() {
+        println!("key: {key_name}\n");
+        println!("| failure class | median | interquartile range | paired difference to hash mismatch: median (IQR) |");
+        println!("|---|---|---|---|");
+        let mut spread: f64 = 0.0;
+        for (class, (name, _)) in classes.iter().enumerate() {
+            let (q1, median, q3) = quartiles(&times[k][class]);
+            let differences: Vec<f64> = times[k][class]
+                .iter()
+                .zip(&times[k][REFERENCE])
+                .map(|(a, b)| a - b)
+                .collect();
+            let (d1, difference, d3) = quartiles(&differences);
+            println!("| {name} | {median:.1} µs | {q1:.1}–{q3:.1} µs | {difference:+.2} µs ({d1:+.1} to {d3:+.1}) |");
+            if (1..4).contains(&class) {
+                spread = spread.max(difference.abs());
+            }
         }
+        println!("\nlargest median paired difference among hash, padding and OAEP failures: {spread:.2} µs\n");
     }
-    println!("\nlargest median paired difference among hash, padding and OAEP failures: {spread:.2} µs");
     Ok(())
 }

@@ -17,7 +17,7 @@ use std::sync::{Arc, Barrier, OnceLock};
 
 use common::data_dir;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
-use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType};
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
@@ -151,7 +151,7 @@ fn every_fixture_and_the_real_client_vector_decrypt_through_the_token_as_in_proc
 
 /// Generates an RSA-2048 key pair inside the token, its private half
 /// sensitive and never extractable, through the module itself.
-fn generate_in_token(module: &Path, token: &Token, label: &str) {
+fn generate_in_token(module: &Path, token: &Token, label: &str, id: u8, allowed: Option<MechanismType>) {
     let context = Pkcs11::new(module).unwrap();
     match context.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
         Ok(()) | Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::CryptokiAlreadyInitialized, _)) => {}
@@ -164,9 +164,10 @@ fn generate_in_token(module: &Path, token: &Token, label: &str) {
         .find(|slot| context.get_token_info(*slot).unwrap().label() == token.label)
         .unwrap();
     let session = context.open_rw_session(slot).unwrap();
-    session
-        .login(UserType::User, Some(&AuthPin::from(softhsm::PIN)))
-        .unwrap();
+    match session.login(UserType::User, Some(&AuthPin::from(softhsm::PIN))) {
+        Ok(()) | Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::UserAlreadyLoggedIn, _)) => {}
+        Err(other) => panic!("{other}"),
+    }
     let label = label.as_bytes().to_vec();
     let public = [
         Attribute::Token(true),
@@ -179,11 +180,15 @@ fn generate_in_token(module: &Path, token: &Token, label: &str) {
         Attribute::Token(true),
         Attribute::Private(true),
         Attribute::Label(label),
-        Attribute::Id(vec![0x42]),
+        Attribute::Id(vec![id]),
         Attribute::Sensitive(true),
         Attribute::Extractable(false),
         Attribute::Decrypt(true),
     ];
+    let private: Vec<Attribute> = private
+        .into_iter()
+        .chain(allowed.map(|mechanism| Attribute::AllowedMechanisms(vec![mechanism])))
+        .collect();
     let (_, key) = session
         .generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)
         .unwrap();
@@ -203,7 +208,7 @@ fn a_key_generated_in_the_token_opens_what_is_sealed_to_it_and_refuses_the_rest_
         "generated",
         |_| {},
         |token| {
-            generate_in_token(&token.module, token, "generated");
+            generate_in_token(&token.module, token, "generated", 0x42, None);
             // Named by its id this time.
             let uri = token.uri("generated").replace("object=generated", "id=%42");
             let key = Pkcs11Key::open(&uri).unwrap();
@@ -241,6 +246,32 @@ fn a_key_generated_in_the_token_opens_what_is_sealed_to_it_and_refuses_the_rest_
             // Debug names the key, never the PIN or the URI's query.
             let debug = format!("{ring:?}");
             assert!(debug.contains("Pkcs11Key") && !debug.contains(softhsm::PIN), "{debug}");
+            assert!(debug.contains(r#"mechanism: "CKM_RSA_X_509""#), "{debug}");
+
+            // A key whose policy allows only OAEP in the token: unwrapped
+            // there, with the same outcomes.
+            generate_in_token(
+                &token.module,
+                token,
+                "oaep-only",
+                0x43,
+                Some(MechanismType::RSA_PKCS_OAEP),
+            );
+            let key = Pkcs11Key::open(&token.uri("oaep-only")).unwrap();
+            assert!(
+                format!("{key:?}").contains(r#"mechanism: "CKM_RSA_PKCS_OAEP""#),
+                "{key:?}"
+            );
+            let sealed = PassportBuilder::new()
+                .phone_number("4512345678")
+                .seal(&key.public_key(), "n-3")
+                .unwrap();
+            assert_eq!(
+                decrypt(&key, &sealed.passport_data, NonceCheck::Skip).unwrap().nonce(),
+                "n-3"
+            );
+            let refused = decrypt(&key, &elsewhere.passport_data, NonceCheck::Skip).unwrap_err();
+            assert!(matches!(refused, Error::Decryption(_)), "{refused:?}");
         },
     );
 }
