@@ -106,6 +106,7 @@ fn main() -> Result<(), Failure> {
     let pem_file = data_dir().join("keys/rsa2048_pkcs1.pem");
     let pem = std::fs::read_to_string(&pem_file)?;
     let key = PrivateKey::from_pem(&pem)?;
+    #[cfg_attr(not(feature = "pkcs11"), allow(unused_mut, reason = "only a token is added"))]
     let mut keys: Vec<(&str, Box<dyn CredentialsKey>)> = vec![("in-process", Box::new(PrivateKey::from_pem(&pem)?))];
     #[cfg(feature = "pkcs11")]
     let _token = match softhsm {
