@@ -195,5 +195,9 @@ fn main() -> Result<(), Failure> {
         }
         println!("\nlargest median paired difference among hash, padding and OAEP failures: {spread:.2} µs\n");
     }
+    #[cfg(feature = "pkcs11")]
+    if let Some(token) = _token {
+        let _ = std::fs::remove_dir_all(&token.dir);
+    }
     Ok(())
 }

@@ -81,11 +81,30 @@ impl KeyRing {
     }
 
     /// The current key.
+    ///
+    /// ```
+    /// use telegram_passport::{CredentialsKey, KeyRing, PrivateKey};
+    ///
+    /// let new = PrivateKey::generate()?;
+    /// let public = new.public_key();
+    /// let ring = KeyRing::new(new).with_older(PrivateKey::generate()?);
+    /// assert_eq!(ring.current().public_key(), public);
+    /// # Ok::<(), telegram_passport::Error>(())
+    /// ```
     pub fn current(&self) -> &dyn CredentialsKey {
         self.current.as_ref()
     }
 
     /// Every key, the current one first.
+    ///
+    /// ```
+    /// use telegram_passport::{CredentialsKey, KeyRing, PrivateKey};
+    ///
+    /// let ring = KeyRing::new(PrivateKey::generate()?).with_older(PrivateKey::generate()?);
+    /// let bits: Vec<usize> = ring.keys().map(|key| key.public_key().bits()).collect();
+    /// assert_eq!(bits, [2048, 2048]);
+    /// # Ok::<(), telegram_passport::Error>(())
+    /// ```
     pub fn keys(&self) -> impl Iterator<Item = &dyn CredentialsKey> {
         std::iter::once(&self.current)
             .chain(&self.older)
