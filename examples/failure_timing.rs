@@ -109,7 +109,7 @@ fn main() -> Result<(), Failure> {
     #[cfg_attr(not(feature = "pkcs11"), allow(unused_mut, reason = "only a token is added"))]
     let mut keys: Vec<(&str, Box<dyn CredentialsKey>)> = vec![("in-process", Box::new(PrivateKey::from_pem(&pem)?))];
     #[cfg(feature = "pkcs11")]
-    let _token = match softhsm {
+    let token = match softhsm {
         true => {
             let (token, in_token) = in_token(&pem_file)?;
             keys.push(("SoftHSM2", in_token));
@@ -196,7 +196,7 @@ fn main() -> Result<(), Failure> {
         println!("\nlargest median paired difference among hash, padding and OAEP failures: {spread:.2} µs\n");
     }
     #[cfg(feature = "pkcs11")]
-    if let Some(token) = _token {
+    if let Some(token) = token {
         let _ = std::fs::remove_dir_all(&token.dir);
     }
     Ok(())

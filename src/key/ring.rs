@@ -83,7 +83,7 @@ impl KeyRing {
     /// The current key.
     ///
     /// ```
-    /// use telegram_passport::{CredentialsKey, KeyRing, PrivateKey};
+    /// use telegram_passport::{KeyRing, PrivateKey};
     ///
     /// let new = PrivateKey::generate()?;
     /// let public = new.public_key();
@@ -98,7 +98,7 @@ impl KeyRing {
     /// Every key, the current one first.
     ///
     /// ```
-    /// use telegram_passport::{CredentialsKey, KeyRing, PrivateKey};
+    /// use telegram_passport::{KeyRing, PrivateKey};
     ///
     /// let ring = KeyRing::new(PrivateKey::generate()?).with_older(PrivateKey::generate()?);
     /// let bits: Vec<usize> = ring.keys().map(|key| key.public_key().bits()).collect();
