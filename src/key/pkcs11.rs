@@ -235,6 +235,7 @@ impl Pkcs11Key {
                 Err(failure) => return Unwrapped::Unavailable(failure.at_run()),
             };
             let Some(session) = pooled.session.as_ref() else {
+                self.inner.discard(&mut pooled);
                 continue;
             };
             let result = scrubbed(|| match self.inner.mode {
