@@ -4,6 +4,8 @@
 //! Messages name a file by its path and a token key by the URI's path part
 //! only: the query may hold a PIN.
 
+#![allow(dead_code, reason = "each user takes what it needs")]
+
 use std::io::Read;
 
 use telegram_passport::{CredentialsKey, KeyRing, PrivateKey};
