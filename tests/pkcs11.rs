@@ -366,6 +366,21 @@ fn eight_threads_decrypt_at_once_each_on_a_session_of_its_own() {
             // behind one; and no more than the pool's bound.
             let sessions = key.sessions();
             assert!((2..=8).contains(&sessions), "{sessions} session(s) open");
+
+            // Twice as many threads as the pool's bound: they wait for a
+            // session, and the token never sees more than 8.
+            std::thread::scope(|scope| {
+                for i in 0..16 {
+                    let (key, sealed) = (&key, &sealed);
+                    scope.spawn(move || {
+                        for _ in 0..5 {
+                            let passport = decrypt(key, &sealed[i % threads].passport_data, NonceCheck::Skip).unwrap();
+                            assert_eq!(passport.nonce(), format!("n-{}", i % threads));
+                        }
+                    });
+                }
+            });
+            assert!(key.sessions() <= 8, "{} sessions", key.sessions());
         },
     );
 }
