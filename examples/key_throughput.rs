@@ -2,7 +2,8 @@
 //! in one run: an in-process key against the same key in a throwaway
 //! SoftHSM2 token, on one thread and on two; and a key ring whose first key
 //! misses (the credentials were sealed to the older key) against one whose
-//! first key opens them.
+//! first key opens them (a ciphertext below the first key's modulus, so
+//! that the miss costs that key's private-key operation).
 //!
 //! ```text
 //! cargo run --release --features pkcs11 --example key_throughput
@@ -20,6 +21,8 @@ mod cli;
 mod softhsm;
 
 use std::hint::black_box;
+
+use base64::Engine as _;
 use std::path::Path;
 use std::time::Instant;
 
@@ -41,6 +44,16 @@ const BATCH: usize = 200;
 fn sealed_to(key: &PublicKey, nonce: &str) -> Result<EncryptedCredentials, Failure> {
     let sealed = PassportBuilder::new().email("someone@example.org").seal(key, nonce)?;
     Ok(sealed.passport_data.credentials)
+}
+
+/// The modulus, big-endian, as long as the key's ciphertexts.
+fn modulus(key: &PublicKey) -> Result<Vec<u8>, Failure> {
+    use rsa::pkcs8::DecodePublicKey;
+    use rsa::traits::PublicKeyParts;
+    let key = rsa::PublicKey::from_public_key_pem(&key.to_pem())?;
+    let bytes = key.n().to_be_bytes();
+    let start = bytes.len().saturating_sub(key.size());
+    Ok(bytes[start..].to_vec())
 }
 
 /// Decryptions per second of `BATCH` decryptions on `threads` threads.
@@ -72,7 +85,17 @@ fn main() -> Result<(), Failure> {
 
     let older = PrivateKey::generate()?;
     let to_current = sealed_to(&in_process.public_key(), "current")?;
-    let to_older = sealed_to(&older.public_key(), "older")?;
+    // A ciphertext at or above the first key's modulus is refused before
+    // any RSA work (as likely as the older modulus is larger): measure the
+    // miss that costs a private-key operation.
+    let current_modulus = modulus(&in_process.public_key())?;
+    let to_older = loop {
+        let sealed = sealed_to(&older.public_key(), "older")?;
+        let secret = base64::engine::general_purpose::STANDARD.decode(&sealed.secret)?;
+        if secret.as_slice() < current_modulus.as_slice() {
+            break sealed;
+        }
+    };
     let ring = KeyRing::new(PrivateKey::from_pem(&pem)?).with_older(older);
 
     let configurations: Vec<(&str, &dyn CredentialsKey, &EncryptedCredentials, usize)> = vec![
