@@ -11,7 +11,9 @@
 //! With `--softhsm` (feature `pkcs11`, SoftHSM2 installed), the same key is
 //! also imported into a throwaway SoftHSM2 token, and every round times each
 //! class through both keys: the in-process key and the token's, where a
-//! refused unwrap is the module's error code instead of AWS-LC's.
+//! refused unwrap is the module's error code instead of AWS-LC's. With
+//! `--pkcs11 URI`, through a key in your own token instead (any RSA key:
+//! each key's classes are sealed to its own public half).
 //!
 //! Every class decrypts 64 bytes of data under an RSA-2048 key. The
 //! symmetric parts are the primitive vectors in `tests/data/primitive`
@@ -42,11 +44,12 @@ use telegram_passport::{backend_name, CredentialsKey, EncryptedCredentials, Priv
 
 type Failure = Box<dyn std::error::Error>;
 
-const USAGE: &str = "usage: failure_timing [--softhsm]\n\n\
+const USAGE: &str = "usage: failure_timing [--softhsm | --pkcs11 URI]\n\n\
     Times credentials decryption for each failure class, side by side, and\n\
     prints medians and interquartile ranges. Takes about half a minute.\n\
     --softhsm: also through the same key in a throwaway SoftHSM2 token\n\
-    (feature pkcs11), in the same rounds.";
+    (feature pkcs11), in the same rounds. --pkcs11 URI: also through your\n\
+    token's key (any RSA key: the classes are sealed to it).";
 const ROUNDS: usize = 2000;
 /// The class the others are compared with.
 const REFERENCE: usize = 1;
@@ -72,18 +75,29 @@ fn vector(name: &str) -> Result<(String, String, Vec<u8>), Failure> {
     Ok((text("ciphertext")?, text("hash")?, secret))
 }
 
-/// Whether `--softhsm` was given; handles `--help` and refuses anything else.
-fn softhsm_asked() -> bool {
+/// A key to time beside the in-process one.
+enum Beside {
+    None,
+    /// The same key, imported into a throwaway SoftHSM2 token.
+    SoftHsm,
+    /// A key of the caller's, in their token.
+    #[cfg_attr(not(feature = "pkcs11"), allow(dead_code, reason = "refused without the feature"))]
+    Pkcs11(String),
+}
+
+/// What the command line asks for; handles `--help` and refuses anything else.
+fn parse_args() -> Beside {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        [] => false,
-        ["--softhsm"] => true,
+        [] => Beside::None,
+        ["--softhsm"] => Beside::SoftHsm,
+        ["--pkcs11", uri] => Beside::Pkcs11((*uri).to_owned()),
         ["--help" | "-h"] => {
             println!("{USAGE}");
             std::process::exit(0);
         }
-        other => {
-            eprintln!("failure_timing: unexpected arguments {other:?}\n\n{USAGE}");
+        _ => {
+            eprintln!("failure_timing: unexpected arguments\n\n{USAGE}");
             std::process::exit(2);
         }
     }
@@ -101,27 +115,9 @@ fn in_token(pem_file: &std::path::Path) -> Result<(softhsm::Token, Box<dyn Crede
     Ok((token, Box::new(key)))
 }
 
-fn main() -> Result<(), Failure> {
-    let softhsm = softhsm_asked();
-    let pem_file = data_dir().join("keys/rsa2048_pkcs1.pem");
-    let pem = std::fs::read_to_string(&pem_file)?;
-    let key = PrivateKey::from_pem(&pem)?;
-    #[cfg_attr(not(feature = "pkcs11"), allow(unused_mut, reason = "only a token is added"))]
-    let mut keys: Vec<(&str, Box<dyn CredentialsKey>)> = vec![("in-process", Box::new(PrivateKey::from_pem(&pem)?))];
-    #[cfg(feature = "pkcs11")]
-    let token = match softhsm {
-        true => {
-            let (token, in_token) = in_token(&pem_file)?;
-            keys.push(("SoftHSM2", in_token));
-            Some(token)
-        }
-        false => None,
-    };
-    #[cfg(not(feature = "pkcs11"))]
-    if softhsm {
-        return Err("--softhsm needs the feature pkcs11".into());
-    }
-    let public = rsa::PublicKey::from_public_key_pem(&key.public_key().to_pem())?;
+/// The failure classes, sealed to `key`.
+fn classes(key: &telegram_passport::PublicKey) -> Result<Vec<(&'static str, EncryptedCredentials)>, Failure> {
+    let public = rsa::PublicKey::from_public_key_pem(&key.to_pem())?;
     let seal = |name: &str, tamper: &dyn Fn(&mut Vec<u8>)| -> Result<EncryptedCredentials, Failure> {
         let (data, hash, secret) = vector(name)?;
         let mut encrypted_secret = public.oaep_encrypt::<sha1::Sha1>(&secret)?;
@@ -134,7 +130,7 @@ fn main() -> Result<(), Failure> {
         c[middle] ^= 0x5a;
     };
     let all_ones = |c: &mut Vec<u8>| c.fill(0xff);
-    let classes: Vec<(&str, EncryptedCredentials)> = vec![
+    Ok(vec![
         ("decrypts (then JSON refused)", seal("ok_pad47_len17.json", &untouched)?),
         ("hash mismatch", seal("bad_bit_flip_ciphertext.json", &untouched)?),
         ("bad padding", seal("bad_padding_byte_exceeds_length.json", &untouched)?),
@@ -146,21 +142,52 @@ fn main() -> Result<(), Failure> {
             "input ≥ modulus",
             seal("bad_padding_byte_exceeds_length.json", &all_ones)?,
         ),
-    ];
-    for (key_name, key) in &keys {
-        for (name, credentials) in &classes {
+    ])
+}
+
+fn main() -> Result<(), Failure> {
+    let beside = parse_args();
+    let pem_file = data_dir().join("keys/rsa2048_pkcs1.pem");
+    let pem = std::fs::read_to_string(&pem_file)?;
+    #[cfg_attr(not(feature = "pkcs11"), allow(unused_mut, reason = "only a token is added"))]
+    let mut keys: Vec<(&str, Box<dyn CredentialsKey>)> = vec![("in-process", Box::new(PrivateKey::from_pem(&pem)?))];
+    #[cfg(feature = "pkcs11")]
+    let token = match beside {
+        Beside::None => None,
+        Beside::SoftHsm => {
+            let (token, in_token) = in_token(&pem_file)?;
+            keys.push(("SoftHSM2", in_token));
+            Some(token)
+        }
+        Beside::Pkcs11(uri) => {
+            keys.push(("PKCS#11", Box::new(telegram_passport::Pkcs11Key::open(&uri)?)));
+            None
+        }
+    };
+    #[cfg(not(feature = "pkcs11"))]
+    if !matches!(beside, Beside::None) {
+        return Err("--softhsm and --pkcs11 need the feature pkcs11".into());
+    }
+    let sealed_to = |key: &dyn CredentialsKey| classes(&key.public_key());
+    let classes: Vec<Vec<(&str, EncryptedCredentials)>> = keys
+        .iter()
+        .map(|(_, key)| sealed_to(key.as_ref()))
+        .collect::<Result<_, _>>()?;
+    for ((key_name, key), classes) in keys.iter().zip(&classes) {
+        for (name, credentials) in classes {
             let error = credentials.decrypt(key).err().ok_or(format!("{name}: decrypted"))?;
             eprintln!("{key_name}: {name}: {error}");
         }
     }
+    let class_names: Vec<&str> = classes[0].iter().map(|(name, _)| *name).collect();
 
     // times[key][class], every key and class timed once a round.
-    let mut times = vec![vec![Vec::with_capacity(ROUNDS); classes.len()]; keys.len()];
+    let mut times = vec![vec![Vec::with_capacity(ROUNDS); class_names.len()]; keys.len()];
     for round in 0..ROUNDS {
-        for i in 0..classes.len() {
-            let class = (i + round) % classes.len();
-            let credentials = &classes[class].1;
+        for i in 0..class_names.len() {
+            let class = (i + round) % class_names.len();
             for (k, (_, key)) in keys.iter().enumerate() {
+                let credentials = &classes[k][class].1;
                 let start = Instant::now();
                 black_box(credentials.decrypt(key).is_ok());
                 times[k][class].push(start.elapsed().as_nanos() as f64 / 1e3);
@@ -180,7 +207,7 @@ fn main() -> Result<(), Failure> {
         println!("| failure class | median | interquartile range | paired difference to hash mismatch: median (IQR) |");
         println!("|---|---|---|---|");
         let mut spread: f64 = 0.0;
-        for (class, (name, _)) in classes.iter().enumerate() {
+        for (class, name) in class_names.iter().enumerate() {
             let (q1, median, q3) = quartiles(&times[k][class]);
             let differences: Vec<f64> = times[k][class]
                 .iter()
