@@ -328,9 +328,9 @@ fn what_is_wrong_is_told_when_the_key_is_opened() {
 
 #[test]
 #[cfg_attr(no_softhsm, ignore = "needs SoftHSM2 (softhsm2-util and libsofthsm2.so)")]
-fn eight_threads_decrypt_at_once_each_on_a_session_of_its_own() {
+fn eight_threads_decrypt_at_once_on_several_sessions_of_a_bounded_pool() {
     in_own_process(
-        "eight_threads_decrypt_at_once_each_on_a_session_of_its_own",
+        "eight_threads_decrypt_at_once_on_several_sessions_of_a_bounded_pool",
         "threads",
         |token| token.import(&key_file("rsa2048_pkcs1.pem"), "bot", 1).unwrap(),
         |token| {
