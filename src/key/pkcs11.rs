@@ -181,14 +181,20 @@ impl Pkcs11Key {
                 returned: Condvar::new(),
             }),
         };
-        if key.self_test().is_err() {
-            // The token may not allow raw RSA with this key: OAEP in the token.
-            if let Some(inner) = Arc::get_mut(&mut key.inner) {
-                inner.mode = Mode::Oaep;
+        match key.self_test() {
+            Ok(()) => Ok(key),
+            // The token refuses raw RSA with this key (its policy, or no
+            // CKM_RSA_X_509): OAEP in the token. Anything else is no
+            // reason to give up raw RSA for good.
+            Err(raw) if mechanism_refused(&raw) => {
+                if let Some(inner) = Arc::get_mut(&mut key.inner) {
+                    inner.mode = Mode::Oaep;
+                }
+                key.self_test()?;
+                Ok(key)
             }
-            key.self_test()?;
+            Err(other) => Err(other),
         }
-        Ok(key)
     }
 
     /// How many sessions this key has open with its token now, idle or in
@@ -211,13 +217,20 @@ impl Pkcs11Key {
             problem: Pkcs11Problem::SelfTest(reason),
             source: None,
         };
+        let unavailable = |error: Error| match error {
+            Error::KeyUnavailable { reason, source } => Error::Pkcs11 {
+                problem: Pkcs11Problem::SelfTest(reason),
+                source,
+            },
+            other => other,
+        };
         let secret = Secret::random()?;
         let encrypted = self.inner.public.encrypt_secret(&secret)?;
         match self.unwrap_secret(&encrypted) {
             Unwrapped::Secret(unwrapped) if unwrapped.expose() == secret.expose() => Ok(()),
             Unwrapped::Secret(_) => Err(failed("it unwrapped another secret".to_owned())),
             Unwrapped::Refused => Err(failed("the token refused RSA-OAEP (SHA-1, MGF1-SHA-1)".to_owned())),
-            Unwrapped::Unavailable(error) => Err(failed(error.to_string())),
+            Unwrapped::Unavailable(error) => Err(unavailable(error)),
         }
     }
 
@@ -278,6 +291,28 @@ impl Pkcs11Key {
             .at_run(),
         )
     }
+}
+
+/// Whether a failed self-test says the token refuses the mechanism with
+/// the key, rather than anything about the token's state.
+fn mechanism_refused(error: &Error) -> bool {
+    let Error::Pkcs11 {
+        source: Some(source), ..
+    } = error
+    else {
+        return false;
+    };
+    matches!(
+        source.downcast_ref::<CkError>(),
+        Some(CkError::Pkcs11(
+            RvError::MechanismInvalid
+                | RvError::MechanismParamInvalid
+                | RvError::KeyFunctionNotPermitted
+                | RvError::KeyTypeInconsistent
+                | RvError::FunctionNotSupported,
+            _
+        ))
+    )
 }
 
 fn oaep() -> Mechanism<'static> {
