@@ -184,7 +184,10 @@ async fn main() -> ExitCode {
                 app::router(config, nonces, Some(SharedRedis::open_cluster(&nodes)?)).await?
             }
             #[cfg(not(feature = "redis-cluster"))]
-            Shared::Cluster(_) => return Err("REDIS_CLUSTER needs the redis-cluster feature".into()),
+            Shared::Cluster(nodes) => {
+                let nodes = nodes.join(",");
+                return Err(format!("REDIS_CLUSTER={nodes}: this build lacks the redis-cluster feature").into());
+            }
             Shared::Memory => {
                 tracing::info!("state in memory: run one instance only");
                 app::router(config, MemoryNonceStore::new(), None).await?
