@@ -2,14 +2,18 @@
 //!
 //! The Redis tests start their own `redis-server`; where it is not
 //! installed, this sets `cfg(no_redis_server)` and those tests show as
-//! "ignored, needs redis-server" instead of passing without running. Under
-//! `CI` nothing is left out: a missing `redis-server` fails its tests.
-//! Nothing in the library itself reads the cfg.
+//! "ignored, needs redis-server" instead of passing without running. The
+//! PKCS#11 tests make their own SoftHSM2 tokens; where `softhsm2-util` or
+//! SoftHSM2's module is missing, `cfg(no_softhsm)` shows them as "ignored,
+//! needs SoftHSM2". Under `CI` nothing is left out: a missing tool fails
+//! its tests. Nothing in the library itself reads these cfgs.
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(no_redis_server)");
+    println!("cargo::rustc-check-cfg=cfg(no_softhsm)");
     println!("cargo::rerun-if-env-changed=PATH");
     println!("cargo::rerun-if-env-changed=CI");
+    println!("cargo::rerun-if-env-changed=SOFTHSM2_MODULE");
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
     let installed = |tool: &str| {
         std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
@@ -17,5 +21,19 @@ fn main() {
     let redis = installed("redis-server") && installed("redis-cli");
     if !(ci || redis) {
         println!("cargo::rustc-cfg=no_redis_server");
+    }
+    // The places examples/support/softhsm.rs looks for the module.
+    let module = std::env::var_os("SOFTHSM2_MODULE").is_some()
+        || [
+            "/usr/lib/softhsm/libsofthsm2.so",
+            "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+            "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+            "/usr/local/lib/softhsm/libsofthsm2.so",
+            "/opt/homebrew/lib/softhsm/libsofthsm2.so",
+        ]
+        .iter()
+        .any(|path| std::path::Path::new(path).is_file());
+    if !(ci || (installed("softhsm2-util") && module)) {
+        println!("cargo::rustc-cfg=no_softhsm");
     }
 }

@@ -5,7 +5,14 @@
 //! ```text
 //! cargo run --release --example decrypt -- --key KEY.pem [--nonce NONCE] [--files DIR --out OUT] INPUT.json
 //! cargo run --release --example decrypt -- --key KEY.pem [--nonce NONCE] [--files DIR --out OUT] --tl INPUT.bin
+//! cargo run --release --example decrypt -- --key NEW.pem --key OLD.pem INPUT.json
+//! cargo run --release --features pkcs11 --example decrypt -- \
+//!     --key 'pkcs11:token=passport;object=bot?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:PIN' INPUT.json
 //! ```
+//!
+//! `--key` may be repeated, each a PEM file or (built with the feature
+//! `pkcs11`) a `pkcs11:` URI: the first is tried first, then the others,
+//! as a [`KeyRing`] does.
 //!
 //! Prints `{"nonce": ..., "elements": [...]}` on success, the same for both
 //! inputs (element types in the Bot API's names). With `--files DIR --out
@@ -30,6 +37,9 @@
 //! with the same OUT undoes that first, leaving alone the folder of a run
 //! still alive (which holds the folder's `.lock`).
 
+#[path = "support/keys.rs"]
+mod keys;
+
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
@@ -37,18 +47,21 @@ use std::process::ExitCode;
 
 use telegram_passport::mtproto::{self, SecureValuesSentMe};
 use telegram_passport::{
-    decrypt_with_limits, one_line, DecryptedPassport, Element, FileLocation, Limits, NonceCheck, PassportData,
-    PrivateKey,
+    decrypt_with_limits, one_line, DecryptedPassport, Element, FileLocation, KeyRing, Limits, NonceCheck, PassportData,
 };
 
-const USAGE: &str = "usage: decrypt --key KEY.pem [--nonce NONCE] [--files DIR --out OUT] [--tl] INPUT";
+const USAGE: &str =
+    "usage: decrypt --key KEY [--key OLDER_KEY ...] [--nonce NONCE] [--files DIR --out OUT] [--tl] INPUT";
 /// `--help` says this after the usage.
-const OUT_RULES: &str = "OUT may exist; a name the run would write that OUT already holds is refused
+const OUT_RULES: &str = "Each KEY is a PEM file or a pkcs11: URI; the first is tried first.
+
+OUT may exist; a name the run would write that OUT already holds is refused
 before anything is written. Files are all or nothing: on any failure OUT is
 left as it was.";
 
 struct Args {
-    key: PathBuf,
+    /// The current key first.
+    keys: Vec<String>,
     nonce: Option<String>,
     files: Option<(PathBuf, PathBuf)>,
     /// INPUT is MTProto TL rather than Bot API JSON.
@@ -59,12 +72,17 @@ struct Args {
 /// The arguments, or `None` for `--help`.
 fn parse_args() -> Result<Option<Args>, String> {
     let mut args = std::env::args_os().skip(1);
-    let (mut key, mut nonce, mut files, mut out, mut input) = (None, None, None, None, None);
+    let (mut keys, mut nonce, mut files, mut out, mut input) = (Vec::new(), None, None, None, None);
     let mut tl = false;
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value; {USAGE}"));
         match arg.to_str() {
-            Some("--key") => key = Some(PathBuf::from(value("--key")?)),
+            Some("--key") => {
+                let key = value("--key")?
+                    .into_string()
+                    .map_err(|_| "--key is not UTF-8".to_owned())?;
+                keys.push(key);
+            }
             Some("--nonce") => {
                 let text = value("--nonce")?
                     .into_string()
@@ -86,7 +104,10 @@ fn parse_args() -> Result<Option<Args>, String> {
         _ => return Err(format!("--files and --out go together; {USAGE}")),
     };
     Ok(Some(Args {
-        key: key.ok_or_else(|| format!("--key is required; {USAGE}"))?,
+        keys: match keys.is_empty() {
+            true => return Err(format!("--key is required; {USAGE}")),
+            false => keys,
+        },
         nonce,
         files,
         tl,
@@ -153,9 +174,7 @@ fn print(text: &str) -> Result<(), String> {
 
 fn decrypt(args: &Args) -> Result<(), String> {
     let limits = Limits::default();
-    let pem = read_bounded(&args.key, 64 << 10)?;
-    let pem = String::from_utf8(pem).map_err(|_| format!("{} is not a PEM text file", args.key.display()))?;
-    let key = PrivateKey::from_pem(&pem).map_err(|e| format!("{}: {e}", args.key.display()))?;
+    let key: KeyRing = keys::load_ring(&args.keys)?;
     let input = read_bounded(&args.input, limits.input_json)?;
     let check = args.nonce.as_deref().map_or(NonceCheck::Skip, NonceCheck::Expect);
     let in_input = |e: telegram_passport::Error| format!("{}: {e}", args.input.display());

@@ -5,19 +5,25 @@
 //! cargo run --example request_link -- --token BOT_TOKEN --key KEY.pem [--callback-url URL]
 //! ```
 //!
+//! KEY is a PEM file or (feature `pkcs11`) a `pkcs11:` URI: the request
+//! carries its public half.
+//!
 //! The scope: personal details with native names; one of passport,
 //! identity card or driver's licence, with a selfie; address; phone; e-mail.
 //! A backend would issue the nonce from its `NonceStore` (with the user's
 //! session as context) and consume it on receipt; this tool just prints one.
 
+#[path = "support/keys.rs"]
+mod keys;
+
 use std::process::ExitCode;
 
 use telegram_passport::ElementType::*;
-use telegram_passport::{bot_id_from_token, generate_nonce, PassportRequest, PrivateKey, Scope, ScopeElement};
+use telegram_passport::{bot_id_from_token, generate_nonce, PassportRequest, Scope, ScopeElement};
 
-const USAGE: &str = "usage: request_link --token BOT_TOKEN --key KEY.pem [--callback-url URL]\n\n\
+const USAGE: &str = "usage: request_link --token BOT_TOKEN --key KEY [--callback-url URL]\n\n\
     Prints the deep links and the JavaScript SDK's parameters of a request for\n\
-    a typical KYC scope.";
+    a typical KYC scope. KEY is a PEM file or a pkcs11: URI.";
 
 /// What went wrong: the command line (exit 2, with the usage) or the run (exit 1).
 enum Failure {
@@ -68,8 +74,7 @@ fn run() -> Result<String, Failure> {
 
 fn run_with(token: &str, key_path: &str, callback: Option<String>) -> Result<String, String> {
     let bot_id = bot_id_from_token(token).map_err(|e| e.to_string())?;
-    let pem = std::fs::read_to_string(key_path).map_err(|e| format!("cannot read {key_path}: {e}"))?;
-    let key = PrivateKey::from_pem(&pem).map_err(|e| format!("{key_path}: {e}"))?;
+    let key = keys::load_key(key_path)?;
     let scope = Scope::new([
         ScopeElement::one(PersonalDetails).native_names(),
         ScopeElement::one_of([Passport, IdentityCard, DriverLicense]).selfie(),

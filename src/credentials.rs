@@ -14,10 +14,11 @@ use subtle::ConstantTimeEq;
 
 use crate::error::{DecryptionError, Error, Result, Step, Target};
 use crate::json;
+use crate::key::private::Unwrapped;
 use crate::limits::{self, Limits};
 use crate::primitive::{self, Threads};
 use crate::secret::{Plaintext, Secret, Sha256Hash};
-use crate::{ElementType, FileSlot, NonceStore, PrivateKey};
+use crate::{CredentialsKey, ElementType, FileSlot, NonceStore};
 
 /// Whether, and how, to check the nonce inside the credentials.
 #[derive(Clone, Copy)]
@@ -104,8 +105,16 @@ pub(crate) fn open(
 impl Credentials {
     /// RSA-decrypts the secret, then decrypts, verifies and parses the JSON;
     /// the file credentials inside carry `limits.file`.
+    ///
+    /// Each key `key` offers (a ring's current key first) takes the same
+    /// work whether its unwrap succeeded or not: a refused unwrap continues
+    /// with the stand-in secret through the symmetric steps, and only the
+    /// credentials' hash decides which key opened them. When none did, the
+    /// error is the one opaque [`Error::Decryption`], unless a key could
+    /// not be asked at all ([`Error::KeyUnavailable`]: the submission may
+    /// be retried).
     pub(crate) fn decrypt(
-        key: &PrivateKey,
+        key: &(impl CredentialsKey + ?Sized),
         encrypted_secret: &[u8],
         data: Vec<u8>,
         hash: &Sha256Hash,
@@ -114,17 +123,44 @@ impl Credentials {
         // The stand-in secret is drawn whether or not it is needed, so that
         // a failed RSA step costs no system call the other paths do not make.
         let stand_in = Secret::random()?;
-        let (secret, rsa_failed) = match key.decrypt_secret(encrypted_secret) {
-            Some(secret) => (secret, false),
-            None => (stand_in, true),
-        };
-        let opened = open(data, &secret, hash, Target::Credentials, Threads::One);
-        let plaintext = match (opened, rsa_failed) {
-            (Ok(plaintext), false) => plaintext,
-            (Err(error), false) => return Err(error.into()),
-            (_, true) => return Err(DecryptionError::new(Target::Credentials, Step::Rsa).into()),
-        };
-        Self::from_json(&plaintext, limits)
+        let mut opened = None;
+        let mut failure = DecryptionError::new(Target::Credentials, Step::Rsa);
+        let mut unavailable = None;
+        key.unwrap_each(encrypted_secret, &mut |unwrapped| {
+            let (secret, rsa_failed) = match &unwrapped {
+                Unwrapped::Secret(secret) => (secret, false),
+                Unwrapped::Refused => (&stand_in, true),
+                Unwrapped::Unavailable(_) => {
+                    if let Unwrapped::Unavailable(error) = unwrapped {
+                        unavailable.get_or_insert(error);
+                    }
+                    return false;
+                }
+            };
+            // Every attempt opens its own copy: a failed one zeroizes it.
+            match (
+                open(data.clone(), secret, hash, Target::Credentials, Threads::One),
+                rsa_failed,
+            ) {
+                (Ok(plaintext), false) => {
+                    opened = Some(plaintext);
+                    true
+                }
+                (Err(error), false) => {
+                    failure = error;
+                    false
+                }
+                (_, true) => {
+                    failure = DecryptionError::new(Target::Credentials, Step::Rsa);
+                    false
+                }
+            }
+        });
+        match (opened, unavailable) {
+            (Some(plaintext), _) => Self::from_json(&plaintext, limits),
+            (None, Some(unavailable)) => Err(unavailable),
+            (None, None) => Err(failure.into()),
+        }
     }
 
     /// Parses decrypted credentials JSON.

@@ -51,6 +51,32 @@ pub enum Error {
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
+    /// A key held in a PKCS#11 token could not be loaded: checked when the
+    /// key is opened ([`Pkcs11Key::open`](crate::Pkcs11Key::open), feature
+    /// `pkcs11`), never at the first submission.
+    #[error("PKCS#11 key: {problem}")]
+    Pkcs11 {
+        /// What is wrong: the URI, the module, the token, the PIN or the key.
+        problem: Pkcs11Problem,
+        /// The module's or the system's error, where there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// The key could not be asked to unwrap the credentials secret: its
+    /// token is unavailable (removed, not logged in, its module failing).
+    /// Nothing was decided about the submission: unlike
+    /// [`Error::Decryption`], it is worth retrying (a service answers `503`,
+    /// and Telegram delivers the update again).
+    #[error("the key is unavailable ({reason}); nothing was decided: try the submission again later")]
+    KeyUnavailable {
+        /// What the token or its module said.
+        reason: String,
+        /// The module's error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed")]
     Random,
@@ -324,6 +350,69 @@ pub enum TlProblem {
         /// `files` or `translation`.
         field: &'static str,
     },
+}
+
+/// What is wrong with a PKCS#11 key ([`Error::Pkcs11`]). No message ever
+/// shows a PIN, or a URI (which may hold one).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Pkcs11Problem {
+    /// The text is not a PKCS#11 URI this crate can use (RFC 7512).
+    #[error("malformed PKCS#11 URI: {0}")]
+    Uri(String),
+    /// This build has no PKCS#11 support.
+    #[error("this build cannot use PKCS#11 keys: build with the feature `pkcs11`")]
+    NotBuilt,
+    /// The module (`module-path=`) could not be loaded or initialised.
+    #[error("cannot load the PKCS#11 module {}", path.display())]
+    Module {
+        /// The module's path, as the URI gave it.
+        path: std::path::PathBuf,
+    },
+    /// No token present matches the URI's `token=` (and `serial=`,
+    /// `manufacturer=`, `model=`, `slot-id=`).
+    #[error("no token {token:?} is present in the module")]
+    TokenNotFound {
+        /// The label asked for (empty if the URI named none).
+        token: String,
+    },
+    /// The PIN file (`pin-source=`) could not be read.
+    #[error("cannot read the PIN from {}", path.display())]
+    PinUnreadable {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// The token refused the PIN.
+    #[error("the token refused the PIN")]
+    PinIncorrect,
+    /// The token's user PIN is locked (too many wrong PINs).
+    #[error("the token's PIN is locked")]
+    PinLocked,
+    /// No private key on the token matches `object=` and `id=`.
+    #[error("no private key on the token matches {0}")]
+    KeyNotFound(String),
+    /// Several private keys match; the URI must name one.
+    #[error("{count} private keys on the token match {selector}: add id= or object=")]
+    KeyAmbiguous {
+        /// The URI's `object=` and `id=`.
+        selector: String,
+        /// How many matched.
+        count: usize,
+    },
+    /// The key is not an RSA key.
+    #[error("the key is not an RSA key; Telegram Passport needs RSA")]
+    NotRsa,
+    /// The key may not decrypt (`CKA_DECRYPT` is false).
+    #[error("the key may not decrypt (CKA_DECRYPT is false)")]
+    NotForDecryption,
+    /// The token could not unwrap a secret encrypted to the key's own
+    /// public half when the key was loaded (for example, it lacks
+    /// RSA-OAEP with SHA-1).
+    #[error("the token could not unwrap a test secret with the key: {0}")]
+    SelfTest(String),
+    /// Any other refusal of the module while the key was loaded.
+    #[error("the module refused: {0}")]
+    Token(String),
 }
 
 /// Why a JSON document could not be read.

@@ -28,7 +28,7 @@ mod limits;
 pub mod mtproto;
 mod tl;
 
-// Decrypt: the key, one primitive, credentials, element data and files.
+// Decrypt: the keys, one primitive, credentials, element data and files.
 mod audit;
 mod backend;
 mod credentials;
@@ -67,7 +67,10 @@ pub use crate::limits::Limits;
 // Decrypt
 pub use crate::credentials::{Credentials, DataCredentials, FileCredentials, NonceCheck, SecureValue};
 pub use crate::file::{FileLocation, FileRef};
-pub use crate::key::{PrivateKey, PublicKey};
+#[cfg(feature = "pkcs11")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pkcs11")))]
+pub use crate::key::Pkcs11Key;
+pub use crate::key::{CredentialsKey, KeyRing, PrivateKey, PublicKey};
 pub use crate::passport::{
     decrypt, decrypt_and_consume, decrypt_with_limits, Contact, DecryptedPassport, Document, Element, ElementHash,
 };
@@ -82,7 +85,7 @@ pub use crate::values::{
 pub use crate::report::{ErrorSource, PassportElementError, SecureValueError, SetPassportDataErrors, TlHashes};
 pub use crate::validate::{Accepted, Finding, Problem, Rejected, Rule, Validation, Validator};
 // Errors
-pub use crate::error::{DecryptionError, Error, JsonError, Target, TlProblem};
+pub use crate::error::{DecryptionError, Error, JsonError, Pkcs11Problem, Target, TlProblem};
 pub use crate::text::{one_line, EXCERPT_MAX};
 
 /// The cryptographic backend this build decrypts with: `"AWS-LC"` (the

@@ -27,7 +27,8 @@
 
 use crate::error::Result;
 use crate::sealed::{Bytes, Sealed, SealedCredentials, SealedPassport};
-use crate::{Credentials, DecryptedPassport, ElementHash, ElementType, FileLocation, Limits, NonceCheck, PrivateKey};
+use crate::CredentialsKey;
+use crate::{Credentials, DecryptedPassport, ElementHash, ElementType, FileLocation, Limits, NonceCheck};
 
 /// `messageActionSecureValuesSentMe`: the values and the encrypted credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,7 +199,7 @@ impl SecureCredentialsEncrypted {
     }
 
     /// RSA-decrypts the secret, then decrypts and verifies the credentials.
-    pub fn decrypt(&self, key: &PrivateKey) -> Result<Credentials> {
+    pub fn decrypt(&self, key: &(impl CredentialsKey + ?Sized)) -> Result<Credentials> {
         self.decrypt_with_limits(key, &Limits::default())
     }
 
@@ -211,7 +212,7 @@ impl SecureCredentialsEncrypted {
 
     /// [`SecureCredentialsEncrypted::decrypt`] with other [`Limits`] than the
     /// defaults; the file credentials inside carry `limits.file`.
-    pub fn decrypt_with_limits(&self, key: &PrivateKey, limits: &Limits) -> Result<Credentials> {
+    pub fn decrypt_with_limits(&self, key: &(impl CredentialsKey + ?Sized), limits: &Limits) -> Result<Credentials> {
         self.sealed().decrypt(key, limits)
     }
 
@@ -261,7 +262,11 @@ impl SecureValuesSentMe {
 }
 
 /// Decrypts, verifies and decodes a whole `messageActionSecureValuesSentMe`.
-pub fn decrypt(key: &PrivateKey, sent: &SecureValuesSentMe, nonce: NonceCheck<'_>) -> Result<DecryptedPassport> {
+pub fn decrypt(
+    key: &(impl CredentialsKey + ?Sized),
+    sent: &SecureValuesSentMe,
+    nonce: NonceCheck<'_>,
+) -> Result<DecryptedPassport> {
     decrypt_with_limits(key, sent, nonce, &Limits::default())
 }
 
@@ -269,7 +274,7 @@ pub fn decrypt(key: &PrivateKey, sent: &SecureValuesSentMe, nonce: NonceCheck<'_
 /// the nonce consumed from an [`AsyncNonceStore`](crate::AsyncNonceStore)
 /// (see [`crate::decrypt_and_consume`]).
 pub async fn decrypt_and_consume(
-    key: &PrivateKey,
+    key: &(impl CredentialsKey + ?Sized),
     sent: &SecureValuesSentMe,
     store: &impl crate::AsyncNonceStore,
 ) -> Result<DecryptedPassport> {
@@ -280,7 +285,7 @@ pub async fn decrypt_and_consume(
 
 /// [`decrypt`] with other [`Limits`] than the defaults.
 pub fn decrypt_with_limits(
-    key: &PrivateKey,
+    key: &(impl CredentialsKey + ?Sized),
     sent: &SecureValuesSentMe,
     nonce: NonceCheck<'_>,
     limits: &Limits,

@@ -16,8 +16,9 @@ use crate::nonce::AsyncNonceStore;
 use crate::sealed::{Bytes, Sealed};
 use crate::secret::Sha256Hash;
 use crate::{
-    base64, Credentials, ElementType, ElementValue, EncryptedCredentials, FileCredentials, FileLocation, FileRef,
-    FileSlot, IdDocumentData, NonceCheck, PassportData, PersonalDetails, PrivateKey, ResidentialAddress, SecureValue,
+    base64, Credentials, CredentialsKey, ElementType, ElementValue, EncryptedCredentials, FileCredentials,
+    FileLocation, FileRef, FileSlot, IdDocumentData, NonceCheck, PassportData, PersonalDetails, ResidentialAddress,
+    SecureValue,
 };
 
 /// Decrypts, verifies and decodes a whole `PassportData`.
@@ -35,7 +36,11 @@ use crate::{
 /// assert_eq!(passport.phone_number(), Some("4512345678"));
 /// # Ok::<(), telegram_passport::Error>(())
 /// ```
-pub fn decrypt(key: &PrivateKey, passport_data: &PassportData, nonce: NonceCheck<'_>) -> Result<DecryptedPassport> {
+pub fn decrypt(
+    key: &(impl CredentialsKey + ?Sized),
+    passport_data: &PassportData,
+    nonce: NonceCheck<'_>,
+) -> Result<DecryptedPassport> {
     decrypt_with_limits(key, passport_data, nonce, &Limits::default())
 }
 
@@ -67,7 +72,7 @@ pub fn decrypt(key: &PrivateKey, passport_data: &PassportData, nonce: NonceCheck
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(run()).unwrap();
 /// ```
 pub async fn decrypt_and_consume(
-    key: &PrivateKey,
+    key: &(impl CredentialsKey + ?Sized),
     passport_data: &PassportData,
     store: &impl AsyncNonceStore,
 ) -> Result<DecryptedPassport> {
@@ -78,7 +83,7 @@ pub async fn decrypt_and_consume(
 
 /// [`decrypt`] with other [`Limits`] than the defaults.
 pub fn decrypt_with_limits(
-    key: &PrivateKey,
+    key: &(impl CredentialsKey + ?Sized),
     passport_data: &PassportData,
     nonce: NonceCheck<'_>,
     limits: &Limits,
@@ -88,13 +93,13 @@ pub fn decrypt_with_limits(
 
 impl EncryptedCredentials {
     /// RSA-decrypts the secret, then decrypts and verifies the credentials.
-    pub fn decrypt(&self, key: &PrivateKey) -> Result<Credentials> {
+    pub fn decrypt(&self, key: &(impl CredentialsKey + ?Sized)) -> Result<Credentials> {
         self.decrypt_with_limits(key, &Limits::default())
     }
 
     /// [`EncryptedCredentials::decrypt`] with other [`Limits`] than the
     /// defaults; the file credentials inside carry `limits.file`.
-    pub fn decrypt_with_limits(&self, key: &PrivateKey, limits: &Limits) -> Result<Credentials> {
+    pub fn decrypt_with_limits(&self, key: &(impl CredentialsKey + ?Sized), limits: &Limits) -> Result<Credentials> {
         self.sealed().decrypt(key, limits)
     }
 }

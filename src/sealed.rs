@@ -10,7 +10,8 @@ use crate::error::{Error, Result};
 use crate::limits::{check, Limits};
 use crate::passport::{assemble, ElementHash};
 use crate::secret::Sha256Hash;
-use crate::{base64, Credentials, DecryptedPassport, ElementType, FileLocation, NonceCheck, PrivateKey};
+use crate::CredentialsKey;
+use crate::{base64, Credentials, DecryptedPassport, ElementType, FileLocation, NonceCheck};
 
 /// Bytes as the input holds them, decoded only once they passed the limits.
 #[derive(Clone, Copy)]
@@ -85,7 +86,7 @@ pub(crate) struct SealedPassport<'a> {
 impl SealedCredentials<'_> {
     /// Checks the limits, RSA-decrypts the secret, then decrypts and
     /// verifies the credentials.
-    pub(crate) fn decrypt(self, key: &PrivateKey, limits: &Limits) -> Result<Credentials> {
+    pub(crate) fn decrypt(self, key: &(impl CredentialsKey + ?Sized), limits: &Limits) -> Result<Credentials> {
         check(|| "credentials.data".to_owned(), self.data.len(), limits.credentials)?;
         check(
             || "credentials.secret".to_owned(),
@@ -123,7 +124,12 @@ impl SealedCredentials<'_> {
 
 impl SealedPassport<'_> {
     /// Checks every limit, then decrypts, verifies and decodes.
-    pub(crate) fn open(self, key: &PrivateKey, nonce: NonceCheck<'_>, limits: &Limits) -> Result<DecryptedPassport> {
+    pub(crate) fn open(
+        self,
+        key: &(impl CredentialsKey + ?Sized),
+        nonce: NonceCheck<'_>,
+        limits: &Limits,
+    ) -> Result<DecryptedPassport> {
         let _span = audit::decrypting(self.api, self.elements.len());
         let opened = self.open_checked(key, nonce, limits);
         if let Err(error) = &opened {
@@ -132,7 +138,12 @@ impl SealedPassport<'_> {
         opened
     }
 
-    fn open_checked(self, key: &PrivateKey, nonce: NonceCheck<'_>, limits: &Limits) -> Result<DecryptedPassport> {
+    fn open_checked(
+        self,
+        key: &(impl CredentialsKey + ?Sized),
+        nonce: NonceCheck<'_>,
+        limits: &Limits,
+    ) -> Result<DecryptedPassport> {
         check(|| "passport.data".to_owned(), self.elements.len(), limits.elements)?;
         for element in &self.elements {
             let name = element.element_type;

@@ -303,7 +303,7 @@ fn hostile_json_gets_one_short_line() {
 fn help_is_usage_on_stdout() {
     let (ok, stdout, stderr) = run(&["--help"]);
     assert!(ok, "{stderr}");
-    assert!(stdout.starts_with("usage: decrypt --key KEY.pem"), "{stdout}");
+    assert!(stdout.starts_with("usage: decrypt --key KEY "), "{stdout}");
     assert_eq!(stderr, "");
 }
 
@@ -900,4 +900,47 @@ fn error_lines_escape_separators_and_bidi_controls() {
         );
     }
     std::fs::remove_dir_all(work).unwrap();
+}
+
+#[test]
+fn several_keys_open_what_was_sealed_to_either_the_first_tried_first() {
+    let work = scratch("cli-ring");
+    let (new, old) = (
+        common::key("keys/rsa2048_pkcs1.pem"),
+        common::key("keys/rsa4096_pkcs1.pem"),
+    );
+    let (new_path, old_path) = (
+        data_dir().join("keys/rsa2048_pkcs1.pem"),
+        data_dir().join("keys/rsa4096_pkcs1.pem"),
+    );
+    for (key, name) in [(&new, "to-new"), (&old, "to-old")] {
+        let sealed = telegram_passport::client::PassportBuilder::new()
+            .email("a@example.org")
+            .seal(&key.public_key(), name)
+            .unwrap();
+        let input = work.join(format!("{name}.json"));
+        std::fs::write(&input, sealed.passport_data.to_json()).unwrap();
+        let (ok, stdout, stderr) = run(&["--key", path(&new_path), "--key", path(&old_path), path(&input)]);
+        assert!(ok, "{name}: {stderr}");
+        let printed: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(printed["nonce"], name);
+    }
+    // A key that opens nothing: the one opaque line.
+    let input = work.join("to-old.json");
+    let (ok, stdout, stderr) = run(&["--key", path(&new_path), path(&input)]);
+    assert!(!ok && stdout.is_empty());
+    assert_eq!(stderr.trim_end(), "decrypt: could not decrypt credentials");
+    std::fs::remove_dir_all(work).unwrap();
+}
+
+#[cfg(not(feature = "pkcs11"))]
+#[test]
+fn a_pkcs11_key_in_a_build_without_the_feature_says_what_to_build() {
+    let input = data_dir().join("passport/full.json");
+    let uri = "pkcs11:token=t;object=k?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-value=1234";
+    let (ok, stdout, stderr) = run(&["--key", uri, path(&input)]);
+    assert!(!ok && stdout.is_empty());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("build with the feature `pkcs11`"), "{stderr}");
+    assert!(!stderr.contains("1234"), "{stderr}");
 }

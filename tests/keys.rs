@@ -84,3 +84,134 @@ fn debug_shows_no_key_material() {
     let debug = format!("{key:?} {:?}", key.public_key());
     assert_eq!(debug, "PrivateKey { bits: 2048, .. } PublicKey { bits: 2048 }");
 }
+
+// Key rings: the current key and older ones.
+
+mod ring {
+    use std::sync::Arc;
+
+    use telegram_passport::client::PassportBuilder;
+    use telegram_passport::mtproto;
+    use telegram_passport::{
+        decrypt, decrypt_and_consume, AsyncNonceStore, CredentialsKey, Error, KeyRing, MemoryNonceStore, NonceCheck,
+        PassportRequest, PrivateKey, Scope, ScopeElement,
+    };
+
+    fn sealed_to(key: &PrivateKey, nonce: &str) -> telegram_passport::client::SealedPassport {
+        PassportBuilder::new()
+            .email(&format!("{nonce}@example.org"))
+            .seal(&key.public_key(), nonce)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_ring_opens_what_was_sealed_to_any_of_its_keys_and_requests_carry_the_current_key() {
+        let (new, old, older) = (
+            PrivateKey::generate().unwrap(),
+            PrivateKey::generate().unwrap(),
+            PrivateKey::generate().unwrap(),
+        );
+        let sealed = [
+            sealed_to(&new, "new"),
+            sealed_to(&old, "old"),
+            sealed_to(&older, "older"),
+        ];
+        let new_public = new.public_key();
+        let ring = KeyRing::new(new).with_older(old).with_older(older);
+        assert_eq!(ring.public_key(), new_public);
+        assert_eq!(ring.current().public_key(), new_public);
+        assert_eq!(ring.keys().count(), 3);
+        let request = PassportRequest::new(
+            1,
+            Scope::new([ScopeElement::one(telegram_passport::ElementType::Email)]).unwrap(),
+            &ring.public_key(),
+            "n",
+        );
+        assert!(request
+            .deep_link()
+            .contains(&urlencoded_first_line(&new_public.to_pem())));
+        for (sealed, nonce) in sealed.iter().zip(["new", "old", "older"]) {
+            let passport = decrypt(&ring, &sealed.passport_data, NonceCheck::Expect(nonce)).unwrap();
+            assert_eq!(passport.email(), Some(format!("{nonce}@example.org").as_str()));
+            // The lower level too.
+            let credentials = sealed.passport_data.credentials.decrypt(&ring).unwrap();
+            assert_eq!(credentials.nonce(), nonce);
+        }
+    }
+
+    /// The base64 of the PEM's first key line, as a link percent-encodes it.
+    fn urlencoded_first_line(pem: &str) -> String {
+        let line = pem.lines().nth(1).unwrap();
+        line.chars()
+            .take(20)
+            .map(|c| match c {
+                '+' => "%2B".to_owned(),
+                '/' => "%2F".to_owned(),
+                c => c.to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn when_no_key_of_the_ring_opens_it_the_error_is_the_one_opaque_decryption_error() {
+        let stranger = PrivateKey::generate().unwrap();
+        let sealed = sealed_to(&stranger, "n");
+        let ring = KeyRing::new(PrivateKey::generate().unwrap()).with_older(PrivateKey::generate().unwrap());
+        let from_ring = decrypt(&ring, &sealed.passport_data, NonceCheck::Skip).unwrap_err();
+        let from_one = decrypt(
+            &PrivateKey::generate().unwrap(),
+            &sealed.passport_data,
+            NonceCheck::Skip,
+        )
+        .unwrap_err();
+        assert!(matches!(from_ring, Error::Decryption(_)), "{from_ring:?}");
+        assert_eq!(from_ring.to_string(), from_one.to_string());
+        assert_eq!(from_ring.to_string(), "could not decrypt credentials");
+    }
+
+    #[test]
+    fn every_form_of_key_is_taken_by_every_receive_path() {
+        let (new, old) = (PrivateKey::generate().unwrap(), PrivateKey::generate().unwrap());
+        let sealed = sealed_to(&old, "n");
+        let ring = Arc::new(KeyRing::new(new).with_older(old));
+        let as_dyn: &dyn CredentialsKey = ring.as_ref();
+        let boxed: Box<dyn CredentialsKey> = Box::new(KeyRing::new(PrivateKey::generate().unwrap()));
+        assert!(decrypt(&ring, &sealed.passport_data, NonceCheck::Skip).is_ok());
+        assert!(decrypt(as_dyn, &sealed.passport_data, NonceCheck::Skip).is_ok());
+        assert!(decrypt(&&*ring, &sealed.passport_data, NonceCheck::Skip).is_ok());
+        assert!(decrypt(&boxed, &sealed.passport_data, NonceCheck::Skip).is_err());
+        // A ring inside a ring.
+        let nested = KeyRing::new(PrivateKey::generate().unwrap()).with_older(Arc::clone(&ring));
+        assert!(decrypt(&nested, &sealed.passport_data, NonceCheck::Skip).is_ok());
+        // MTProto.
+        let sent = sealed.mtproto.clone();
+        assert_eq!(mtproto::decrypt(as_dyn, &sent, NonceCheck::Skip).unwrap().nonce(), "n");
+        assert_eq!(sent.credentials.decrypt(&ring).unwrap().nonce(), "n");
+        // Async, with a store.
+        let store = MemoryNonceStore::new();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(async {
+            let nonce = AsyncNonceStore::issue(&store, "ctx", std::time::Duration::from_secs(60))
+                .await
+                .unwrap();
+            let (new, old) = (PrivateKey::generate().unwrap(), PrivateKey::generate().unwrap());
+            let sealed = sealed_to(&old, &nonce);
+            let ring = KeyRing::new(new).with_older(old);
+            let passport = decrypt_and_consume(&ring, &sealed.passport_data, &store).await.unwrap();
+            assert_eq!(passport.context(), Some("ctx"));
+            let sent = sealed.mtproto.clone();
+            let replayed = mtproto::decrypt_and_consume(&ring, &sent, &store).await.unwrap_err();
+            assert!(matches!(replayed, Error::NonceReplayed), "{replayed:?}");
+        });
+    }
+
+    #[test]
+    fn a_ring_shows_its_keys_and_no_key_material() {
+        let key = PrivateKey::generate().unwrap();
+        let ring = KeyRing::new(key).with_older(PrivateKey::generate().unwrap());
+        assert_eq!(
+            format!("{ring:?}"),
+            "KeyRing { current: PrivateKey { bits: 2048, .. }, older: [PrivateKey { bits: 2048, .. }] }"
+        );
+    }
+}

@@ -177,6 +177,80 @@ async fn a_restarted_in_memory_instance_tells_the_user_to_start_again() {
     std::fs::remove_dir_all(&data).unwrap();
 }
 
+/// The service with its current key in a SoftHSM2 token and the key it
+/// used before in a file (a rotation under way): links carry the token
+/// key's public half; submissions sealed to either key are stored; one
+/// sealed to neither is stored by no one and answered 200.
+#[cfg(feature = "pkcs11")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(no_softhsm, ignore = "needs SoftHSM2 (softhsm2-util and libsofthsm2.so)")]
+async fn a_key_in_a_token_and_the_old_one_in_a_file_during_a_rotation() {
+    let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys");
+    let dir = std::env::temp_dir().join(format!("telegram-passport-kyc-token-rotation-{}", std::process::id()));
+    let token = kyc::softhsm::Token::new(&dir, "rotation").unwrap();
+    token.import(&keys.join("rsa3072_pkcs8.pem"), "current", 1).unwrap();
+    let ring = format!("{},{}", token.uri("current"), keys.join("rsa2048_pkcs1.pem").display());
+    let (api, api_url) = kyc::bot_api().await;
+    let data = kyc::data_dir("rotation");
+    let conf = token.conf().to_string_lossy().into_owned();
+    let env = [
+        ("PASSPORT_PRIVATE_KEY", ring.as_str()),
+        ("SOFTHSM2_CONF", conf.as_str()),
+    ];
+    let backend = Backend::start_with(&api_url, &data, None, &env);
+    let http = kyc::client(LOCAL);
+    let public = |file: &str| {
+        let pem = std::fs::read_to_string(keys.join(file)).unwrap();
+        telegram_passport::PrivateKey::from_pem(&pem)
+            .unwrap()
+            .public_key()
+            .to_pem()
+    };
+
+    // Sealed to the current key, in the token.
+    let (application, request) = start(&http, &backend.url).await.unwrap();
+    assert_eq!(
+        request.public_key(),
+        public("rsa3072_pkcs8.pem"),
+        "links carry the current key"
+    );
+    assert_eq!(
+        deliver(&http, &backend.url, &submission(&api, &request, 11_001, Kind::Good)).await,
+        200
+    );
+    assert!(stored(&data, &application).is_some());
+    // Sealed to the previous key (an app that still had the old one).
+    let (application, request) = start(&http, &backend.url).await.unwrap();
+    let old = PassportRequest::new(
+        request.bot_id(),
+        request.scope().clone(),
+        &telegram_passport::PublicKey::from_pem(&public("rsa2048_pkcs1.pem")).unwrap(),
+        request.nonce(),
+    );
+    assert_eq!(
+        deliver(&http, &backend.url, &submission(&api, &old, 11_002, Kind::Good)).await,
+        200
+    );
+    assert!(stored(&data, &application).is_some());
+    // Sealed to neither.
+    let (application, request) = start(&http, &backend.url).await.unwrap();
+    let stranger = PassportRequest::new(
+        request.bot_id(),
+        request.scope().clone(),
+        &telegram_passport::PublicKey::from_pem(&public("rsa4096_pkcs1.pem")).unwrap(),
+        request.nonce(),
+    );
+    assert_eq!(
+        deliver(&http, &backend.url, &submission(&api, &stranger, 11_003, Kind::Good)).await,
+        200
+    );
+    assert!(stored(&data, &application).is_none());
+    assert_eq!(counts(&api), (0, 0));
+    drop(backend);
+    std::fs::remove_dir_all(&data).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// `strace`, found on the PATH (the backend's environment is cleared).
 fn strace() -> String {
     let path = std::env::var_os("PATH").unwrap_or_default();

@@ -5,7 +5,9 @@
 //! The test runs itself as a child process that decrypts a passport (data
 //! and files, in memory and streamed to disk), drops everything and waits;
 //! the parent reads the child's memory through `/proc/<pid>/mem` and counts
-//! what it finds. Linux only; elsewhere it says it is skipped.
+//! what it finds. Linux only; elsewhere it says it is skipped. With the
+//! feature `pkcs11`, the same again with the key in a SoftHSM2 token: the
+//! raw RSA output and the OAEP decoding are this crate's to clear.
 //!
 //! ```text
 //! cargo test --test memory_scan                # asserts, and prints the counts
@@ -23,13 +25,20 @@ use rsa::pkcs1::DecodeRsaPrivateKey;
 use sha2::{Digest, Sha512};
 use telegram_passport::client::PassportBuilder;
 use telegram_passport::{
-    decrypt, Date, ElementType, FileSlot, Gender, IdDocumentData, NonceCheck, PassportData, PersonalDetails, PrivateKey,
+    decrypt, CredentialsKey, Date, ElementType, FileSlot, Gender, IdDocumentData, NonceCheck, PassportData,
+    PersonalDetails, PrivateKey,
 };
+
+#[cfg(feature = "pkcs11")]
+#[path = "../examples/support/softhsm.rs"]
+mod softhsm;
 
 const CHILD: &str = "TELEGRAM_PASSPORT_MEMORY_SCAN_CHILD";
 /// Set for the control run: the child keeps everything alive, and the scan
 /// must find it (otherwise a clean result would prove nothing).
 const KEEP: &str = "TELEGRAM_PASSPORT_MEMORY_SCAN_KEEP";
+/// Set when the child opens its key in a token, by this URI.
+const PKCS11_URI: &str = "TELEGRAM_PASSPORT_MEMORY_SCAN_PKCS11";
 const FILE_LEN: usize = 300_000;
 
 fn main() {
@@ -145,7 +154,10 @@ fn prepare() -> Material {
 fn child(dir: &Path, keep: bool) {
     {
         let pem = std::fs::read_to_string(dir.join("key.pem")).unwrap();
-        let key = PrivateKey::from_pem(&pem).unwrap();
+        let key: Box<dyn CredentialsKey> = match std::env::var(PKCS11_URI) {
+            Ok(uri) => open_in_token(&uri),
+            Err(_) => Box::new(PrivateKey::from_pem(&pem).unwrap()),
+        };
         let data = PassportData::from_json(&std::fs::read(dir.join("passport.json")).unwrap()).unwrap();
         let passport = decrypt(&key, &data, NonceCheck::Expect("nonce")).unwrap();
         assert_eq!(passport.personal_details().unwrap().first_name, "Scanned");
@@ -173,6 +185,16 @@ fn child(dir: &Path, keep: bool) {
     writeln!(out.lock(), "ready").unwrap();
     let mut line = String::new();
     std::io::stdin().read_line(&mut line).unwrap();
+}
+
+#[cfg(feature = "pkcs11")]
+fn open_in_token(uri: &str) -> Box<dyn CredentialsKey> {
+    Box::new(telegram_passport::Pkcs11Key::open(uri).unwrap())
+}
+
+#[cfg(not(feature = "pkcs11"))]
+fn open_in_token(_: &str) -> Box<dyn CredentialsKey> {
+    unreachable!("the parent asks for a token only with the feature pkcs11")
 }
 
 /// Counts each needle in every writable region of `pid`'s memory, by region kind.
@@ -210,10 +232,15 @@ fn scan(pid: u32, needles: &[(String, Vec<u8>)]) -> BTreeMap<String, BTreeMap<&'
 }
 
 /// Runs the child and scans it once it is ready.
-fn run_child(material: &Material, keep: bool) -> BTreeMap<String, BTreeMap<&'static str, usize>> {
+fn run_child(
+    material: &Material,
+    keep: bool,
+    env: &[(&str, String)],
+) -> BTreeMap<String, BTreeMap<&'static str, usize>> {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
         .env(CHILD, &material.dir)
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped());
     if keep {
@@ -233,24 +260,103 @@ fn run_child(material: &Material, keep: bool) -> BTreeMap<String, BTreeMap<&'sta
 
 fn parent() -> usize {
     let material = prepare();
+    let mut failures = scan_with(&material, "the key in this process", &[]);
+    failures += scan_in_token(&material);
+    let _ = std::fs::remove_dir_all(&material.dir);
+    failures
+}
+
+/// The same scan with the key in a SoftHSM2 token of its own.
+#[cfg(all(feature = "pkcs11", not(no_softhsm)))]
+fn scan_in_token(material: &Material) -> usize {
+    let token = softhsm::Token::new(&material.dir.join("token"), "memory-scan").unwrap();
+    token.import(&material.dir.join("key.pem"), "bot", 1).unwrap();
+    let env = [
+        ("SOFTHSM2_CONF", token.conf().display().to_string()),
+        (PKCS11_URI, token.uri("bot")),
+    ];
+    // The token's raw RSA output is as good as the secret: asked here, of
+    // the same token, it is one more needle (past the first 16 bytes, which
+    // a freed block's allocator links overwrite).
+    let mut material = Material {
+        dir: material.dir.clone(),
+        needles: material.needles.clone(),
+    };
+    let encoded = raw_rsa_in_token(&token, &material.dir);
+    material
+        .needles
+        .push(("raw RSA output (OAEP encoded)".to_owned(), encoded[16..80].to_vec()));
+    scan_with(&material, "the key in a SoftHSM2 token", &env)
+}
+
+/// `CKM_RSA_X_509` of the credentials' encrypted secret by the token's key.
+#[cfg(all(feature = "pkcs11", not(no_softhsm)))]
+fn raw_rsa_in_token(token: &softhsm::Token, dir: &Path) -> Vec<u8> {
+    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+    use cryptoki::mechanism::Mechanism;
+    use cryptoki::object::{Attribute, ObjectClass};
+    use cryptoki::session::UserType;
+    use cryptoki::types::AuthPin;
+
+    // SoftHSM2 reads its configuration when initialised: this process
+    // initialises it here, and only here.
+    std::env::set_var("SOFTHSM2_CONF", token.conf());
+    let context = Pkcs11::new(&token.module).unwrap();
+    context
+        .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .unwrap();
+    let slot = context.get_slots_with_token().unwrap()[0];
+    let session = context.open_ro_session(slot).unwrap();
+    session
+        .login(UserType::User, Some(&AuthPin::from(softhsm::PIN)))
+        .unwrap();
+    let key = session
+        .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])
+        .unwrap()[0];
+    let data = PassportData::from_json(&std::fs::read(dir.join("passport.json")).unwrap()).unwrap();
+    let encrypted = base64::engine::general_purpose::STANDARD
+        .decode(&data.credentials.secret)
+        .unwrap();
+    let encoded = session.decrypt(&Mechanism::RsaX509, key, &encrypted).unwrap();
+    drop(session);
+    context.finalize().unwrap();
+    encoded
+}
+
+#[cfg(all(feature = "pkcs11", no_softhsm))]
+fn scan_in_token(_: &Material) -> usize {
+    println!("memory_scan: the key in a SoftHSM2 token: ignored, needs SoftHSM2");
+    0
+}
+
+#[cfg(not(feature = "pkcs11"))]
+fn scan_in_token(_: &Material) -> usize {
+    0
+}
+
+/// A control run, then the run that counts; returns 1 if anything was left.
+fn scan_with(material: &Material, what: &str, env: &[(&str, String)]) -> usize {
     // Control: with everything alive, the scan must see the plaintext and
     // every secret the passport holds.
-    let alive = run_child(&material, true);
+    let alive = run_child(material, true, env);
     let unseen: Vec<&String> = material
         .needles
         .iter()
         .map(|(name, _)| name)
         .filter(|name| {
-            !name.contains("AES key") && !name.contains("derived key") && !name.starts_with("credentials secret")
+            // Never kept alive, even by the control run.
+            !name.contains("AES key")
+                && !name.contains("derived key")
+                && !name.starts_with("credentials secret")
+                && !name.starts_with("raw RSA output")
         })
         .filter(|name| !alive.contains_key(*name))
         .collect();
     if !unseen.is_empty() {
-        println!("memory_scan: FAILED: the control run did not find {unseen:?}: the scan cannot see");
+        println!("memory_scan ({what}): FAILED: the control run did not find {unseen:?}: the scan cannot see");
         return 1;
     }
-    let found = run_child(&material, false);
-    let _ = std::fs::remove_dir_all(&material.dir);
+    let found = run_child(material, false, env);
 
     let mut totals: BTreeMap<(String, &'static str), usize> = BTreeMap::new();
     for (name, kinds) in &found {
@@ -263,14 +369,14 @@ fn parent() -> usize {
             *totals.entry((group.clone(), kind)).or_default() += hits;
         }
     }
-    println!("memory_scan: copies left after everything was dropped");
+    println!("memory_scan ({what}): copies left after everything was dropped");
     for ((name, kind), hits) in &totals {
         println!("  {name:<40} {kind:<6} {hits}");
     }
     let total: usize = totals.values().sum();
     println!("  total: {total}");
     if total != 0 {
-        println!("memory_scan: FAILED: {total} copies of secret material left");
+        println!("memory_scan ({what}): FAILED: {total} copies of secret material left");
         return 1;
     }
     0

@@ -21,7 +21,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use subtle::ConstantTimeEq;
 use telegram_passport::{
-    AsyncNonceStore, CalendarDate, ElementType, Error, PassportData, PassportRequest, PrivateKey, Scope, ScopeElement,
+    AsyncNonceStore, CalendarDate, CredentialsKey as _, ElementType, Error, KeyRing, PassportData, PassportRequest,
+    Scope, ScopeElement,
 };
 use tracing::Instrument as _;
 
@@ -43,7 +44,9 @@ const START_WINDOW: Duration = Duration::from_secs(10 * 60);
 /// Everything the service is configured with.
 pub(crate) struct Config {
     pub(crate) bot_token: String,
-    pub(crate) key: PrivateKey,
+    /// The keys that open credentials, the current one first: requests
+    /// carry its public half.
+    pub(crate) key: KeyRing,
     pub(crate) webhook_secret: String,
     pub(crate) bot_api_url: String,
     pub(crate) data_dir: std::path::PathBuf,

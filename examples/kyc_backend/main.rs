@@ -16,6 +16,8 @@ mod app;
 mod archive;
 mod bot_api;
 mod client_ip;
+#[path = "../support/keys.rs"]
+mod keys;
 mod ledger;
 mod limiter;
 mod serve;
@@ -25,7 +27,7 @@ mod submission;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use telegram_passport::{MemoryNonceStore, PrivateKey, RedisNonceStore};
+use telegram_passport::{MemoryNonceStore, RedisNonceStore};
 
 use crate::shared::SharedRedis;
 
@@ -36,7 +38,9 @@ A KYC backend on Telegram Passport, configured by environment variables.
 
 Required:
   TELEGRAM_BOT_TOKEN    the bot's token from BotFather, e.g. 123456:ABC-DEF...
-  PASSPORT_PRIVATE_KEY  path to the bot's RSA private key (PEM), whose public key is registered with BotFather
+  PASSPORT_PRIVATE_KEY  the bot's keys, separated by commas or spaces: the current one first (its public
+                        key is the one registered with BotFather), then older ones still accepted during a
+                        rotation; each a PEM file or (feature pkcs11) a pkcs11: URI
   WEBHOOK_SECRET        the secret_token given to setWebhook (1-256 characters A-Z, a-z, 0-9, _ and -)
 Optional:
   REDIS_URL             redis://host:port/db: keep nonces, claims, the application ledger and the start
@@ -95,10 +99,8 @@ fn config() -> Result<(app::Config, Shared, String, serve::Limits), String> {
     if !missing.is_empty() {
         return Err(format!("missing {}", missing.join(", ")));
     }
-    let key_path = var("PASSPORT_PRIVATE_KEY").unwrap_or_default();
-    let pem =
-        std::fs::read_to_string(&key_path).map_err(|e| format!("PASSPORT_PRIVATE_KEY: cannot read {key_path}: {e}"))?;
-    let key = PrivateKey::from_pem(&pem).map_err(|e| format!("PASSPORT_PRIVATE_KEY: {e}"))?;
+    let keys = var("PASSPORT_PRIVATE_KEY").unwrap_or_default();
+    let key = keys::load_ring(keys::split_list(&keys)).map_err(|e| format!("PASSPORT_PRIVATE_KEY: {e}"))?;
     let client_ip_header = var("CLIENT_IP_HEADER")
         .map(|name| {
             name.parse()
@@ -182,7 +184,10 @@ async fn main() -> ExitCode {
                 app::router(config, nonces, Some(SharedRedis::open_cluster(&nodes)?)).await?
             }
             #[cfg(not(feature = "redis-cluster"))]
-            Shared::Cluster(_) => return Err("REDIS_CLUSTER needs the redis-cluster feature".into()),
+            Shared::Cluster(nodes) => {
+                let nodes = nodes.join(",");
+                return Err(format!("REDIS_CLUSTER={nodes}: this build lacks the redis-cluster feature").into());
+            }
             Shared::Memory => {
                 tracing::info!("state in memory: run one instance only");
                 app::router(config, MemoryNonceStore::new(), None).await?

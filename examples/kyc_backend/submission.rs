@@ -80,8 +80,10 @@ enum Opened {
     Unreadable {
         nonce: String,
     },
-    /// The credentials did not open with this key.
+    /// The credentials did not open with this service's keys.
     NotOurs,
+    /// A key's token could not be asked: retried, not refused.
+    KeyUnavailable(Error),
 }
 
 /// What the user is told.
@@ -106,11 +108,13 @@ pub(crate) async fn submission<S: AsyncNonceStore + 'static>(
     let opened = tokio::task::spawn_blocking(move || {
         span.in_scope(|| match decrypt(&worker.config.key, &passport_data, NonceCheck::Skip) {
             Ok(passport) => Opened::Passport(passport),
+            Err(error @ Error::KeyUnavailable { .. }) => Opened::KeyUnavailable(error),
             // The crate's audit trail has the kind and the failed step.
             Err(_) => match passport_data.credentials.decrypt(&worker.config.key) {
                 Ok(credentials) => Opened::Unreadable {
                     nonce: credentials.nonce().to_owned(),
                 },
+                Err(error @ Error::KeyUnavailable { .. }) => Opened::KeyUnavailable(error),
                 Err(_) => Opened::NotOurs,
             },
         })
@@ -120,6 +124,7 @@ pub(crate) async fn submission<S: AsyncNonceStore + 'static>(
         Opened::Passport(passport) => passport.nonce().to_owned(),
         Opened::Unreadable { nonce } => nonce.clone(),
         Opened::NotOurs => return Ok(Outcome::Unusable),
+        Opened::KeyUnavailable(error) => return Err(Retry::from(error.to_string())),
     };
     let claim = match app.nonces.claim(&nonce, &submission_key, app.config.claim_lease).await {
         Ok(claim) => claim,
@@ -171,8 +176,12 @@ async fn decide<S: AsyncNonceStore + 'static>(
         consume(app, claim).await?;
         return Ok(Outcome::AlreadyTold);
     }
-    let Opened::Passport(passport) = opened else {
-        return tell(app, claim, user_id, &Verdict::Unreadable(Vec::new())).await;
+    let passport = match opened {
+        Opened::Passport(passport) => passport,
+        Opened::KeyUnavailable(error) => return Err(error.into()),
+        Opened::Unreadable { .. } | Opened::NotOurs => {
+            return tell(app, claim, user_id, &Verdict::Unreadable(Vec::new())).await
+        }
     };
     let scope = kyc_scope()?;
     let validation = Validator::new(&scope, today()).minimum_age(18).validate(passport);

@@ -26,6 +26,9 @@ use telegram_passport::{
     Date, ElementType, FileSlot, Gender, IdDocumentData, PassportRequest, PersonalDetails, ResidentialAddress,
 };
 
+#[path = "../../examples/support/softhsm.rs"]
+pub mod softhsm;
+
 pub const TOKEN: &str = "123456:TEST-token";
 pub const SECRET: &str = "webhook-secret-0123456789";
 
@@ -155,8 +158,20 @@ impl Backend {
         redis_url: Option<&str>,
         env: &[(&str, &str)],
     ) -> Backend {
+        Self::spawn(wrapper, "127.0.0.1", bot_api_url, data_dir, redis_url, env)
+    }
+
+    /// Starts the binary (under `wrapper`, if any) listening on
+    /// `{host}:{port}` for a free port; `url` reaches it over 127.0.0.1.
+    fn spawn(
+        wrapper: &[&str],
+        host: &str,
+        bot_api_url: &str,
+        data_dir: &Path,
+        redis_url: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Backend {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys/rsa2048_pkcs1.pem");
         let mut command = match wrapper.split_first() {
             Some((program, args)) => {
                 let mut command = Command::new(program);
@@ -168,11 +183,11 @@ impl Backend {
         command
             .env_clear()
             .env("TELEGRAM_BOT_TOKEN", TOKEN)
-            .env("PASSPORT_PRIVATE_KEY", key)
+            .envs(key_env())
             .env("WEBHOOK_SECRET", SECRET)
             .env("BOT_API_URL", bot_api_url)
             .env("DATA_DIR", data_dir)
-            .env("LISTEN", format!("127.0.0.1:{port}"))
+            .env("LISTEN", format!("{host}:{port}"))
             .env(
                 "RUST_LOG",
                 std::env::var("KYC_LOG").unwrap_or_else(|_| "off".to_owned()),
@@ -405,35 +420,31 @@ pub async fn raw_start(backend: &str, source: IpAddr) -> u16 {
 /// [`Backend::start_with`] on `LISTEN={host}:{port}` (`[::]` for every
 /// address family) instead of 127.0.0.1; `url` reaches it over 127.0.0.1.
 pub fn start_listening_on(host: &str, bot_api_url: &str, data_dir: &Path, env: &[(&str, &str)]) -> Backend {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys/rsa2048_pkcs1.pem");
-    let child = Command::new(binary())
-        .env_clear()
-        .env("TELEGRAM_BOT_TOKEN", TOKEN)
-        .env("PASSPORT_PRIVATE_KEY", key)
-        .env("WEBHOOK_SECRET", SECRET)
-        .env("BOT_API_URL", bot_api_url)
-        .env("DATA_DIR", data_dir)
-        .env("LISTEN", format!("{host}:{port}"))
-        .env(
-            "RUST_LOG",
-            std::env::var("KYC_LOG").unwrap_or_else(|_| "off".to_owned()),
-        )
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let backend = Backend {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    for _ in 0..400 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return backend;
-        }
-        std::thread::sleep(Duration::from_millis(25));
+    Backend::spawn(&[], host, bot_api_url, data_dir, None, env)
+}
+
+/// The key every backend is started with (`tests/data/keys/rsa2048_pkcs1.pem`,
+/// whose public half its requests carry): from the PEM file, or, with
+/// `KYC_KEY_IN_TOKEN` set in the test's environment, from a SoftHSM2 token
+/// this test process makes once and imports it into (the service then
+/// holds no key in its memory; the same tests pass).
+pub fn key_env() -> Vec<(&'static str, String)> {
+    static TOKEN_KEY: OnceLock<Vec<(&'static str, String)>> = OnceLock::new();
+    let pem = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys/rsa2048_pkcs1.pem");
+    if std::env::var_os("KYC_KEY_IN_TOKEN").is_none() {
+        return vec![("PASSPORT_PRIVATE_KEY", pem.to_string_lossy().into_owned())];
     }
-    panic!("kyc_backend did not start listening on port {port}");
+    TOKEN_KEY
+        .get_or_init(|| {
+            let dir = std::env::temp_dir().join(format!("telegram-passport-kyc-token-{}", std::process::id()));
+            let token = softhsm::Token::new(&dir, "kyc").unwrap();
+            token.import(&pem, "kyc-key", 1).unwrap();
+            vec![
+                ("PASSPORT_PRIVATE_KEY", token.uri("kyc-key")),
+                ("SOFTHSM2_CONF", token.conf().to_string_lossy().into_owned()),
+            ]
+        })
+        .clone()
 }
 
 /// Sends `request` (a whole HTTP/1.1 request, or the start of one) over a

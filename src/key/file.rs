@@ -1,4 +1,5 @@
-//! The bot's RSA key pair: loading, export, generation, and RSA-OAEP.
+//! The bot's RSA key pair held in this process: loading, export,
+//! generation, and RSA-OAEP.
 //!
 //! Invariants: a [`PrivateKey`] always holds an RSA key of 2048 to 4096 bits;
 //! its private parts are zeroized on drop and never shown by `Debug`.
@@ -13,6 +14,8 @@ use rsa::traits::PublicKeyParts;
 use sha1::Sha1;
 use zeroize::Zeroizing;
 
+use super::private::{Unwrap, Unwrapped};
+use super::CredentialsKey;
 use crate::backend;
 use crate::error::{Error, Result};
 use crate::secret::{scrubbed, Secret};
@@ -167,6 +170,21 @@ impl PrivateKey {
     }
 }
 
+impl Unwrap for PrivateKey {
+    fn unwrap_each(&self, encrypted: &[u8], attempt: &mut dyn FnMut(Unwrapped) -> bool) -> bool {
+        attempt(
+            self.decrypt_secret(encrypted)
+                .map_or(Unwrapped::Refused, Unwrapped::Secret),
+        )
+    }
+}
+
+impl CredentialsKey for PrivateKey {
+    fn public_key(&self) -> PublicKey {
+        PrivateKey::public_key(self)
+    }
+}
+
 fn modulus_bits(key: &impl PublicKeyParts) -> usize {
     key.n().bit_width() as usize
 }
@@ -200,6 +218,47 @@ impl PublicKey {
     /// Modulus size in bits.
     pub fn bits(&self) -> usize {
         modulus_bits(&self.inner)
+    }
+
+    /// The key of modulus `n` and public exponent `e` (big-endian bytes,
+    /// as a token's `CKA_MODULUS` and `CKA_PUBLIC_EXPONENT` hold them),
+    /// 2048 to 4096 bits like every key this crate loads.
+    #[cfg_attr(
+        not(feature = "pkcs11"),
+        allow(dead_code, reason = "only tokens give a key as its numbers")
+    )]
+    pub(crate) fn from_components(n: &[u8], e: &[u8]) -> Result<Self> {
+        use rsa::pkcs1::DecodeRsaPublicKey;
+        use rsa::pkcs8::der::asn1::UintRef;
+        use rsa::pkcs8::der::Encode;
+        let malformed = |e: rsa::pkcs8::der::Error| Error::KeyMalformed {
+            reason: format!("not an RSA public key ({e})"),
+            source: Some(Box::new(e)),
+        };
+        let der = rsa::pkcs1::RsaPublicKey {
+            modulus: UintRef::new(n).map_err(malformed)?,
+            public_exponent: UintRef::new(e).map_err(malformed)?,
+        }
+        .to_der()
+        .map_err(malformed)?;
+        let inner = rsa::PublicKey::from_pkcs1_der(&der).map_err(|e| Error::KeyMalformed {
+            reason: format!("not an RSA public key ({e})"),
+            source: Some(Box::new(e)),
+        })?;
+        let bits = modulus_bits(&inner);
+        if !(MIN_BITS..=MAX_BITS).contains(&bits) {
+            return Err(Error::KeySize { bits });
+        }
+        Ok(Self { inner })
+    }
+
+    /// Modulus size in bytes: the length of every RSA ciphertext to it.
+    #[cfg_attr(
+        not(feature = "pkcs11"),
+        allow(dead_code, reason = "in-process keys ask their private half")
+    )]
+    pub(crate) fn size(&self) -> usize {
+        self.inner.size()
     }
 
     /// RSA-OAEP (SHA-1) encryption of a secret: the app's side.

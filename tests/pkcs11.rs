@@ -1,0 +1,544 @@
+//! Keys in a real PKCS#11 token: SoftHSM2, with a token directory of its
+//! own per test (feature `pkcs11`).
+//!
+//! SoftHSM2 reads `SOFTHSM2_CONF` once per process, so each test makes its
+//! token, then runs its body in a child process of this test binary that
+//! sees only that token. The `decrypt` tool runs as a process anyway.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+#[path = "../examples/support/softhsm.rs"]
+mod softhsm;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Barrier, OnceLock};
+
+use common::data_dir;
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{Attribute, AttributeType};
+use cryptoki::session::UserType;
+use cryptoki::types::AuthPin;
+use softhsm::Token;
+use telegram_passport::client::PassportBuilder;
+use telegram_passport::mtproto::{self, SecureValuesSentMe};
+use telegram_passport::{
+    decrypt, CredentialsKey, Error, KeyRing, NonceCheck, PassportData, Pkcs11Key, Pkcs11Problem, PrivateKey,
+};
+
+/// Names the test a child process runs; its token's folder is in `DIR`.
+const CHILD: &str = "PKCS11_TEST_CHILD";
+const DIR: &str = "PKCS11_TEST_DIR";
+
+/// Makes a token for `test` with `setup`, then runs `body` on it in a child
+/// process of this binary whose SoftHSM2 knows only that token.
+/// The token's label is `label` (at most 32 bytes).
+fn in_own_process(test: &str, label: &str, setup: impl FnOnce(&Token), body: impl FnOnce(&Token)) {
+    if std::env::var(CHILD).as_deref() == Ok(test) {
+        let dir = PathBuf::from(std::env::var_os(DIR).unwrap());
+        body(&Token::existing(&dir, label).unwrap());
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("telegram-passport-pkcs11-{label}-{}", std::process::id()));
+    let token = Token::new(&dir, label).unwrap();
+    setup(&token);
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            test,
+            "--exact",
+            "--nocapture",
+            "--include-ignored",
+            "--test-threads",
+            "1",
+        ])
+        .env(CHILD, test)
+        .env(DIR, &dir)
+        .env("SOFTHSM2_CONF", token.conf())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{test} in its own process:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn key_file(name: &str) -> PathBuf {
+    data_dir().join("keys").join(name)
+}
+
+fn real_client_vector() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/python-telegram-bot")
+}
+
+fn pem(path: &Path) -> PrivateKey {
+    PrivateKey::from_pem(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The Bot API fixtures, each with the key that opens it.
+fn bot_api_fixtures() -> Vec<(String, PassportData, PathBuf)> {
+    let mut fixtures: Vec<_> = ["full.json", "payload_legacy.json", "update.json"]
+        .into_iter()
+        .map(|name| {
+            let fixture = common::load(&format!("passport/{name}"));
+            let body = fixture.get("passport_data").unwrap_or(&fixture["update"]);
+            let data = PassportData::from_json(&serde_json::to_vec(body).unwrap()).unwrap();
+            (name.to_owned(), data, data_dir().join(fixture["key"].as_str().unwrap()))
+        })
+        .collect();
+    let vector = real_client_vector();
+    if vector.is_dir() {
+        let data = PassportData::from_json(&std::fs::read(vector.join("passport_data.json")).unwrap()).unwrap();
+        fixtures.push(("real client".to_owned(), data, vector.join("key.pem")));
+    } else {
+        println!("real-client vector not found at {}: left out", vector.display());
+    }
+    fixtures
+}
+
+/// Imports every key the fixtures use, each under its file name.
+fn import_fixture_keys(token: &Token) {
+    let mut seen = Vec::new();
+    for (id, (_, _, key)) in bot_api_fixtures().into_iter().enumerate() {
+        let object = object_name(&key);
+        if !seen.contains(&object) {
+            token.import(&key, &object, id as u8 + 1).unwrap();
+            seen.push(object);
+        }
+    }
+}
+
+fn object_name(key: &Path) -> String {
+    let parent = key.parent().unwrap().file_name().unwrap().to_string_lossy();
+    let stem = key.file_stem().unwrap().to_string_lossy();
+    format!("{parent}-{stem}")
+}
+
+#[test]
+#[cfg_attr(no_softhsm, ignore = "needs SoftHSM2 (softhsm2-util and libsofthsm2.so)")]
+fn every_fixture_and_the_real_client_vector_decrypt_through_the_token_as_in_process() {
+    in_own_process(
+        "every_fixture_and_the_real_client_vector_decrypt_through_the_token_as_in_process",
+        "fixtures",
+        import_fixture_keys,
+        |token| {
+            for (name, data, key) in bot_api_fixtures() {
+                let in_process = pem(&key);
+                let in_token = Pkcs11Key::open(&token.uri(&object_name(&key))).unwrap();
+                assert_eq!(in_token.public_key(), in_process.public_key(), "{name}");
+                let expected = serde_json::to_value(decrypt(&in_process, &data, NonceCheck::Skip).unwrap()).unwrap();
+                let through = serde_json::to_value(decrypt(&in_token, &data, NonceCheck::Skip).unwrap()).unwrap();
+                assert_eq!(through, expected, "{name}");
+            }
+            let fixture = common::load("passport/mtproto.json");
+            let key = data_dir().join(fixture["key"].as_str().unwrap());
+            let sent =
+                SecureValuesSentMe::from_tl(&std::fs::read(data_dir().join("passport/mtproto.tl")).unwrap()).unwrap();
+            let in_token = Pkcs11Key::open(&token.uri(&object_name(&key))).unwrap();
+            let expected = mtproto::decrypt(&pem(&key), &sent, NonceCheck::Skip).unwrap();
+            let through = mtproto::decrypt(&in_token, &sent, NonceCheck::Skip).unwrap();
+            assert_eq!(
+                serde_json::to_value(through).unwrap(),
+                serde_json::to_value(expected).unwrap()
+            );
+        },
+    );
+}
+
+/// Generates an RSA-2048 key pair inside the token, its private half
+/// sensitive and never extractable, through the module itself.
+fn generate_in_token(module: &Path, token: &Token, label: &str, id: u8, allowed: Option<MechanismType>) {
+    let context = Pkcs11::new(module).unwrap();
+    match context.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::CryptokiAlreadyInitialized, _)) => {}
+        Err(other) => panic!("{other}"),
+    }
+    let slot = context
+        .get_slots_with_token()
+        .unwrap()
+        .into_iter()
+        .find(|slot| context.get_token_info(*slot).unwrap().label() == token.label)
+        .unwrap();
+    let session = context.open_rw_session(slot).unwrap();
+    match session.login(UserType::User, Some(&AuthPin::from(softhsm::PIN))) {
+        Ok(()) | Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::UserAlreadyLoggedIn, _)) => {}
+        Err(other) => panic!("{other}"),
+    }
+    let label = label.as_bytes().to_vec();
+    let public = [
+        Attribute::Token(true),
+        Attribute::Label(label.clone()),
+        Attribute::ModulusBits(2048.into()),
+        Attribute::PublicExponent(vec![1, 0, 1]),
+        Attribute::Encrypt(true),
+    ];
+    let private = [
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Label(label),
+        Attribute::Id(vec![id]),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Decrypt(true),
+    ];
+    let private: Vec<Attribute> = private
+        .into_iter()
+        .chain(allowed.map(|mechanism| Attribute::AllowedMechanisms(vec![mechanism])))
+        .collect();
+    let (_, key) = session
+        .generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)
+        .unwrap();
+    let attributes = session
+        .get_attributes(key, &[AttributeType::Sensitive, AttributeType::Extractable])
+        .unwrap();
+    assert!(attributes.contains(&Attribute::Sensitive(true)), "{attributes:?}");
+    assert!(attributes.contains(&Attribute::Extractable(false)), "{attributes:?}");
+    // The session closes on drop; the module stays initialised for the key.
+}
+
+#[test]
+#[cfg_attr(no_softhsm, ignore = "needs SoftHSM2 (softhsm2-util and libsofthsm2.so)")]
+fn a_key_generated_in_the_token_opens_what_is_sealed_to_it_and_refuses_the_rest_opaquely() {
+    in_own_process(
+        "a_key_generated_in_the_token_opens_what_is_sealed_to_it_and_refuses_the_rest_opaquely",
+        "generated",
+        |_| {},
+        |token| {
+            generate_in_token(&token.module, token, "generated", 0x42, None);
+            // Named by its id this time.
+            let uri = token.uri("generated").replace("object=generated", "id=%42");
+            let key = Pkcs11Key::open(&uri).unwrap();
+            assert_eq!(key.public_key().bits(), 2048);
+            let sealed = PassportBuilder::new()
+                .phone_number("4512345678")
+                .seal(&key.public_key(), "n-1")
+                .unwrap();
+            let passport = decrypt(&key, &sealed.passport_data, NonceCheck::Expect("n-1")).unwrap();
+            assert_eq!(passport.phone_number(), Some("4512345678"));
+
+            // Sealed to another key: the token refuses, and the error is
+            // the one an in-process key gives, word for word.
+            let other = PrivateKey::generate().unwrap();
+            let elsewhere = PassportBuilder::new()
+                .phone_number("1")
+                .seal(&other.public_key(), "n-2")
+                .unwrap();
+            let through = decrypt(&key, &elsewhere.passport_data, NonceCheck::Skip).unwrap_err();
+            let in_process = decrypt(
+                &PrivateKey::generate().unwrap(),
+                &elsewhere.passport_data,
+                NonceCheck::Skip,
+            )
+            .unwrap_err();
+            assert!(matches!(through, Error::Decryption(_)), "{through:?}");
+            assert_eq!(through.to_string(), in_process.to_string());
+            assert_eq!(through.to_string(), "could not decrypt credentials");
+
+            // In a ring with the in-process key, both open.
+            let ring = KeyRing::new(key).with_older(other);
+            for (data, nonce) in [(&sealed.passport_data, "n-1"), (&elsewhere.passport_data, "n-2")] {
+                assert_eq!(decrypt(&ring, data, NonceCheck::Skip).unwrap().nonce(), nonce);
+            }
+            // Debug names the key, never the PIN or the URI's query.
+            let debug = format!("{ring:?}");
+            assert!(debug.contains("Pkcs11Key") && !debug.contains(softhsm::PIN), "{debug}");
+            assert!(debug.contains(r#"mechanism: "CKM_RSA_X_509""#), "{debug}");
+
+            // A key whose policy allows only OAEP in the token: unwrapped
+            // there, with the same outcomes.
+            generate_in_token(
+                &token.module,
+                token,
+                "oaep-only",
+                0x43,
+                Some(MechanismType::RSA_PKCS_OAEP),
+            );
+            let key = Pkcs11Key::open(&token.uri("oaep-only")).unwrap();
+            assert!(
+                format!("{key:?}").contains(r#"mechanism: "CKM_RSA_PKCS_OAEP""#),
+                "{key:?}"
+            );
+            let sealed = PassportBuilder::new()
+                .phone_number("4512345678")
+                .seal(&key.public_key(), "n-3")
+                .unwrap();
+            assert_eq!(
+                decrypt(&key, &sealed.passport_data, NonceCheck::Skip).unwrap().nonce(),
+                "n-3"
+            );
+            let refused = decrypt(&key, &elsewhere.passport_data, NonceCheck::Skip).unwrap_err();
+            assert!(matches!(refused, Error::Decryption(_)), "{refused:?}");
+        },
+    );
+}
+
+#[test]
+#[cfg_attr(no_softhsm, ignore = "needs SoftHSM2 (softhsm2-util and libsofthsm2.so)")]
+fn what_is_wrong_is_told_when_the_key_is_opened() {
+    in_own_process(
+        "what_is_wrong_is_told_when_the_key_is_opened",
+        "load-errors",
+        |token| token.import(&key_file("rsa2048_pkcs1.pem"), "bot", 1).unwrap(),
+        |token| {
+            let problem = |uri: &str| match Pkcs11Key::open(uri) {
+                Err(Error::Pkcs11 { problem, .. }) => problem,
+                Err(other) => panic!("{uri}: {other:?}"),
+                Ok(_) => panic!("{uri}: opened"),
+            };
+            // First, while this process is not logged in to the token: a
+            // login another key made holds for the whole process, and the
+            // token does not ask for the PIN again.
+            let uri = token.uri("bot");
+            let wrong_pin = format!(
+                "{}?module-path={}&pin-value=0000",
+                uri.split('?').next().unwrap(),
+                token.module.display()
+            );
+            assert_eq!(problem(&wrong_pin), Pkcs11Problem::PinIncorrect);
+            assert_eq!(
+                Pkcs11Key::open(&wrong_pin).unwrap_err().to_string(),
+                "PKCS#11 key: the token refused the PIN"
+            );
+            assert!(Pkcs11Key::open(&uri).is_ok());
+            assert_eq!(
+                problem(&uri.replace("object=bot", "object=nobody")),
+                Pkcs11Problem::KeyNotFound("object=\"nobody\"".to_owned())
+            );
+            assert!(matches!(
+                problem(&uri.replace(&format!("token={}", token.label), "token=elsewhere")),
+                Pkcs11Problem::TokenNotFound { token } if token == "elsewhere"
+            ));
+            let module = token.module.display().to_string();
+            assert!(matches!(
+                problem(&uri.replace(&module, "/nowhere/libpkcs11.so")),
+                Pkcs11Problem::Module { path } if path == Path::new("/nowhere/libpkcs11.so")
+            ));
+            let pin_file = token.dir.join("pin").display().to_string();
+            assert!(matches!(
+                problem(&uri.replace(&pin_file, "/nowhere/pin")),
+                Pkcs11Problem::PinUnreadable { path } if path == Path::new("/nowhere/pin")
+            ));
+        },
+    );
+}
+
+#[test]
+#[cfg_attr(no_softhsm, ignore = "needs SoftHSM2 (softhsm2-util and libsofthsm2.so)")]
+fn eight_threads_decrypt_at_once_on_several_sessions_of_a_bounded_pool() {
+    in_own_process(
+        "eight_threads_decrypt_at_once_on_several_sessions_of_a_bounded_pool",
+        "threads",
+        |token| token.import(&key_file("rsa2048_pkcs1.pem"), "bot", 1).unwrap(),
+        |token| {
+            let key = Arc::new(Pkcs11Key::open(&token.uri("bot")).unwrap());
+            let threads = 8;
+            let sealed: Vec<_> = (0..threads)
+                .map(|i| {
+                    PassportBuilder::new()
+                        .email(&format!("user{i}@example.org"))
+                        .seal(&key.public_key(), &format!("n-{i}"))
+                        .unwrap()
+                })
+                .collect();
+            let sealed = Arc::new(sealed);
+            let barrier = Arc::new(Barrier::new(threads));
+            let handles: Vec<_> = (0..threads)
+                .map(|i| {
+                    let (key, sealed, barrier) = (Arc::clone(&key), Arc::clone(&sealed), Arc::clone(&barrier));
+                    std::thread::spawn(move || {
+                        for round in 0..20 {
+                            barrier.wait();
+                            let which = (i + round) % threads;
+                            let passport = decrypt(&key, &sealed[which].passport_data, NonceCheck::Skip).unwrap();
+                            assert_eq!(passport.email(), Some(format!("user{which}@example.org").as_str()));
+                        }
+                    })
+                })
+                .collect();
+            for handle in handles {
+                handle.join().unwrap();
+            }
+            // More than one session: decryptions at once did not queue
+            // behind one; and no more than the pool's bound.
+            let sessions = key.sessions();
+            assert!((2..=8).contains(&sessions), "{sessions} session(s) open");
+
+            // Twice as many threads as the pool's bound: they wait for a
+            // session, and the token never sees more than 8.
+            std::thread::scope(|scope| {
+                for i in 0..16 {
+                    let (key, sealed) = (&key, &sealed);
+                    scope.spawn(move || {
+                        for _ in 0..5 {
+                            let passport = decrypt(key, &sealed[i % threads].passport_data, NonceCheck::Skip).unwrap();
+                            assert_eq!(passport.nonce(), format!("n-{}", i % threads));
+                        }
+                    });
+                }
+            });
+            assert!(key.sessions() <= 8, "{} sessions", key.sessions());
+        },
+    );
+}
+
+/// The module as this process has it loaded (the same state the keys use).
+fn module_context(module: &Path) -> Pkcs11 {
+    static CONTEXT: OnceLock<Pkcs11> = OnceLock::new();
+    CONTEXT.get_or_init(|| Pkcs11::new(module).unwrap()).clone()
+}
+
+#[test]
+#[cfg_attr(no_softhsm, ignore = "needs SoftHSM2 (softhsm2-util and libsofthsm2.so)")]
+fn sessions_closed_underneath_are_replaced_and_a_missing_token_is_unavailable_not_a_refusal() {
+    in_own_process(
+        "sessions_closed_underneath_are_replaced_and_a_missing_token_is_unavailable_not_a_refusal",
+        "underneath",
+        |token| token.import(&key_file("rsa2048_pkcs1.pem"), "bot", 1).unwrap(),
+        |token| {
+            let key = Pkcs11Key::open(&token.uri("bot")).unwrap();
+            let sealed = PassportBuilder::new()
+                .email("a@example.org")
+                .seal(&key.public_key(), "n")
+                .unwrap();
+            let opens =
+                |key: &Pkcs11Key| decrypt(key, &sealed.passport_data, NonceCheck::Skip).map(|p| p.nonce().to_owned());
+            assert_eq!(opens(&key).unwrap(), "n");
+
+            // Logged out underneath (login is the application's, across its sessions).
+            let context = module_context(&token.module);
+            let slot = context.get_slots_with_token().unwrap()[0];
+            let session = context.open_ro_session(slot).unwrap();
+            session.logout().unwrap();
+            drop(session);
+            assert_eq!(opens(&key).unwrap(), "n");
+
+            // The module finalised underneath: every session and the login
+            // gone, the handles meaningless (C_CloseAllSessions and more).
+            module_context(&token.module).finalize().unwrap();
+            assert_eq!(opens(&key).unwrap(), "n");
+
+            // The token removed: the module finalised, the token's folder
+            // gone when it starts again. Not a refusal: retry later.
+            let tokens = token.dir.join("tokens");
+            let away = token.dir.join("tokens-away");
+            std::fs::rename(&tokens, &away).unwrap();
+            std::fs::create_dir(&tokens).unwrap();
+            module_context(&token.module).finalize().unwrap();
+            let error = opens(&key).unwrap_err();
+            assert!(matches!(error, Error::KeyUnavailable { .. }), "{error:?}");
+            assert!(error.to_string().contains("try the submission again later"), "{error}");
+
+            // Re-inserted: the next submission opens again.
+            std::fs::remove_dir(&tokens).unwrap();
+            std::fs::rename(&away, &tokens).unwrap();
+            module_context(&token.module).finalize().unwrap();
+            assert_eq!(opens(&key).unwrap(), "n");
+        },
+    );
+}
+
+// The decrypt tool: the same JSON through the token as from the PEM file.
+
+fn decrypt_tool() -> Command {
+    static TOOL: OnceLock<PathBuf> = OnceLock::new();
+    let tool = TOOL.get_or_init(|| {
+        common::examples::build(&["--example", "decrypt"])
+            .remove("decrypt")
+            .expect("cargo build names the decrypt example's executable")
+    });
+    Command::new(tool)
+}
+
+fn run_tool(token: &Token, args: &[&str]) -> (bool, String, String) {
+    let output = decrypt_tool()
+        .args(args)
+        .env("SOFTHSM2_CONF", token.conf())
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+#[cfg_attr(no_softhsm, ignore = "needs SoftHSM2 (softhsm2-util and libsofthsm2.so)")]
+fn the_decrypt_tool_prints_the_same_json_through_the_token_as_from_the_pem_file() {
+    let dir = std::env::temp_dir().join(format!("telegram-passport-pkcs11-tool-{}", std::process::id()));
+    let token = Token::new(&dir, "tool").unwrap();
+    import_fixture_keys(&token);
+    let mut inputs: Vec<(Vec<String>, PathBuf)> = Vec::new();
+    for name in ["full.json", "payload_legacy.json", "update.json"] {
+        let fixture = common::load(&format!("passport/{name}"));
+        let body = fixture.get("passport_data").unwrap_or(&fixture["update"]);
+        let input = dir.join(name);
+        std::fs::write(&input, serde_json::to_vec(body).unwrap()).unwrap();
+        inputs.push((vec![path(&input)], data_dir().join(fixture["key"].as_str().unwrap())));
+    }
+    let mtproto = common::load("passport/mtproto.json");
+    inputs.push((
+        vec!["--tl".to_owned(), path(&data_dir().join("passport/mtproto.tl"))],
+        data_dir().join(mtproto["key"].as_str().unwrap()),
+    ));
+    let vector = real_client_vector();
+    if vector.is_dir() {
+        inputs.push((vec![path(&vector.join("passport_data.json"))], vector.join("key.pem")));
+    }
+    for (input, key) in &inputs {
+        let input: Vec<&str> = input.iter().map(String::as_str).collect();
+        let key_path = path(key);
+        let from_pem = run_tool(&token, &[&["--key", &key_path][..], &input].concat());
+        assert!(from_pem.0, "{input:?}: {}", from_pem.2);
+        let uri = token.uri(&object_name(key));
+        let through_token = run_tool(&token, &[&["--key", &uri][..], &input].concat());
+        assert!(through_token.0, "{input:?}: {}", through_token.2);
+        assert_eq!(through_token.1, from_pem.1, "{input:?}");
+        // In a ring behind another key, the same again.
+        let other = path(&key_file("rsa2048_pkcs8.pem"));
+        let behind = if key.ends_with("rsa2048_pkcs1.pem") {
+            path(&key_file("rsa4096_pkcs1.pem"))
+        } else {
+            other
+        };
+        let in_ring = run_tool(&token, &[&["--key", &behind, "--key", &uri][..], &input].concat());
+        assert!(in_ring.0, "{input:?}: {}", in_ring.2);
+        assert_eq!(in_ring.1, from_pem.1, "{input:?}");
+    }
+
+    // A wrong PIN, a missing object, a missing module: one line each, non-zero.
+    let input = path(&dir.join("full.json"));
+    let uri = token.uri(&object_name(&key_file("rsa2048_pkcs1.pem")));
+    let (path_part, _) = uri.split_once('?').unwrap();
+    let module = token.module.display().to_string();
+    for (key, expected) in [
+        (
+            format!("{path_part}?module-path={module}&pin-value=0000"),
+            "the token refused the PIN",
+        ),
+        (
+            uri.replace("object=keys-rsa2048_pkcs1", "object=nobody"),
+            "no private key on the token matches object=\"nobody\"",
+        ),
+        (
+            uri.replace(&module, "/nowhere/libpkcs11.so"),
+            "cannot load the PKCS#11 module /nowhere/libpkcs11.so",
+        ),
+    ] {
+        let (ok, stdout, stderr) = run_tool(&token, &["--key", &key, &input]);
+        assert!(!ok, "{key}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(!stderr.contains("0000"), "the PIN shown: {stderr}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn path(p: &Path) -> String {
+    p.to_str().unwrap().to_owned()
+}
