@@ -472,12 +472,11 @@ impl Backend {
     /// `env` on top of the settings every instance needs, its output (the
     /// log, and any error) appended to `log`; returns once it listens.
     pub fn start_on(bot_api_url: &str, data_dir: &Path, port: u16, env: &[(&str, &str)], log: &Path) -> Backend {
-        let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys/rsa2048_pkcs1.pem");
         let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
         let child = Command::new(binary())
             .env_clear()
             .env("TELEGRAM_BOT_TOKEN", TOKEN)
-            .env("PASSPORT_PRIVATE_KEY", key)
+            .envs(key_env())
             .env("WEBHOOK_SECRET", SECRET)
             .env("BOT_API_URL", bot_api_url)
             .env("DATA_DIR", data_dir)
