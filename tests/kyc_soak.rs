@@ -827,9 +827,10 @@ fn account(run: &Run, stories: &[Applicant]) -> Accounting {
             if name == ".incoming" {
                 for draft in std::fs::read_dir(data.join(&name)).unwrap() {
                     let draft = draft.unwrap().file_name().to_string_lossy().into_owned();
+                    let files = entries(&data.join(&name).join(&draft));
                     accounting.drafts_left.push(Finding::at(
                         &draft,
-                        format!("{draft} in instance {instance}'s .incoming"),
+                        format!("{draft} in instance {instance}'s .incoming, holding {files} files"),
                     ));
                 }
             } else {
