@@ -259,15 +259,19 @@ impl std::fmt::Debug for RedisNonceStore {
     }
 }
 
-/// A failure to reach the server is "unavailable"; anything else the
-/// server said is a store error.
+/// A failure to reach the server, or an answer that says to come back
+/// later (a cluster that is down or failing over, a server still loading
+/// its data, a replica that cannot take writes: the redis crate's own list
+/// of what a retry can fix), is "unavailable"; anything else the server
+/// said (such as data of the wrong type under a key) is a store error.
 fn backend(error: redis::RedisError) -> Error {
     let unreachable = error.is_io_error()
         || error.is_timeout()
         || error.is_connection_refusal()
         || error.is_connection_dropped()
         || error.is_unrecoverable_error()
-        || error.kind() == redis::ErrorKind::ClusterConnectionNotFound;
+        || error.kind() == redis::ErrorKind::ClusterConnectionNotFound
+        || !matches!(error.retry_method(), redis::RetryMethod::NoRetry);
     match unreachable {
         true => Error::NonceStoreUnavailable(Box::new(error)),
         false => Error::NonceStore(Box::new(error)),
@@ -852,6 +856,30 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
     use super::*;
+
+    /// What the server answers decides the error: "come back later"
+    /// answers (the server's own words, as a reply carries them) are
+    /// "unavailable", so the caller retries; data of the wrong type is a
+    /// store error, which no retry fixes.
+    #[test]
+    fn answers_that_say_come_back_later_are_unavailable() {
+        let answered = |reply: &str| {
+            let value = redis::parse_redis_value(reply.as_bytes()).unwrap();
+            backend(value.extract_error().unwrap_err())
+        };
+        for later in [
+            "-LOADING Redis is loading the dataset in memory\r\n",
+            "-CLUSTERDOWN The cluster is down\r\n",
+            "-TRYAGAIN Multiple keys request during rehashing of slot\r\n",
+            "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n",
+            "-READONLY You can't write against a read only replica.\r\n",
+        ] {
+            assert!(matches!(answered(later), Error::NonceStoreUnavailable(_)), "{later}");
+        }
+        let wrong = answered("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+        assert!(matches!(&wrong, Error::NonceStore(_)), "{wrong}");
+        assert!(wrong.to_string().contains("WRONGTYPE"), "{wrong}");
+    }
 
     /// The claim scripts on a real server, an answer lost in between: the
     /// same holder and submission get the same claim back, anyone else

@@ -391,7 +391,7 @@ mod on_redis {
         assert!(answer.is_err(), "killed before it answered");
         drop(traced);
         assert!(stored(&data, &application).is_none());
-        assert_eq!(incoming(&data), 1, "the sealed draft");
+        assert_eq!(incoming(&data), 2, "the sealed draft and its claim beside it");
         let backend = Backend::start_with(&api_url, &data, Some(&redis.url), &[LEASE]);
         assert_eq!(kyc::folders(&data), (1, 0), "committed at start");
         for (name, bytes) in &good.photos {

@@ -92,7 +92,12 @@ pub(crate) async fn router<S: AsyncNonceStore + 'static>(
         config,
     };
     let app = Arc::new(app);
-    settle_drafts(&app).await;
+    // A draft a writer was making when it died may be too young to tell
+    // from one being made: look again once it is not.
+    if settle_drafts(&app).await {
+        tokio::time::sleep(crate::archive::STILLBORN).await;
+        settle_drafts(&app).await;
+    }
     let sweeper = Arc::clone(&app);
     tokio::spawn(async move {
         loop {

@@ -4,23 +4,27 @@
 //! Each application is written into a private draft folder under
 //! `DATA_DIR/.incoming/` (files 0600, folders 0700, everything synced to
 //! disk) that its writer holds locked. A complete draft is *sealed* with the
-//! claim it was written under (`claim.json`: nonce, fencing token, holder),
-//! and only once that claim consumed the nonce is it renamed into place.
-//! A draft nobody holds belongs to a dead attempt: [`Archive::abandoned`]
-//! finds them (at start-up and while running, other instances' live drafts
-//! left alone), and the caller settles each one by its claim.
+//! claim it was written under (`draft-….claim` beside it: nonce, fencing
+//! token, holder), and only once that claim consumed the nonce is it renamed
+//! into place; the claim file goes after it, and one left by a crash in
+//! between is removed by the next sweep, so an application's folder holds
+//! the application only. A draft nobody holds belongs to a dead attempt:
+//! [`Archive::abandoned`] finds them (at start-up and while running, other
+//! instances' live drafts left alone), and the caller settles each one by
+//! its claim.
 
 use std::fs::File;
 use std::io::{ErrorKind, Write as _};
 use std::path::{Path, PathBuf};
 
-/// The file a sealed draft names its claim in.
-const CLAIM: &str = "claim.json";
+/// The ending of the file beside a sealed draft that names its claim.
+const CLAIM: &str = ".claim";
 /// How a draft's name starts, and a draft's that is being made.
 const DRAFT: &str = "draft-";
 const NEW: &str = "new-";
-/// A `new-` folder older than this belongs to a writer that died making it.
-const STILLBORN: std::time::Duration = std::time::Duration::from_secs(60);
+/// A `new-` folder older than this belongs to a writer that died making it
+/// (a live writer locks and names it within microseconds).
+pub(crate) const STILLBORN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The data folder.
 pub(crate) struct Archive {
@@ -101,23 +105,33 @@ impl Archive {
 
     /// The drafts no live writer holds (any instance's, if several share
     /// this folder), each now locked by the caller, with the claim it was
-    /// sealed under (`None`: it was never complete). Entries that vanish
-    /// meanwhile (committed or removed by another) are skipped.
-    pub(crate) fn abandoned(&self) -> std::io::Result<Vec<(Draft, Option<Sealed>)>> {
-        let mut found = Vec::new();
+    /// sealed under (`None`: it was never complete); and whether a folder
+    /// too young to judge was passed over (a writer may be making it).
+    /// Claim files whose draft is gone (committed) are removed. Entries
+    /// that vanish meanwhile (committed or removed by another) are skipped.
+    pub(crate) fn abandoned(&self) -> std::io::Result<(Vec<(Draft, Option<Sealed>)>, bool)> {
+        let (mut found, mut young) = (Vec::new(), false);
         for entry in std::fs::read_dir(&self.incoming)? {
             let path = match entry {
                 Ok(entry) => entry.path(),
                 Err(error) if error.kind() == ErrorKind::NotFound => continue,
                 Err(error) => return Err(error),
             };
-            let name = path.file_name().unwrap_or_default().to_string_lossy();
-            if !name.starts_with(DRAFT) {
-                let age = std::fs::symlink_metadata(&path).and_then(|meta| meta.modified());
-                let old = age.is_ok_and(|modified| modified.elapsed().unwrap_or_default() > STILLBORN);
-                if !(name.starts_with(NEW) && old) {
+            let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            if let Some(draft) = name.strip_suffix(CLAIM) {
+                if !self.incoming.join(draft).exists() {
+                    remove_file(&path)?;
+                }
+                continue;
+            }
+            if name.starts_with(NEW) {
+                let made = std::fs::symlink_metadata(&path).and_then(|meta| meta.modified());
+                if made.is_ok_and(|made| made.elapsed().unwrap_or_default() <= STILLBORN) {
+                    young = true;
                     continue;
                 }
+            } else if !name.starts_with(DRAFT) {
+                continue;
             }
             let lock = match File::open(&path) {
                 Ok(lock) => lock,
@@ -133,17 +147,17 @@ impl Archive {
             if !same_file(&lock, &path) {
                 continue;
             }
-            let sealed = std::fs::read(path.join(CLAIM))
-                .ok()
-                .and_then(|json| serde_json::from_slice(&json).ok());
             let draft = Draft {
                 path,
                 _lock: lock,
                 kept: false,
             };
+            let sealed = std::fs::read(draft.claim_file())
+                .ok()
+                .and_then(|json| serde_json::from_slice(&json).ok());
             found.push((draft, sealed));
         }
-        Ok(found)
+        Ok((found, young))
     }
 }
 
@@ -162,8 +176,22 @@ impl Draft {
     /// Marks the draft complete, written under `claim`: from now on it is
     /// committed if that claim consumes the nonce, and deleted otherwise.
     pub(crate) fn seal(&self, claim: &Sealed) -> std::io::Result<()> {
-        self.write(CLAIM, &serde_json::to_vec(claim)?)?;
-        sync_dir(&self.path)
+        sync_dir(&self.path)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(self.claim_file())?;
+        file.write_all(&serde_json::to_vec(claim)?)?;
+        file.sync_all()?;
+        sync_dir(self.path.parent().unwrap_or(Path::new(".")))
+    }
+
+    /// The file beside the draft that names its claim once it is sealed.
+    fn claim_file(&self) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push(CLAIM);
+        PathBuf::from(name)
     }
 
     /// Leaves the sealed draft as it is, unlocked, for a later sweep to
@@ -185,8 +213,8 @@ impl Draft {
                 self.kept = true;
                 sync_dir(&archive.root)?;
                 sync_dir(&archive.incoming)?;
-                // Its work is done; a crash before this leaves it, harmless.
-                let _ = std::fs::remove_file(target.join(CLAIM));
+                // Its work is done; one a crash leaves goes at the next sweep.
+                remove_file(&self.claim_file())?;
                 Ok(Committed::Stored)
             }
             Err(error) if matches!(error.kind(), ErrorKind::AlreadyExists | ErrorKind::DirectoryNotEmpty) => {
@@ -202,7 +230,16 @@ impl Drop for Draft {
         if !self.kept {
             // A leftover is found by the next sweep.
             let _ = std::fs::remove_dir_all(&self.path);
+            let _ = std::fs::remove_file(self.claim_file());
         }
+    }
+}
+
+/// Removes a file that may already be gone.
+fn remove_file(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(error) if error.kind() != ErrorKind::NotFound => Err(error),
+        _ => Ok(()),
     }
 }
 

@@ -140,7 +140,7 @@ pub(crate) async fn submission<S: AsyncNonceStore + 'static>(
             tracing::info!(reason = %error, "a link this service does not know (any more)");
             return start_again(app, user_id, &nonce).await;
         }
-        Err(Error::NonceStore(error)) => {
+        Err(Error::NonceStore(error)) if wrong_type(&*error) => {
             // Not a failure to reach the store: it holds something this
             // service did not write there. Retrying cannot fix that.
             tracing::error!(reason = %error, "unexpected data in the nonce store for this submission");
@@ -158,6 +158,16 @@ pub(crate) async fn submission<S: AsyncNonceStore + 'static>(
             Err(retry)
         }
     }
+}
+
+/// Whether the store refused a command on data of another type under its
+/// key (`WRONGTYPE`): data someone else wrote there, which no retry fixes.
+/// Any other answer (a cluster failing over, a server loading its data)
+/// is worth a retry.
+fn wrong_type(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    error
+        .downcast_ref::<redis::RedisError>()
+        .is_some_and(|error| error.code() == Some("WRONGTYPE"))
 }
 
 /// With the claim held: what the ledger says, else validate and act.
@@ -482,14 +492,15 @@ async fn record_stored<S: AsyncNonceStore>(app: &App<S>, application: &str) {
 /// or ones whose consume could not be confirmed): a draft sealed with a
 /// claim that consumed its nonce is committed; one whose claim lost, or
 /// that was never complete, is deleted; one the store cannot decide on
-/// now waits for the next sweep.
-pub(crate) async fn settle_drafts<S: AsyncNonceStore + 'static>(app: &Arc<App<S>>) {
+/// now waits for the next sweep. Whether a folder too young to judge was
+/// passed over.
+pub(crate) async fn settle_drafts<S: AsyncNonceStore + 'static>(app: &Arc<App<S>>) -> bool {
     let archive_app = Arc::clone(app);
-    let drafts = match blocking(move || archive_app.archive.abandoned()).await {
-        Ok(drafts) => drafts,
+    let (drafts, young) = match blocking(move || archive_app.archive.abandoned()).await {
+        Ok(found) => found,
         Err(retry) => {
             tracing::error!(reason = %retry.reason, "could not look for drafts of dead attempts");
-            return;
+            return false;
         }
     };
     for (draft, sealed) in drafts {
@@ -526,6 +537,7 @@ pub(crate) async fn settle_drafts<S: AsyncNonceStore + 'static>(app: &Arc<App<S>
             }
         }
     }
+    young
 }
 
 /// Runs `work` (file system calls) off the executor.
