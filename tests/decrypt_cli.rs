@@ -7,20 +7,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
+use common::examples::decrypt_tool;
 use common::{assert_subset, b64, data_dir, load, sha256_hex};
-
-/// The `decrypt` example, built once with this test's features.
-fn decrypt_tool() -> Command {
-    static TOOL: OnceLock<PathBuf> = OnceLock::new();
-    let tool = TOOL.get_or_init(|| {
-        common::examples::build(&["--example", "decrypt"])
-            .remove("decrypt")
-            .expect("cargo build names the decrypt example's executable")
-    });
-    Command::new(tool)
-}
 
 fn run(args: &[&str]) -> (bool, String, String) {
     let output = decrypt_tool().args(args).output().unwrap();

@@ -16,6 +16,7 @@ use std::process::Command;
 use std::sync::{Arc, Barrier, OnceLock};
 
 use common::data_dir;
+use common::examples::decrypt_tool;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType};
@@ -442,16 +443,6 @@ fn sessions_closed_underneath_are_replaced_and_a_missing_token_is_unavailable_no
 }
 
 // The decrypt tool: the same JSON through the token as from the PEM file.
-
-fn decrypt_tool() -> Command {
-    static TOOL: OnceLock<PathBuf> = OnceLock::new();
-    let tool = TOOL.get_or_init(|| {
-        common::examples::build(&["--example", "decrypt"])
-            .remove("decrypt")
-            .expect("cargo build names the decrypt example's executable")
-    });
-    Command::new(tool)
-}
 
 fn run_tool(token: &Token, args: &[&str]) -> (bool, String, String) {
     let output = decrypt_tool()

@@ -51,6 +51,14 @@ pub(crate) struct Sealed {
     pub(crate) holder: String,
 }
 
+/// What [`Archive::abandoned`] found.
+pub(crate) struct Abandoned {
+    /// Each draft, locked, with the claim it was sealed under, if it was.
+    pub(crate) drafts: Vec<(Draft, Option<Sealed>)>,
+    /// A folder too young to judge was passed over.
+    pub(crate) young: bool,
+}
+
 /// What [`Draft::commit`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Committed {
@@ -109,7 +117,7 @@ impl Archive {
     /// too young to judge was passed over (a writer may be making it).
     /// Claim files whose draft is gone (committed) are removed. Entries
     /// that vanish meanwhile (committed or removed by another) are skipped.
-    pub(crate) fn abandoned(&self) -> std::io::Result<(Vec<(Draft, Option<Sealed>)>, bool)> {
+    pub(crate) fn abandoned(&self) -> std::io::Result<Abandoned> {
         let (mut found, mut young) = (Vec::new(), false);
         for entry in std::fs::read_dir(&self.incoming)? {
             let path = match entry {
@@ -157,7 +165,7 @@ impl Archive {
                 .and_then(|json| serde_json::from_slice(&json).ok());
             found.push((draft, sealed));
         }
-        Ok((found, young))
+        Ok(Abandoned { drafts: found, young })
     }
 }
 

@@ -39,7 +39,7 @@ pub(crate) struct StartLimiter {
 
 enum Counts {
     Memory(Mutex<Window>),
-    Redis { redis: SharedRedis, script: redis::Script },
+    Redis { redis: SharedRedis },
 }
 
 struct Window {
@@ -57,10 +57,7 @@ impl StartLimiter {
             .finalize()
             .into();
         let counts = match shared {
-            Some(redis) => Counts::Redis {
-                redis,
-                script: redis::Script::new(COUNT),
-            },
+            Some(redis) => Counts::Redis { redis },
             None => Counts::Memory(Mutex::new(Window {
                 started: Instant::now(),
                 counts: vec![0; COUNTERS].into_boxed_slice(),
@@ -93,7 +90,7 @@ impl StartLimiter {
                     _ => false,
                 })
             }
-            Counts::Redis { redis, script } => {
+            Counts::Redis { redis } => {
                 let window_ms = self.window.as_millis().max(1);
                 let now_ms = SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)
@@ -101,7 +98,7 @@ impl StartLimiter {
                     .as_millis();
                 let key = format!("kyc:starts:{}", now_ms / window_ms);
                 let (field, expiry) = (counter.to_string(), (2 * window_ms).to_string());
-                let count: i64 = redis.script(script, &[&key], &[&field, &expiry]).await?;
+                let count: i64 = redis.script(COUNT, &[&key], &[&field, &expiry]).await?;
                 Ok(count <= i64::from(self.per_client))
             }
         }

@@ -63,34 +63,27 @@ impl SharedRedis {
     /// error. A connection a server restart dropped is replaced and the
     /// command sent once more; a timeout is not retried.
     pub(crate) async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, redis::RedisError> {
-        match command.query_async(&mut self.connection().await?).await {
-            Err(error) if dropped(&error) => command.query_async(&mut self.connection().await?).await,
+        match self.once(command).await {
+            Err(error) if dropped(&error) => self.once(command).await,
             result => result,
         }
     }
 
-    /// Runs `script` on `keys` (one hash tag) with `args`.
+    /// Runs the Lua `script` (a few lines: sent whole, `EVAL`) on `keys`
+    /// (one hash tag) with `args`, as [`Self::query`].
     pub(crate) async fn script<T: redis::FromRedisValue>(
         &self,
-        script: &redis::Script,
+        script: &str,
         keys: &[&str],
         args: &[&str],
     ) -> Result<T, redis::RedisError> {
-        let mut invocation = script.prepare_invoke();
-        for key in keys {
-            invocation.key(*key);
-        }
-        for arg in args {
-            invocation.arg(*arg);
-        }
-        match invocation.invoke_async(&mut self.connection().await?).await {
-            Err(error) if dropped(&error) => invocation.invoke_async(&mut self.connection().await?).await,
-            result => result,
-        }
+        let mut command = redis::cmd("EVAL");
+        command.arg(script).arg(keys.len()).arg(keys).arg(args);
+        self.query(&command).await
     }
 
-    /// The connection, made on first use.
-    async fn connection(&self) -> Result<Connection, redis::RedisError> {
+    /// Sends `command` once, on the connection made on first use.
+    async fn once<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, redis::RedisError> {
         match &*self.server {
             Server::Single { client, manager } => {
                 let config = redis::aio::ConnectionManagerConfig::new()
@@ -100,12 +93,12 @@ impl SharedRedis {
                 let manager = manager
                     .get_or_try_init(|| redis::aio::ConnectionManager::new_with_config(client.clone(), config))
                     .await?;
-                Ok(Connection::Single(manager.clone()))
+                command.query_async(&mut manager.clone()).await
             }
             #[cfg(feature = "redis-cluster")]
             Server::Cluster { client, connection } => {
                 let connection = connection.get_or_try_init(|| client.get_async_connection()).await?;
-                Ok(Connection::Cluster(connection.clone()))
+                command.query_async(&mut connection.clone()).await
             }
         }
     }
@@ -114,42 +107,4 @@ impl SharedRedis {
 /// A connection the server dropped (a restart): worth one more try.
 fn dropped(error: &redis::RedisError) -> bool {
     error.is_connection_dropped() && !error.is_timeout()
-}
-
-/// One server's reconnecting connection, or the cluster's.
-enum Connection {
-    Single(redis::aio::ConnectionManager),
-    #[cfg(feature = "redis-cluster")]
-    Cluster(redis::cluster_async::ClusterConnection),
-}
-
-impl redis::aio::ConnectionLike for Connection {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, redis::Value> {
-        match self {
-            Self::Single(connection) => connection.req_packed_command(cmd),
-            #[cfg(feature = "redis-cluster")]
-            Self::Cluster(connection) => connection.req_packed_command(cmd),
-        }
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a redis::Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
-        match self {
-            Self::Single(connection) => connection.req_packed_commands(pipeline, offset, count),
-            #[cfg(feature = "redis-cluster")]
-            Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
-        }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            Self::Single(connection) => connection.get_db(),
-            #[cfg(feature = "redis-cluster")]
-            Self::Cluster(connection) => connection.get_db(),
-        }
-    }
 }

@@ -31,7 +31,7 @@ use telegram_passport::{
 };
 
 use crate::app::{kyc_scope, today, App};
-use crate::archive::{Committed, Draft, Sealed};
+use crate::archive::{Abandoned, Committed, Draft, Sealed};
 use crate::bot_api::{ApiError, Failure};
 use crate::ledger::Fact;
 
@@ -496,7 +496,7 @@ async fn record_stored<S: AsyncNonceStore>(app: &App<S>, application: &str) {
 /// passed over.
 pub(crate) async fn settle_drafts<S: AsyncNonceStore + 'static>(app: &Arc<App<S>>) -> bool {
     let archive_app = Arc::clone(app);
-    let (drafts, young) = match blocking(move || archive_app.archive.abandoned()).await {
+    let Abandoned { drafts, young } = match blocking(move || archive_app.archive.abandoned()).await {
         Ok(found) => found,
         Err(retry) => {
             tracing::error!(reason = %retry.reason, "could not look for drafts of dead attempts");

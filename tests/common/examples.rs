@@ -43,3 +43,15 @@ pub fn build(selection: &[&str]) -> BTreeMap<String, PathBuf> {
         })
         .collect()
 }
+
+/// The `decrypt` example, built once per test process with its features.
+#[allow(dead_code, reason = "not every test that builds examples runs this one")]
+pub fn decrypt_tool() -> Command {
+    static TOOL: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let tool = TOOL.get_or_init(|| {
+        build(&["--example", "decrypt"])
+            .remove("decrypt")
+            .expect("cargo build names the decrypt example's executable")
+    });
+    Command::new(tool)
+}

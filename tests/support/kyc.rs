@@ -124,6 +124,19 @@ pub fn binary() -> &'static Path {
     })
 }
 
+/// How a backend is started, besides its settings.
+#[derive(Default)]
+struct Launch<'a> {
+    /// A program (and its arguments) that runs the binary, if not empty.
+    wrapper: &'a [&'a str],
+    /// The address to listen on; 127.0.0.1 if `None`.
+    host: Option<&'a str>,
+    /// The port; a free one if `None`.
+    port: Option<u16>,
+    /// Where its output goes (appended); discarded if `None`.
+    log: Option<&'a Path>,
+}
+
 /// A running `kyc_backend` process, killed on drop.
 pub struct Backend {
     pub child: Child,
@@ -158,21 +171,37 @@ impl Backend {
         redis_url: Option<&str>,
         env: &[(&str, &str)],
     ) -> Backend {
-        Self::spawn(wrapper, "127.0.0.1", bot_api_url, data_dir, redis_url, env)
+        let launch = Launch {
+            wrapper,
+            ..Launch::default()
+        };
+        Self::spawn(&launch, bot_api_url, data_dir, redis_url, env)
     }
 
-    /// Starts the binary (under `wrapper`, if any) listening on
-    /// `{host}:{port}` for a free port; `url` reaches it over 127.0.0.1.
+    /// Starts the binary on `port` (a restart keeps its address) with
+    /// `env` on top of the settings every instance needs, its output (the
+    /// log, and any error) appended to `log`; returns once it listens.
+    pub fn start_on(bot_api_url: &str, data_dir: &Path, port: u16, env: &[(&str, &str)], log: &Path) -> Backend {
+        let launch = Launch {
+            port: Some(port),
+            log: Some(log),
+            ..Launch::default()
+        };
+        Self::spawn(&launch, bot_api_url, data_dir, None, env)
+    }
+
+    /// Starts the binary as `launch` says; returns once it listens.
     fn spawn(
-        wrapper: &[&str],
-        host: &str,
+        launch: &Launch<'_>,
         bot_api_url: &str,
         data_dir: &Path,
         redis_url: Option<&str>,
         env: &[(&str, &str)],
     ) -> Backend {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut command = match wrapper.split_first() {
+        let port = launch
+            .port
+            .unwrap_or_else(|| TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+        let mut command = match launch.wrapper.split_first() {
             Some((program, args)) => {
                 let mut command = Command::new(program);
                 command.args(args).arg(binary());
@@ -187,32 +216,46 @@ impl Backend {
             .env("WEBHOOK_SECRET", SECRET)
             .env("BOT_API_URL", bot_api_url)
             .env("DATA_DIR", data_dir)
-            .env("LISTEN", format!("{host}:{port}"))
+            .env("LISTEN", format!("{}:{port}", launch.host.unwrap_or("127.0.0.1")))
             .env(
                 "RUST_LOG",
                 std::env::var("KYC_LOG").unwrap_or_else(|_| "off".to_owned()),
-            )
+            );
+        match launch.log {
+            Some(log) => {
+                let file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+                command.stdout(file.try_clone().unwrap()).stderr(file);
+            }
             // KYC_LOG=info shows the backend's log with the test's output.
-            .stdout(match std::env::var_os("KYC_LOG") {
-                Some(_) => Stdio::inherit(),
-                None => Stdio::null(),
-            });
+            None if std::env::var_os("KYC_LOG").is_some() => {
+                command.stdout(Stdio::inherit());
+            }
+            None => {
+                command.stdout(Stdio::null());
+            }
+        }
         if let Some(url) = redis_url {
             command.env("REDIS_URL", url);
         }
         command.envs(env.iter().copied());
-        let child = command.spawn().unwrap();
-        let backend = Backend {
-            child,
+        let mut backend = Backend {
+            child: command.spawn().unwrap(),
             url: format!("http://127.0.0.1:{port}"),
         };
+        let log = launch
+            .log
+            .map(|log| format!("; its log: {}", log.display()))
+            .unwrap_or_default();
         for _ in 0..400 {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return backend;
             }
+            if let Some(status) = backend.child.try_wait().unwrap() {
+                panic!("kyc_backend exited ({status}) before listening on port {port}{log}");
+            }
             std::thread::sleep(Duration::from_millis(25));
         }
-        panic!("kyc_backend did not start listening on port {port}");
+        panic!("kyc_backend did not start listening on port {port}{log}");
     }
 
     /// The process's resident memory, in KiB.
@@ -420,7 +463,11 @@ pub async fn raw_start(backend: &str, source: IpAddr) -> u16 {
 /// [`Backend::start_with`] on `LISTEN={host}:{port}` (`[::]` for every
 /// address family) instead of 127.0.0.1; `url` reaches it over 127.0.0.1.
 pub fn start_listening_on(host: &str, bot_api_url: &str, data_dir: &Path, env: &[(&str, &str)]) -> Backend {
-    Backend::spawn(&[], host, bot_api_url, data_dir, None, env)
+    let launch = Launch {
+        host: Some(host),
+        ..Launch::default()
+    };
+    Backend::spawn(&launch, bot_api_url, data_dir, None, env)
 }
 
 /// The key every backend is started with (`tests/data/keys/rsa2048_pkcs1.pem`,
@@ -465,46 +512,4 @@ pub async fn raw_request(to: std::net::SocketAddr, source: IpAddr, request: &[u8
     let _ = stream.read_to_end(&mut answer).await;
     let status = answer.get(9..12).and_then(|code| std::str::from_utf8(code).ok());
     (status.and_then(|code| code.parse().ok()).unwrap_or(0), answer)
-}
-
-impl Backend {
-    /// Starts the binary on `port` (a restart keeps its address) with
-    /// `env` on top of the settings every instance needs, its output (the
-    /// log, and any error) appended to `log`; returns once it listens.
-    pub fn start_on(bot_api_url: &str, data_dir: &Path, port: u16, env: &[(&str, &str)], log: &Path) -> Backend {
-        let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-        let child = Command::new(binary())
-            .env_clear()
-            .env("TELEGRAM_BOT_TOKEN", TOKEN)
-            .envs(key_env())
-            .env("WEBHOOK_SECRET", SECRET)
-            .env("BOT_API_URL", bot_api_url)
-            .env("DATA_DIR", data_dir)
-            .env("LISTEN", format!("127.0.0.1:{port}"))
-            .envs(env.iter().copied())
-            .stdout(log_file.try_clone().unwrap())
-            .stderr(log_file)
-            .spawn()
-            .unwrap();
-        let mut backend = Backend {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        for _ in 0..400 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return backend;
-            }
-            if let Some(status) = backend.child.try_wait().unwrap() {
-                panic!(
-                    "kyc_backend exited ({status}) before listening on port {port}; its log: {}",
-                    log.display()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!(
-            "kyc_backend did not start listening on port {port}; its log: {}",
-            log.display()
-        );
-    }
 }
