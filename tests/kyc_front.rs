@@ -32,15 +32,24 @@ fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(a, b, c, d))
 }
 
-/// `GET /start` with these extra header lines; the answer's status.
-async fn start_with_lines(backend: &Backend, source: IpAddr, lines: &[&str]) -> u16 {
+/// `GET /start` `times` over, from 127.0.0.1 with these extra header
+/// lines; the answers' statuses.
+async fn starts(backend: &Backend, lines: &[&str], times: usize) -> Vec<u16> {
     let mut request = "GET /start HTTP/1.1\r\nHost: kyc\r\nConnection: close\r\n".to_owned();
     for line in lines {
         request.push_str(line);
         request.push_str("\r\n");
     }
     request.push_str("\r\n");
-    raw_request(address(backend), source, request.as_bytes()).await.0
+    let mut statuses = Vec::new();
+    for _ in 0..times {
+        statuses.push(
+            raw_request(address(backend), v4(127, 0, 0, 1), request.as_bytes())
+                .await
+                .0,
+        );
+    }
+    statuses
 }
 
 /// Behind a load balancer that appends its own X-Forwarded-For line: the
@@ -53,41 +62,40 @@ async fn the_balancers_entry_counts() {
     let data = kyc::data_dir("front-xff");
     let env = [("CLIENT_IP_HEADER", "x-forwarded-for"), ("STARTS_PER_CLIENT", "3")];
     let backend = Backend::start_with(&api_url, &data, None, &env);
-    let local = v4(127, 0, 0, 1);
-    let starts = |lines: &'static [&'static str], times: usize| {
-        let backend = &backend;
-        async move {
-            let mut statuses = Vec::new();
-            for _ in 0..times {
-                statuses.push(start_with_lines(backend, local, lines).await);
-            }
-            statuses
-        }
-    };
 
     // The client's own line first, the balancer's second: counted by the
     // balancer's entry, so another client writing the same first line is
     // not charged.
     let own = &["X-Forwarded-For: 6.6.6.6", "X-Forwarded-For: 10.1.0.1"];
-    assert_eq!(starts(own, 4).await, [200, 200, 200, 429]);
+    assert_eq!(starts(&backend, own, 4).await, [200, 200, 200, 429]);
     let other = &["X-Forwarded-For: 6.6.6.6", "X-Forwarded-For: 10.1.0.2"];
-    assert_eq!(starts(other, 1).await, [200]);
+    assert_eq!(starts(&backend, other, 1).await, [200]);
     let joined = &["X-Forwarded-For: 6.6.6.6, 10.1.0.1"];
-    assert_eq!(starts(joined, 1).await, [429], "one line or two: the same list");
+    assert_eq!(
+        starts(&backend, joined, 1).await,
+        [429],
+        "one line or two: the same list"
+    );
 
     // With a port: that address, not the balancer.
-    assert_eq!(starts(&["X-Forwarded-For: 10.1.0.3:5555"], 3).await, [200; 3]);
-    assert_eq!(starts(&["X-Forwarded-For: 10.1.0.3"], 1).await, [429]);
-    assert_eq!(starts(&["X-Forwarded-For: [::ffff:10.1.0.3]:1"], 1).await, [429]);
+    assert_eq!(starts(&backend, &["X-Forwarded-For: 10.1.0.3:5555"], 3).await, [200; 3]);
+    assert_eq!(starts(&backend, &["X-Forwarded-For: 10.1.0.3"], 1).await, [429]);
     assert_eq!(
-        starts(&["X-Forwarded-For: 10.1.0.4"], 1).await,
+        starts(&backend, &["X-Forwarded-For: [::ffff:10.1.0.3]:1"], 1).await,
+        [429]
+    );
+    assert_eq!(
+        starts(&backend, &["X-Forwarded-For: 10.1.0.4"], 1).await,
         [200],
         "the balancer uncharged"
     );
     // IPv6: bracketed with a port, counted by its /64.
-    assert_eq!(starts(&["X-Forwarded-For: [2001:db8:1:2::7]:443"], 3).await, [200; 3]);
-    assert_eq!(starts(&["X-Forwarded-For: 2001:db8:1:2::99"], 1).await, [429]);
-    assert_eq!(starts(&["X-Forwarded-For: 2001:db8:1:3::7"], 1).await, [200]);
+    assert_eq!(
+        starts(&backend, &["X-Forwarded-For: [2001:db8:1:2::7]:443"], 3).await,
+        [200; 3]
+    );
+    assert_eq!(starts(&backend, &["X-Forwarded-For: 2001:db8:1:2::99"], 1).await, [429]);
+    assert_eq!(starts(&backend, &["X-Forwarded-For: 2001:db8:1:3::7"], 1).await, [200]);
 
     // Missing or unreadable: refused, never counted as the balancer.
     for lines in [
@@ -98,31 +106,24 @@ async fn the_balancers_entry_counts() {
         &["X-Forwarded-For: 10.1.0.5", "X-Forwarded-For: 10.1.0.6:99999"],
         &["X-Forwarded-For: "],
     ] {
-        assert_eq!(starts(lines, 1).await, [400], "{lines:?}");
+        assert_eq!(starts(&backend, lines, 1).await, [400], "{lines:?}");
     }
     drop(backend);
 
     // Forwarded (RFC 7239): the last element's for=, quoted, with a port.
     let env = [("CLIENT_IP_HEADER", "forwarded"), ("STARTS_PER_CLIENT", "2")];
     let backend = Backend::start_with(&api_url, &data, None, &env);
-    let starts = |lines: &'static [&'static str], times: usize| {
-        let backend = &backend;
-        async move {
-            let mut statuses = Vec::new();
-            for _ in 0..times {
-                statuses.push(start_with_lines(backend, local, lines).await);
-            }
-            statuses
-        }
-    };
     let spoofed = &[
         "Forwarded: for=6.6.6.6",
         "Forwarded: for=\"[2001:db8::17]:4711\";proto=https",
     ];
-    assert_eq!(starts(spoofed, 3).await, [200, 200, 429]);
-    assert_eq!(starts(&["Forwarded: for=6.6.6.6;by=10.0.0.1"], 1).await, [200]);
+    assert_eq!(starts(&backend, spoofed, 3).await, [200, 200, 429]);
+    assert_eq!(
+        starts(&backend, &["Forwarded: for=6.6.6.6;by=10.0.0.1"], 1).await,
+        [200]
+    );
     for lines in [&["Forwarded: for=unknown"][..], &["Forwarded: for=_hidden"], &[]] {
-        assert_eq!(starts(lines, 1).await, [400], "{lines:?}");
+        assert_eq!(starts(&backend, lines, 1).await, [400], "{lines:?}");
     }
     let _ = std::fs::remove_dir_all(&data);
 }
