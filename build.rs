@@ -5,12 +5,15 @@
 //! "ignored, needs redis-server" instead of passing without running. The
 //! PKCS#11 tests make their own SoftHSM2 tokens; where `softhsm2-util` or
 //! SoftHSM2's module is missing, `cfg(no_softhsm)` shows them as "ignored,
-//! needs SoftHSM2". Under `CI` nothing is left out: a missing tool fails
+//! needs SoftHSM2". The applicant's page is tested in a headless Chromium;
+//! without `chromium`, `cfg(no_chromium)` shows that test as "ignored,
+//! needs chromium". Under `CI` nothing is left out: a missing tool fails
 //! its tests. Nothing in the library itself reads these cfgs.
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(no_redis_server)");
     println!("cargo::rustc-check-cfg=cfg(no_softhsm)");
+    println!("cargo::rustc-check-cfg=cfg(no_chromium)");
     println!("cargo::rerun-if-env-changed=PATH");
     println!("cargo::rerun-if-env-changed=CI");
     println!("cargo::rerun-if-env-changed=SOFTHSM2_MODULE");
@@ -35,5 +38,8 @@ fn main() {
         .any(|path| std::path::Path::new(path).is_file());
     if !(ci || (installed("softhsm2-util") && module)) {
         println!("cargo::rustc-cfg=no_softhsm");
+    }
+    if !(ci || installed("chromium")) {
+        println!("cargo::rustc-cfg=no_chromium");
     }
 }

@@ -81,6 +81,42 @@ impl FileRef {
     pub fn decrypt_to_path<R: std::io::Read>(&self, reader: R, path: &std::path::Path) -> Result<()> {
         self.credentials.decrypt_to_path(reader, path)
     }
+
+    /// A decrypting async sink for this file, writing plaintext to `sink`:
+    /// `bot.download_file(path, &mut sink)` in teloxide, then
+    /// [`finish`](crate::AsyncFileDecryptor::finish) for the verified sink.
+    #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+    pub fn async_decryptor<W: tokio::io::AsyncWrite + Unpin>(&self, sink: W) -> Result<crate::AsyncFileDecryptor<W>> {
+        self.credentials.async_decryptor(sink)
+    }
+
+    /// Decrypts a download arriving as a stream of byte chunks into the
+    /// file at `path`, which appears only once verified; see
+    /// [`FileCredentials::decrypt_chunks_to_path`].
+    #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+    pub async fn decrypt_chunks_to_path<S, B, E>(&self, chunks: S, path: &std::path::Path) -> Result<()>
+    where
+        S: futures_core::Stream<Item = std::result::Result<B, E>>,
+        B: AsRef<[u8]>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.credentials.decrypt_chunks_to_path(chunks, path).await
+    }
+
+    /// Decrypts everything an async reader yields into the file at `path`,
+    /// which appears only once verified; see
+    /// [`FileCredentials::decrypt_async_read_to_path`].
+    #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+    pub async fn decrypt_async_read_to_path<R: tokio::io::AsyncRead + Unpin>(
+        &self,
+        reader: R,
+        path: &std::path::Path,
+    ) -> Result<()> {
+        self.credentials.decrypt_async_read_to_path(reader, path).await
+    }
 }
 
 impl Serialize for FileRef {

@@ -29,6 +29,8 @@ pub mod mtproto;
 mod tl;
 
 // Decrypt: the keys, one primitive, credentials, element data and files.
+#[cfg(feature = "tokio")]
+mod async_file;
 mod audit;
 mod backend;
 mod credentials;
@@ -76,6 +78,9 @@ pub use crate::passport::{
 };
 pub use crate::secret::{Plaintext, Secret, Sha256Hash};
 pub use crate::stream::FileDecryptor;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use crate::async_file::AsyncFileDecryptor;
 // Decode
 pub use crate::element_type::{ElementType, FileSlot};
 pub use crate::values::{

@@ -12,6 +12,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
+use tempfile::NamedTempFile;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::backend;
@@ -114,24 +115,36 @@ impl FileCredentials {
     /// call's verified file. A crash part-way leaves at most an owner-only
     /// `.tp-*.partial` file beside `path`, never a file at `path`.
     pub fn decrypt_to_path<R: Read>(&self, reader: R, path: &Path) -> Result<()> {
-        let folder = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        let temporary = tempfile::Builder::new()
-            .prefix(".tp-")
-            .suffix(".partial")
-            .tempfile_in(folder)
-            .map_err(Error::Io)?;
         // On any error below, dropping the temporary file removes it.
-        let verified = self.decrypt_stream(reader, temporary)?;
-        verified.as_file().sync_all().map_err(Error::Io)?;
-        verified.persist(path).map_err(|e| Error::Io(e.error))?;
-        // Make the rename itself durable; not every platform can sync a folder.
-        if let Ok(folder) = File::open(folder) {
-            let _ = folder.sync_all();
-        }
-        Ok(())
+        let verified = self.decrypt_stream(reader, temporary_beside(path)?)?;
+        persist(verified, path)
+    }
+}
+
+/// A new, exclusive, owner-only temporary file in `path`'s folder.
+pub(crate) fn temporary_beside(path: &Path) -> Result<NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(".tp-")
+        .suffix(".partial")
+        .tempfile_in(folder_of(path))
+        .map_err(Error::Io)
+}
+
+/// Flushes a verified temporary file to disk and renames it to `path`.
+pub(crate) fn persist(verified: NamedTempFile, path: &Path) -> Result<()> {
+    verified.as_file().sync_all().map_err(Error::Io)?;
+    verified.persist(path).map_err(|e| Error::Io(e.error))?;
+    // Make the rename itself durable; not every platform can sync a folder.
+    if let Ok(folder) = File::open(folder_of(path)) {
+        let _ = folder.sync_all();
+    }
+    Ok(())
+}
+
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
     }
 }
 
@@ -147,8 +160,14 @@ impl<W: Write> FileDecryptor<W> {
         self.decrypted + self.buf.len() as u64
     }
 
+    /// The sink, for a wrapper that moves its output on (the async sink).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn sink_mut(&mut self) -> &mut W {
+        &mut self.sink
+    }
+
     /// The error for a file beyond the size limit, if it is.
-    fn too_large(&self) -> Option<Error> {
+    pub(crate) fn too_large(&self) -> Option<Error> {
         let received = self.received();
         (received > self.max_size).then(|| Error::TooLarge {
             what: "the encrypted file".to_owned(),

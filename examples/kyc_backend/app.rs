@@ -4,6 +4,11 @@
 //! whose context is that id, issued by the nonce store (in memory, or in
 //! the Redis every instance shares) for 30 minutes.
 //!
+//! `GET /` is the applicant's page (`page.html`): it opens an application,
+//! shows the "Log in with Telegram" link, and follows
+//! `GET /applications/{id}/status` (outcomes only, from the ledger) until
+//! the application is stored.
+//!
 //! `POST /telegram/webhook` takes each submission through the flow in
 //! [`crate::submission`]: exactly one instance works on a submission (a
 //! claim on its nonce), every delivery of it is answered from one state
@@ -14,8 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::extract::{ConnectInfo, Path as UrlPath, State};
+use axum::http::{header, HeaderMap, HeaderName, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -29,7 +34,7 @@ use tracing::Instrument as _;
 use crate::archive::Archive;
 use crate::bot_api::{BotApi, Failure};
 use crate::client_ip::Unreadable;
-use crate::ledger::Ledger;
+use crate::ledger::{Fact, Ledger};
 use crate::limiter::StartLimiter;
 use crate::shared::SharedRedis;
 use crate::submission::{settle_drafts, submission, Outcome};
@@ -108,6 +113,7 @@ pub(crate) async fn router<S: AsyncNonceStore + 'static>(
     Ok(Router::new()
         .route("/", get(index))
         .route("/start", get(start::<S>))
+        .route("/applications/{id}/status", get(status::<S>))
         .route("/telegram/webhook", post(webhook::<S>))
         .with_state(app))
 }
@@ -128,26 +134,52 @@ pub(crate) fn kyc_scope() -> Result<Scope, Error> {
     ])
 }
 
-async fn index() -> Html<&'static str> {
-    Html(
-        r##"<!doctype html>
-<html><head><meta charset="utf-8"><title>Verify your identity</title></head>
-<body>
-<h1>Verify your identity</h1>
-<p>Share your documents securely through Telegram Passport.</p>
-<button id="login">Log in with Telegram</button>
-<p><a id="link" href="#" hidden>Open Telegram</a></p>
-<script>
-document.getElementById('login').onclick = async () => {
-  const request = await (await fetch('/start')).json();
-  const link = document.getElementById('link');
-  link.href = request.deep_link;
-  link.hidden = false;
-  window.location.href = request.deep_link;
-};
-</script>
-</body></html>"##,
+/// The applicant's page: opens an application, offers the link into
+/// Telegram (and the SDK's parameters), then follows the application's
+/// status until it is stored. Everything inline, nothing from elsewhere.
+async fn index() -> Response {
+    let policy = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+                  connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+    (
+        [
+            (header::CONTENT_SECURITY_POLICY, policy),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        Html(include_str!("page.html")),
     )
+        .into_response()
+}
+
+/// What became of an application, for its applicant's page: `waiting`,
+/// `rejected` with the message the bot sent (what to fix), or `accepted`.
+/// Never personal data: only outcomes and the service's own words. The
+/// application id, a 256-bit random nonce only its applicant got, is the key.
+async fn status<S: AsyncNonceStore>(State(app): State<Arc<App<S>>>, UrlPath(id): UrlPath<String>) -> Response {
+    if !is_application_id(&id) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let outcome = async {
+        if app.ledger.holds(Fact::Stored(&id)).await? {
+            return Ok(serde_json::json!({ "state": "accepted" }));
+        }
+        Ok::<_, crate::ledger::Unavailable>(match app.ledger.value(Fact::LastTold(&id)).await? {
+            Some(message) => serde_json::json!({ "state": "rejected", "message": message }),
+            None => serde_json::json!({ "state": "waiting" }),
+        })
+    };
+    match outcome.await {
+        Ok(body) => ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response(),
+        Err(error) => {
+            tracing::warn!(reason = %error, "an application's status could not be read");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+/// Whether `id` could be an application id ([`telegram_passport::generate_nonce`]:
+/// 43 characters of URL-safe base64); nothing else reaches the ledger.
+fn is_application_id(id: &str) -> bool {
+    id.len() == 43 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl<S: AsyncNonceStore> App<S> {

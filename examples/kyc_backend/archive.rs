@@ -170,6 +170,12 @@ impl Archive {
 }
 
 impl Draft {
+    /// Where the application's file `name` goes in this draft (a name the
+    /// service makes, never one from the request).
+    pub(crate) fn file_path(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
     /// Writes a file of the application, owner-only, synced to disk.
     pub(crate) fn write(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
         let mut options = std::fs::OpenOptions::new();

@@ -6,9 +6,10 @@
 //! file is gone or too big) cannot. Errors never carry a URL: every URL
 //! here holds the bot's token.
 
+use std::path::Path;
 use std::time::Duration;
 
-use telegram_passport::SetPassportDataErrors;
+use telegram_passport::{Error, FileRef, Limits, SetPassportDataErrors};
 
 pub(crate) type Failure = Box<dyn std::error::Error + Send + Sync>;
 
@@ -49,7 +50,7 @@ impl ApiError {
 }
 /// Largest file the service downloads (Telegram's own limit is 10 MiB
 /// for passport files).
-const MAX_FILE: usize = 20 << 20;
+const MAX_FILE: u64 = 20 << 20;
 
 pub(crate) struct BotApi {
     base_url: String,
@@ -105,14 +106,18 @@ impl BotApi {
         self.call("sendMessage", &body).await.map(drop)
     }
 
-    /// `getFile`, then the download.
-    pub(crate) async fn download(&self, file_id: &str) -> Result<Vec<u8>, ApiError> {
-        let file = self.call("getFile", &serde_json::json!({ "file_id": file_id })).await?;
-        let Some(path) = file["file_path"].as_str() else {
+    /// `getFile`, then the download, streamed through decryption into the
+    /// file at `path`, which appears only once verified. `Ok(false)`: the
+    /// bytes do not match the file's credentials, and nothing was written.
+    /// No more than one 64 KiB chunk of the file is in memory at a time.
+    pub(crate) async fn download_to(&self, file: &FileRef, path: &Path) -> Result<bool, ApiError> {
+        let file_id = file.file_id().ok_or(ApiError::Retryable("not a Bot API file".into()))?;
+        let answer = self.call("getFile", &serde_json::json!({ "file_id": file_id })).await?;
+        let Some(file_path) = answer["file_path"].as_str() else {
             return Err(ApiError::Retryable("getFile returned no file_path".into()));
         };
-        let url = format!("{}/file/bot{}/{path}", self.base_url, self.token);
-        let mut response = self.http.get(url).send().await.map_err(ApiError::network)?;
+        let url = format!("{}/file/bot{}/{file_path}", self.base_url, self.token);
+        let response = self.http.get(url).send().await.map_err(ApiError::network)?;
         let status = response.status();
         if !status.is_success() {
             return Err(ApiError::answered(
@@ -121,17 +126,34 @@ impl BotApi {
                 "the file's download failed".to_owned(),
             ));
         }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(ApiError::network)? {
-            if bytes.len() + chunk.len() > MAX_FILE {
-                return Err(ApiError::Refused {
-                    method: "download",
-                    status: status.as_u16(),
-                    description: "a passport file larger than 20 MiB".to_owned(),
-                });
-            }
-            bytes.extend_from_slice(&chunk);
+        let credentials = file.credentials().clone().with_limits(&Limits {
+            file: MAX_FILE,
+            ..Limits::default()
+        });
+        let body = response.bytes_stream();
+        match credentials.decrypt_chunks_to_path(body, path).await {
+            Ok(()) => Ok(true),
+            Err(Error::Decryption(_)) => Ok(false),
+            Err(Error::TooLarge { .. }) => Err(ApiError::Refused {
+                method: "download",
+                status: status.as_u16(),
+                description: "a passport file larger than 20 MiB".to_owned(),
+            }),
+            // The network or the disk: worth another try. A reqwest error
+            // inside carries the URL (and so the token): it is not kept.
+            Err(Error::Io(error)) => Err(ApiError::Retryable(without_url(error))),
+            Err(other) => Err(ApiError::Retryable(Box::new(other))),
         }
-        Ok(bytes)
+    }
+}
+
+/// The download's I/O error, with a reqwest error's URL taken out.
+fn without_url(error: std::io::Error) -> Failure {
+    if !error.get_ref().is_some_and(|inner| inner.is::<reqwest::Error>()) {
+        return Box::new(error);
+    }
+    match error.into_inner().map(|inner| inner.downcast::<reqwest::Error>()) {
+        Some(Ok(network)) => Box::new(network.without_url()),
+        _ => "the download failed".into(),
     }
 }

@@ -1,11 +1,14 @@
 //! What became of each application, shared by every instance: the one
-//! state a delivery is answered from. Two facts are kept, each for a day
+//! state a delivery is answered from. Three facts are kept, each for a day
 //! (longer than any link lives): an application was **stored** (by
-//! whichever instance), and the user was **told** about the submission
-//! that carried a nonce (what to fix, or to start again). Together with
-//! the nonce's claim they make every delivery's answer the same: a
-//! submission for a stored application changes nothing; a submission
-//! already told about is not told again.
+//! whichever instance), the user was **told** about the submission that
+//! carried a nonce (what to fix, or to start again), and what an
+//! application's applicant was **last told** (the message's text, as the
+//! bot sent it). Together with the nonce's claim the first two make every
+//! delivery's answer the same: a submission for a stored application
+//! changes nothing; a submission already told about is not told again. The
+//! first and the last are what the applicant's page shows: outcomes and
+//! the service's own words, never anything the applicant sent.
 //!
 //! In Redis (one key per fact, `kyc:ledger:…`), or in this process
 //! (bounded: the oldest facts go first).
@@ -28,6 +31,9 @@ pub(crate) enum Fact<'a> {
     Stored(&'a str),
     /// The user was told about the submission that carried this nonce.
     Told(&'a str),
+    /// The applicant of the application with this id was last told this
+    /// (the value recorded with it).
+    LastTold(&'a str),
 }
 
 impl Fact<'_> {
@@ -35,6 +41,7 @@ impl Fact<'_> {
         match self {
             Self::Stored(application) => format!("kyc:ledger:stored:{application}"),
             Self::Told(nonce) => format!("kyc:ledger:told:{nonce}"),
+            Self::LastTold(application) => format!("kyc:ledger:last-told:{application}"),
         }
     }
 }
@@ -50,10 +57,10 @@ pub(crate) enum Ledger {
     Redis(SharedRedis),
 }
 
-/// Facts in this process, oldest first.
+/// Facts in this process, oldest first, each with its value and expiry.
 #[derive(Default)]
 pub(crate) struct Facts {
-    until: HashMap<String, Instant>,
+    until: HashMap<String, (Instant, String)>,
     order: VecDeque<(Instant, String)>,
 }
 
@@ -65,19 +72,28 @@ impl Ledger {
 
     /// Whether `fact` holds.
     pub(crate) async fn holds(&self, fact: Fact<'_>) -> Result<bool, Unavailable> {
+        Ok(self.value(fact).await?.is_some())
+    }
+
+    /// The value `fact` was recorded with, if it holds.
+    pub(crate) async fn value(&self, fact: Fact<'_>) -> Result<Option<String>, Unavailable> {
         let key = fact.key();
         match self {
             Self::Memory(facts) => {
                 let facts = facts.lock().unwrap_or_else(PoisonError::into_inner);
-                Ok(facts.until.get(&key).is_some_and(|until| *until > Instant::now()))
+                Ok(facts
+                    .until
+                    .get(&key)
+                    .filter(|(until, _)| *until > Instant::now())
+                    .map(|(_, value)| value.clone()))
             }
             Self::Redis(redis) => match redis.query::<Option<String>>(redis::cmd("GET").arg(&key)).await {
-                Ok(value) => Ok(value.is_some()),
+                Ok(value) => Ok(value),
                 // Someone else's data under our key: say what it is, and
                 // treat it as absent; recording the fact replaces it.
                 Err(error) if error.code() == Some("WRONGTYPE") => {
                     tracing::error!(key, reason = %error, "unexpected data in the application ledger, treated as absent");
-                    Ok(false)
+                    Ok(None)
                 }
                 Err(error) => Err(Unavailable(error)),
             },
@@ -86,6 +102,11 @@ impl Ledger {
 
     /// Records `fact`.
     pub(crate) async fn record(&self, fact: Fact<'_>) -> Result<(), Unavailable> {
+        self.record_with(fact, "1").await
+    }
+
+    /// Records `fact` with `value` (replacing any value it had).
+    pub(crate) async fn record_with(&self, fact: Fact<'_>, value: &str) -> Result<(), Unavailable> {
         let key = fact.key();
         match self {
             Self::Memory(facts) => {
@@ -94,18 +115,18 @@ impl Ledger {
                 while facts.order.front().is_some_and(|(until, _)| *until <= now) || facts.order.len() >= CAPACITY {
                     if let Some((until, old)) = facts.order.pop_front() {
                         // Only if not recorded again since.
-                        if facts.until.get(&old) == Some(&until) {
+                        if facts.until.get(&old).is_some_and(|(since, _)| *since == until) {
                             facts.until.remove(&old);
                         }
                     }
                 }
-                facts.until.insert(key.clone(), now + KEPT);
+                facts.until.insert(key.clone(), (now + KEPT, value.to_owned()));
                 facts.order.push_back((now + KEPT, key));
                 Ok(())
             }
             Self::Redis(redis) => {
                 let mut command = redis::cmd("SET");
-                command.arg(&key).arg(1).arg("EX").arg(KEPT.as_secs());
+                command.arg(&key).arg(value).arg("EX").arg(KEPT.as_secs());
                 redis.query::<()>(&command).await.map_err(Unavailable)
             }
         }

@@ -253,30 +253,23 @@ async fn write_draft<S: AsyncNonceStore + 'static>(
     passport: &DecryptedPassport,
 ) -> Result<Result<Draft, Vec<PassportElementError>>, Retry> {
     let archive_app = Arc::clone(app);
-    let draft = Arc::new(blocking(move || archive_app.archive.draft()).await?);
+    let draft = blocking(move || archive_app.archive.draft()).await?;
     let mut unreadable = Vec::new();
     for document in passport.identity_documents().chain(passport.address_documents()) {
         for (index, (slot, at, file)) in slotted_files(document).into_iter().enumerate() {
-            let file_id = file.file_id().ok_or("not a Bot API file")?;
-            let encrypted = match app.bot_api.download(file_id).await {
-                Ok(encrypted) => encrypted,
+            // Straight from the download into the draft, verified on the way.
+            let path = draft.file_path(&format!("{}-{index}.jpg", document.element_type()));
+            match app.bot_api.download_to(file, &path).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(element = %document.element_type(), "a file does not match its credentials");
+                    unreadable.push(file_error(document, slot, at)?);
+                }
                 Err(ApiError::Retryable(reason)) => return Err(reason.into()),
                 Err(refused @ ApiError::Refused { .. }) => {
                     tracing::warn!(reason = %refused, "a file cannot be downloaded");
                     unreadable.push(file_error(document, slot, at)?);
-                    continue;
                 }
-            };
-            let (file, draft) = (file.clone(), Arc::clone(&draft));
-            let name = format!("{}-{index}.jpg", document.element_type());
-            let decrypted = tokio::task::spawn_blocking(move || match file.decrypt(encrypted) {
-                Ok(jpeg) => draft.write(&name, &jpeg).map(|()| true),
-                Err(_) => Ok(false),
-            })
-            .await??;
-            if !decrypted {
-                tracing::warn!(element = %document.element_type(), "a file does not match its credentials");
-                unreadable.push(file_error(document, slot, at)?);
             }
         }
     }
@@ -288,7 +281,6 @@ async fn write_draft<S: AsyncNonceStore + 'static>(
         "telegram_user_id": user_id,
         "passport": passport,
     }))?;
-    let draft = Arc::into_inner(draft).ok_or("a file task still holds the draft")?;
     blocking(move || draft.write("application.json", &json).map(|()| draft))
         .await
         .map(Ok)
@@ -330,6 +322,9 @@ async fn tell<S: AsyncNonceStore>(
 ) -> Result<Outcome, Retry> {
     let application = claim.context().to_owned();
     let reached = send(app, user_id, &application, verdict).await?;
+    // What the applicant's page shows: the message, as the bot sent it.
+    let (_, text) = verdict.report(user_id);
+    app.ledger.record_with(Fact::LastTold(&application), &text).await?;
     app.ledger.record(Fact::Told(claim.nonce())).await?;
     match consume(app, claim).await {
         // Told and recorded: whoever holds the nonce now finds that and consumes it.

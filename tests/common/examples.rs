@@ -15,6 +15,7 @@ pub fn build(selection: &[&str]) -> BTreeMap<String, PathBuf> {
         ("redis-async", cfg!(feature = "redis-async")),
         ("redis-cluster", cfg!(feature = "redis-cluster")),
         ("tracing", cfg!(feature = "tracing")),
+        ("tokio", cfg!(feature = "tokio")),
         ("pkcs11", cfg!(feature = "pkcs11")),
         ("openssl-compare", cfg!(feature = "openssl-compare")),
     ]

@@ -45,6 +45,9 @@ pub struct BotApi {
     pub failing_get_file: AtomicUsize,
     /// How long each file download takes, in milliseconds.
     pub download_delay_ms: std::sync::atomic::AtomicU64,
+    /// If not 0, downloads are sent 256 KiB at a time, this many
+    /// milliseconds apart, as a slow network delivers them.
+    pub download_pace_ms: std::sync::atomic::AtomicU64,
     /// Run when a `sendMessage` arrives, before it is answered.
     pub on_send_message: Mutex<Option<Box<dyn Fn() + Send>>>,
 }
@@ -93,12 +96,43 @@ async fn api_method(
     }
 }
 
-async fn api_download(State(api): State<Arc<BotApi>>, UrlPath((bot, path)): UrlPath<(String, String)>) -> Vec<u8> {
+async fn api_download(
+    State(api): State<Arc<BotApi>>,
+    UrlPath((bot, path)): UrlPath<(String, String)>,
+) -> axum::response::Response {
     assert_eq!(bot, format!("bot{TOKEN}"));
     let file_id = path.strip_prefix("passport/").unwrap();
     let delay = api.download_delay_ms.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(delay)).await;
-    api.files.lock().unwrap()[file_id].clone()
+    let bytes = Bytes::from(api.files.lock().unwrap()[file_id].clone());
+    let pace = api.download_pace_ms.load(Ordering::SeqCst);
+    if pace == 0 {
+        return axum::response::IntoResponse::into_response(bytes);
+    }
+    let (sender, receiver) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        for start in (0..bytes.len()).step_by(256 << 10) {
+            let chunk = bytes.slice(start..bytes.len().min(start + (256 << 10)));
+            if sender.send(chunk).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(pace)).await;
+        }
+    });
+    axum::response::Response::new(axum::body::Body::from_stream(Paced(receiver)))
+}
+
+/// A download body as the pacing task hands it out.
+struct Paced(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl futures_core::Stream for Paced {
+    type Item = Result<Bytes, std::io::Error>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx).map(|chunk| chunk.map(Ok))
+    }
 }
 
 /// Starts the stand-in Bot API; its state and base URL.
@@ -321,6 +355,17 @@ fn jpeg(seed: u8, len: usize) -> Vec<u8> {
 /// Seals a submission for `request` from user `user`, and puts its
 /// encrypted files where the stand-in Bot API serves them.
 pub fn submission(api: &BotApi, request: &PassportRequest, user: i64, kind: Kind) -> Submission {
+    submission_sized(api, request, user, kind, None)
+}
+
+/// [`submission`] with every photo `photo_len` bytes long (a few KB if `None`).
+pub fn submission_sized(
+    api: &BotApi,
+    request: &PassportRequest,
+    user: i64,
+    kind: Kind,
+    photo_len: Option<usize>,
+) -> Submission {
     let public_key = telegram_passport::PublicKey::from_pem(request.public_key()).unwrap();
     let mut details = PersonalDetails::new("Anna", "Ivanova", Date::new("14.03.1991"), Gender::Female, "RU", "DE");
     details.first_name_native = Some("Анна".to_owned());
@@ -331,7 +376,8 @@ pub fn submission(api: &BotApi, request: &PassportRequest, user: i64, kind: Kind
     } else {
         "01.01.2035"
     };
-    let (front, back, face) = (jpeg(1, 3000), jpeg(2, 2500), jpeg(3, 4000));
+    let len = |small: usize| photo_len.unwrap_or(small);
+    let (front, back, face) = (jpeg(1, len(3000)), jpeg(2, len(2500)), jpeg(3, len(4000)));
     let mut app = PassportBuilder::new()
         .personal_details(&details)
         .id_document(

@@ -1,0 +1,314 @@
+//! Async file decryption on tokio's I/O traits: the synchronous streaming
+//! core ([`FileDecryptor`]) behind an `AsyncWrite`, and decryption from a
+//! `Stream` of byte chunks or an `AsyncRead` into a path.
+//!
+//! Invariants: the crypto is the synchronous core's, unchanged; at most one
+//! 64 KiB working buffer of encrypted bytes and one of plaintext on its way
+//! to the sink are held, so one poll decrypts and hashes at most 64 KiB;
+//! the inner sink is handed back only once the hash and padding check out.
+//! The path functions keep `decrypt_to_path`'s guarantees (they share its
+//! temporary file and its rename).
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io::{self, Write};
+use std::path::Path;
+use std::pin::{pin, Pin};
+use std::task::{ready, Context, Poll};
+
+use futures_core::Stream;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::error::{Error, Result};
+use crate::stream::{persist, temporary_beside};
+use crate::{FileCredentials, FileDecryptor};
+
+/// Decrypts one file as its encrypted bytes arrive, writing plaintext to an
+/// async sink.
+///
+/// It is an [`AsyncWrite`], so anything that downloads into a tokio writer
+/// (teloxide's `download_file`, `tokio::io::copy` from a body) hands over in
+/// one line. Then call [`finish`](AsyncFileDecryptor::finish): it writes the
+/// last plaintext, checks the hash and the padding, and only then returns
+/// the sink. **Until `finish` returns `Ok`, what the sink got is
+/// unverified**: on failure it is dropped, and the caller must discard what
+/// it wrote (or use [`FileCredentials::decrypt_chunks_to_path`], which does
+/// that). Shutting it down flushes the sink but does not shut it down:
+/// `finish` has the last bytes to write.
+///
+/// One poll decrypts and hashes at most one 64 KiB chunk (after a chunk's
+/// work the next write yields to the executor once, whatever the sink), so
+/// it runs on the async executor without stalling it; nothing is buffered
+/// beyond that chunk and its plaintext. More than the size limit ([`Limits::file`](crate::Limits::file)
+/// of the credentials) is refused before it is buffered.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), telegram_passport::Error> {
+/// use telegram_passport::{client, FileCredentials};
+/// use tokio::io::AsyncWriteExt;
+///
+/// let jpeg = vec![0xff; 100_000];
+/// let encrypted = client::encrypt(&jpeg)?;
+/// let credentials = FileCredentials::new(encrypted.hash, encrypted.secret);
+///
+/// let mut sink = credentials.async_decryptor(Vec::new())?;
+/// for piece in encrypted.data.chunks(1500) {   // as packets arrive
+///     sink.write_all(piece).await.map_err(telegram_passport::Error::Io)?;
+/// }
+/// let verified: Vec<u8> = sink.finish().await?;
+/// assert_eq!(verified, jpeg);
+/// # Ok(())
+/// # }
+/// ```
+pub struct AsyncFileDecryptor<W> {
+    core: FileDecryptor<Pending>,
+    sink: W,
+    /// A chunk was decrypted in this task's current turn: the next write
+    /// yields first, so that one poll never does more than one chunk's work
+    /// whatever the sink (a `Vec` never makes a writer wait).
+    worked: bool,
+}
+
+impl<W> fmt::Debug for AsyncFileDecryptor<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncFileDecryptor")
+            .field("core", &self.core)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Plaintext the core has decrypted and the async sink has not yet taken:
+/// at most one chunk, since the core gets more input only once it is empty.
+#[derive(Default)]
+struct Pending {
+    bytes: Zeroizing<Vec<u8>>,
+    sent: usize,
+}
+
+impl Pending {
+    fn rest(&self) -> &[u8] {
+        self.bytes.get(self.sent..).unwrap_or_default()
+    }
+
+    fn clear(&mut self) {
+        self.bytes.zeroize();
+        self.sent = 0;
+    }
+}
+
+impl Write for Pending {
+    fn write(&mut self, plaintext: &[u8]) -> io::Result<usize> {
+        self.bytes.extend_from_slice(plaintext);
+        Ok(plaintext.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl FileCredentials {
+    /// A streaming decryptor writing plaintext to the async `sink`; see
+    /// [`AsyncFileDecryptor`] for when that output can be trusted.
+    pub fn async_decryptor<W: AsyncWrite + Unpin>(&self, sink: W) -> Result<AsyncFileDecryptor<W>> {
+        Ok(AsyncFileDecryptor {
+            core: self.decryptor(Pending::default())?,
+            sink,
+            worked: false,
+        })
+    }
+
+    /// Decrypts a download that arrives as a [`Stream`] of byte chunks
+    /// (reqwest's `bytes_stream()`, hyper's body frames, teloxide's
+    /// `download_file_stream`) into the file at `path`, which appears only
+    /// once the file is verified.
+    ///
+    /// The guarantees of [`FileCredentials::decrypt_to_path`]: a new
+    /// exclusive, owner-only temporary file in `path`'s folder, renamed to
+    /// `path` only once verified, removed on any failure (and when this
+    /// future is dropped before it finishes); more than the size limit is
+    /// refused with [`Error::TooLarge`] before it is buffered. A chunk the
+    /// stream fails with is [`Error::Io`] with the stream's error as source.
+    /// File system calls run on tokio's blocking pool.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use telegram_passport::{client, FileCredentials};
+    ///
+    /// let jpeg = vec![0xd8; 200_000];
+    /// let encrypted = client::encrypt(&jpeg)?;
+    /// let credentials = FileCredentials::new(encrypted.hash, encrypted.secret);
+    /// // A download as a stream of chunks; any `Result<impl AsRef<[u8]>, E>` items.
+    /// let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+    ///     encrypted.data.chunks(16_384).map(|chunk| Ok(chunk.to_vec())).collect();
+    /// let stream = futures_core_stream(chunks);
+    ///
+    /// let folder = std::env::temp_dir().join(format!("passport-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&folder)?;
+    /// let path = folder.join("selfie.jpg");
+    /// credentials.decrypt_chunks_to_path(stream, &path).await?;
+    /// assert_eq!(std::fs::read(&path)?, jpeg);
+    /// # std::fs::remove_dir_all(&folder)?;
+    /// # Ok(())
+    /// # }
+    /// # // A minimal `Stream` over a list, as a download library would yield.
+    /// # fn futures_core_stream<T: Unpin>(items: Vec<T>) -> impl futures_core::Stream<Item = T> + Unpin {
+    /// #     struct Items<T>(std::vec::IntoIter<T>);
+    /// #     impl<T: Unpin> futures_core::Stream for Items<T> {
+    /// #         type Item = T;
+    /// #         fn poll_next(mut self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>)
+    /// #             -> std::task::Poll<Option<T>> { std::task::Poll::Ready(self.0.next()) }
+    /// #     }
+    /// #     Items(items.into_iter())
+    /// # }
+    /// ```
+    pub async fn decrypt_chunks_to_path<S, B, E>(&self, chunks: S, path: &Path) -> Result<()>
+    where
+        S: Stream<Item = std::result::Result<B, E>>,
+        B: AsRef<[u8]>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (temporary, file) = temporary_file(path).await?;
+        let mut decryptor = self.async_decryptor(file)?;
+        let mut chunks = pin!(chunks);
+        while let Some(chunk) = poll_fn(|cx| chunks.as_mut().poll_next(cx)).await {
+            let chunk = chunk.map_err(|error| Error::Io(io::Error::other(error)))?;
+            if let Err(error) = decryptor.write_all(chunk.as_ref()).await {
+                return Err(decryptor.core.too_large().unwrap_or(Error::Io(error)));
+            }
+        }
+        let file = decryptor.finish().await?;
+        settle(temporary, file, path).await
+    }
+
+    /// Decrypts everything the async `reader` yields into the file at
+    /// `path`, which appears only once the file is verified; the guarantees
+    /// of [`FileCredentials::decrypt_chunks_to_path`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use telegram_passport::{client, Error, FileCredentials};
+    ///
+    /// let encrypted = client::encrypt(&[0xd8; 5000])?;
+    /// let credentials = FileCredentials::new(encrypted.hash, encrypted.secret);
+    /// let folder = std::env::temp_dir().join(format!("passport-doc-read-{}", std::process::id()));
+    /// std::fs::create_dir_all(&folder)?;
+    /// let path = folder.join("scan.jpg");
+    ///
+    /// // One flipped byte: refused, and nothing is left behind.
+    /// let mut tampered = encrypted.data.clone();
+    /// tampered[100] ^= 1;
+    /// let refused = credentials.decrypt_async_read_to_path(&tampered[..], &path).await;
+    /// assert!(matches!(refused, Err(Error::Decryption(_))));
+    /// assert_eq!(std::fs::read_dir(&folder)?.count(), 0);
+    ///
+    /// credentials.decrypt_async_read_to_path(&encrypted.data[..], &path).await?;
+    /// assert_eq!(std::fs::read(&path)?, [0xd8; 5000]);
+    /// # std::fs::remove_dir_all(&folder)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn decrypt_async_read_to_path<R: AsyncRead + Unpin>(&self, mut reader: R, path: &Path) -> Result<()> {
+        let (temporary, file) = temporary_file(path).await?;
+        let mut decryptor = self.async_decryptor(file)?;
+        if let Err(error) = tokio::io::copy(&mut reader, &mut decryptor).await {
+            return Err(decryptor.core.too_large().unwrap_or(Error::Io(error)));
+        }
+        let file = decryptor.finish().await?;
+        settle(temporary, file, path).await
+    }
+}
+
+fn joined(error: tokio::task::JoinError) -> Error {
+    Error::Io(io::Error::other(error))
+}
+
+/// The temporary file (which removes itself when dropped) and an async
+/// handle on it to write through.
+async fn temporary_file(path: &Path) -> Result<(tempfile::NamedTempFile, tokio::fs::File)> {
+    let path = path.to_owned();
+    let temporary = tokio::task::spawn_blocking(move || temporary_beside(&path))
+        .await
+        .map_err(joined)??;
+    let handle = temporary.as_file().try_clone().map_err(Error::Io)?;
+    Ok((temporary, tokio::fs::File::from_std(handle)))
+}
+
+/// Waits for the verified file's writes, then syncs it and renames it into place.
+async fn settle(temporary: tempfile::NamedTempFile, mut file: tokio::fs::File, path: &Path) -> Result<()> {
+    file.flush().await.map_err(Error::Io)?;
+    drop(file);
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || persist(temporary, &path))
+        .await
+        .map_err(joined)?
+}
+
+impl<W: AsyncWrite + Unpin> AsyncFileDecryptor<W> {
+    /// Accepts files up to `bytes` long instead of the credentials'
+    /// [`Limits::file`](crate::Limits::file); more is refused with
+    /// [`Error::TooLarge`] before it is buffered.
+    pub fn with_max_size(self, bytes: u64) -> Self {
+        Self {
+            core: self.core.with_max_size(bytes),
+            ..self
+        }
+    }
+
+    /// Moves the plaintext waiting for the sink into it.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let pending = self.core.sink_mut();
+        while !pending.rest().is_empty() {
+            match ready!(Pin::new(&mut self.sink).poll_write(cx, pending.rest()))? {
+                0 => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                written => pending.sent += written,
+            }
+        }
+        pending.clear();
+        Poll::Ready(Ok(()))
+    }
+
+    /// Writes the last plaintext, checks the hash and the padding, flushes
+    /// the sink and returns it only if the file is verified. On failure the
+    /// sink is dropped: discard what it got.
+    pub async fn finish(mut self) -> Result<W> {
+        poll_fn(|cx| self.poll_drain(cx)).await.map_err(Error::Io)?;
+        let Self { core, mut sink, .. } = self;
+        let mut tail = core.finish()?;
+        sink.write_all(tail.rest()).await.map_err(Error::Io)?;
+        tail.clear();
+        sink.flush().await.map_err(Error::Io)?;
+        Ok(sink)
+    }
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for AsyncFileDecryptor<W> {
+    /// Takes encrypted bytes; plaintext goes to the sink a chunk at a time.
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, input: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if std::mem::take(&mut this.worked) {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        ready!(this.poll_drain(cx))?;
+        let taken = this.core.write(input)?;
+        this.worked = !this.core.sink_mut().rest().is_empty();
+        Poll::Ready(Ok(taken))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_drain(cx))?;
+        Pin::new(&mut this.sink).poll_flush(cx)
+    }
+
+    /// Flushes only: the sink is not shut down, since
+    /// [`finish`](AsyncFileDecryptor::finish) has the last bytes to write.
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}

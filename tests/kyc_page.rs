@@ -1,0 +1,176 @@
+//! The applicant's page of the `kyc_backend` example in a real headless
+//! Chromium: it opens an application and shows the "Log in with Telegram"
+//! link (this bot, the service's scope and public key); after a rejected
+//! submission it shows what to fix, in the words the bot sent; after the
+//! corrected one, that the documents are stored. The status it follows
+//! tells outcomes only. A screenshot of each state is written for a person
+//! to look at (the paths are printed).
+
+#![cfg(feature = "redis-async")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+#[path = "support/kyc.rs"]
+mod kyc;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kyc::{deliver, stored, Backend, Kind};
+use telegram_passport::{PassportRequest, PrivateKey, PublicKey};
+
+/// Loads `url` in a headless Chromium, lets its scripts run (a few seconds
+/// of virtual time: the page's first status polls), and returns the DOM;
+/// with `screenshot`, writes one there too (a second load of the same URL).
+async fn browse(url: &str, screenshot: Option<&Path>) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let run = |extra: Vec<String>| {
+        let output = Command::new("chromium")
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+            .args(["--disable-dev-shm-usage", "--virtual-time-budget=4000"])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(url)
+            .output()
+            .expect("chromium runs (apt-get install chromium)");
+        assert!(
+            output.status.success(),
+            "chromium failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let screenshot = screenshot.map(Path::to_owned);
+    tokio::task::spawn_blocking(move || {
+        if let Some(path) = screenshot {
+            run(vec![format!("--screenshot={}", path.display()), "--window-size=800,640".to_owned()]);
+            assert!(path.is_file(), "chromium wrote no screenshot");
+            println!("screenshot: {}", path.display());
+        }
+        run(vec!["--dump-dom".to_owned()])
+    })
+    .await
+    .unwrap()
+}
+
+/// The value of `attribute` on the element with `id`, as the DOM dump has it.
+fn attribute(dom: &str, id: &str, attribute: &str) -> Option<String> {
+    let start = dom.find(&format!("id=\"{id}\""))?;
+    let tag_start = dom[..start].rfind('<')?;
+    let tag = &dom[tag_start..tag_start + dom[tag_start..].find('>')?];
+    let value_start = tag.find(&format!(" {attribute}=\""))? + attribute.len() + 3;
+    let value = &tag[value_start..value_start + tag[value_start..].find('"')?];
+    Some(
+        value
+            .replace("&amp;", "&")
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">"),
+    )
+}
+
+/// The text of the status box.
+fn status_text(dom: &str) -> String {
+    let start = dom.find("id=\"status\"").unwrap();
+    let text_start = start + dom[start..].find('>').unwrap() + 1;
+    let text = &dom[text_start..text_start + dom[text_start..].find("</div>").unwrap()];
+    text.replace("&amp;", "&").replace("&quot;", "\"")
+}
+
+fn screenshots() -> PathBuf {
+    let folder = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kyc-page");
+    std::fs::create_dir_all(&folder).unwrap();
+    folder
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(no_chromium, ignore = "needs chromium (apt-get install chromium)")]
+async fn the_page_opens_an_application_and_follows_it_to_accepted() {
+    let (api, api_url) = kyc::bot_api().await;
+    let data = kyc::data_dir("page");
+    let backend = Backend::start(&api_url, &data, None);
+    let shots = screenshots();
+
+    // Everything is in the page itself: no script, style or image from elsewhere.
+    let page = kyc::client(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)))
+        .get(format!("{}/", backend.url))
+        .send()
+        .await
+        .unwrap();
+    let policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(policy.starts_with("default-src 'none';"), "{policy}");
+    assert!(policy.contains("connect-src 'self'"), "{policy}");
+    let html = page.text().await.unwrap();
+    assert!(!html.contains("src=") && !html.contains("http:") && !html.contains("https:"));
+
+    // Opened: the button links into Telegram with this bot, scope and key.
+    let dom = browse(&format!("{}/", backend.url), Some(&shots.join("1-waiting.png"))).await;
+    let link = attribute(&dom, "login", "href").expect("the login button has a link");
+    let application = attribute(&dom, "login", "data-application").unwrap();
+    assert_eq!(attribute(&dom, "status", "data-state").as_deref(), Some("waiting"));
+    let request = PassportRequest::parse_link(&link).unwrap();
+    let key = PrivateKey::from_pem(
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys/rsa2048_pkcs1.pem"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(request.bot_id(), 123_456);
+    assert!(PublicKey::from_pem(request.public_key()).unwrap() == key.public_key());
+    // The scope the service asks for: the one its /start hands out.
+    let (_, started) = kyc::start(&kyc::client(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))), &backend.url)
+        .await
+        .unwrap();
+    assert_eq!(request.scope(), started.scope());
+    assert!(dom.contains("public_key"), "the SDK parameters are on the page");
+
+    // Rejected: the page shows what the bot told the applicant.
+    let user = 8101;
+    let http = kyc::client(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let expired = kyc::submission(&api, &request, user, Kind::ExpiredNoSelfie);
+    assert_eq!(deliver(&http, &backend.url, &expired).await, 200);
+    let message = api.messages.lock().unwrap().last().unwrap().clone();
+    let told = message["text"].as_str().unwrap().to_owned();
+    let followed = format!("{}/#application={application}", backend.url);
+    let dom = browse(&followed, Some(&shots.join("2-rejected.png"))).await;
+    assert_eq!(attribute(&dom, "status", "data-state").as_deref(), Some("rejected"));
+    assert!(status_text(&dom).contains(&told), "{} lacks {told}", status_text(&dom));
+
+    // The status says outcomes and the service's words only.
+    let status: serde_json::Value = http
+        .get(format!("{}/applications/{application}/status", backend.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status, serde_json::json!({"state": "rejected", "message": told}));
+    for personal in ["Anna", "Ivanova", "ID-77", "4915112345678", "anna@example.org"] {
+        assert!(!status.to_string().contains(personal));
+    }
+    let other = "A".repeat(43);
+    let unknown = http
+        .get(format!("{}/applications/{other}/status", backend.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.json::<serde_json::Value>().await.unwrap()["state"], "waiting");
+    let malformed = http
+        .get(format!("{}/applications/..%2Fetc/status", backend.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 404);
+
+    // Corrected, through the new link the bot sent: accepted.
+    let link = message["reply_markup"]["inline_keyboard"][0][0]["url"].as_str().unwrap();
+    let fresh = PassportRequest::parse_link(link).unwrap();
+    let good = kyc::submission(&api, &fresh, user, Kind::Good);
+    assert_eq!(deliver(&http, &backend.url, &good).await, 200);
+    assert!(stored(&data, &application).is_some());
+    let dom = browse(&followed, Some(&shots.join("3-accepted.png"))).await;
+    assert_eq!(attribute(&dom, "status", "data-state").as_deref(), Some("accepted"));
+    assert!(status_text(&dom).contains("received and stored"));
+    std::fs::remove_dir_all(&data).unwrap();
+}
