@@ -24,25 +24,25 @@ use telegram_passport::{PassportRequest, PrivateKey, PublicKey};
 /// of virtual time: the page's first status polls), and returns the DOM;
 /// with `screenshot`, writes one there too (a second load of the same URL).
 async fn browse(url: &str, screenshot: Option<&Path>) -> String {
-    let profile = tempfile::tempdir().unwrap();
-    let run = |extra: Vec<String>| {
-        let output = Command::new("chromium")
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
-            .args(["--disable-dev-shm-usage", "--virtual-time-budget=4000"])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .args(extra)
-            .arg(url)
-            .output()
-            .expect("chromium runs (apt-get install chromium)");
-        assert!(
-            output.status.success(),
-            "chromium failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    };
-    let screenshot = screenshot.map(Path::to_owned);
+    let (url, screenshot) = (url.to_owned(), screenshot.map(Path::to_owned));
     tokio::task::spawn_blocking(move || {
+        let profile = tempfile::tempdir().unwrap();
+        let run = |extra: Vec<String>| {
+            let output = Command::new("chromium")
+                .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+                .args(["--disable-dev-shm-usage", "--virtual-time-budget=4000"])
+                .arg(format!("--user-data-dir={}", profile.path().display()))
+                .args(extra)
+                .arg(&url)
+                .output()
+                .expect("chromium runs (apt-get install chromium)");
+            assert!(
+                output.status.success(),
+                "chromium failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8(output.stdout).unwrap()
+        };
         if let Some(path) = screenshot {
             run(vec![format!("--screenshot={}", path.display()), "--window-size=800,640".to_owned()]);
             assert!(path.is_file(), "chromium wrote no screenshot");

@@ -8,7 +8,7 @@
 //! - **Look up.** The ledger says what became of the application: already
 //!   stored, or this submission already told about. Then nothing is done
 //!   again; the nonce is consumed and the delivery answered 200.
-//! - **Store.** Every photo is downloaded and decrypted into a draft, the
+//! - **Store.** Every photo streams from its download, decrypted and verified, into a draft, the
 //!   draft sealed with the claim, the nonce consumed with the claim (which
 //!   fails if another instance took over after the lease ended), and only
 //!   then the draft renamed into place. A draft whose consume could not be
