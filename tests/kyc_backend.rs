@@ -260,13 +260,20 @@ async fn twenty_applications_of_three_10_mib_photos_stream_into_their_drafts() {
     let (api, api_url) = kyc::bot_api().await;
     let data = kyc::data_dir("streamed-photos");
     let backend = Arc::new(Backend::start(&api_url, &data, None));
-    let mut applications = Vec::new();
+    // Sealed on both cores: the client side encrypts 600 MiB.
+    let mut sealing = Vec::new();
     for n in 0..APPLICATIONS {
         let http = kyc::client(IpAddr::V4(Ipv4Addr::new(127, 0, 3, n + 1)));
         let (application, request) = start(&http, &backend.url).await.unwrap();
-        let user = 7000 + i64::from(n);
-        let sealed = kyc::submission_sized(&api, &request, user, Kind::Good, Some(PHOTO));
-        applications.push((http, application, Arc::new(sealed)));
+        let (api, user) = (Arc::clone(&api), 7000 + i64::from(n));
+        let sealed = tokio::task::spawn_blocking(move || {
+            kyc::submission_sized(&api, &request, user, Kind::Good, Some(PHOTO))
+        });
+        sealing.push((http, application, sealed));
+    }
+    let mut applications = Vec::new();
+    for (http, application, sealed) in sealing {
+        applications.push((http, application, Arc::new(sealed.await.unwrap())));
     }
     api.download_pace_ms.store(10, Ordering::SeqCst);
     let before = backend.rss_kib();

@@ -172,5 +172,6 @@ async fn the_page_opens_an_application_and_follows_it_to_accepted() {
     let dom = browse(&followed, Some(&shots.join("3-accepted.png"))).await;
     assert_eq!(attribute(&dom, "status", "data-state").as_deref(), Some("accepted"));
     assert!(status_text(&dom).contains("received and stored"));
+    assert!(attribute(&dom, "login", "hidden").is_some(), "no button once accepted");
     std::fs::remove_dir_all(&data).unwrap();
 }

@@ -345,11 +345,19 @@ pub struct Submission {
     pub photos: Vec<(String, Vec<u8>)>,
 }
 
+/// A JPEG header, then byte `i` is `i ^ seed` (copied 256 bytes at a
+/// time: quick even for 10 MiB photos in a debug build).
 fn jpeg(seed: u8, len: usize) -> Vec<u8> {
-    [0xff, 0xd8, 0xff, 0xe0]
-        .into_iter()
-        .chain((4..len).map(|i| (i as u8) ^ seed))
-        .collect()
+    let pattern: Vec<u8> = (0..=255u8).map(|i| i ^ seed).collect();
+    let mut photo = Vec::with_capacity(len);
+    while photo.len() < len {
+        let take = (len - photo.len()).min(pattern.len());
+        photo.extend_from_slice(&pattern[..take]);
+    }
+    let header = [0xff, 0xd8, 0xff, 0xe0];
+    let head = len.min(header.len());
+    photo[..head].copy_from_slice(&header[..head]);
+    photo
 }
 
 /// Seals a submission for `request` from user `user`, and puts its
