@@ -80,7 +80,14 @@ async fn main() -> Result<(), Failure> {
         ("stream of one 10 MiB chunk into a path", SIZE + 1024),
     ] {
         let path = folder.path().join("file.jpg");
-        let stream = Chunks(sealed.data.chunks(piece).map(<[u8]>::to_vec).collect::<Vec<_>>().into_iter());
+        let stream = Chunks(
+            sealed
+                .data
+                .chunks(piece)
+                .map(<[u8]>::to_vec)
+                .collect::<Vec<_>>()
+                .into_iter(),
+        );
         let (result, polls) = timed(credentials.decrypt_chunks_to_path(stream, &path)).await;
         result?;
         if std::fs::read(&path)? != plain {
@@ -91,7 +98,9 @@ async fn main() -> Result<(), Failure> {
 
     let (result, polls) = timed(async {
         let mut sink = credentials.async_decryptor(Vec::with_capacity(SIZE))?;
-        sink.write_all(&sealed.data).await.map_err(telegram_passport::Error::Io)?;
+        sink.write_all(&sealed.data)
+            .await
+            .map_err(telegram_passport::Error::Io)?;
         sink.finish().await
     })
     .await;

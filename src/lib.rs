@@ -67,6 +67,9 @@ pub use crate::scope::{Scope, ScopeElement, ScopeOne, ScopeType};
 pub use crate::bot_api::{EncryptedCredentials, EncryptedPassportElement, PassportData, PassportFile};
 pub use crate::limits::Limits;
 // Decrypt
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use crate::async_file::AsyncFileDecryptor;
 pub use crate::credentials::{Credentials, DataCredentials, FileCredentials, NonceCheck, SecureValue};
 pub use crate::file::{FileLocation, FileRef};
 #[cfg(feature = "pkcs11")]
@@ -78,9 +81,6 @@ pub use crate::passport::{
 };
 pub use crate::secret::{Plaintext, Secret, Sha256Hash};
 pub use crate::stream::FileDecryptor;
-#[cfg(feature = "tokio")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-pub use crate::async_file::AsyncFileDecryptor;
 // Decode
 pub use crate::element_type::{ElementType, FileSlot};
 pub use crate::values::{

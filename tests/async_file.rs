@@ -185,10 +185,7 @@ async fn more_than_the_limit_is_refused_before_it_is_taken() {
     );
     assert_eq!(entries(folder.path()), Vec::<String>::new());
 
-    let mut sink = credentials
-        .async_decryptor(Vec::new())
-        .unwrap()
-        .with_max_size(50_000);
+    let mut sink = credentials.async_decryptor(Vec::new()).unwrap().with_max_size(50_000);
     assert!(sink.write_all(&data[..60_000]).await.is_err());
     assert!(matches!(
         sink.finish().await,

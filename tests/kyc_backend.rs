@@ -266,9 +266,8 @@ async fn twenty_applications_of_three_10_mib_photos_stream_into_their_drafts() {
         let http = kyc::client(IpAddr::V4(Ipv4Addr::new(127, 0, 3, n + 1)));
         let (application, request) = start(&http, &backend.url).await.unwrap();
         let (api, user) = (Arc::clone(&api), 7000 + i64::from(n));
-        let sealed = tokio::task::spawn_blocking(move || {
-            kyc::submission_sized(&api, &request, user, Kind::Good, Some(PHOTO))
-        });
+        let sealed =
+            tokio::task::spawn_blocking(move || kyc::submission_sized(&api, &request, user, Kind::Good, Some(PHOTO)));
         sealing.push((http, application, sealed));
     }
     let mut applications = Vec::new();

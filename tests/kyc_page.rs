@@ -44,7 +44,10 @@ async fn browse(url: &str, screenshot: Option<&Path>) -> String {
             String::from_utf8(output.stdout).unwrap()
         };
         if let Some(path) = screenshot {
-            run(vec![format!("--screenshot={}", path.display()), "--window-size=800,640".to_owned()]);
+            run(vec![
+                format!("--screenshot={}", path.display()),
+                "--window-size=800,640".to_owned(),
+            ]);
             assert!(path.is_file(), "chromium wrote no screenshot");
             println!("screenshot: {}", path.display());
         }
@@ -164,7 +167,9 @@ async fn the_page_opens_an_application_and_follows_it_to_accepted() {
     assert_eq!(malformed.status(), 404);
 
     // Corrected, through the new link the bot sent: accepted.
-    let link = message["reply_markup"]["inline_keyboard"][0][0]["url"].as_str().unwrap();
+    let link = message["reply_markup"]["inline_keyboard"][0][0]["url"]
+        .as_str()
+        .unwrap();
     let fresh = PassportRequest::parse_link(link).unwrap();
     let good = kyc::submission(&api, &fresh, user, Kind::Good);
     assert_eq!(deliver(&http, &backend.url, &good).await, 200);

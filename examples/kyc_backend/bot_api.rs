@@ -112,7 +112,9 @@ impl BotApi {
     /// bytes do not match the file's credentials, and nothing was written.
     /// No more than one 64 KiB chunk of the file is in memory at a time.
     pub(crate) async fn download_to(&self, file: &FileRef, path: &Path) -> Result<bool, ApiError> {
-        let file_id = file.file_id().ok_or_else(|| ApiError::Retryable("not a Bot API file".into()))?;
+        let file_id = file
+            .file_id()
+            .ok_or_else(|| ApiError::Retryable("not a Bot API file".into()))?;
         let answer = self.call("getFile", &serde_json::json!({ "file_id": file_id })).await?;
         let Some(file_path) = answer["file_path"].as_str() else {
             return Err(ApiError::Retryable("getFile returned no file_path".into()));

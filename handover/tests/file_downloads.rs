@@ -154,16 +154,20 @@ async fn reqwest_bytes_stream_into_a_path() {
         ("good.jpg", &small),
     ] {
         let response = http.get(url(name)).send().await.unwrap().error_for_status().unwrap();
-        let refused = credentials
-            .decrypt_chunks_to_path(response.bytes_stream(), &path)
-            .await;
+        let refused = credentials.decrypt_chunks_to_path(response.bytes_stream(), &path).await;
         match name {
             "good.jpg" => assert!(matches!(refused, Err(Error::TooLarge { .. })), "{refused:?}"),
             _ => assert!(matches!(refused, Err(Error::Decryption(_))), "{name}: {refused:?}"),
         }
         assert_eq!(entries(folder.path()), Vec::<String>::new(), "{name}");
     }
-    let response = http.get(url("good.jpg")).send().await.unwrap().error_for_status().unwrap();
+    let response = http
+        .get(url("good.jpg"))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
     d.credentials
         .decrypt_chunks_to_path(response.bytes_stream(), &path)
         .await
