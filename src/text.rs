@@ -13,10 +13,12 @@ use std::fmt::Write as _;
 
 use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 
-/// The most characters of received text an error message repeats. Longer
-/// text is cut there and marked with `…` and its full length; the rest is
-/// escaped as [`one_line`] escapes it, so an error message is one line of
-/// bounded length whatever a sender sent.
+/// The most characters an error message shows of received text, escapes
+/// included: the text is escaped as [`one_line`] escapes it, and cut where
+/// the escaped form would pass this length, then marked with `…` and the
+/// text's full length; so an error message is one line of bounded length
+/// whatever a sender sent, even text made of characters that each escape
+/// to ten.
 pub const EXCERPT_MAX: usize = 128;
 
 /// Whether `c` must be escaped to keep text on one line, in order and
@@ -59,16 +61,22 @@ fn push(line: &mut String, c: char) {
     }
 }
 
-/// `text` as an error message may repeat it: at most [`EXCERPT_MAX`]
-/// characters, on one line.
+/// `text` as an error message may repeat it: escaped, at most
+/// [`EXCERPT_MAX`] characters shown, on one line.
 pub(crate) fn excerpt(text: &str) -> String {
     let mut out = String::new();
-    for (count, c) in text.chars().enumerate() {
-        if count == EXCERPT_MAX {
+    let mut shown = 0;
+    for c in text.chars() {
+        let width = match escaped(c) {
+            true => c.escape_default().count(),
+            false => 1,
+        };
+        if shown + width > EXCERPT_MAX {
             let _ = write!(out, "… ({} bytes)", text.len());
             break;
         }
         push(&mut out, c);
+        shown += width;
     }
     out
 }

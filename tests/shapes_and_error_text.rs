@@ -188,6 +188,16 @@ fn received_text_in_errors_is_bounded_and_escaped() {
         let shown = bounded(&PassportData::from_json(passport.to_string().as_bytes()).unwrap_err());
         assert!(!shown.contains("line two\u{202e}"), "{shown}");
     }
+    // Text made of characters that each escape to several (a control
+    // character: `\u{7f}`; an unassigned one: `\u{10fffd}`), as a field
+    // name the error's path repeats and as a value: the escapes count.
+    for escaping in ["\u{7f}", "\u{10fffd}", "\u{202e}"] {
+        let name = format!("se{}pe_data", escaping.repeat(200));
+        let credentials = json!({name: 5, "secure_data": {}, "nonce": [escaping.repeat(1000)]});
+        let error = decrypt(&key, &with_credentials(&key, &sealed, &credentials), NonceCheck::Skip).unwrap_err();
+        bounded(&error);
+        bounded(&escaping.repeat(1000).parse::<ElementType>().unwrap_err());
+    }
     // An unknown element type by name.
     let error = hostile.parse::<ElementType>().unwrap_err();
     let shown = bounded(&error);
