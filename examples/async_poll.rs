@@ -8,6 +8,9 @@
 //! cargo run --release --features tokio --example async_poll
 //! ```
 
+#[path = "support/cli.rs"]
+mod cli;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -17,6 +20,14 @@ use telegram_passport::{client, FileCredentials};
 use tokio::io::AsyncWriteExt;
 
 const SIZE: usize = 10 << 20;
+
+const USAGE: &str = "\
+Usage: async_poll [--help]
+
+Times every poll of a 10 MiB async file decryption (a stream of 16 KiB
+chunks into a path, one 10 MiB chunk into a path, one write into an
+in-memory sink) and prints the longest, the median and how many there were.
+Build with --release for figures that mean anything.";
 
 type Failure = Box<dyn std::error::Error>;
 
@@ -69,6 +80,7 @@ fn report(what: &str, mut polls: Vec<Duration>) {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Failure> {
+    cli::no_arguments("async_poll", USAGE);
     let plain: Vec<u8> = (0..SIZE).map(|i| (i * 7 % 251) as u8).collect();
     let sealed = client::encrypt(&plain)?;
     let credentials = FileCredentials::new(sealed.hash, sealed.secret.clone());
