@@ -58,6 +58,9 @@ fn every_step_is_logged_and_nothing_personal_or_secret() {
         .with_writer(move || writer.clone())
         .with_max_level(tracing::Level::TRACE)
         .with_ansi(false)
+        // No timestamps: their digits could hold a marker searched for
+        // below (a birth year in the microseconds).
+        .without_time()
         .finish();
     let key = common::key("keys/rsa2048_pkcs1.pem");
     let photo = b"\xff\xd8PHOTO-BYTES-MARKER".to_vec();
