@@ -36,6 +36,7 @@ use crate::bot_api::{BotApi, Failure};
 use crate::client_ip::Unreadable;
 use crate::ledger::{Fact, Ledger};
 use crate::limiter::StartLimiter;
+pub(crate) use crate::public_url::PublicUrl;
 use crate::shared::SharedRedis;
 use crate::submission::{settle_drafts, submission, Outcome};
 
@@ -48,6 +49,8 @@ const START_WINDOW: Duration = Duration::from_secs(10 * 60);
 
 /// Everything the service is configured with.
 pub(crate) struct Config {
+    /// Where applicants' browsers reach this service.
+    pub(crate) public_url: PublicUrl,
     pub(crate) bot_token: String,
     /// The keys that open credentials, the current one first: requests
     /// carry its public half.

@@ -15,11 +15,13 @@
 mod app;
 mod archive;
 mod bot_api;
+mod check;
 mod client_ip;
 #[path = "../support/keys.rs"]
 mod keys;
 mod ledger;
 mod limiter;
+mod public_url;
 mod serve;
 mod shared;
 mod submission;
@@ -32,9 +34,12 @@ use telegram_passport::{MemoryNonceStore, RedisNonceStore};
 use crate::shared::SharedRedis;
 
 const USAGE: &str = "\
-Usage: kyc_backend [--help]
+Usage: kyc_backend [--check | --help]
 
 A KYC backend on Telegram Passport, configured by environment variables.
+With --check, asks the Bot API whether the bot is set up as this service
+needs (token, webhook, keys), says what is wrong in plain words, and exits
+non-zero if the service would not work.
 
 Required:
   TELEGRAM_BOT_TOKEN    the bot's token from BotFather, e.g. 123456:ABC-DEF...
@@ -42,6 +47,10 @@ Required:
                         key is the one registered with BotFather), then older ones still accepted during a
                         rotation; each a PEM file or (feature pkcs11) a pkcs11: URI
   WEBHOOK_SECRET        the secret_token given to setWebhook (1-256 characters A-Z, a-z, 0-9, _ and -)
+  PUBLIC_URL            the https address applicants' browsers reach this service at, e.g.
+                        https://kyc.example.org (the bot's messages link to its page there; the webhook
+                        is PUBLIC_URL/telegram/webhook). http:// is taken for a loopback host only, to
+                        try the service on one machine
 Optional:
   REDIS_URL             redis://host:port/db: keep nonces, claims, the application ledger and the start
                         counts in Redis, so that several instances share them (default: in memory, one instance)
@@ -54,6 +63,11 @@ Optional:
                         than the slowest submission takes (downloads included)
   LISTEN                address to serve on, default 127.0.0.1:8080
   MAX_CONNECTIONS       connections served at once, default 1024; more wait until one closes
+  CONNECTIONS_PER_CLIENT
+                        connections one client (an IPv4 address or an IPv6 /64) may hold at once, default
+                        MAX_CONNECTIONS/16 (at least 1); more are closed at once. Only without
+                        CLIENT_IP_HEADER: behind a load balancer every connection comes from it, and
+                        limiting each client's connections is the balancer's job
   HEADER_TIMEOUT_SECONDS
                         how long a request's headers may take to arrive, and how long an idle
                         connection stays open, default 10
@@ -92,7 +106,7 @@ fn number(name: &str, range: std::ops::RangeInclusive<u64>, default: u64) -> Res
 
 fn config() -> Result<(app::Config, Shared, String, serve::Limits), String> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let missing: Vec<&str> = ["TELEGRAM_BOT_TOKEN", "PASSPORT_PRIVATE_KEY", "WEBHOOK_SECRET"]
+    let missing: Vec<&str> = ["TELEGRAM_BOT_TOKEN", "PASSPORT_PRIVATE_KEY", "WEBHOOK_SECRET", "PUBLIC_URL"]
         .into_iter()
         .filter(|name| var(name).is_none())
         .collect();
@@ -128,7 +142,10 @@ fn config() -> Result<(app::Config, Shared, String, serve::Limits), String> {
         (None, Some(nodes)) => Shared::Cluster(nodes.split(',').map(str::trim).map(str::to_owned).collect()),
         (None, None) => Shared::Memory,
     };
+    let public_url = app::PublicUrl::parse(&var("PUBLIC_URL").unwrap_or_default())
+        .map_err(|e| format!("PUBLIC_URL: {e}"))?;
     let config = app::Config {
+        public_url,
         bot_token: var("TELEGRAM_BOT_TOKEN").unwrap_or_default(),
         key,
         webhook_secret: var("WEBHOOK_SECRET").unwrap_or_default(),
@@ -139,8 +156,15 @@ fn config() -> Result<(app::Config, Shared, String, serve::Limits), String> {
         claim_lease,
     };
     let listen = var("LISTEN").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let max_connections = usize::try_from(number("MAX_CONNECTIONS", 1..=1_000_000, 1024)?).unwrap_or(1024);
+    let per_client = number("CONNECTIONS_PER_CLIENT", 1..=1_000_000, (max_connections as u64 / 16).max(1))?;
     let limits = serve::Limits {
-        max_connections: usize::try_from(number("MAX_CONNECTIONS", 1..=1_000_000, 1024)?).unwrap_or(1024),
+        max_connections,
+        // Behind a balancer, every connection is the balancer's.
+        per_client: match config.client_ip_header {
+            Some(_) => None,
+            None => Some(usize::try_from(per_client).unwrap_or(1)),
+        },
         header_timeout: Duration::from_secs(number("HEADER_TIMEOUT_SECONDS", 1..=3600, 10)?),
         body_timeout: Duration::from_secs(number("BODY_TIMEOUT_SECONDS", 1..=3600, 30)?),
     };
@@ -150,8 +174,9 @@ fn config() -> Result<(app::Config, Shared, String, serve::Limits), String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    match args.next().as_deref() {
-        None => {}
+    let check = match args.next().as_deref() {
+        None => false,
+        Some("--check") if args.next().is_none() => true,
         Some("--help" | "-h") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -160,9 +185,12 @@ async fn main() -> ExitCode {
             eprintln!("kyc_backend: unexpected argument {other}\n\n{USAGE}");
             return ExitCode::from(2);
         }
-    }
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt().with_env_filter(filter).init();
+    if check {
+        return check::run().await;
+    }
     let (config, shared, listen, limits) = match config() {
         Ok(config) => config,
         Err(message) => {
@@ -170,6 +198,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if config.public_url.is_plain_http() {
+        tracing::warn!("PUBLIC_URL is not https: for trying the service on this machine only");
+    }
     let served = async {
         let router = match shared {
             Shared::Redis(url) => {

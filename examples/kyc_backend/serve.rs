@@ -34,6 +34,9 @@ pub(crate) const BODY_LIMIT: usize = 2 * 1024 * 1024;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
     pub(crate) max_connections: usize,
+    /// Connections one client (an IPv4 address, an IPv6 /64) may hold at
+    /// once; `None` behind a load balancer, where every connection is its.
+    pub(crate) per_client: Option<usize>,
     pub(crate) header_timeout: Duration,
     pub(crate) body_timeout: Duration,
 }

@@ -1,7 +1,9 @@
 //! Drives the `kyc_backend` example's binary as a user's browser, a user's
 //! Telegram app and Telegram's Bot API would: a stand-in Bot API on
-//! 127.0.0.1 (answers `getFile`, file downloads, `setPassportDataErrors`
-//! and `sendMessage`, records them, and fails `getFile` on request);
+//! 127.0.0.1 (answers `getMe`, `getWebhookInfo`, `getFile`, file
+//! downloads, `setPassportDataErrors` and `sendMessage`, records them, and
+//! fails `getFile` on request; refuses what Telegram refuses: a Telegram
+//! Passport link inside a button, `400 Bad Request: BUTTON_URL_INVALID`);
 //! backend processes started with the environment a deployment gives them;
 //! submissions sealed with the crate's client side.
 
@@ -50,6 +52,33 @@ pub struct BotApi {
     pub download_pace_ms: std::sync::atomic::AtomicU64,
     /// Run when a `sendMessage` arrives, before it is answered.
     pub on_send_message: Mutex<Option<Box<dyn Fn() + Send>>>,
+    /// `sendMessage` calls refused (a Passport link in a button), each body.
+    pub refused_messages: Mutex<Vec<Value>>,
+    /// What `getWebhookInfo` answers; `None`: a webhook set to
+    /// `https://kyc.example.org/telegram/webhook` with nothing pending.
+    pub webhook_info: Mutex<Option<Value>>,
+    /// Whether the token is refused (`getMe` and every call answer 401).
+    pub token_refused: std::sync::atomic::AtomicBool,
+}
+
+/// Whether `url` opens a Telegram Passport request (`tg://passport?…`,
+/// `tg://resolve?domain=telegrampassport…`, or the same behind
+/// `https://t.me/…`), which Telegram refuses inside any button.
+pub fn is_passport_link(url: &str) -> bool {
+    let url = url.to_ascii_lowercase();
+    url.starts_with("tg:") && (url.contains("passport")) || url.contains("telegrampassport")
+}
+
+/// Every URL in the buttons of a `sendMessage` body.
+pub fn button_urls(body: &Value) -> Vec<String> {
+    let Some(rows) = body["reply_markup"]["inline_keyboard"].as_array() else {
+        return Vec::new();
+    };
+    rows.iter()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(|button| button["url"].as_str().map(str::to_owned))
+        .collect()
 }
 
 async fn api_method(
@@ -57,10 +86,29 @@ async fn api_method(
     UrlPath((bot, method)): UrlPath<(String, String)>,
     body: Bytes,
 ) -> (axum::http::StatusCode, Json<Value>) {
-    assert_eq!(bot, format!("bot{TOKEN}"));
-    let body: Value = serde_json::from_slice(&body).unwrap();
+    if api.token_refused.load(Ordering::SeqCst) || bot != format!("bot{TOKEN}") {
+        let reply = json!({"ok": false, "error_code": 401, "description": "Unauthorized"});
+        return (axum::http::StatusCode::UNAUTHORIZED, Json(reply));
+    }
+    let body: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&body).unwrap()
+    };
     let ok = |result: Value| (axum::http::StatusCode::OK, Json(json!({"ok": true, "result": result})));
     match method.as_str() {
+        "getMe" => ok(json!({
+            "id": 123456, "is_bot": true, "first_name": "KYC test bot", "username": "kyc_test_bot",
+            "can_join_groups": true, "can_read_all_group_messages": false, "supports_inline_queries": false,
+        })),
+        "getWebhookInfo" => ok(api.webhook_info.lock().unwrap().clone().unwrap_or_else(|| {
+            json!({
+                "url": "https://kyc.example.org/telegram/webhook",
+                "has_custom_certificate": false,
+                "pending_update_count": 0,
+                "max_connections": 40,
+            })
+        })),
         "getFile" => {
             let call = api.get_file_calls.fetch_add(1, Ordering::SeqCst) + 1;
             if call == api.failing_get_file.load(Ordering::SeqCst) {
@@ -75,6 +123,11 @@ async fn api_method(
             ok(json!(true))
         }
         "sendMessage" => {
+            if button_urls(&body).iter().any(|url| is_passport_link(url)) {
+                api.refused_messages.lock().unwrap().push(body);
+                let reply = json!({"ok": false, "error_code": 400, "description": "Bad Request: BUTTON_URL_INVALID"});
+                return (axum::http::StatusCode::BAD_REQUEST, Json(reply));
+            }
             if body["chat_id"]
                 .as_i64()
                 .is_some_and(|chat| api.blocked.lock().unwrap().contains(&chat))
@@ -251,6 +304,7 @@ impl Backend {
             .env("BOT_API_URL", bot_api_url)
             .env("DATA_DIR", data_dir)
             .env("LISTEN", format!("{}:{port}", launch.host.unwrap_or("127.0.0.1")))
+            .env("PUBLIC_URL", format!("http://127.0.0.1:{port}"))
             .env(
                 "RUST_LOG",
                 std::env::var("KYC_LOG").unwrap_or_else(|_| "off".to_owned()),
