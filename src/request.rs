@@ -104,11 +104,22 @@ impl PassportRequest {
 
     /// `tg://resolve?domain=telegrampassport&…`: the link that works on
     /// every platform, including old apps (which read `payload`).
+    ///
+    /// # Where it opens
+    ///
+    /// Put it on a web page the user opens in a browser (an `<a href>`, or
+    /// Telegram's JavaScript SDK with [`sdk_parameters`](Self::sdk_parameters)),
+    /// or behind a QR code. Never inside Telegram: the Bot API refuses a
+    /// Passport link in a message's button (`400 Bad Request:
+    /// BUTTON_URL_INVALID`), and Telegram's apps ignore one met inside
+    /// the app. To ask a user again from a bot, send an `https` link to
+    /// your page, and let the page hold the fresh request.
     pub fn deep_link(&self) -> String {
         format!("tg://resolve?domain=telegrampassport&{}", self.query())
     }
 
-    /// `tg://passport?…`: the short form.
+    /// `tg://passport?…`: the short form, for current apps. It opens
+    /// where [`deep_link`](Self::deep_link) opens, and nowhere else.
     pub fn passport_link(&self) -> String {
         format!("tg://passport?{}", self.query())
     }

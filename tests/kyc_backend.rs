@@ -97,7 +97,7 @@ async fn accepted_replayed_rejected_and_corrected() {
             ("data", "The document expired on 01.01.2020")
         ]
     );
-    let fresh = told(&api, 2002, &request);
+    let fresh = told(&api, &http, &backend.url, 2002, &request).await;
     // The old link stays refused: its update again changes nothing.
     assert_eq!(deliver(&http, &backend.url, &bad).await, 200);
     assert_eq!(
@@ -120,7 +120,7 @@ async fn accepted_replayed_rejected_and_corrected() {
         1,
         "no setPassportDataErrors with errors: []"
     );
-    let fresh = told(&api, 3003, &request);
+    let fresh = told(&api, &http, &backend.url, 3003, &request).await;
     let text = api.messages.lock().unwrap().last().unwrap()["text"]
         .as_str()
         .unwrap()
@@ -149,15 +149,13 @@ async fn accepted_replayed_rejected_and_corrected() {
     std::fs::remove_dir_all(&data).unwrap();
 }
 
-/// The last message must be to `user`, with one button whose link is a
-/// request like `old` (same bot, key, scope) under a new nonce.
-fn told(api: &kyc::BotApi, user: i64, old: &PassportRequest) -> PassportRequest {
+/// The last message must be to `user`, with one button to the page of
+/// its application, which gives a request like `old` (same bot, key,
+/// scope) under a new nonce.
+async fn told(api: &kyc::BotApi, http: &reqwest::Client, backend: &str, user: i64, old: &PassportRequest) -> PassportRequest {
     let message = api.messages.lock().unwrap().last().unwrap().clone();
     assert_eq!(message["chat_id"], user);
-    let link = message["reply_markup"]["inline_keyboard"][0][0]["url"]
-        .as_str()
-        .unwrap();
-    let fresh = PassportRequest::parse_link(link).unwrap();
+    let fresh = kyc::relink(api, http, backend, user).await;
     assert_ne!(fresh.nonce(), old.nonce());
     assert_eq!(
         (fresh.bot_id(), fresh.public_key(), fresh.scope()),

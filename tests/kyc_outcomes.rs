@@ -29,22 +29,6 @@ use telegram_passport::PassportRequest;
 
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-/// The link of the bot's last message to `user`.
-fn last_link(api: &kyc::BotApi, user: i64) -> PassportRequest {
-    let messages = api.messages.lock().unwrap();
-    let message = messages
-        .iter()
-        .rev()
-        .find(|message| message["chat_id"] == user)
-        .expect("a message to the user");
-    PassportRequest::parse_link(
-        message["reply_markup"]["inline_keyboard"][0][0]["url"]
-            .as_str()
-            .unwrap(),
-    )
-    .unwrap()
-}
-
 fn counts(api: &kyc::BotApi) -> (usize, usize) {
     (api.errors.lock().unwrap().len(), api.messages.lock().unwrap().len())
 }
@@ -109,7 +93,7 @@ async fn failures_no_retry_can_fix_are_told_once_and_answered_200() {
     assert_eq!(errors[0]["errors"].as_array().unwrap().len(), 1);
     assert_eq!(errors[0]["errors"][0]["source"], "front_side");
     assert_eq!(errors[0]["errors"][0]["type"], "identity_card");
-    let fresh = last_link(&api, 2002);
+    let fresh = kyc::relink(&api, &http, &backend.url, 2002).await;
     assert_ne!(fresh.nonce(), request.nonce());
     let downloads = api.get_file_calls.load(Ordering::SeqCst);
     // Delivered again: nothing downloaded, reported or sent again.
@@ -132,7 +116,7 @@ async fn failures_no_retry_can_fix_are_told_once_and_answered_200() {
     *data_field = Value::String(text);
     assert_eq!(deliver(&http, &backend.url, &broken).await, 200);
     assert_eq!(counts(&api), (1, 2), "a message, nothing the app could point at");
-    assert_ne!(last_link(&api, 3003).nonce(), request.nonce());
+    assert_ne!(kyc::relink(&api, &http, &backend.url, 3003).await.nonce(), request.nonce());
     assert_eq!(deliver(&http, &backend.url, &broken).await, 200);
     assert_eq!(counts(&api), (1, 2));
 
@@ -163,7 +147,9 @@ async fn a_restarted_in_memory_instance_tells_the_user_to_start_again() {
     let message = api.messages.lock().unwrap()[0].clone();
     assert_eq!(message["chat_id"], 5005);
     assert!(message["text"].as_str().unwrap().contains("start again"), "{message}");
-    let fresh = last_link(&api, 5005);
+    // The message links to the page that opens a new application.
+    assert_eq!(kyc::last_page_link(&api, 5005), format!("{}/", backend.url));
+    let (_, fresh) = start(&http, &backend.url).await.unwrap();
     assert_ne!(fresh.nonce(), request.nonce());
     assert_eq!(fresh.scope(), request.scope());
     assert_eq!(deliver(&http, &backend.url, &good).await, 200);
@@ -299,7 +285,7 @@ mod on_redis {
         assert_eq!(deliver(&http, &backend.url, &bad).await, 503);
         redis.signal("-CONT");
         assert_eq!(counts(&api), (1, 1), "told before the store stalled");
-        let fresh = last_link(&api, 6006);
+        let fresh = kyc::relink(&api, &http, &backend.url, 6006).await;
         let fixed = submission(&api, &fresh, 6006, Kind::Good);
         assert_eq!(deliver_until_done(&http, &backend.url, &fixed).await, 1);
         assert!(stored(&data, &application).is_some());

@@ -473,6 +473,22 @@ async fn open(run: &Run) -> Option<(String, PassportRequest)> {
     None
 }
 
+/// What the applicant's page does with the link of a message: a fresh
+/// request for its application, from any instance that answers.
+async fn relink(run: &Run, link: &str) -> Option<PassportRequest> {
+    while !run.past_deadline() {
+        let backend = run.fleet.url(run.random.instance());
+        match kyc::follow_link(&run.http, &backend, link).await {
+            Ok((_, request)) => return Some(request),
+            // An instance killed meanwhile, or a store restarting: ask again.
+            Err((status, _)) if status == 503 || status == 0 => {}
+            Err(_) => return None,
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
 /// Seals a submission off the runtime's threads (RSA and AES in a debug build).
 async fn seal(run: &Run, request: PassportRequest, user: i64, kind: Kind) -> Submission {
     let api = Arc::clone(&run.api);
@@ -580,9 +596,9 @@ async fn applicant(run: Arc<Run>, index: usize, plan: Plan) -> Applicant {
     if plan.corrected() {
         match first_link(&run, user).await {
             None => story.stuck = Some("never told"),
-            Some(link) => match PassportRequest::parse_link(&link) {
-                Err(_) => story.stuck = Some("told without a usable link"),
-                Ok(request) => {
+            Some(link) => match relink(&run, &link).await {
+                None => story.stuck = Some("told without a usable link"),
+                Some(request) => {
                     tokio::time::sleep(run.random.between(REACTION)).await;
                     let corrected = seal(&run, request, user, Kind::Good).await;
                     story.photos = Some(corrected.photos.clone());

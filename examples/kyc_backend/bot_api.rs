@@ -45,6 +45,23 @@ impl ApiError {
         }
     }
 
+    /// Whether Telegram refused because of the user, not the request: 403
+    /// (the user blocked the bot, or the account is deactivated) or a chat
+    /// that no longer exists. Any other refusal is the caller's own error.
+    pub(crate) fn is_unreachable_user(&self) -> bool {
+        match self {
+            Self::Refused {
+                status: 403, ..
+            } => true,
+            Self::Refused {
+                status: 400,
+                description,
+                ..
+            } => description.contains("chat not found") || description.contains("user not found"),
+            _ => false,
+        }
+    }
+
     fn network(error: reqwest::Error) -> Self {
         Self::Retryable(Box::new(error.without_url()))
     }
@@ -91,7 +108,9 @@ impl BotApi {
         self.call("setPassportDataErrors", body).await.map(drop)
     }
 
-    /// A message to `user_id` with one button that opens `link`.
+    /// A message to `user_id` with one button that opens `link` (an https
+    /// page: Telegram refuses a Telegram Passport link in a button), no
+    /// link preview.
     pub(crate) async fn send_message(
         &self,
         user_id: i64,
@@ -102,6 +121,7 @@ impl BotApi {
         let body = serde_json::json!({
             "chat_id": user_id,
             "text": text,
+            "link_preview_options": {"is_disabled": true},
             "reply_markup": {"inline_keyboard": [[{"text": button, "url": link}]]},
         });
         self.call("sendMessage", &body).await.map(drop)

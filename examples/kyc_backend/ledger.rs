@@ -1,14 +1,18 @@
 //! What became of each application, shared by every instance: the one
-//! state a delivery is answered from. Three facts are kept, each for a day
-//! (longer than any link lives): an application was **stored** (by
-//! whichever instance), the user was **told** about the submission that
-//! carried a nonce (what to fix, or to start again), and what an
-//! application's applicant was **last told** (the message's text, as the
-//! bot sent it). Together with the nonce's claim the first two make every
-//! delivery's answer the same: a submission for a stored application
-//! changes nothing; a submission already told about is not told again. The
-//! first and the last are what the applicant's page shows: outcomes and
-//! the service's own words, never anything the applicant sent.
+//! state a delivery is answered from. Four facts are kept, each for a day
+//! (longer than any link lives) unless said otherwise: an application was
+//! **opened** (when, kept a week so that a link to an expired application
+//! can say so), an application was **stored** (by whichever instance), the
+//! user was **told** about the submission that carried a nonce (what to
+//! fix, or to start again), and what an application's applicant was **last
+//! told** (the message's text, as the bot sent it, and which request it
+//! was about). Together with the nonce's claim the second and third make
+//! every delivery's answer the same: a submission for a stored application
+//! changes nothing; a submission already told about is not told again.
+//! The first lets any instance hand out a fresh request for an
+//! application it did not open; the second and the last are what the
+//! applicant's page shows: outcomes and the service's own words, never
+//! anything the applicant sent.
 //!
 //! In Redis (one key per fact, `kyc:ledger:…`), or in this process
 //! (bounded: the oldest facts go first).
@@ -21,12 +25,17 @@ use crate::shared::SharedRedis;
 
 /// How long a fact is kept.
 const KEPT: Duration = Duration::from_secs(24 * 3600);
+/// How long an application's opening is remembered: longer than it stays open.
+const OPENED_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Facts kept in memory at most.
 const CAPACITY: usize = 200_000;
 
 /// A fact about an application.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Fact<'a> {
+    /// The application with this id was opened (recorded with the Unix
+    /// time, in seconds).
+    Opened(&'a str),
     /// The application with this id is stored.
     Stored(&'a str),
     /// The user was told about the submission that carried this nonce.
@@ -39,9 +48,18 @@ pub(crate) enum Fact<'a> {
 impl Fact<'_> {
     fn key(self) -> String {
         match self {
+            Self::Opened(application) => format!("kyc:ledger:opened:{application}"),
             Self::Stored(application) => format!("kyc:ledger:stored:{application}"),
             Self::Told(nonce) => format!("kyc:ledger:told:{nonce}"),
             Self::LastTold(application) => format!("kyc:ledger:last-told:{application}"),
+        }
+    }
+
+    /// How long the fact is kept.
+    fn kept(self) -> Duration {
+        match self {
+            Self::Opened(_) => OPENED_KEPT,
+            Self::Stored(_) | Self::Told(_) | Self::LastTold(_) => KEPT,
         }
     }
 }
@@ -107,7 +125,7 @@ impl Ledger {
 
     /// Records `fact` with `value` (replacing any value it had).
     pub(crate) async fn record_with(&self, fact: Fact<'_>, value: &str) -> Result<(), Unavailable> {
-        let key = fact.key();
+        let (key, kept) = (fact.key(), fact.kept());
         match self {
             Self::Memory(facts) => {
                 let mut facts = facts.lock().unwrap_or_else(PoisonError::into_inner);
@@ -120,13 +138,13 @@ impl Ledger {
                         }
                     }
                 }
-                facts.until.insert(key.clone(), (now + KEPT, value.to_owned()));
-                facts.order.push_back((now + KEPT, key));
+                facts.until.insert(key.clone(), (now + kept, value.to_owned()));
+                facts.order.push_back((now + kept, key));
                 Ok(())
             }
             Self::Redis(redis) => {
                 let mut command = redis::cmd("SET");
-                command.arg(&key).arg(value).arg("EX").arg(KEPT.as_secs());
+                command.arg(&key).arg(value).arg("EX").arg(kept.as_secs());
                 redis.query::<()>(&command).await.map_err(Unavailable)
             }
         }

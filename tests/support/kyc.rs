@@ -376,6 +376,73 @@ pub async fn start(http: &reqwest::Client, backend: &str) -> Result<(String, Pas
     Ok((started["application_id"].as_str().unwrap().to_owned(), request))
 }
 
+/// The page link of the bot's last message to `user`. Asserts what
+/// Telegram would refuse or ignore is not there: every message carries one
+/// https button to the service's page, and no Telegram Passport link
+/// anywhere.
+pub fn last_page_link(api: &BotApi, user: i64) -> String {
+    let messages = api.messages.lock().unwrap();
+    let message = messages
+        .iter()
+        .rev()
+        .find(|message| message["chat_id"] == user)
+        .expect("a message to the user");
+    page_link(message)
+}
+
+/// The page link of one message the bot sent (see [`last_page_link`]).
+pub fn page_link(message: &Value) -> String {
+    assert!(!is_passport_link(&message.to_string()), "a Passport link in {message}");
+    let urls = button_urls(message);
+    assert_eq!(urls.len(), 1, "one button: {message}");
+    assert_eq!(message["link_preview_options"]["is_disabled"], true);
+    urls.into_iter().next().unwrap()
+}
+
+/// What the applicant's page does with a link the bot sent: for an
+/// application's page (`…/#application=ID`), asks the service at
+/// `backend` for a fresh request; the application id and the request, or
+/// the status and the answer's `state` (`finished`, `expired`, `unknown`).
+pub async fn follow_link(
+    http: &reqwest::Client,
+    backend: &str,
+    link: &str,
+) -> Result<(String, PassportRequest), (u16, String)> {
+    let (_, fragment) = link.split_once('#').expect("a link to an application's page");
+    let application = fragment.strip_prefix("application=").expect("the application in the fragment");
+    fresh_request(http, backend, application).await
+}
+
+/// `POST /applications/{application}/request`, as the page sends it.
+pub async fn fresh_request(
+    http: &reqwest::Client,
+    backend: &str,
+    application: &str,
+) -> Result<(String, PassportRequest), (u16, String)> {
+    // 0: no answer (an instance killed meanwhile).
+    let Ok(response) = http
+        .post(format!("{backend}/applications/{application}/request"))
+        .send()
+        .await
+    else {
+        return Err((0, String::new()));
+    };
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if status != 200 {
+        return Err((status, body["state"].as_str().unwrap_or_default().to_owned()));
+    }
+    let request = PassportRequest::parse_link(body["deep_link"].as_str().unwrap()).unwrap();
+    assert_eq!(body["application_id"], application);
+    Ok((application.to_owned(), request))
+}
+
+/// The fresh request the page of the bot's last message to `user` gives.
+pub async fn relink(api: &BotApi, http: &reqwest::Client, backend: &str, user: i64) -> PassportRequest {
+    let link = last_page_link(api, user);
+    follow_link(http, backend, &link).await.unwrap().1
+}
+
 /// What a user's app sends.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {
