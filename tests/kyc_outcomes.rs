@@ -133,6 +133,48 @@ async fn failures_no_retry_can_fix_are_told_once_and_answered_200() {
     std::fs::remove_dir_all(&data).unwrap();
 }
 
+/// Telegram refuses the service's own message (as it refuses a Passport
+/// link in a button): the service's error, not the user's. The delivery
+/// is left for redelivery (503), nothing is recorded as told, and the
+/// applicant's page still says waiting; once the message goes through,
+/// the user is told once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_message_is_not_counted_as_told() {
+    let (api, api_url) = kyc::bot_api().await;
+    let data = kyc::data_dir("refused-message");
+    let backend = Backend::start(&api_url, &data, None);
+    let http = kyc::client(LOCAL);
+    let (application, request) = start(&http, &backend.url).await.unwrap();
+    let bad = submission(&api, &request, 7007, Kind::ExpiredNoSelfie);
+    *api.message_refusal.lock().unwrap() = Some("Bad Request: BUTTON_URL_INVALID");
+    for _ in 0..2 {
+        assert_eq!(deliver(&http, &backend.url, &bad).await, 503);
+    }
+    assert_eq!(api.refused_messages.lock().unwrap().len(), 2);
+    assert!(api.messages.lock().unwrap().is_empty());
+    let status: Value = http
+        .get(format!("{}/applications/{application}/status", backend.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["state"], "waiting");
+    *api.message_refusal.lock().unwrap() = None;
+    assert_eq!(deliver_until_done(&http, &backend.url, &bad).await, 1);
+    assert_eq!(api.messages.lock().unwrap().len(), 1);
+    assert_eq!(deliver(&http, &backend.url, &bad).await, 200);
+    assert_eq!(api.messages.lock().unwrap().len(), 1, "told once");
+    let fresh = kyc::relink(&api, &http, &backend.url, 7007).await;
+    assert_eq!(
+        deliver(&http, &backend.url, &submission(&api, &fresh, 7007, Kind::Good)).await,
+        200
+    );
+    assert!(stored(&data, &application).is_some());
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_in_memory_instance_tells_the_user_to_start_again() {
     let (api, api_url) = kyc::bot_api().await;

@@ -59,6 +59,8 @@ pub struct BotApi {
     pub webhook_info: Mutex<Option<Value>>,
     /// Whether the token is refused (`getMe` and every call answer 401).
     pub token_refused: std::sync::atomic::AtomicBool,
+    /// If set, every `sendMessage` is refused with 400 and this description.
+    pub message_refusal: Mutex<Option<&'static str>>,
 }
 
 /// Whether `url` opens a Telegram Passport request (`tg://passport?…`,
@@ -123,6 +125,11 @@ async fn api_method(
             ok(json!(true))
         }
         "sendMessage" => {
+            if let Some(description) = *api.message_refusal.lock().unwrap() {
+                api.refused_messages.lock().unwrap().push(body);
+                let reply = json!({"ok": false, "error_code": 400, "description": description});
+                return (axum::http::StatusCode::BAD_REQUEST, Json(reply));
+            }
             if button_urls(&body).iter().any(|url| is_passport_link(url)) {
                 api.refused_messages.lock().unwrap().push(body);
                 let reply = json!({"ok": false, "error_code": 400, "description": "Bad Request: BUTTON_URL_INVALID"});
