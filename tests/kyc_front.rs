@@ -1,6 +1,7 @@
 //! The `kyc_backend` example's front door against hostile clients, through
 //! its binary: the client address read as a load balancer writes it (every
-//! header line, ports, IPv4 on a dual-stack listener) or refused; the start
+//! header line, ports, IPv4 on a dual-stack listener) or refused, and
+//! refused whole when the client's part of it does not parse; the start
 //! limit shared by two instances on one Redis; a spread `/start` flood
 //! beyond the nonce store's capacity that still lets an applicant through;
 //! slow and stalled connections that neither hold memory nor stay open; a
@@ -125,6 +126,70 @@ async fn the_balancers_entry_counts() {
     for lines in [&["Forwarded: for=unknown"][..], &["Forwarded: for=_hidden"], &[]] {
         assert_eq!(starts(&backend, lines, 1).await, [400], "{lines:?}");
     }
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// A client opens a quoted string in its own `Forwarded` element, and the
+/// balancer joins its `, for=…` onto that line: the quote would swallow the
+/// balancer's element and leave the client's `for=` last. Refused (400)
+/// instead, before and after the client's real address reaches its limit,
+/// and a victim's address named that way keeps its whole share. A list of
+/// nodes with a quote or a backslash in it is refused the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_cannot_choose_its_address_with_an_unterminated_quote() {
+    let (_api, api_url) = kyc::bot_api().await;
+    let data = kyc::data_dir("front-quote");
+    let env = [("CLIENT_IP_HEADER", "forwarded"), ("STARTS_PER_CLIENT", "2")];
+    let backend = Backend::start_with(&api_url, &data, None, &env);
+    let joined = |chosen: &str| format!("Forwarded: for={chosen};x=\", for=198.51.100.7");
+
+    for made_up in ["203.0.113.10", "203.0.113.11"] {
+        assert_eq!(
+            starts(&backend, &[joined(made_up).as_str()], 1).await,
+            [400],
+            "{made_up}"
+        );
+    }
+    let real = "Forwarded: for=198.51.100.7";
+    assert_eq!(starts(&backend, &[real], 3).await, [200, 200, 429]);
+    for made_up in (20..25).map(|n| format!("203.0.113.{n}")) {
+        assert_eq!(
+            starts(&backend, &[joined(&made_up).as_str()], 1).await,
+            [400],
+            "{made_up} after the real address's limit"
+        );
+    }
+    // The balancer's element on a line of its own: the client's line is
+    // still part of the header, and still unreadable.
+    let own_line = ["Forwarded: for=203.0.113.30;x=\"", "Forwarded: for=198.51.100.8"];
+    assert_eq!(starts(&backend, &own_line, 1).await, [400]);
+
+    let victim = "203.0.113.1";
+    assert_eq!(starts(&backend, &[joined(victim).as_str()], 4).await, [400; 4]);
+    let as_victim = format!("Forwarded: for={victim}");
+    assert_eq!(
+        starts(&backend, &[as_victim.as_str()], 3).await,
+        [200, 200, 429],
+        "the victim's share untouched"
+    );
+    drop(backend);
+
+    let env = [("CLIENT_IP_HEADER", "x-forwarded-for"), ("STARTS_PER_CLIENT", "2")];
+    let backend = Backend::start_with(&api_url, &data, None, &env);
+    for lines in [
+        &["X-Forwarded-For: \"203.0.113.40, 10.2.0.1"][..],
+        &["X-Forwarded-For: 203.0.113.40\\, 10.2.0.1"],
+        &["X-Forwarded-For: 203.0.113.40;x=\", 10.2.0.1"],
+        &["X-Forwarded-For: garbage, 10.2.0.1"],
+        &["X-Forwarded-For: \"203.0.113.40", "X-Forwarded-For: 10.2.0.1"],
+    ] {
+        assert_eq!(starts(&backend, lines, 1).await, [400], "{lines:?}");
+    }
+    assert_eq!(
+        starts(&backend, &["X-Forwarded-For: unknown, 10.2.0.1"], 3).await,
+        [200, 200, 429],
+        "a hop that hides itself is no reason to refuse"
+    );
     let _ = std::fs::remove_dir_all(&data);
 }
 
