@@ -152,7 +152,13 @@ async fn accepted_replayed_rejected_and_corrected() {
 /// The last message must be to `user`, with one button to the page of
 /// its application, which gives a request like `old` (same bot, key,
 /// scope) under a new nonce.
-async fn told(api: &kyc::BotApi, http: &reqwest::Client, backend: &str, user: i64, old: &PassportRequest) -> PassportRequest {
+async fn told(
+    api: &kyc::BotApi,
+    http: &reqwest::Client,
+    backend: &str,
+    user: i64,
+    old: &PassportRequest,
+) -> PassportRequest {
     let message = api.messages.lock().unwrap().last().unwrap().clone();
     assert_eq!(message["chat_id"], user);
     let fresh = kyc::relink(api, http, backend, user).await;

@@ -116,7 +116,10 @@ async fn failures_no_retry_can_fix_are_told_once_and_answered_200() {
     *data_field = Value::String(text);
     assert_eq!(deliver(&http, &backend.url, &broken).await, 200);
     assert_eq!(counts(&api), (1, 2), "a message, nothing the app could point at");
-    assert_ne!(kyc::relink(&api, &http, &backend.url, 3003).await.nonce(), request.nonce());
+    assert_ne!(
+        kyc::relink(&api, &http, &backend.url, 3003).await.nonce(),
+        request.nonce()
+    );
     assert_eq!(deliver(&http, &backend.url, &broken).await, 200);
     assert_eq!(counts(&api), (1, 2));
 

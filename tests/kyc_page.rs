@@ -162,7 +162,10 @@ async fn the_page_opens_an_application_and_follows_it_to_accepted() {
     assert!(status_text(&dom).contains(&told), "{} lacks {told}", status_text(&dom));
     let fresh = PassportRequest::parse_link(&attribute(&dom, "login", "href").expect("a fresh link")).unwrap();
     assert_ne!(fresh.nonce(), request.nonce());
-    assert_eq!(attribute(&dom, "login", "data-application").as_deref(), Some(application.as_str()));
+    assert_eq!(
+        attribute(&dom, "login", "data-application").as_deref(),
+        Some(application.as_str())
+    );
 
     // The status says outcomes and the service's words only.
     let status: serde_json::Value = http
@@ -207,7 +210,11 @@ async fn the_page_opens_an_application_and_follows_it_to_accepted() {
     let dom = browse(&followed, None).await;
     assert!(status_text(&dom).contains("complete"), "{}", status_text(&dom));
     let dom = browse(&format!("{}/#application={}", backend.url, "A".repeat(43)), None).await;
-    assert!(status_text(&dom).contains("start a new application"), "{}", status_text(&dom));
+    assert!(
+        status_text(&dom).contains("start a new application"),
+        "{}",
+        status_text(&dom)
+    );
     assert!(attribute(&dom, "restart", "hidden").is_none(), "a way to start again");
     std::fs::remove_dir_all(&data).unwrap();
 }
@@ -224,14 +231,21 @@ async fn another_sites_page_cannot_open_applications() {
     let data = kyc::data_dir("page-cross-site");
     let log = data.with_extension("log");
     let _ = std::fs::remove_file(&log);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let env = [("STARTS_PER_CLIENT", "3"), ("RUST_LOG", "info")];
     let backend = Backend::start_on(&api_url, &data, port, &env, &log);
 
     let target = format!("{}/start", backend.url);
     let images: String = (0..10).map(|i| format!("<img src=\"{target}?{i}\">")).collect();
     let html = format!("<!doctype html><body>{images}<script>fetch('{target}', {{mode: 'no-cors'}});</script></body>");
-    let router = axum::Router::new().route("/", axum::routing::get(move || async move { axum::response::Html(html) }));
+    let router = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || async move { axum::response::Html(html) }),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let elsewhere = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -248,7 +262,11 @@ async fn another_sites_page_cannot_open_applications() {
     assert_eq!(attribute(&dom, "status", "data-state").as_deref(), Some("waiting"));
 
     let http = reqwest::Client::new();
-    for (name, value) in [("sec-fetch-site", "cross-site"), ("sec-fetch-site", "same-site"), ("origin", "http://localhost:1")] {
+    for (name, value) in [
+        ("sec-fetch-site", "cross-site"),
+        ("sec-fetch-site", "same-site"),
+        ("origin", "http://localhost:1"),
+    ] {
         let answer = http.get(&target).header(name, value).send().await.unwrap();
         assert_eq!(answer.status(), 403, "{name}: {value}");
         assert_eq!(answer.headers()["cache-control"], "no-store");

@@ -306,7 +306,7 @@ impl<S: AsyncNonceStore> App<S> {
     /// site, or of another origin than the service's own: such a request
     /// was made by that page, not by the applicant. A caller that is not a
     /// browser sends neither header and is served.
-    fn from_elsewhere(&self, headers: &HeaderMap) -> bool {
+    fn is_from_elsewhere(&self, headers: &HeaderMap) -> bool {
         let site = headers.get("sec-fetch-site").map(|v| v.as_bytes());
         let elsewhere_site = site.is_some_and(|site| site != b"same-origin" && site != b"none");
         let origin = headers.get(header::ORIGIN).map(|v| v.as_bytes());
@@ -321,7 +321,7 @@ async fn start<S: AsyncNonceStore>(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    if app.from_elsewhere(&headers) {
+    if app.is_from_elsewhere(&headers) {
         tracing::warn!("start refused: asked for by a page of another site");
         return no_store(StatusCode::FORBIDDEN);
     }
@@ -373,7 +373,7 @@ async fn fresh_request<S: AsyncNonceStore>(
     UrlPath(id): UrlPath<String>,
     headers: HeaderMap,
 ) -> Response {
-    if app.from_elsewhere(&headers) {
+    if app.is_from_elsewhere(&headers) {
         tracing::warn!("a request refused: asked for by a page of another site");
         return no_store(StatusCode::FORBIDDEN);
     }

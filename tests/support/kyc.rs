@@ -416,7 +416,9 @@ pub async fn follow_link(
     link: &str,
 ) -> Result<(String, PassportRequest), (u16, String)> {
     let (_, fragment) = link.split_once('#').expect("a link to an application's page");
-    let application = fragment.strip_prefix("application=").expect("the application in the fragment");
+    let application = fragment
+        .strip_prefix("application=")
+        .expect("the application in the fragment");
     fresh_request(http, backend, application).await
 }
 
