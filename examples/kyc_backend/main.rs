@@ -106,10 +106,15 @@ fn number(name: &str, range: std::ops::RangeInclusive<u64>, default: u64) -> Res
 
 fn config() -> Result<(app::Config, Shared, String, serve::Limits), String> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let missing: Vec<&str> = ["TELEGRAM_BOT_TOKEN", "PASSPORT_PRIVATE_KEY", "WEBHOOK_SECRET", "PUBLIC_URL"]
-        .into_iter()
-        .filter(|name| var(name).is_none())
-        .collect();
+    let missing: Vec<&str> = [
+        "TELEGRAM_BOT_TOKEN",
+        "PASSPORT_PRIVATE_KEY",
+        "WEBHOOK_SECRET",
+        "PUBLIC_URL",
+    ]
+    .into_iter()
+    .filter(|name| var(name).is_none())
+    .collect();
     if !missing.is_empty() {
         return Err(format!("missing {}", missing.join(", ")));
     }
@@ -142,8 +147,8 @@ fn config() -> Result<(app::Config, Shared, String, serve::Limits), String> {
         (None, Some(nodes)) => Shared::Cluster(nodes.split(',').map(str::trim).map(str::to_owned).collect()),
         (None, None) => Shared::Memory,
     };
-    let public_url = app::PublicUrl::parse(&var("PUBLIC_URL").unwrap_or_default())
-        .map_err(|e| format!("PUBLIC_URL: {e}"))?;
+    let public_url =
+        app::PublicUrl::parse(&var("PUBLIC_URL").unwrap_or_default()).map_err(|e| format!("PUBLIC_URL: {e}"))?;
     let config = app::Config {
         public_url,
         bot_token: var("TELEGRAM_BOT_TOKEN").unwrap_or_default(),
@@ -157,7 +162,11 @@ fn config() -> Result<(app::Config, Shared, String, serve::Limits), String> {
     };
     let listen = var("LISTEN").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let max_connections = usize::try_from(number("MAX_CONNECTIONS", 1..=1_000_000, 1024)?).unwrap_or(1024);
-    let per_client = number("CONNECTIONS_PER_CLIENT", 1..=1_000_000, (max_connections as u64 / 16).max(1))?;
+    let per_client = number(
+        "CONNECTIONS_PER_CLIENT",
+        1..=1_000_000,
+        (max_connections as u64 / 16).max(1),
+    )?;
     let limits = serve::Limits {
         max_connections,
         // Behind a balancer, every connection is the balancer's.
