@@ -75,7 +75,8 @@ Optional:
                         response may wait for the client to take it, default 30
   CLIENT_IP_HEADER      a header your load balancer sets to the client's address, e.g. x-forwarded-for
                         or forwarded: all its lines form one list and its last entry counts (the one
-                        the balancer appended); a request without a readable one is refused (400).
+                        the balancer appended); a request whose header lines do not all parse to
+                        their end, or whose last entry is not an address, is refused (400).
                         Default: the connection's address
   STARTS_PER_CLIENT     applications one client (an IPv4 address or an IPv6 /64) may open per ten
                         minutes, default 10; with Redis, counted across all instances
