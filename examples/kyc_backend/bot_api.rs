@@ -168,6 +168,17 @@ impl BotApi {
             Err(other) => Err(ApiError::Retryable(Box::new(other))),
         }
     }
+
+    /// `getMe`: the bot the token belongs to.
+    pub(crate) async fn get_me(&self) -> Result<serde_json::Value, ApiError> {
+        self.call("getMe", &serde_json::json!({})).await
+    }
+
+    /// `getWebhookInfo`: where Telegram delivers the bot's updates, and how
+    /// its last deliveries went.
+    pub(crate) async fn get_webhook_info(&self) -> Result<serde_json::Value, ApiError> {
+        self.call("getWebhookInfo", &serde_json::json!({})).await
+    }
 }
 
 /// The download's I/O error, with a reqwest error's URL taken out.
