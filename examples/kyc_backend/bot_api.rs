@@ -50,9 +50,7 @@ impl ApiError {
     /// that no longer exists. Any other refusal is the caller's own error.
     pub(crate) fn is_unreachable_user(&self) -> bool {
         match self {
-            Self::Refused {
-                status: 403, ..
-            } => true,
+            Self::Refused { status: 403, .. } => true,
             Self::Refused {
                 status: 400,
                 description,
