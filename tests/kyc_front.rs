@@ -327,7 +327,12 @@ async fn slow_clients_hold_neither_memory_nor_connections() {
     const BODY: usize = 2 * 1024 * 1024 - 1;
     let (_api, api_url) = kyc::bot_api().await;
     let data = kyc::data_dir("front-slow");
-    let env = [("HEADER_TIMEOUT_SECONDS", "2"), ("BODY_TIMEOUT_SECONDS", "3")];
+    // All from one address: its share is the whole server here.
+    let env = [
+        ("HEADER_TIMEOUT_SECONDS", "2"),
+        ("BODY_TIMEOUT_SECONDS", "3"),
+        ("CONNECTIONS_PER_CLIENT", "1024"),
+    ];
     let backend = Arc::new(Backend::start_with(&api_url, &data, None, &env));
     let http = kyc::client(v4(127, 0, 0, 1));
     let _ = start(&http, &backend.url).await.unwrap();
@@ -439,7 +444,11 @@ async fn slow_clients_hold_neither_memory_nor_connections() {
     drop(backend);
 
     // At the cap, the next client is served once a stalled one is closed.
-    let env = [("HEADER_TIMEOUT_SECONDS", "2"), ("MAX_CONNECTIONS", "10")];
+    let env = [
+        ("HEADER_TIMEOUT_SECONDS", "2"),
+        ("MAX_CONNECTIONS", "10"),
+        ("CONNECTIONS_PER_CLIENT", "10"),
+    ];
     let backend = Backend::start_with(&api_url, &data, None, &env);
     let mut silent = Vec::new();
     for _ in 0..10 {
@@ -449,7 +458,7 @@ async fn slow_clients_hold_neither_memory_nor_connections() {
     let started = Instant::now();
     let (status, _) = raw_request(
         address(&backend),
-        v4(127, 0, 0, 1),
+        v4(127, 0, 0, 2),
         b"GET /start HTTP/1.1\r\nHost: kyc\r\nConnection: close\r\n\r\n",
     )
     .await;
