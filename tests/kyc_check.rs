@@ -626,3 +626,40 @@ async fn a_wrong_optional_setting_fails_as_the_service_would() {
         "MAX_CONNECTIONS: not a number from 1 to 1000000: 0",
     );
 }
+
+/// Telegram opens up to the webhook's `max_connections` from a few
+/// addresses; a smaller share per address here is a warning with the two
+/// ways out, and no warning behind a balancer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_share_below_telegrams_is_a_warning() {
+    let (api, url) = kyc::bot_api().await;
+    let webhook = format!("{PUBLIC_URL}/telegram/webhook");
+    set_webhook_info(
+        &api,
+        json!({"url": webhook, "pending_update_count": 0, "max_connections": 40}),
+    );
+    check(&url, &[("MAX_CONNECTIONS", Some("64"))]).await.passed().says(
+        "warning",
+        "webhook",
+        "set CONNECTIONS_PER_CLIENT to 40 or more",
+    );
+    let quiet = check(&url, &[("CONNECTIONS_PER_CLIENT", Some("40"))]).await;
+    assert!(
+        !quiet.passed().output.contains("CONNECTIONS_PER_CLIENT"),
+        "{}",
+        quiet.output
+    );
+    let behind = check(
+        &url,
+        &[
+            ("MAX_CONNECTIONS", Some("64")),
+            ("CLIENT_IP_HEADER", Some("x-forwarded-for")),
+        ],
+    )
+    .await;
+    assert!(
+        !behind.passed().output.contains("CONNECTIONS_PER_CLIENT"),
+        "{}",
+        behind.output
+    );
+}

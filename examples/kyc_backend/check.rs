@@ -488,6 +488,7 @@ fn check_deliveries(report: &mut Report, info: &serde_json::Value) {
             );
         }
     }
+    check_connection_share(report, info);
     if pending > PENDING_MANY {
         report.line(
             Outcome::Warning,
@@ -502,6 +503,34 @@ fn check_deliveries(report: &mut Report, info: &serde_json::Value) {
             Outcome::Passed,
             NAME,
             format_args!("no failed delivery, {pending} updates waiting"),
+        );
+    }
+}
+
+/// Telegram opens up to the webhook's `max_connections` at once, from a
+/// few addresses of its own: facing clients directly, the service closes
+/// any beyond one client's share, and deliveries wait.
+fn check_connection_share(report: &mut Report, info: &serde_json::Value) {
+    const NAME: &str = "webhook";
+    if setting("CLIENT_IP_HEADER").is_some() {
+        return;
+    }
+    let Some(wanted) = info["max_connections"].as_u64() else {
+        return;
+    };
+    let max = crate::number("MAX_CONNECTIONS", 1..=1_000_000, 1024).unwrap_or(1024);
+    let Ok(share) = crate::number("CONNECTIONS_PER_CLIENT", 1..=1_000_000, (max / 16).max(1)) else {
+        return;
+    };
+    if wanted > share {
+        report.line(
+            Outcome::Warning,
+            NAME,
+            format_args!(
+                "Telegram may open {wanted} connections at once (setWebhook's max_connections), but one \
+                 address may hold {share} here: set CONNECTIONS_PER_CLIENT to {wanted} or more, or \
+                 max_connections to {share} or less"
+            ),
         );
     }
 }
