@@ -62,7 +62,8 @@ Optional:
   CLAIM_LEASE_SECONDS   how long one instance owns a submission while working on it, default 60: longer
                         than the slowest submission takes (downloads included)
   LISTEN                address to serve on, default 127.0.0.1:8080
-  MAX_CONNECTIONS       connections served at once, default 1024; more wait until one closes
+  MAX_CONNECTIONS       connections served at once, default 1024; one more waits for a place, and
+                        idle keep-alive connections are let go to make one
   CONNECTIONS_PER_CLIENT
                         connections one client (an IPv4 address or an IPv6 /64) may hold at once, default
                         MAX_CONNECTIONS/16 (at least 1); more are closed at once. Only without
@@ -70,7 +71,7 @@ Optional:
                         limiting each client's connections is the balancer's job
   HEADER_TIMEOUT_SECONDS
                         how long a request's headers may take to arrive, and how long an idle
-                        connection stays open, default 10
+                        connection stays open while places are free, default 10
   BODY_TIMEOUT_SECONDS  how long a request's body may take to arrive after its headers, and a
                         response may wait for the client to take it, default 30
   CLIENT_IP_HEADER      a header your load balancer sets to the client's address, e.g. x-forwarded-for
