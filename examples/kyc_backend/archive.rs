@@ -5,13 +5,16 @@
 //! `DATA_DIR/.incoming/` (files 0600, folders 0700, everything synced to
 //! disk) that its writer holds locked. A complete draft is *sealed* with the
 //! claim it was written under (`draft-….claim` beside it: nonce, fencing
-//! token, holder), and only once that claim consumed the nonce is it renamed
-//! into place; the claim file goes after it, and one left by a crash in
-//! between is removed by the next sweep, so an application's folder holds
-//! the application only. A draft nobody holds belongs to a dead attempt:
-//! [`Archive::abandoned`] finds them (at start-up and while running, other
-//! instances' live drafts left alone), and the caller settles each one by
-//! its claim.
+//! token, holder, application), and only once that claim consumed the nonce
+//! is it renamed into place. The claim file outlives the rename: it is the
+//! durable note that the ledger may not know of the application yet, and it
+//! goes only once the ledger does ([`Unrecorded::recorded`]), so a record
+//! that failed, or a crash between the rename and the record, is repaired
+//! by the next sweep instead of leaving the applicant's page waiting. An
+//! application's folder holds the application only. A draft nobody holds
+//! belongs to a dead attempt: [`Archive::abandoned`] finds them (at start-up
+//! and while running, other instances' live drafts left alone), and the
+//! caller settles each one by its claim.
 
 use std::fs::File;
 use std::io::{ErrorKind, Write as _};
@@ -55,6 +58,8 @@ pub(crate) struct Sealed {
 pub(crate) struct Abandoned {
     /// Each draft, locked, with the claim it was sealed under, if it was.
     pub(crate) drafts: Vec<(Draft, Option<Sealed>)>,
+    /// Stored applications whose record in the ledger was not confirmed.
+    pub(crate) unrecorded: Vec<Unrecorded>,
     /// A folder too young to judge was passed over.
     pub(crate) young: bool,
 }
@@ -62,10 +67,26 @@ pub(crate) struct Abandoned {
 /// What [`Draft::commit`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Committed {
-    /// This draft is now the application's folder.
-    Stored,
+    /// This draft is now the application's folder, to be recorded.
+    Stored(Unrecorded),
     /// The application's folder was already there; this draft is discarded.
     AlreadyStored,
+}
+
+/// A stored application the ledger may not know of yet, by the claim file
+/// of the draft that became its folder: kept until the ledger does.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Unrecorded {
+    pub(crate) application: String,
+    claim: PathBuf,
+}
+
+impl Unrecorded {
+    /// The ledger holds the application as stored: its note goes. Not
+    /// synced: a removal a crash undoes only has it recorded again.
+    pub(crate) fn recorded(self) -> std::io::Result<()> {
+        remove_file(&self.claim)
+    }
 }
 
 impl Archive {
@@ -115,10 +136,13 @@ impl Archive {
     /// this folder), each now locked by the caller, with the claim it was
     /// sealed under (`None`: it was never complete); and whether a folder
     /// too young to judge was passed over (a writer may be making it).
-    /// Claim files whose draft is gone (committed) are removed. Entries
-    /// that vanish meanwhile (committed or removed by another) are skipped.
+    /// A claim file whose draft is gone names a stored application still
+    /// to be recorded if the application's folder is there (this draft or
+    /// another of it was committed), and is removed otherwise (the draft
+    /// was deleted). Entries that vanish meanwhile (committed or removed by
+    /// another) are skipped.
     pub(crate) fn abandoned(&self) -> std::io::Result<Abandoned> {
-        let (mut found, mut young) = (Vec::new(), false);
+        let (mut found, mut unrecorded, mut young) = (Vec::new(), Vec::new(), false);
         for entry in std::fs::read_dir(&self.incoming)? {
             let path = match entry {
                 Ok(entry) => entry.path(),
@@ -128,7 +152,13 @@ impl Archive {
             let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
             if let Some(draft) = name.strip_suffix(CLAIM) {
                 if !self.incoming.join(draft).exists() {
-                    remove_file(&path)?;
+                    match self.stored_under(&path) {
+                        Some(application) => unrecorded.push(Unrecorded {
+                            application,
+                            claim: path,
+                        }),
+                        None => remove_file(&path)?,
+                    }
                 }
                 continue;
             }
@@ -165,7 +195,19 @@ impl Archive {
                 .and_then(|json| serde_json::from_slice(&json).ok());
             found.push((draft, sealed));
         }
-        Ok(Abandoned { drafts: found, young })
+        Ok(Abandoned {
+            drafts: found,
+            unrecorded,
+            young,
+        })
+    }
+
+    /// The application the claim file at `claim` was sealed for, if its
+    /// folder is in place.
+    fn stored_under(&self, claim: &Path) -> Option<String> {
+        let sealed: Sealed = serde_json::from_slice(&std::fs::read(claim).ok()?).ok()?;
+        let stored = is_safe_name(&sealed.application) && self.root.join(&sealed.application).is_dir();
+        stored.then_some(sealed.application)
     }
 }
 
@@ -215,23 +257,29 @@ impl Draft {
     }
 
     /// Renames the draft into place as `application_id`'s folder, unless
-    /// that folder already exists.
+    /// that folder already exists. Its claim file stays, as the note that
+    /// the application is still to be recorded. A draft that could not be
+    /// renamed is left for a later sweep: its claim consumed the nonce, so
+    /// no delivery would write it again.
     pub(crate) fn commit(mut self, archive: &Archive, application_id: &str) -> std::io::Result<Committed> {
         if !is_safe_name(application_id) {
             return Err(std::io::Error::new(ErrorKind::InvalidInput, "not an application id"));
         }
+        // Deleted from here on only as a second copy of a stored application.
+        self.kept = true;
         sync_dir(&self.path)?;
         let target = archive.root.join(application_id);
         match std::fs::rename(&self.path, &target) {
             Ok(()) => {
-                self.kept = true;
                 sync_dir(&archive.root)?;
                 sync_dir(&archive.incoming)?;
-                // Its work is done; one a crash leaves goes at the next sweep.
-                remove_file(&self.claim_file())?;
-                Ok(Committed::Stored)
+                Ok(Committed::Stored(Unrecorded {
+                    application: application_id.to_owned(),
+                    claim: self.claim_file(),
+                }))
             }
             Err(error) if matches!(error.kind(), ErrorKind::AlreadyExists | ErrorKind::DirectoryNotEmpty) => {
+                self.kept = false;
                 Ok(Committed::AlreadyStored)
             }
             Err(error) => Err(error),

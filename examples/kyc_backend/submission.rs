@@ -201,7 +201,9 @@ async fn decide<S: AsyncNonceStore + 'static>(
     }
 }
 
-/// Stores an accepted passport: draft, seal, consume, commit.
+/// Stores an accepted passport: draft, seal, consume, commit, record. The
+/// delivery is finished once the draft is committed: a record the ledger
+/// does not take is left to the sweep.
 async fn accept<S: AsyncNonceStore + 'static>(
     app: &Arc<App<S>>,
     claim: &Claim,
@@ -232,13 +234,18 @@ async fn accept<S: AsyncNonceStore + 'static>(
     }
     let (archive_app, id) = (Arc::clone(app), application.clone());
     let committed = blocking(move || draft.commit(&archive_app.archive, &id)).await?;
-    record_stored(app, &application).await;
     Ok(match committed {
-        Committed::Stored => Outcome::Accepted {
-            files: count_files(passport),
-            application,
-        },
-        Committed::AlreadyStored => Outcome::AlreadyStored { application },
+        Committed::Stored(unrecorded) => {
+            record_committed(app, unrecorded, RECORD_TRIES).await;
+            Outcome::Accepted {
+                files: count_files(passport),
+                application,
+            }
+        }
+        Committed::AlreadyStored => {
+            record_stored(app, &application, RECORD_TRIES).await;
+            Outcome::AlreadyStored { application }
+        }
     })
 }
 
@@ -475,29 +482,49 @@ async fn consume<S: AsyncNonceStore>(app: &App<S>, claim: &Claim) -> Result<(), 
     }
 }
 
-/// Records that `application` is stored; the folder is the record that
-/// counts, so a failure here is logged, not retried.
-async fn record_stored<S: AsyncNonceStore>(app: &App<S>, application: &str) {
-    if let Err(error) = app.ledger.record(Fact::Stored(application)).await {
-        tracing::warn!(application, reason = %error, "stored, but not recorded in the ledger");
+/// Records that `application` is stored, trying `tries` times; whether the
+/// ledger took it.
+async fn record_stored<S: AsyncNonceStore>(app: &App<S>, application: &str, tries: u32) -> bool {
+    for tried in 1..=tries {
+        match app.ledger.record(Fact::Stored(application)).await {
+            Ok(()) => return true,
+            Err(error) if tried == tries => {
+                tracing::warn!(application, reason = %error, "stored, not yet recorded in the ledger");
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
     }
+    false
 }
 
 /// Settles the drafts of dead attempts (this instance's before a crash,
 /// or ones whose consume could not be confirmed): a draft sealed with a
 /// claim that consumed its nonce is committed; one whose claim lost, or
 /// that was never complete, is deleted; one the store cannot decide on
-/// now waits for the next sweep. Whether a folder too young to judge was
-/// passed over.
+/// now waits for the next sweep. Records the stored applications the
+/// ledger may not know of (a record that failed, or a crash after the
+/// commit). Whether a folder too young to judge was passed over.
 pub(crate) async fn settle_drafts<S: AsyncNonceStore + 'static>(app: &Arc<App<S>>) -> bool {
     let archive_app = Arc::clone(app);
-    let Abandoned { drafts, young } = match blocking(move || archive_app.archive.abandoned()).await {
+    let Abandoned {
+        drafts,
+        unrecorded,
+        young,
+    } = match blocking(move || archive_app.archive.abandoned()).await {
         Ok(found) => found,
         Err(retry) => {
             tracing::error!(reason = %retry.reason, "could not look for drafts of dead attempts");
             return false;
         }
     };
+    for unrecorded in unrecorded {
+        let application = unrecorded.application.clone();
+        if !record_committed(app, unrecorded, 1).await {
+            // The ledger takes no record now: the others wait with it.
+            break;
+        }
+        tracing::info!(application, "a stored application recorded in the ledger");
+    }
     for (draft, sealed) in drafts {
         let Some(sealed) = sealed else {
             tracing::info!("an unfinished draft of a dead attempt deleted");
@@ -515,11 +542,16 @@ pub(crate) async fn settle_drafts<S: AsyncNonceStore + 'static>(app: &Arc<App<S>
             Ok(_) => {
                 let (archive_app, id) = (Arc::clone(app), sealed.application.clone());
                 match blocking(move || draft.commit(&archive_app.archive, &id)).await {
-                    Ok(_) => {
-                        record_stored(app, &sealed.application).await;
+                    Ok(committed) => {
+                        match committed {
+                            Committed::Stored(unrecorded) => record_committed(app, unrecorded, 1).await,
+                            Committed::AlreadyStored => record_stored(app, &sealed.application, 1).await,
+                        };
                         tracing::info!(application = sealed.application, "a dead attempt's application stored");
                     }
-                    Err(retry) => tracing::error!(reason = %retry.reason, "a settled draft not committed"),
+                    Err(retry) => {
+                        tracing::error!(reason = %retry.reason, "a settled draft not committed: left for the next sweep");
+                    }
                 }
             }
             Err(error @ (Error::NonceStoreUnavailable(_) | Error::NonceStore(_))) => {
@@ -546,4 +578,26 @@ fn count_files(passport: &DecryptedPassport) -> usize {
         .chain(passport.address_documents())
         .map(|document| document.all_files().count())
         .sum()
+}
+
+/// How often a delivery tries to record its application before leaving
+/// that to the sweep.
+const RECORD_TRIES: u32 = 3;
+
+/// Records a committed application, then lets its claim file go; one the
+/// ledger does not take keeps it, for the sweep to record. Whether the
+/// ledger took it.
+async fn record_committed<S: AsyncNonceStore + 'static>(
+    app: &Arc<App<S>>,
+    unrecorded: crate::archive::Unrecorded,
+    tries: u32,
+) -> bool {
+    if !record_stored(app, &unrecorded.application, tries).await {
+        return false;
+    }
+    if let Err(retry) = blocking(move || unrecorded.recorded()).await {
+        // The sweep records it again, which changes nothing.
+        tracing::warn!(reason = %retry.reason, "a recorded application's claim file not removed");
+    }
+    true
 }
