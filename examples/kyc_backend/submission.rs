@@ -15,8 +15,10 @@
 //!   confirmed is settled later by [`settle_drafts`].
 //! - **Tell.** A rejection, a file or element that cannot be read, or a
 //!   link this service does not know (any more): the user is told what to
-//!   do, with a fresh link, once. A user who cannot be reached (blocked the
-//!   bot) is not retried.
+//!   do, once, with a link to the application's page (which opens a fresh
+//!   request) or to the page that opens a new one. A user who cannot be
+//!   reached (blocked the bot) is not retried; a refusal of the service's
+//!   own message is its error, logged and retried, never "told".
 //!
 //! Failures a retry can fix (the network, the disk, the store, 5xx and 429
 //! from the Bot API) give the claim back and answer 503; everything else
@@ -30,7 +32,7 @@ use telegram_passport::{
     PassportData, PassportElementError, Problem, Rejected, SetPassportDataErrors, Validation, Validator,
 };
 
-use crate::app::{kyc_scope, today, App};
+use crate::app::{kyc_scope, request_tag, today, App, Told};
 use crate::archive::{Abandoned, Committed, Draft, Sealed};
 use crate::bot_api::{ApiError, Failure};
 use crate::ledger::Fact;
@@ -42,9 +44,10 @@ pub(crate) enum Outcome {
     Accepted { application: String, files: usize },
     /// The application was already stored; nothing done again.
     AlreadyStored { application: String },
-    /// The user was told what to do (`reached`: the message arrived).
+    /// The user was told what to do (`reached`: the message arrived), about
+    /// `application` (`None`: to start a new one).
     Told {
-        application: String,
+        application: Option<String>,
         told: &'static str,
         reached: bool,
     },
@@ -319,8 +322,8 @@ fn file_error(document: &Document, slot: FileSlot, at: usize) -> Result<Passport
     document.file_error_at(slot, at, "This file could not be read. Please upload it again.")
 }
 
-/// Tells the user `verdict` with a fresh link (for the same application,
-/// or a new one to start again), records that, and consumes the nonce.
+/// Tells the user `verdict` with a link to the application's page (where
+/// a fresh request waits), records that, and consumes the nonce.
 async fn tell<S: AsyncNonceStore>(
     app: &App<S>,
     claim: &Claim,
@@ -328,15 +331,22 @@ async fn tell<S: AsyncNonceStore>(
     verdict: &Verdict<'_>,
 ) -> Result<Outcome, Retry> {
     let application = claim.context().to_owned();
-    let reached = send(app, user_id, &application, verdict).await?;
-    // What the applicant's page shows: the message, as the bot sent it.
-    let (_, text) = verdict.report(user_id);
-    app.ledger.record_with(Fact::LastTold(&application), &text).await?;
+    let reached = send(app, user_id, Some(&application), verdict).await?;
+    // What the applicant's page shows: the message, as the bot sent it,
+    // and the request it answers.
+    let (_, message) = verdict.report(user_id);
+    let told = Told {
+        message,
+        request: Some(request_tag(claim.nonce())),
+    };
+    app.ledger
+        .record_with(Fact::LastTold(&application), &told.write())
+        .await?;
     app.ledger.record(Fact::Told(claim.nonce())).await?;
     match consume(app, claim).await {
         // Told and recorded: whoever holds the nonce now finds that and consumes it.
         Ok(()) | Err(Error::ClaimLost) => Ok(Outcome::Told {
-            application,
+            application: Some(application),
             told: verdict.kind(),
             reached,
         }),
@@ -345,53 +355,63 @@ async fn tell<S: AsyncNonceStore>(
 }
 
 /// A link this service does not know, or no longer: the user is told to
-/// start again, with the link of a new application, once per nonce.
+/// start again, with a link to the page that opens a new application,
+/// once per nonce.
 async fn start_again<S: AsyncNonceStore>(app: &App<S>, user_id: i64, nonce: &str) -> Result<Outcome, Retry> {
     if app.ledger.holds(Fact::Told(nonce)).await? {
         return Ok(Outcome::AlreadyTold);
     }
-    let application = telegram_passport::generate_nonce()?;
-    let reached = send(app, user_id, &application, &Verdict::StartAgain).await?;
+    let reached = send(app, user_id, None, &Verdict::StartAgain).await?;
     app.ledger.record(Fact::Told(nonce)).await?;
     Ok(Outcome::Told {
-        application,
+        application: None,
         told: Verdict::StartAgain.kind(),
         reached,
     })
 }
 
-/// Sends the error reports and the message with a fresh link for
-/// `application`; whether the message reached the user (a user who
-/// blocked the bot cannot be reached, and no retry changes that).
+/// Sends the error reports and the message with a link to the page of
+/// `application` (or, without one, to the page that opens a new one);
+/// whether the message reached the user (a user who blocked the bot or
+/// deleted their account cannot be reached, and no retry changes that).
+///
+/// The message never carries a Telegram Passport link: Telegram refuses
+/// one inside a button, and its apps ignore one opened from inside
+/// Telegram. The page is where the link is opened. A refusal of the
+/// service's own message is the service's error, not the user's: it is
+/// logged as such and retried, never counted as told.
 async fn send<S: AsyncNonceStore>(
     app: &App<S>,
     user_id: i64,
-    application: &str,
+    application: Option<&str>,
     verdict: &Verdict<'_>,
 ) -> Result<bool, Retry> {
-    let request = app.request(application).await?;
     let (errors, text) = verdict.report(user_id);
     if !errors.errors.is_empty() {
         match app.bot_api.set_passport_data_errors(&errors).await {
             Ok(()) => {}
             Err(ApiError::Retryable(reason)) => return Err(reason.into()),
-            Err(refused) => tracing::warn!(reason = %refused, "error reports not accepted"),
+            // The message below still says what to fix.
+            Err(refused) => tracing::error!(reason = %refused, "error reports refused: the service's own request"),
         }
     }
-    let button = match verdict {
-        Verdict::StartAgain => "Start again",
-        _ => "Continue verification",
+    let (button, link) = match application {
+        Some(application) => (
+            "Continue verification",
+            app.config.public_url.application_page(application),
+        ),
+        None => ("Start again", app.config.public_url.page()),
     };
-    match app
-        .bot_api
-        .send_message(user_id, &text, button, &request.deep_link())
-        .await
-    {
+    match app.bot_api.send_message(user_id, &text, button, &link).await {
         Ok(()) => Ok(true),
         Err(ApiError::Retryable(reason)) => Err(reason.into()),
-        Err(refused) => {
+        Err(refused) if refused.is_unreachable_user() => {
             tracing::warn!(reason = %refused, "the user cannot be reached");
             Ok(false)
+        }
+        Err(refused) => {
+            tracing::error!(reason = %refused, "the service's own message was refused: not told, left for redelivery");
+            Err(refused.into())
         }
     }
 }
