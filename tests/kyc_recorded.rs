@@ -109,6 +109,9 @@ async fn a_record_the_ledger_refused_is_made_by_the_sweep() {
     let (api, api_url) = kyc::bot_api().await;
     let data = kyc::data_dir("record-refused");
     let backend = Backend::start(&api_url, &data, Some(&url));
+    // Another instance, with its own data folder: it knows only what the ledger says.
+    let other_data = kyc::data_dir("record-refused-other");
+    let other = Backend::start(&api_url, &other_data, Some(&url));
     let http = kyc::client(LOCAL);
     let (application, request) = start(&http, &backend.url).await.unwrap();
     let good = submission(&api, &request, 12_001, Kind::Good);
@@ -120,7 +123,9 @@ async fn a_record_the_ledger_refused_is_made_by_the_sweep() {
     );
     same_photos(&data, &application, &good);
     assert!(!recorded(redis.port, &application), "the ledger refused the record");
-    assert_eq!(state(&http, &backend.url, &application).await, "waiting");
+    // The instance that stored it says so from its folder; the other waits for the ledger.
+    assert_eq!(state(&http, &backend.url, &application).await, "accepted");
+    assert_eq!(state(&http, &other.url, &application).await, "waiting");
     assert_eq!(kyc::folders(&data), (1, 1), "the claim file kept until recorded");
     assert_eq!(deliver(&http, &backend.url, &good).await, 200);
 
@@ -129,7 +134,7 @@ async fn a_record_the_ledger_refused_is_made_by_the_sweep() {
         "OK"
     );
     let restored = Instant::now();
-    while state(&http, &backend.url, &application).await != "accepted" {
+    while state(&http, &other.url, &application).await != "accepted" {
         assert!(
             restored.elapsed() < SWEEP + MARGIN,
             "still not accepted a sweep after the ledger took records again"
@@ -139,6 +144,29 @@ async fn a_record_the_ledger_refused_is_made_by_the_sweep() {
     assert!(recorded(redis.port, &application));
     assert_eq!(kyc::folders(&data), (1, 0), "the claim file gone once recorded");
     assert_eq!(api.messages.lock().unwrap().len(), 0, "the applicant told nothing");
+    std::fs::remove_dir_all(&data).unwrap();
+    std::fs::remove_dir_all(&other_data).unwrap();
+}
+
+/// An in-memory instance restarted forgets its ledger; the applicant's
+/// page still says `accepted` for what its folder holds, and a link to
+/// it says the application is finished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_in_memory_instance_still_says_accepted() {
+    let (api, api_url) = kyc::bot_api().await;
+    let data = kyc::data_dir("restarted-accepted");
+    let http = kyc::client(LOCAL);
+    let backend = Backend::start(&api_url, &data, None);
+    let (application, request) = start(&http, &backend.url).await.unwrap();
+    let good = submission(&api, &request, 12_003, Kind::Good);
+    assert_eq!(deliver(&http, &backend.url, &good).await, 200);
+    drop(backend);
+    let backend = Backend::start(&api_url, &data, None);
+    assert_eq!(state(&http, &backend.url, &application).await, "accepted");
+    assert_eq!(
+        kyc::fresh_request(&http, &backend.url, &application).await.unwrap_err(),
+        (410, "finished".to_owned())
+    );
     std::fs::remove_dir_all(&data).unwrap();
 }
 

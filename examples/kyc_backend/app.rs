@@ -215,7 +215,7 @@ async fn status<S: AsyncNonceStore>(State(app): State<Arc<App<S>>>, UrlPath(id):
         return StatusCode::NOT_FOUND.into_response();
     }
     let outcome = async {
-        if app.ledger.holds(Fact::Stored(&id)).await? {
+        if app.ledger.holds(Fact::Stored(&id)).await? || app.holds_locally(&id).await {
             return Ok(serde_json::json!({ "state": "accepted" }));
         }
         Ok::<_, crate::ledger::Unavailable>(match app.ledger.value(Fact::LastTold(&id)).await? {
@@ -295,6 +295,16 @@ impl<S: AsyncNonceStore> App<S> {
             "sdk": request.sdk_parameters(),
             "request": tag,
         }))
+    }
+
+    /// Whether this instance's archive holds application `id`: true
+    /// whatever the ledger forgot (an in-memory ledger after a restart, a
+    /// fact past its time) or has yet to learn (the sweep repairs it).
+    async fn holds_locally(&self, id: &str) -> bool {
+        match self.archive.folder(id) {
+            Some(folder) => tokio::fs::metadata(folder).await.is_ok_and(|meta| meta.is_dir()),
+            None => false,
+        }
     }
 
     /// The client a request comes from.
@@ -383,7 +393,7 @@ async fn fresh_request<S: AsyncNonceStore>(
     }
     let gone = |state: &str| no_store((StatusCode::GONE, Json(serde_json::json!({ "state": state }))));
     let looked_up = async {
-        let stored = app.ledger.holds(Fact::Stored(&id)).await?;
+        let stored = app.ledger.holds(Fact::Stored(&id)).await? || app.holds_locally(&id).await;
         let opened = app.ledger.value(Fact::Opened(&id)).await?;
         Ok::<_, crate::ledger::Unavailable>((stored, opened))
     };

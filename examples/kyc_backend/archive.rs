@@ -97,6 +97,12 @@ impl Archive {
         Ok(Self { root, incoming })
     }
 
+    /// Where `application_id`'s folder is, if the id can name one: the
+    /// application is stored here once that folder exists.
+    pub(crate) fn folder(&self, application_id: &str) -> Option<PathBuf> {
+        is_safe_name(application_id).then(|| self.root.join(application_id))
+    }
+
     /// A new, empty, owner-only draft, locked. It is made under a `new-`
     /// name, locked, and only then renamed to its `draft-` name, so a sweep
     /// never finds an unlocked draft that is alive.

@@ -2,7 +2,8 @@
 //! state a delivery is answered from. Four facts are kept, each for a day
 //! (longer than any link lives) unless said otherwise: an application was
 //! **opened** (when, kept a week so that a link to an expired application
-//! can say so), an application was **stored** (by whichever instance), the
+//! can say so), an application was **stored** (by whichever instance; kept
+//! a week, as long as its page can be asked about it), the
 //! user was **told** about the submission that carried a nonce (what to
 //! fix, or to start again), and what an application's applicant was **last
 //! told** (the message's text, as the bot sent it, and which request it
@@ -58,8 +59,9 @@ impl Fact<'_> {
     /// How long the fact is kept.
     fn kept(self) -> Duration {
         match self {
-            Self::Opened(_) => OPENED_KEPT,
-            Self::Stored(_) | Self::Told(_) | Self::LastTold(_) => KEPT,
+            // What the page says of an application outlives its links.
+            Self::Opened(_) | Self::Stored(_) => OPENED_KEPT,
+            Self::Told(_) | Self::LastTold(_) => KEPT,
         }
     }
 }
