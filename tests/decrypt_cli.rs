@@ -464,8 +464,10 @@ mod out_folder {
                     todo.push(entry.unwrap().path());
                 }
                 format!("dir {mode:o}")
-            } else {
+            } else if meta.is_file() {
                 format!("file {mode:o} {}", sha256_hex(&std::fs::read(&path).unwrap()))
+            } else {
+                format!("{:?} {mode:o}", meta.file_type())
             };
             entries.push((path.strip_prefix(root).unwrap().to_owned(), what));
         }
@@ -689,26 +691,63 @@ mod out_folder {
         std::fs::remove_dir_all(work).unwrap();
     }
 
-    /// Killed after its commit (at the first removal in its done folder): its
-    /// files are kept, and the next run only removes that folder.
+    /// Killed after its commit, at each removal in its done folder (its
+    /// three files, its `.lock`, the folder): its files are kept, and the
+    /// next run only removes that folder, saying nothing.
     #[test]
     fn a_run_killed_after_its_commit_keeps_its_files() {
         let work = scratch("cli-killed-late");
         let update = Update::new(&work);
-        let out = work.join("out");
-        let output = traced(&["-e", "inject=unlinkat:signal=SIGKILL:when=1"], &update.args(&out));
-        assert!(!output.status.success());
-        let left = leftovers(&out);
-        assert_eq!(left.len(), 1, "{left:?}");
-        assert!(left[0].to_string_lossy().starts_with(".decrypt-done-"), "{left:?}");
         let empty = work.join("empty");
         std::fs::create_dir(&empty).unwrap();
-        let (ok, _, stderr) = run(&with_files(&update.key, &empty, &out, &update.input));
-        assert!(ok, "{stderr}");
-        for id in &update.ids {
-            assert!(out.join(id).is_file(), "{id}");
+        for kill in ["unlink:when=1", "unlink:when=4", "rmdir:when=1"] {
+            let out = work.join("out");
+            let _ = std::fs::remove_dir_all(&out);
+            let output = traced(&["-e", &format!("inject={kill}:signal=SIGKILL")], &update.args(&out));
+            assert!(!output.status.success(), "{kill}");
+            let left = leftovers(&out);
+            assert_eq!(left.len(), 1, "{kill}: {left:?}");
+            assert!(
+                left[0].to_string_lossy().starts_with(".decrypt-done-"),
+                "{kill}: {left:?}"
+            );
+            let (ok, _, stderr) = run(&with_files(&update.key, &empty, &out, &update.input));
+            assert!(ok, "{kill}: {stderr}");
+            assert_eq!(stderr, "", "{kill}");
+            for id in &update.ids {
+                assert!(out.join(id).is_file(), "{kill}: {id}");
+            }
+            assert_eq!(leftovers(&work), Vec::<PathBuf>::new(), "{kill}");
         }
-        assert_eq!(leftovers(&work), Vec::<PathBuf>::new());
+        std::fs::remove_dir_all(work).unwrap();
+    }
+
+    /// Killed while it made its folder: before its `.lock` was locked, and
+    /// before the marker was written. The next run removes that folder,
+    /// saying nothing: nothing was linked yet.
+    #[test]
+    fn a_run_killed_while_making_its_folder_is_undone() {
+        let work = scratch("cli-killed-early");
+        let update = Update::new(&work);
+        let out = work.join("out");
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join("f1"), b"one").unwrap();
+        let before = listing(&work);
+        // The first flock is OUT's, the second the new `.lock`'s; the first
+        // write is the marker.
+        for kill in ["flock:when=2", "write:when=1"] {
+            let output = traced(&["-e", &format!("inject={kill}:signal=SIGKILL")], &update.args(&out));
+            assert!(!output.status.success(), "{kill}");
+            let left = leftovers(&out);
+            assert_eq!(left.len(), 1, "{kill}: {left:?}");
+            let marker = std::fs::symlink_metadata(out.join(&left[0]).join(".lock"));
+            assert!(marker.is_ok_and(|m| m.is_file() && m.len() == 0), "{kill}");
+            update.tamper(true);
+            let output = decrypt_tool().args(update.args(&out)).output().unwrap();
+            update.tamper(false);
+            assert_failed(&output, "could not decrypt file");
+            assert_eq!(listing(&work), before, "{kill}");
+        }
         std::fs::remove_dir_all(work).unwrap();
     }
 
@@ -828,6 +867,315 @@ mod out_folder {
             .output()
             .unwrap();
         assert_eq!(output.status.code(), Some(1));
+    }
+
+    /// A run of `update` killed at its second link into `out`: its staging
+    /// folder, and the one name it linked.
+    fn killed_after_one_link(update: &Update, out: &Path) -> (PathBuf, String) {
+        let before = if out.exists() { leftovers(out) } else { Vec::new() };
+        let output = traced(&["-e", "inject=linkat:signal=SIGKILL:when=2"], &update.args(out));
+        assert!(!output.status.success());
+        let linked: Vec<&String> = update.ids.iter().filter(|id| out.join(id).exists()).collect();
+        assert_eq!(linked.len(), 1, "{linked:?}");
+        let staging: Vec<PathBuf> = leftovers(out)
+            .into_iter()
+            .filter(|p| !before.contains(p))
+            .map(|p| out.join(p))
+            .collect();
+        assert_eq!(staging.len(), 1, "{staging:?}");
+        (staging[0].clone(), linked[0].clone())
+    }
+
+    /// The tool writing a second passport, whose files have other names
+    /// than `Update`'s, into `out`; fails the test unless it succeeds within
+    /// a few seconds. Returns its stderr.
+    fn other_run(work: &Path, out: &Path) -> String {
+        let other = work.join("other");
+        if !other.exists() {
+            std::fs::create_dir(&other).unwrap();
+            two_files(&other, false);
+        }
+        let (key, input, files) = (
+            data_dir().join("keys/rsa2048_pkcs1.pem"),
+            other.join("passport.json"),
+            other.join("files"),
+        );
+        for name in ["aaa-front", "zzz-back"] {
+            let _ = std::fs::remove_file(out.join(name));
+        }
+        let mut child = decrypt_tool()
+            .args(with_files(&key, &files, out, &input))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > std::time::Duration::from_secs(5) {
+                let _ = child.kill();
+                panic!("the run still waits after 5 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(output.status.success(), "{stderr}");
+        for name in ["aaa-front", "zzz-back"] {
+            assert!(out.join(name).is_file(), "{name}");
+        }
+        stderr
+    }
+
+    /// `listing(out)` without the names [`other_run`] writes.
+    fn listing_but_other(out: &Path) -> Vec<(PathBuf, String)> {
+        let mut entries = listing(out);
+        entries.retain(|(p, _)| p != Path::new("aaa-front") && p != Path::new("zzz-back"));
+        entries
+    }
+
+    fn mkfifo(path: &Path) {
+        let made = Command::new("mkfifo").arg(path).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", path.display());
+    }
+
+    fn chmod(path: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// Hard links to the user's file and to the user's symlink, in folders
+    /// named like the tool's (owner-only or not, without a marker or with a
+    /// killed run's copied in) and inside a killed run's own folder: the
+    /// next run removes neither, nor anything in the planted folders, and
+    /// names each planted folder on stderr.
+    #[test]
+    fn recovery_never_removes_what_a_killed_run_did_not_link() {
+        let work = scratch("cli-planted-links");
+        let update = Update::new(&work);
+        let out = work.join("out");
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join("precious.txt"), b"the user's own").unwrap();
+        std::os::unix::fs::symlink("precious.txt", out.join("precious-link")).unwrap();
+        let (donor, _) = killed_after_one_link(&update, &work.join("donor"));
+        let planted = [
+            (".decrypt-staging-fake", 0o700, false),
+            (".decrypt-staging-open", 0o755, false),
+            (".decrypt-staging-copied", 0o700, true),
+            (".decrypt-done-fake", 0o700, false),
+        ];
+        for (name, mode, marker) in planted {
+            let folder = out.join(name);
+            std::fs::create_dir(&folder).unwrap();
+            for file in ["precious.txt", "precious-link"] {
+                std::fs::hard_link(out.join(file), folder.join(file)).unwrap();
+            }
+            if marker {
+                std::fs::copy(donor.join(".lock"), folder.join(".lock")).unwrap();
+            }
+            chmod(&folder, mode);
+        }
+        // A killed run's own folder, with the user's file linked in beside
+        // what the run staged.
+        let (staging, linked) = killed_after_one_link(&update, &out);
+        for file in ["precious.txt", "precious-link"] {
+            std::fs::hard_link(out.join(file), staging.join(file)).unwrap();
+        }
+        let mut expected = listing(&out);
+        let staging_name = staging.strip_prefix(&out).unwrap().to_owned();
+        expected.retain(|(p, _)| !p.starts_with(&staging_name) && p != Path::new(&linked));
+
+        let stderr = other_run(&work, &out);
+        assert_eq!(listing_but_other(&out), expected);
+        assert_eq!(std::fs::read(out.join("precious.txt")).unwrap(), b"the user's own");
+        assert_eq!(
+            std::fs::read_link(out.join("precious-link")).unwrap(),
+            Path::new("precious.txt")
+        );
+        assert_eq!(stderr.lines().count(), planted.len(), "{stderr}");
+        for (name, _, _) in planted {
+            assert!(
+                stderr.lines().any(|line| line.contains(&format!("{name} alone: "))),
+                "{name}: {stderr}"
+            );
+        }
+        std::fs::remove_dir_all(work).unwrap();
+    }
+
+    /// A name a killed run linked, changed since: another link to it, or
+    /// replaced by the user's file, a link to the user's file, or a
+    /// symlink. The next run leaves it as it is and says so; the killed
+    /// run's folder goes.
+    #[test]
+    fn recovery_removes_a_name_only_while_it_is_the_file_the_run_linked() {
+        let work = scratch("cli-changed-link");
+        let update = Update::new(&work);
+        let out = work.join("out");
+        type Change = fn(&Path, &Path);
+        let changes: [(&str, Change); 4] = [
+            ("another link", |name, work| {
+                std::fs::hard_link(name, work.join("backup")).unwrap()
+            }),
+            ("the user's file", |name, _| {
+                std::fs::remove_file(name).unwrap();
+                std::fs::write(name, b"the user's own").unwrap();
+            }),
+            ("a link to the user's file", |name, _| {
+                std::fs::remove_file(name).unwrap();
+                std::fs::hard_link(name.with_file_name("precious.txt"), name).unwrap();
+            }),
+            ("a symlink", |name, _| {
+                std::fs::remove_file(name).unwrap();
+                std::os::unix::fs::symlink("precious.txt", name).unwrap();
+            }),
+        ];
+        for (change, make) in changes {
+            let _ = std::fs::remove_dir_all(&out);
+            let _ = std::fs::remove_file(work.join("backup"));
+            std::fs::create_dir(&out).unwrap();
+            std::fs::write(out.join("precious.txt"), b"precious").unwrap();
+            let (staging, linked) = killed_after_one_link(&update, &out);
+            make(&out.join(&linked), &work);
+            let mut expected = listing(&out);
+            let staging_name = staging.strip_prefix(&out).unwrap().to_owned();
+            expected.retain(|(p, _)| !p.starts_with(&staging_name));
+
+            let stderr = other_run(&work, &out);
+            assert_eq!(listing_but_other(&out), expected, "{change}");
+            assert_eq!(stderr.lines().count(), 1, "{change}: {stderr}");
+            assert!(
+                stderr.contains(&format!("{linked} alone: not the file a killed run linked there")),
+                "{change}: {stderr}"
+            );
+            assert_eq!(std::fs::read(out.join("precious.txt")).unwrap(), b"precious");
+        }
+        std::fs::remove_dir_all(work).unwrap();
+    }
+
+    /// A FIFO as `.lock`, or a symlink to one, in a planted folder (with the
+    /// mode of a real one or not): the next run neither waits on it nor
+    /// holds OUT's lock meanwhile; the FIFOs stay.
+    #[test]
+    fn recovery_never_waits_on_a_planted_lock() {
+        let work = scratch("cli-fifo-lock");
+        let update = Update::new(&work);
+        let out = work.join("out");
+        std::fs::create_dir(&out).unwrap();
+        let fifo = work.join("fifo");
+        mkfifo(&fifo);
+        let planted = [
+            (".decrypt-staging-f", 0o700),
+            (".decrypt-staging-g", 0o755),
+            (".decrypt-staging-h", 0o700),
+            (".decrypt-done-i", 0o700),
+        ];
+        for (name, mode) in planted {
+            let folder = out.join(name);
+            std::fs::create_dir(&folder).unwrap();
+            match name {
+                ".decrypt-staging-h" => std::os::unix::fs::symlink(&fifo, folder.join(".lock")).unwrap(),
+                _ => mkfifo(&folder.join(".lock")),
+            }
+            chmod(&folder, mode);
+        }
+        let expected = listing(&out);
+        let stderr = other_run(&work, &out);
+        assert_eq!(listing_but_other(&out), expected);
+        assert_eq!(stderr.lines().count(), planted.len(), "{stderr}");
+        for (name, _) in planted {
+            assert!(stderr.contains(&format!("{name} alone: ")), "{name}: {stderr}");
+        }
+        // OUT is not locked: the next run goes through too.
+        let (ok, _, stderr) = run(&update.args(&out));
+        assert!(ok, "{stderr}");
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+        std::fs::remove_dir_all(work).unwrap();
+    }
+
+    /// A killed run's folder, changed so that it no longer proves itself the
+    /// tool's: the next run leaves it and the name it linked alone, and
+    /// says so in one line.
+    #[test]
+    fn recovery_leaves_folders_it_cannot_prove_its_own() {
+        let work = scratch("cli-unproven");
+        let update = Update::new(&work);
+        let out = work.join("out");
+        type Change = fn(&Path);
+        let changes: [(&str, Change); 11] = [
+            ("folder mode 755", |s| chmod(s, 0o755)),
+            ("folder mode 770", |s| chmod(s, 0o770)),
+            (".lock readable by others", |s| chmod(&s.join(".lock"), 0o644)),
+            (".lock with another link", |s| {
+                std::fs::hard_link(s.join(".lock"), s.with_file_name("lock-link")).unwrap()
+            }),
+            (".lock a symlink to the marker", |s| {
+                std::fs::rename(s.join(".lock"), s.join("marker")).unwrap();
+                std::os::unix::fs::symlink("marker", s.join(".lock")).unwrap();
+            }),
+            (".lock a FIFO", |s| {
+                std::fs::remove_file(s.join(".lock")).unwrap();
+                mkfifo(&s.join(".lock"));
+            }),
+            ("no .lock", |s| std::fs::remove_file(s.join(".lock")).unwrap()),
+            ("marker emptied", |s| std::fs::write(s.join(".lock"), b"").unwrap()),
+            ("marker of another format", |s| {
+                let text = std::fs::read_to_string(s.join(".lock")).unwrap();
+                let (_, rest) = text.split_once('\n').unwrap();
+                std::fs::write(s.join(".lock"), format!("some other tool 1\n{rest}")).unwrap();
+            }),
+            ("marker cut short", |s| {
+                let text = std::fs::read_to_string(s.join(".lock")).unwrap();
+                std::fs::write(s.join(".lock"), &text[..text.len() - 1]).unwrap();
+            }),
+            ("marker of another folder", |s| {
+                let copy = s.with_file_name(".decrypt-staging-copy");
+                std::fs::create_dir(&copy).unwrap();
+                chmod(&copy, 0o700);
+                for entry in std::fs::read_dir(s).unwrap() {
+                    let entry = entry.unwrap();
+                    std::fs::rename(entry.path(), copy.join(entry.file_name())).unwrap();
+                }
+                std::fs::remove_dir(s).unwrap();
+            }),
+        ];
+        for (change, make) in changes {
+            let _ = std::fs::remove_dir_all(&out);
+            std::fs::create_dir(&out).unwrap();
+            let (staging, _) = killed_after_one_link(&update, &out);
+            make(&staging);
+            let expected = listing(&out);
+            let stderr = other_run(&work, &out);
+            assert_eq!(listing_but_other(&out), expected, "{change}");
+            assert_eq!(stderr.lines().count(), 1, "{change}: {stderr}");
+            assert!(stderr.contains(" alone: "), "{change}: {stderr}");
+            assert!(!stderr.contains("panicked"), "{change}: {stderr}");
+        }
+        std::fs::remove_dir_all(work).unwrap();
+    }
+
+    /// A killed run's folder, or its `.lock`, given to another user: left
+    /// alone. Needs root, to give files away.
+    #[test]
+    fn recovery_leaves_other_users_folders_alone() {
+        let work = scratch("cli-other-user");
+        let update = Update::new(&work);
+        let out = work.join("out");
+        for target in ["", ".lock"] {
+            let _ = std::fs::remove_dir_all(&out);
+            std::fs::create_dir(&out).unwrap();
+            let (staging, _) = killed_after_one_link(&update, &out);
+            let given = std::os::unix::fs::chown(staging.join(target), Some(65534), Some(65534));
+            assert!(
+                given.is_ok(),
+                "this test gives a file to another user and needs the right to (root, CAP_CHOWN): {given:?}"
+            );
+            let expected = listing(&out);
+            let stderr = other_run(&work, &out);
+            assert_eq!(listing_but_other(&out), expected, "{target}");
+            assert_eq!(stderr.lines().count(), 1, "{target}: {stderr}");
+            assert!(stderr.contains(" alone: "), "{target}: {stderr}");
+        }
+        std::fs::remove_dir_all(work).unwrap();
     }
 
     /// A run started while another is between its links does not undo the
