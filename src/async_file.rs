@@ -4,10 +4,27 @@
 //!
 //! Invariants: the crypto is the synchronous core's, unchanged; at most one
 //! 64 KiB working buffer of encrypted bytes and one of plaintext on its way
-//! to the sink are held, so one poll decrypts and hashes at most 64 KiB;
-//! the inner sink is handed back only once the hash and padding check out.
+//! to the sink are held; the inner sink is handed back only once the hash
+//! and padding check out.
+//!
+//! No input holds the executor: one poll takes at most 64 KiB of input, each
+//! piece (a write, a chunk, a read) counting at least 1 KiB, empty ones too,
+//! and decrypts and hashes at most one 64 KiB chunk; then the task wakes
+//! itself and yields. A stream or reader that is always ready cannot starve
+//! a current-thread runtime.
+//!
 //! The path functions keep `decrypt_to_path`'s guarantees (they share its
-//! temporary file and its rename).
+//! temporary file and its rename), and their future is the only owner of
+//! what they start: the folder's names change only in its own polls and in
+//! its drop. The temporary file is created in the first poll and removed
+//! when the future is dropped; the rename happens in the very poll that
+//! returns `Ok`, never in a task that outlives the future. So a future
+//! dropped at any point before `Ok` has published nothing, and there is
+//! nothing to undo: an undo could not tell our file from one a concurrent
+//! call renamed over it, and would lose what `path` held before. What runs
+//! on the blocking pool (writes, the sync to disk) touches only the
+//! temporary file's contents, and after a drop it finishes on a file that
+//! no longer has a name.
 
 use std::fmt;
 use std::future::poll_fn;
@@ -17,12 +34,53 @@ use std::pin::{pin, Pin};
 use std::task::{ready, Context, Poll};
 
 use futures_core::Stream;
+use tempfile::NamedTempFile;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
-use crate::stream::{persist, temporary_beside};
+use crate::stream::{publish, temporary_beside};
 use crate::{FileCredentials, FileDecryptor};
+
+/// The input one poll may take before it yields, in bytes.
+const TURN: usize = 64 * 1024;
+/// What one piece of input costs at least, however small: the calls around
+/// an empty chunk are work too, so 64 of them end a turn.
+const PIECE: usize = TURN / 64;
+
+/// The work done since the task last gave the executor its thread back.
+#[derive(Debug, Default)]
+struct Turn {
+    spent: usize,
+}
+
+impl Turn {
+    /// Ready while the turn lasts; once it is spent, wakes the task and
+    /// returns `Pending` once, and the next poll starts a new turn.
+    fn poll_proceed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.spent < TURN {
+            return Poll::Ready(());
+        }
+        self.spent = 0;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// As much of `input` as the turn has room for.
+    fn portion<'a>(&self, input: &'a [u8]) -> &'a [u8] {
+        input.get(..TURN.saturating_sub(self.spent)).unwrap_or(input)
+    }
+
+    /// Counts one piece of input of `bytes` bytes.
+    fn spend(&mut self, bytes: usize) {
+        self.spent = self.spent.saturating_add(bytes.max(PIECE));
+    }
+
+    /// Ends the turn: a chunk was decrypted and hashed, which is a poll's worth.
+    fn end(&mut self) {
+        self.spent = TURN;
+    }
+}
 
 /// Decrypts one file as its encrypted bytes arrive, writing plaintext to an
 /// async sink.
@@ -37,11 +95,13 @@ use crate::{FileCredentials, FileDecryptor};
 /// that). Shutting it down flushes the sink but does not shut it down:
 /// `finish` has the last bytes to write.
 ///
-/// One poll decrypts and hashes at most one 64 KiB chunk (after a chunk's
-/// work the next write yields to the executor once, whatever the sink), so
-/// it runs on the async executor without stalling it; nothing is buffered
-/// beyond that chunk and its plaintext. More than the size limit ([`Limits::file`](crate::Limits::file)
-/// of the credentials) is refused before it is buffered.
+/// One poll takes at most 64 KiB of input, each write counting at least
+/// 1 KiB, empty ones too, and decrypts and hashes at most one 64 KiB chunk:
+/// then the next write wakes the task and yields once, whatever the sink
+/// and however the caller writes. So it runs on the async executor without
+/// stalling it; nothing is buffered beyond that chunk and its plaintext.
+/// More than the size limit ([`Limits::file`](crate::Limits::file) of the
+/// credentials) is refused before it is buffered.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -65,10 +125,9 @@ use crate::{FileCredentials, FileDecryptor};
 pub struct AsyncFileDecryptor<W> {
     core: FileDecryptor<Pending>,
     sink: W,
-    /// A chunk was decrypted in this task's current turn: the next write
-    /// yields first, so that one poll never does more than one chunk's work
-    /// whatever the sink (a `Vec` never makes a writer wait).
-    worked: bool,
+    /// Whatever the sink (a `Vec` never makes a writer wait), a write
+    /// yields once this turn is spent.
+    turn: Turn,
 }
 
 impl<W> fmt::Debug for AsyncFileDecryptor<W> {
@@ -116,7 +175,7 @@ impl FileCredentials {
         Ok(AsyncFileDecryptor {
             core: self.decryptor(Pending::default())?,
             sink,
-            worked: false,
+            turn: Turn::default(),
         })
     }
 
@@ -127,11 +186,28 @@ impl FileCredentials {
     ///
     /// The guarantees of [`FileCredentials::decrypt_to_path`]: a new
     /// exclusive, owner-only temporary file in `path`'s folder, renamed to
-    /// `path` only once verified, removed on any failure (and when this
-    /// future is dropped before it finishes); more than the size limit is
-    /// refused with [`Error::TooLarge`] before it is buffered. A chunk the
-    /// stream fails with is [`Error::Io`] with the stream's error as source.
-    /// File system calls run on tokio's blocking pool.
+    /// `path` only once verified, removed on any failure; more than the
+    /// size limit is refused with [`Error::TooLarge`] before it is
+    /// buffered. A chunk the stream fails with is [`Error::Io`] with the
+    /// stream's error as source.
+    ///
+    /// **Dropped, it leaves nothing.** The rename happens in the very poll
+    /// that returns `Ok`, and the temporary file is removed when the future
+    /// is dropped. So if this future is dropped before it returns (a
+    /// timeout, a `select!` that took another branch), nothing appears at
+    /// `path`, whatever `path` held stays, and no temporary file is left,
+    /// not even later; if it returned `Ok`, the verified file is at `path`.
+    /// The writes and the sync to disk run on tokio's blocking pool; the
+    /// creation, the rename and the sync of the folder that makes the
+    /// rename durable are quick metadata calls made in the future's own
+    /// polls, on the executor's thread.
+    ///
+    /// **It yields.** One poll takes in at most 64 KiB of what the stream
+    /// gave and at most 64 chunks (each counts at least 1 KiB, empty ones
+    /// too), and decrypts at most one 64 KiB chunk; then the future wakes
+    /// itself and returns `Pending`.
+    /// A stream that is always ready, even with empty chunks, cannot hold
+    /// a current-thread runtime, and a timeout around the call fires.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -171,10 +247,16 @@ impl FileCredentials {
         B: AsRef<[u8]>,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let (temporary, file) = temporary_file(path).await?;
+        let (temporary, file) = temporary_file(path)?;
         let mut decryptor = self.async_decryptor(file)?;
         let mut chunks = pin!(chunks);
-        while let Some(chunk) = poll_fn(|cx| chunks.as_mut().poll_next(cx)).await {
+        loop {
+            poll_fn(|cx| decryptor.turn.poll_proceed(cx)).await;
+            let Some(chunk) = poll_fn(|cx| chunks.as_mut().poll_next(cx)).await else {
+                break;
+            };
+            // The chunk itself, however small; its bytes count as they are written.
+            decryptor.turn.spend(0);
             let chunk = chunk.map_err(|error| Error::Io(io::Error::other(error)))?;
             if let Err(error) = decryptor.write_all(chunk.as_ref()).await {
                 return Err(decryptor.core.too_large().unwrap_or(Error::Io(error)));
@@ -186,7 +268,9 @@ impl FileCredentials {
 
     /// Decrypts everything the async `reader` yields into the file at
     /// `path`, which appears only once the file is verified; the guarantees
-    /// of [`FileCredentials::decrypt_chunks_to_path`].
+    /// of [`FileCredentials::decrypt_chunks_to_path`]: dropped, it leaves
+    /// nothing, and one poll takes at most 64 KiB or 64 reads of the
+    /// reader, so a reader that is always ready cannot hold the executor.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -213,7 +297,7 @@ impl FileCredentials {
     /// # }
     /// ```
     pub async fn decrypt_async_read_to_path<R: AsyncRead + Unpin>(&self, mut reader: R, path: &Path) -> Result<()> {
-        let (temporary, file) = temporary_file(path).await?;
+        let (temporary, file) = temporary_file(path)?;
         let mut decryptor = self.async_decryptor(file)?;
         if let Err(error) = tokio::io::copy(&mut reader, &mut decryptor).await {
             return Err(decryptor.core.too_large().unwrap_or(Error::Io(error)));
@@ -223,29 +307,23 @@ impl FileCredentials {
     }
 }
 
-fn joined(error: tokio::task::JoinError) -> Error {
-    Error::Io(io::Error::other(error))
-}
-
-/// The temporary file (which removes itself when dropped) and an async
-/// handle on it to write through.
-async fn temporary_file(path: &Path) -> Result<(tempfile::NamedTempFile, tokio::fs::File)> {
-    let path = path.to_owned();
-    let temporary = tokio::task::spawn_blocking(move || temporary_beside(&path))
-        .await
-        .map_err(joined)??;
+/// The temporary file, created here and not on the blocking pool so that
+/// it belongs to the future from the start (it removes itself when
+/// dropped), and an async handle on it to write through.
+fn temporary_file(path: &Path) -> Result<(NamedTempFile, tokio::fs::File)> {
+    let temporary = temporary_beside(path)?;
     let handle = temporary.as_file().try_clone().map_err(Error::Io)?;
     Ok((temporary, tokio::fs::File::from_std(handle)))
 }
 
-/// Waits for the verified file's writes, then syncs it and renames it into place.
-async fn settle(temporary: tempfile::NamedTempFile, mut file: tokio::fs::File, path: &Path) -> Result<()> {
-    file.flush().await.map_err(Error::Io)?;
+/// Waits for the verified file's writes and its sync to disk, then renames
+/// it into place.
+async fn settle(temporary: NamedTempFile, file: tokio::fs::File, path: &Path) -> Result<()> {
+    file.sync_all().await.map_err(Error::Io)?;
     drop(file);
-    let path = path.to_owned();
-    tokio::task::spawn_blocking(move || persist(temporary, &path))
-        .await
-        .map_err(joined)?
+    // No await from here on: the rename happens in the poll that returns
+    // `Ok`, so a future dropped before that poll has published nothing.
+    publish(temporary, path)
 }
 
 impl<W: AsyncWrite + Unpin> AsyncFileDecryptor<W> {
@@ -276,6 +354,8 @@ impl<W: AsyncWrite + Unpin> AsyncFileDecryptor<W> {
     /// the sink and returns it only if the file is verified. On failure the
     /// sink is dropped: discard what it got.
     pub async fn finish(mut self) -> Result<W> {
+        // The last chunk's work is a poll's worth of its own.
+        poll_fn(|cx| self.turn.poll_proceed(cx)).await;
         poll_fn(|cx| self.poll_drain(cx)).await.map_err(Error::Io)?;
         let Self { core, mut sink, .. } = self;
         let mut tail = core.finish()?;
@@ -290,13 +370,13 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for AsyncFileDecryptor<W> {
     /// Takes encrypted bytes; plaintext goes to the sink a chunk at a time.
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, input: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if std::mem::take(&mut this.worked) {
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
+        ready!(this.turn.poll_proceed(cx));
         ready!(this.poll_drain(cx))?;
-        let taken = this.core.write(input)?;
-        this.worked = !this.core.sink_mut().rest().is_empty();
+        let taken = this.core.write(this.turn.portion(input))?;
+        this.turn.spend(taken);
+        if !this.core.sink_mut().rest().is_empty() {
+            this.turn.end();
+        }
         Poll::Ready(Ok(taken))
     }
 

@@ -133,6 +133,11 @@ pub(crate) fn temporary_beside(path: &Path) -> Result<NamedTempFile> {
 /// Flushes a verified temporary file to disk and renames it to `path`.
 pub(crate) fn persist(verified: NamedTempFile, path: &Path) -> Result<()> {
     verified.as_file().sync_all().map_err(Error::Io)?;
+    publish(verified, path)
+}
+
+/// Renames a verified temporary file, already flushed to disk, to `path`.
+pub(crate) fn publish(verified: NamedTempFile, path: &Path) -> Result<()> {
     verified.persist(path).map_err(|e| Error::Io(e.error))?;
     // Make the rename itself durable; not every platform can sync a folder.
     if let Ok(folder) = File::open(folder_of(path)) {
