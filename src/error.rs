@@ -364,25 +364,56 @@ pub enum Pkcs11Problem {
     #[error("this build cannot use PKCS#11 keys: build with the feature `pkcs11`")]
     NotBuilt,
     /// The module (`module-path=`) could not be loaded or initialised.
-    #[error("cannot load the PKCS#11 module {}", path.display())]
+    #[error("cannot load the PKCS#11 module {}", crate::text::excerpt(&path.to_string_lossy()))]
     Module {
         /// The module's path, as the URI gave it.
         path: std::path::PathBuf,
     },
     /// No token present matches the URI's `token=` (and `serial=`,
     /// `manufacturer=`, `model=`, `slot-id=`).
-    #[error("no token {token:?} is present in the module")]
+    #[error("no token \"{}\" is present in the module", crate::text::excerpt(token))]
     TokenNotFound {
         /// The label asked for (empty if the URI named none).
         token: String,
     },
-    /// The PIN file (`pin-source=`) could not be read.
-    #[error("cannot read the PIN from {}", path.display())]
+    /// The PIN file (`pin-source=`) could not be read, or is not UTF-8.
+    #[error("cannot read the PIN from {}", crate::text::excerpt(&path.to_string_lossy()))]
     PinUnreadable {
         /// The file.
         path: std::path::PathBuf,
     },
-    /// The token refused the PIN.
+    /// The PIN file is not a regular file (a FIFO, a device, a folder):
+    /// refused before anything is read from it.
+    #[error("the PIN file {} is {found}, not a regular file", crate::text::excerpt(&path.to_string_lossy()))]
+    PinFileNotRegular {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What it is: `a FIFO`, `a character device`, `a folder` …
+        found: &'static str,
+    },
+    /// The PIN file holds more than `max` bytes: refused, not cut.
+    #[error(
+        "the PIN file {} holds more than {max} bytes: it should hold the PIN alone",
+        crate::text::excerpt(&path.to_string_lossy())
+    )]
+    PinFileTooLong {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The most bytes a PIN file may hold, its newline included.
+        max: usize,
+    },
+    /// The PIN file is empty or holds more than one line.
+    #[error(
+        "the PIN file {} should hold one line, the PIN (a newline after it is allowed)",
+        crate::text::excerpt(&path.to_string_lossy())
+    )]
+    PinFileNotOneLine {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// The token refused the PIN; or, while this process is logged in to
+    /// the token, the PIN differs from the one that login was made with
+    /// (its `source` then says so, and the token was not asked).
     #[error("the token refused the PIN")]
     PinIncorrect,
     /// The token's user PIN is locked (too many wrong PINs).

@@ -2,7 +2,7 @@
 //! secret with RSA-OAEP (SHA-1, MGF1-SHA-1, empty label).
 //!
 //! Three kinds: a [`PrivateKey`] in this process (`file.rs`), a
-//! [`Pkcs11Key`](crate::Pkcs11Key) that never leaves its token (`pkcs11.rs`,
+//! [`Pkcs11Key`](crate::Pkcs11Key) that never leaves its token (`pkcs11/`,
 //! feature `pkcs11`), and a [`KeyRing`] of the current key and older ones
 //! (`ring.rs`). Every receive path takes any of them through the sealed
 //! [`CredentialsKey`] trait; requests take the public half from the same
