@@ -105,6 +105,7 @@ fn kind(error: &Error) -> &'static str {
         Error::KeyEncrypted => "key_encrypted",
         Error::KeySize { .. } => "key_size",
         Error::KeyMalformed { .. } => "key_malformed",
+        Error::KeyFormat { .. } => "key_format",
         Error::Pkcs11 { .. } => "pkcs11",
         Error::KeyUnavailable { .. } => "key_unavailable",
         Error::Random => "random",

@@ -24,9 +24,9 @@ pub enum Error {
     NonceMismatch,
 
     /// The private key is not an RSA key.
-    #[error("the private key is not an RSA key ({found}); Telegram Passport needs RSA")]
+    #[error("{found}, not RSA: Telegram Passport needs an RSA key (`openssl genrsa -out private.key 2048` makes one)")]
     KeyNotRsa {
-        /// What was found instead.
+        /// What was found instead, for a person: `an EC key`, `an Ed25519 key` …
         found: String,
     },
 
@@ -49,6 +49,15 @@ pub enum Error {
         /// The parser's error, where one said it.
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// Something other than a private key, or a private key in a form
+    /// that is not read, was given where the bot's private key belongs:
+    /// [`KeyFound`] says what, and what to do. Never shows key material.
+    #[error("{found}")]
+    KeyFormat {
+        /// What was found.
+        found: KeyFound,
     },
 
     /// A key held in a PKCS#11 token could not be loaded: checked when the
@@ -444,6 +453,103 @@ pub enum Pkcs11Problem {
     /// Any other refusal of the module while the key was loaded.
     #[error("the module refused: {0}")]
     Token(String),
+}
+
+/// What was given where the bot's private key belongs ([`Error::KeyFormat`]),
+/// each said with what to do. The mistakes newcomers make most; a key
+/// protected by a password, one of another algorithm or of the wrong size
+/// are [`Error::KeyEncrypted`], [`Error::KeyNotRsa`] and [`Error::KeySize`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyFound {
+    /// A public key (`BEGIN PUBLIC KEY`, `BEGIN RSA PUBLIC KEY`, or its DER).
+    #[error(
+        "a public key where the private key belongs: decrypting needs the private key it was made from (a PEM \
+         block that starts with -----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----); the public key is \
+         what BotFather's /setpublickey takes"
+    )]
+    PublicKey,
+    /// An OpenSSH public key line (`ssh-rsa AAAA…`, as in a `.pub` file).
+    #[error(
+        "an OpenSSH public key (a line such as ssh-rsa AAAA… or ssh-ed25519 AAAA…), not the bot's private key: \
+         make an RSA key for the bot (`openssl genrsa -out private.key 2048`)"
+    )]
+    OpenSshPublicKey,
+    /// A certificate (`BEGIN CERTIFICATE`, or its DER).
+    #[error(
+        "a certificate, not a private key: Telegram Passport needs no certificate, only the bot's private key (a \
+         PEM block that starts with -----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----)"
+    )]
+    Certificate,
+    /// A certificate signing request (`BEGIN CERTIFICATE REQUEST`, or its DER).
+    #[error(
+        "a certificate request, not a private key: Telegram Passport needs no certificate, only the bot's private \
+         key (a PEM block that starts with -----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----)"
+    )]
+    CertificateRequest,
+    /// A private key in OpenSSH's own format (`BEGIN OPENSSH PRIVATE KEY`,
+    /// what `ssh-keygen` writes), whatever its algorithm.
+    #[error(
+        "an OpenSSH key (-----BEGIN OPENSSH PRIVATE KEY-----, ssh-keygen's own format), which is not read here: \
+         make a separate RSA key for the bot (`openssl genrsa -out private.key 2048`)"
+    )]
+    OpenSsh,
+    /// A PKCS#12 bundle (`.p12`, `.pfx`): a key and its certificates,
+    /// under a password.
+    #[error(
+        "a PKCS#12 bundle (.p12 or .pfx), not a key: take the key out of it \
+         (`openssl pkcs12 -in bundle.p12 -nocerts -nodes -out key.pem` asks for its password)"
+    )]
+    Pkcs12,
+    /// Binary data where PEM text belongs: DER, or another binary file.
+    #[error(
+        "binary data, not PEM text: if it is a DER key, load it as DER or convert it \
+         (`openssl pkey -inform DER -in key.der -out key.pem`)"
+    )]
+    Der,
+    /// PEM text where DER bytes belong.
+    #[error("PEM text (-----BEGIN …), not DER bytes: load it as PEM")]
+    Pem,
+    /// Text that holds no PEM block at all.
+    #[error(
+        "not a key: a PEM key file holds a block that starts with -----BEGIN PRIVATE KEY----- or \
+         -----BEGIN RSA PRIVATE KEY-----"
+    )]
+    NotPem,
+    /// A PEM block's base64 without its `-----BEGIN` and `-----END` lines.
+    #[error("base64 without its -----BEGIN and -----END lines: copy the whole key, those lines included")]
+    Unarmoured,
+    /// Nothing at all, or only white space.
+    #[error("no key: the text is empty")]
+    Empty,
+    /// A PEM block with no `-----END` line: the key was cut short.
+    #[error("a key cut short: its -----END line is missing; copy the whole key again")]
+    Incomplete,
+    /// A PEM key whose line breaks were written as the two characters
+    /// `\n`, as when a key is pasted into a setting.
+    #[error(
+        "a key whose line breaks are written as \\n (two characters): put real line breaks in, or keep the key \
+         in a file and give its path"
+    )]
+    EscapedNewlines,
+    /// More than one private key: which one is meant is not guessed.
+    #[error("{count} private keys where one belongs: keep each key in a file of its own")]
+    SeveralKeys {
+        /// How many private-key blocks there are.
+        count: usize,
+    },
+    /// A PEM block of another type (`EC PARAMETERS`, `PGP PRIVATE KEY
+    /// BLOCK` …) and no private key.
+    #[error(
+        "a PEM block of type {label}, not a private key: the bot's key is a PEM block that starts with \
+         -----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----"
+    )]
+    OtherPem {
+        /// The block's type as its BEGIN line names it, quoted, when it is
+        /// a short line of letters, digits and spaces; otherwise a
+        /// description.
+        label: String,
+    },
 }
 
 /// Why a JSON document could not be read.

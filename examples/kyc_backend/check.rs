@@ -641,7 +641,13 @@ fn check_keys(report: &mut Report) {
         );
         return;
     }
-    let specs = keys::split_list(&list);
+    let specs = match keys::split_list(&list) {
+        Ok(specs) => specs,
+        Err(message) => {
+            report.line(Outcome::Problem, NAME, message);
+            return;
+        }
+    };
     if specs.is_empty() {
         report.line(Outcome::Problem, NAME, "it names no key");
         return;
@@ -753,12 +759,15 @@ fn explain(spec: &str) -> Option<String> {
             Ok(_) => "a DER (binary) key, and the service reads PEM text: convert it with \
                       `openssl pkey -inform DER -in FILE -out key.pem`"
                 .to_owned(),
-            Err(_) => "binary data, not a PEM key".to_owned(),
+            Err(Error::KeyMalformed { .. }) => "binary data, not a PEM key".to_owned(),
+            Err(error) => one_line(&error.to_string()).into_owned(),
         });
     };
+    if text.trim().is_empty() {
+        return Some("an empty file".to_owned());
+    }
     Some(match PrivateKey::from_pem(text) {
         Ok(_) => return None,
-        Err(Error::KeyEncrypted) => encrypted(),
         Err(Error::KeySize { bits }) if bits < 2048 => format!(
             "an RSA key of {bits} bits, too small: Telegram Passport needs 2048 bits or more; make a new one \
              (`openssl genrsa -out private.key 2048`) and give its public key to BotFather (/setpublickey)"
@@ -767,84 +776,8 @@ fn explain(spec: &str) -> Option<String> {
             "an RSA key of {bits} bits: this service takes 2048 to 4096; make a new one \
              (`openssl genrsa -out private.key 2048`) and give its public key to BotFather (/setpublickey)"
         ),
-        Err(Error::KeyNotRsa { found }) => format!(
-            "{}, not RSA: Telegram Passport needs an RSA key (`openssl genrsa -out private.key 2048` makes one)",
-            algorithm(&found)
-        ),
-        Err(_) => return not_a_private_key(text),
+        Err(error) => one_line(&error.to_string()).into_owned(),
     })
-}
-
-/// Why PEM (or other) text that the library could not read is not a
-/// private key, told by what it holds; `None` if nothing tells.
-fn not_a_private_key(text: &str) -> Option<String> {
-    if text.contains("Proc-Type: 4,ENCRYPTED") {
-        return Some(encrypted());
-    }
-    let Some(label) = pem_label(text) else {
-        let trimmed = text.trim_start();
-        return Some(
-            if trimmed.is_empty() {
-                "an empty file"
-            } else if ["ssh-", "ecdsa-sha2-"].iter().any(|start| trimmed.starts_with(start)) {
-                "an OpenSSH public key, not the bot's private key: make a key for the bot with \
-                 `openssl genrsa -out private.key 2048`"
-            } else {
-                "not a key: a PEM key file holds a block that starts with -----BEGIN PRIVATE KEY----- or \
-                 -----BEGIN RSA PRIVATE KEY-----"
-            }
-            .to_owned(),
-        );
-    };
-    Some(match label {
-        "OPENSSH PRIVATE KEY" => "an OpenSSH key (ssh-keygen's format), which the service does not read: make a key \
-                                  for the bot with `openssl genrsa -out private.key 2048`"
-            .to_owned(),
-        "CERTIFICATE" | "TRUSTED CERTIFICATE" | "X509 CERTIFICATE" => {
-            "a certificate, not a private key: Telegram Passport needs no certificate, only the bot's private key \
-             (a PEM block that starts with -----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----)"
-                .to_owned()
-        }
-        "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => {
-            "a certificate request, not a private key: give the bot's private key".to_owned()
-        }
-        "PUBLIC KEY" | "RSA PUBLIC KEY" => "a public key where the private key belongs: the service decrypts with \
-                                            the private key, and the public one goes to BotFather"
-            .to_owned(),
-        "RSA PRIVATE KEY" | "PRIVATE KEY" => "a damaged key: the text between its BEGIN and END lines is no RSA \
-                                              key; copy the whole file again"
-            .to_owned(),
-        other => format!(
-            "a PEM block of type {:?}, not a private key",
-            one_line(other.get(..40).unwrap_or(other))
-        ),
-    })
-}
-
-fn encrypted() -> String {
-    "encrypted with a password, which the service cannot type: store it unencrypted, readable by the service's \
-     user only (`openssl pkey -in FILE -out plain.key` asks for the password once)"
-        .to_owned()
-}
-
-/// The label of the first PEM block in `text`.
-fn pem_label(text: &str) -> Option<&str> {
-    let (_, rest) = text.split_once("-----BEGIN ")?;
-    rest.split_once("-----").map(|(label, _)| label)
-}
-
-/// A key algorithm's name for a person, from the library's account of it.
-fn algorithm(found: &str) -> String {
-    let oid = found.strip_prefix("algorithm ").unwrap_or(found);
-    match oid {
-        "1.2.840.10045.2.1" => "an EC key".to_owned(),
-        "1.3.101.112" => "an Ed25519 key".to_owned(),
-        "1.3.101.113" => "an Ed448 key".to_owned(),
-        "1.3.101.110" | "1.3.101.111" => "an X25519 or X448 key".to_owned(),
-        "1.2.840.113549.1.1.10" => "an RSA-PSS key (for signatures only)".to_owned(),
-        "1.2.840.10040.4.1" => "a DSA key".to_owned(),
-        _ => one_line(found).into_owned(),
-    }
 }
 
 /// The settings `--check` has no words of its own for, read as the service

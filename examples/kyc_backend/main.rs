@@ -43,9 +43,10 @@ non-zero if the service would not work.
 
 Required:
   TELEGRAM_BOT_TOKEN    the bot's token from BotFather, e.g. 123456:ABC-DEF...
-  PASSPORT_PRIVATE_KEY  the bot's keys, separated by commas or spaces: the current one first (its public
-                        key is the one registered with BotFather), then older ones still accepted during a
-                        rotation; each a PEM file or (feature pkcs11) a pkcs11: URI
+  PASSPORT_PRIVATE_KEY  the bot's keys, separated by spaces or newlines (file paths by commas too): the
+                        current one first (its public key is the one registered with BotFather), then older
+                        ones still accepted during a rotation; each a PEM file or (feature pkcs11) a pkcs11:
+                        URI, which runs to the next space, commas included (a space inside it is %20)
   WEBHOOK_SECRET        the secret_token given to setWebhook (1-256 characters A-Z, a-z, 0-9, _ and -)
   PUBLIC_URL            the https address applicants' browsers reach this service at, e.g.
                         https://kyc.example.org (the bot's messages link to its page there; the webhook
@@ -121,7 +122,9 @@ fn config() -> Result<(app::Config, Shared, String, serve::Limits), String> {
         return Err(format!("missing {}", missing.join(", ")));
     }
     let keys = var("PASSPORT_PRIVATE_KEY").unwrap_or_default();
-    let key = keys::load_ring(keys::split_list(&keys)).map_err(|e| format!("PASSPORT_PRIVATE_KEY: {e}"))?;
+    let key = keys::split_list(&keys)
+        .and_then(keys::load_ring)
+        .map_err(|e| format!("PASSPORT_PRIVATE_KEY: {e}"))?;
     let client_ip_header = var("CLIENT_IP_HEADER")
         .map(|name| {
             name.parse()

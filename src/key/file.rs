@@ -7,8 +7,10 @@
 
 use std::fmt;
 
+use base64::Engine as _;
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
-use rsa::pkcs8::der::{pem, Decode};
+use rsa::pkcs8::der::asn1::AnyRef;
+use rsa::pkcs8::der::{Decode, Reader, SliceReader, Tag, Tagged};
 use rsa::pkcs8::{DecodePublicKey, EncodePublicKey, LineEnding, PrivateKeyInfoRef};
 use rsa::traits::PublicKeyParts;
 use sha1::Sha1;
@@ -17,7 +19,7 @@ use zeroize::Zeroizing;
 use super::private::{Unwrap, Unwrapped};
 use super::CredentialsKey;
 use crate::backend;
-use crate::error::{Error, Result};
+use crate::error::{Error, KeyFound, Result};
 use crate::secret::{scrubbed, Secret};
 
 const MIN_BITS: usize = 2048;
@@ -50,63 +52,88 @@ pub struct PublicKey {
 }
 
 impl PrivateKey {
-    /// Reads a PEM private key: PKCS#1 (`BEGIN RSA PRIVATE KEY`, as
-    /// `openssl genrsa` writes) or PKCS#8 (`BEGIN PRIVATE KEY`), with LF or
-    /// CRLF line endings.
+    /// Reads the bot's private key from PEM text: PKCS#1 (`BEGIN RSA
+    /// PRIVATE KEY`, as `openssl genrsa` writes) or PKCS#8 (`BEGIN PRIVATE
+    /// KEY`).
+    ///
+    /// As OpenSSL does, text around the key's block is passed over (RFC
+    /// 7468 allows explanatory text there): a byte-order mark, `Bag
+    /// Attributes` lines, a comment, other blocks such as the key's
+    /// certificate. Inside the block, the base64 may be wrapped at any
+    /// width, or stand on one line with the BEGIN and END lines, as a
+    /// setting flattens it. Nothing is guessed: two private keys, a block
+    /// cut short, or anything but an unencrypted RSA key of 2048 to 4096
+    /// bits is refused, saying what was found and what to do
+    /// ([`Error::KeyFormat`] with a [`KeyFound`](crate::KeyFound),
+    /// [`Error::KeyEncrypted`], [`Error::KeyNotRsa`], [`Error::KeySize`],
+    /// [`Error::KeyMalformed`]). No message shows key material.
+    ///
+    /// ```
+    /// use telegram_passport::{Error, KeyFound, PrivateKey};
+    ///
+    /// let key = PrivateKey::generate()?;
+    /// let pem = key.to_pem()?;
+    /// let exported = format!("\u{feff}Bag Attributes\n    friendlyName: bot\n{}", *pem);
+    /// assert_eq!(PrivateKey::from_pem(&exported)?.public_key(), key.public_key());
+    ///
+    /// let public = key.public_key().to_pem();
+    /// let mistake = PrivateKey::from_pem(&public).unwrap_err();
+    /// assert!(matches!(mistake, Error::KeyFormat { found: KeyFound::PublicKey }));
+    /// assert!(mistake.to_string().starts_with("a public key where the private key belongs"));
+    /// # Ok::<(), telegram_passport::Error>(())
+    /// ```
     pub fn from_pem(pem_text: &str) -> Result<Self> {
-        let normalized = Zeroizing::new(pem_text.trim().replace("\r\n", "\n"));
-        let (label, der) = pem::decode_vec(normalized.as_bytes()).map_err(|e| Error::KeyMalformed {
-            reason: format!("not a PEM document ({e})"),
-            source: Some(Box::new(e)),
-        })?;
-        let der = Zeroizing::new(der);
-        match label {
-            "RSA PRIVATE KEY" => Self::from_pkcs1_der(&der),
-            "PRIVATE KEY" => Self::from_pkcs8_der(&der),
+        let blocks = pem_blocks(pem_text)?;
+        let keys: Vec<&Block<'_>> = blocks.iter().filter(|b| b.label.ends_with("PRIVATE KEY")).collect();
+        match (keys.as_slice(), blocks.first()) {
+            ([key], _) => Self::from_block(key),
+            ([], Some(first)) => Err(found(not_a_private_key(first.label))),
+            ([], None) => Err(without_blocks(pem_text)),
+            (more, _) => Err(found(KeyFound::SeveralKeys { count: more.len() })),
+        }
+    }
+
+    fn from_block(block: &Block<'_>) -> Result<Self> {
+        match block.label {
+            "RSA PRIVATE KEY" | "PRIVATE KEY" => Self::from_der(&block.der()?),
             "ENCRYPTED PRIVATE KEY" => Err(Error::KeyEncrypted),
-            "EC PRIVATE KEY" => Err(Error::KeyNotRsa {
-                found: "an EC key".to_owned(),
-            }),
-            "PUBLIC KEY" | "RSA PUBLIC KEY" => Err(Error::KeyMalformed {
-                reason: "this is a public key; the private key is needed to decrypt".to_owned(),
-                source: None,
-            }),
-            other => Err(Error::KeyMalformed {
-                reason: format!("unexpected PEM label {other:?}"),
-                source: None,
-            }),
+            "EC PRIVATE KEY" => Err(not_rsa("an EC key")),
+            "DSA PRIVATE KEY" => Err(not_rsa("a DSA key")),
+            "OPENSSH PRIVATE KEY" => Err(found(KeyFound::OpenSsh)),
+            other => Err(found(not_a_private_key(other))),
         }
     }
 
-    /// Reads a DER private key, PKCS#8 or PKCS#1.
+    /// Reads a DER private key, PKCS#8 or PKCS#1. What is not one is
+    /// refused as [`from_pem`](Self::from_pem) refuses it: PEM text, a
+    /// public key, a certificate, an encrypted or non-RSA key are each
+    /// said.
+    ///
+    /// ```
+    /// use telegram_passport::{Error, KeyFound, PrivateKey};
+    ///
+    /// let pem = PrivateKey::generate()?.to_pem()?;
+    /// let mistake = PrivateKey::from_der(pem.as_bytes()).unwrap_err();
+    /// assert!(matches!(mistake, Error::KeyFormat { found: KeyFound::Pem }));
+    /// # Ok::<(), telegram_passport::Error>(())
+    /// ```
     pub fn from_der(der: &[u8]) -> Result<Self> {
-        match PrivateKeyInfoRef::from_der(der) {
-            Ok(_) => Self::from_pkcs8_der(der),
-            Err(_) => Self::from_pkcs1_der(der),
+        if let Ok(info) = PrivateKeyInfoRef::from_der(der) {
+            return Self::from_pkcs8(info);
+        }
+        match rsa::PrivateKey::from_pkcs1_der(der) {
+            Ok(inner) => Self::checked(inner),
+            Err(e) => Err(not_a_der_key(der, e)),
         }
     }
 
-    fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
-        let info = PrivateKeyInfoRef::from_der(der).map_err(|e| Error::KeyMalformed {
-            reason: format!("invalid PKCS#8 structure ({e})"),
-            source: Some(Box::new(e)),
-        })?;
+    fn from_pkcs8(info: PrivateKeyInfoRef<'_>) -> Result<Self> {
         let oid = info.algorithm.oid.to_string();
         if oid != RSA_ENCRYPTION {
-            return Err(Error::KeyNotRsa {
-                found: format!("algorithm {oid}"),
-            });
+            return Err(not_rsa(&algorithm(&oid)));
         }
         let inner = rsa::PrivateKey::try_from(info).map_err(|e| Error::KeyMalformed {
-            reason: format!("invalid RSA key in PKCS#8 ({e})"),
-            source: Some(Box::new(e)),
-        })?;
-        Self::checked(inner)
-    }
-
-    fn from_pkcs1_der(der: &[u8]) -> Result<Self> {
-        let inner = rsa::PrivateKey::from_pkcs1_der(der).map_err(|e| Error::KeyMalformed {
-            reason: format!("invalid PKCS#1 RSA key ({e})"),
+            reason: format!("a damaged key: its PKCS#8 holds no valid RSA key ({e})"),
             source: Some(Box::new(e)),
         })?;
         Self::checked(inner)
@@ -130,7 +157,26 @@ impl PrivateKey {
 
     /// Generates a fresh 2048-bit key, the size Telegram's documentation uses.
     pub fn generate() -> Result<Self> {
-        let inner = rsa::PrivateKey::new(&mut getrandom::SysRng, MIN_BITS).map_err(|_| Error::Random)?;
+        Self::generate_with_bits(MIN_BITS)
+    }
+
+    /// Generates a fresh key of `bits` bits, 2048 to 4096 like every key
+    /// this crate loads ([`Error::KeySize`] otherwise). A larger key costs
+    /// more for every submission it decrypts (3072 bits about three
+    /// times, 4096 about seven times 2048's).
+    ///
+    /// ```
+    /// use telegram_passport::{Error, PrivateKey};
+    ///
+    /// assert_eq!(PrivateKey::generate_with_bits(2048)?.bits(), 2048);
+    /// assert!(matches!(PrivateKey::generate_with_bits(1024), Err(Error::KeySize { bits: 1024 })));
+    /// # Ok::<(), telegram_passport::Error>(())
+    /// ```
+    pub fn generate_with_bits(bits: usize) -> Result<Self> {
+        if !(MIN_BITS..=MAX_BITS).contains(&bits) {
+            return Err(Error::KeySize { bits });
+        }
+        let inner = rsa::PrivateKey::new(&mut getrandom::SysRng, bits).map_err(|_| Error::Random)?;
         Self::with_backend(inner)
     }
 
@@ -183,6 +229,190 @@ impl CredentialsKey for PrivateKey {
     fn public_key(&self) -> PublicKey {
         PrivateKey::public_key(self)
     }
+}
+
+fn found(found: KeyFound) -> Error {
+    Error::KeyFormat { found }
+}
+
+fn not_rsa(found: &str) -> Error {
+    Error::KeyNotRsa {
+        found: found.to_owned(),
+    }
+}
+
+fn malformed(reason: &str) -> Error {
+    Error::KeyMalformed {
+        reason: reason.to_owned(),
+        source: None,
+    }
+}
+
+const BEGIN: &str = "-----BEGIN ";
+const END: &str = "-----END ";
+const DASHES: &str = "-----";
+
+/// One PEM block: its label and the text between its BEGIN and END lines.
+struct Block<'a> {
+    label: &'a str,
+    body: &'a str,
+}
+
+impl Block<'_> {
+    /// The block's bytes. Header lines are read only to tell an encrypted
+    /// key; white space anywhere in the base64 is passed over.
+    fn der(&self) -> Result<Zeroizing<Vec<u8>>> {
+        if self.body.contains("\\n") {
+            return Err(found(KeyFound::EscapedNewlines));
+        }
+        if self.body.contains(':') {
+            return Err(
+                match self.body.contains("Proc-Type:") && self.body.contains("ENCRYPTED") {
+                    true => Error::KeyEncrypted,
+                    false => malformed("header lines (Name: value) in the key's PEM block, which are not read"),
+                },
+            );
+        }
+        // Room for all of it up front: a growing buffer would leave copies
+        // of the key behind.
+        let mut base64 = Zeroizing::new(String::with_capacity(self.body.len()));
+        base64.extend(self.body.chars().filter(|c| !c.is_ascii_whitespace()));
+        if base64.is_empty() {
+            return Err(malformed("a damaged key: nothing between its BEGIN and END lines"));
+        }
+        // The decoder's message would repeat a character of the input.
+        base64::engine::general_purpose::STANDARD
+            .decode(base64.as_bytes())
+            .map(Zeroizing::new)
+            .map_err(|_| malformed("a damaged key: what lies between its BEGIN and END lines is not base64"))
+    }
+}
+
+/// Every PEM block of `text`, in order; text between blocks is passed over.
+fn pem_blocks(text: &str) -> Result<Vec<Block<'_>>> {
+    let mut blocks = Vec::new();
+    let mut rest = text;
+    while let Some((_, begun)) = rest.split_once(BEGIN) {
+        let (label, after) = begun.split_once(DASHES).ok_or(found(KeyFound::Incomplete))?;
+        if label.contains('\n') {
+            return Err(malformed("a BEGIN line that does not end with -----"));
+        }
+        let (body, ended) = after.split_once(END).ok_or(found(KeyFound::Incomplete))?;
+        if body.contains(BEGIN) {
+            return Err(found(KeyFound::Incomplete));
+        }
+        let (end_label, after) = ended.split_once(DASHES).ok_or(found(KeyFound::Incomplete))?;
+        if end_label != label {
+            return Err(malformed(
+                "a PEM block whose END line names another type than its BEGIN line",
+            ));
+        }
+        blocks.push(Block { label, body });
+        rest = after;
+    }
+    Ok(blocks)
+}
+
+/// What a PEM block that holds no private key is.
+fn not_a_private_key(label: &str) -> KeyFound {
+    match label {
+        "PUBLIC KEY" | "RSA PUBLIC KEY" => KeyFound::PublicKey,
+        "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE" => KeyFound::Certificate,
+        "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => KeyFound::CertificateRequest,
+        other => KeyFound::OtherPem {
+            label: match other.len() <= 40 && other.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ') {
+                true => format!("{other:?}"),
+                false => "with a name that is no PEM type".to_owned(),
+            },
+        },
+    }
+}
+
+/// What text without a PEM block is.
+fn without_blocks(text: &str) -> Error {
+    let text = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    let binary = |c: char| c == char::REPLACEMENT_CHARACTER || (c.is_control() && !c.is_ascii_whitespace());
+    let ssh = [
+        "ssh-",
+        "ecdsa-sha2-",
+        "sk-ssh-",
+        "sk-ecdsa-",
+        "---- BEGIN SSH2 PUBLIC KEY",
+    ];
+    let base64 = |c: char| c.is_ascii_alphanumeric() || "+/=".contains(c) || c.is_ascii_whitespace();
+    found(if text.is_empty() {
+        KeyFound::Empty
+    } else if text.chars().any(binary) {
+        KeyFound::Der
+    } else if ssh.iter().any(|start| text.starts_with(start)) {
+        KeyFound::OpenSshPublicKey
+    } else if text.len() >= 64 && text.chars().all(base64) {
+        KeyFound::Unarmoured
+    } else {
+        KeyFound::NotPem
+    })
+}
+
+/// What DER bytes that are neither PKCS#8 nor PKCS#1 private keys are,
+/// told by the shape of their outer SEQUENCE.
+fn not_a_der_key(der: &[u8], pkcs1: rsa::pkcs1::Error) -> Error {
+    if der.is_empty() {
+        return found(KeyFound::Empty);
+    }
+    if std::str::from_utf8(der).is_ok_and(|text| text.contains(BEGIN)) {
+        return found(KeyFound::Pem);
+    }
+    let fields = AnyRef::from_der(der)
+        .ok()
+        .filter(|outer| outer.tag() == Tag::Sequence)
+        .and_then(elements);
+    let tags: Vec<Tag> = fields.iter().flatten().map(Tagged::tag).collect();
+    match (tags.as_slice(), fields.as_deref()) {
+        ([Tag::Sequence, Tag::OctetString], _) => Error::KeyEncrypted,
+        ([Tag::Sequence, Tag::BitString] | [Tag::Integer, Tag::Integer], _) => found(KeyFound::PublicKey),
+        ([Tag::Sequence, Tag::Sequence, Tag::BitString], Some([signed, ..])) => {
+            // A certificate's signed part holds six fields or more, a
+            // request's four.
+            match elements(*signed).is_some_and(|fields| fields.len() >= 6) {
+                true => found(KeyFound::Certificate),
+                false => found(KeyFound::CertificateRequest),
+            }
+        }
+        ([Tag::Integer, Tag::Sequence] | [Tag::Integer, Tag::Sequence, Tag::Sequence], _) => found(KeyFound::Pkcs12),
+        ([Tag::Integer, Tag::OctetString, ..], _) => not_rsa("an EC key"),
+        ([Tag::Integer, Tag::Integer, Tag::Integer, Tag::Integer, Tag::Integer, Tag::Integer], _) => {
+            not_rsa("a DSA key")
+        }
+        _ => Error::KeyMalformed {
+            reason: format!("a damaged key: neither a PKCS#8 nor a PKCS#1 RSA private key ({pkcs1})"),
+            source: Some(Box::new(pkcs1)),
+        },
+    }
+}
+
+/// The elements of a constructed DER value, such as a SEQUENCE.
+fn elements(value: AnyRef<'_>) -> Option<Vec<AnyRef<'_>>> {
+    let mut reader = SliceReader::new(value.value()).ok()?;
+    let mut elements = Vec::new();
+    while !reader.is_finished() {
+        elements.push(reader.decode::<AnyRef<'_>>().ok()?);
+    }
+    Some(elements)
+}
+
+/// A PKCS#8 algorithm's name for a person.
+fn algorithm(oid: &str) -> String {
+    match oid {
+        "1.2.840.10045.2.1" => "an EC key",
+        "1.3.101.112" => "an Ed25519 key",
+        "1.3.101.113" => "an Ed448 key",
+        "1.3.101.110" => "an X25519 key",
+        "1.3.101.111" => "an X448 key",
+        "1.2.840.10040.4.1" => "a DSA key",
+        "1.2.840.113549.1.1.10" => "an RSA-PSS key (signatures only)",
+        other => return format!("a key of algorithm {other}"),
+    }
+    .to_owned()
 }
 
 fn modulus_bits(key: &impl PublicKeyParts) -> usize {
