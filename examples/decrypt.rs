@@ -46,7 +46,7 @@
 //! journal in `.lock` recorded them before linking. The folder of a run
 //! still alive (which holds its `.lock`) is skipped; anything else named
 //! like the tool's folders, and any name that changed, is left as it is
-//! and named on stderr, a line each (`decrypt: left … alone: why`); the run
+//! and named on stderr, a line each (`decrypt: left … alone: …`); the run
 //! goes on, and a failure is still its last line. (Elsewhere than on Unix
 //! nothing proves a folder the tool's: recovery leaves every one alone.)
 
@@ -428,6 +428,7 @@ fn make_folder(out: &Path) -> Result<(PathBuf, File), String> {
 
 /// A name a run links into OUT, as its journal records it before the link:
 /// the staged file's device and inode, and the link count the link leaves.
+#[derive(PartialEq, Eq)]
 struct Link {
     name: String,
     dev: u64,
@@ -478,7 +479,7 @@ impl Link {
             Err(e) => return Err(e),
         };
         // Elsewhere only a live run undoes, and only names it linked itself.
-        let same = !cfg!(unix) || (meta.is_file() && Self::of(&self.name, &meta).line() == self.line());
+        let same = !cfg!(unix) || (meta.is_file() && Self::of(&self.name, &meta) == *self);
         if !same {
             return Ok(Undo::Changed);
         }
@@ -541,7 +542,8 @@ fn inspect(folder: &Path, own: &std::fs::Metadata) -> Result<Option<Marker>, Str
     }
     let lock = match open_lock(&folder.join(LOCK)) {
         Ok(lock) => lock,
-        // Killed before it made its `.lock`: nothing to undo.
+        // Killed before it made its `.lock`, or after it removed it:
+        // nothing to undo.
         Err(e) if e.kind() == ErrorKind::NotFound && is_empty(folder) => {
             return Ok(Some(Marker {
                 _lock: None,
@@ -697,7 +699,10 @@ fn recover(out: &Path, own_path: &Path) -> Result<Vec<String>, String> {
             Ok(Some(marker)) => marker,
             Ok(None) => continue,
             Err(why) => {
-                notes.push(format!("left {} alone: {why}", folder.display()));
+                notes.push(format!(
+                    "left {} alone: not provably this tool's ({why})",
+                    folder.display()
+                ));
                 continue;
             }
         };

@@ -86,10 +86,7 @@ fn failures_print_one_line_on_stderr_and_nothing_on_stdout() {
             "could not decrypt credentials",
         ),
         (&["--key", path(&key), path(&garbage)], "malformed PassportData JSON"),
-        (
-            &["--key", path(&input), path(&input)],
-            "could not read the RSA private key",
-        ),
+        (&["--key", path(&input), path(&input)], "not a key"),
         (&["--key", path(&key)], "INPUT is required"),
         (
             &["--key", path(&key), "--files", path(&work), path(&input)],
@@ -1063,12 +1060,12 @@ mod out_folder {
         let fifo = work.join("fifo");
         mkfifo(&fifo);
         let planted = [
-            (".decrypt-staging-f", 0o700),
-            (".decrypt-staging-g", 0o755),
-            (".decrypt-staging-h", 0o700),
-            (".decrypt-done-i", 0o700),
+            (".decrypt-staging-f", 0o700, ".lock is not a regular file"),
+            (".decrypt-staging-g", 0o755, "its mode is 755, not 700"),
+            (".decrypt-staging-h", 0o700, "cannot open its .lock"),
+            (".decrypt-done-i", 0o700, ".lock is not a regular file"),
         ];
-        for (name, mode) in planted {
+        for (name, mode, _) in planted {
             let folder = out.join(name);
             std::fs::create_dir(&folder).unwrap();
             match name {
@@ -1081,8 +1078,11 @@ mod out_folder {
         let stderr = other_run(&work, &out);
         assert_eq!(listing_but_other(&out), expected);
         assert_eq!(stderr.lines().count(), planted.len(), "{stderr}");
-        for (name, _) in planted {
-            assert!(stderr.contains(&format!("{name} alone: ")), "{name}: {stderr}");
+        for (name, _, why) in planted {
+            assert!(
+                stderr.contains(&format!("{name} alone: not provably this tool's ({why}")),
+                "{name}: {stderr}"
+            );
         }
         // OUT is not locked: the next run goes through too.
         let (ok, _, stderr) = run(&update.args(&out));
@@ -1101,44 +1101,54 @@ mod out_folder {
         let update = Update::new(&work);
         let out = work.join("out");
         type Change = fn(&Path);
-        let changes: [(&str, Change); 11] = [
-            ("folder mode 755", |s| chmod(s, 0o755)),
-            ("folder mode 770", |s| chmod(s, 0o770)),
-            (".lock readable by others", |s| chmod(&s.join(".lock"), 0o644)),
-            (".lock with another link", |s| {
+        let changes: [(&str, &str, Change); 11] = [
+            ("folder mode 755", "its mode is 755", |s| chmod(s, 0o755)),
+            ("folder mode 770", "its mode is 770", |s| chmod(s, 0o770)),
+            (".lock readable by others", ".lock is not this user's alone", |s| {
+                chmod(&s.join(".lock"), 0o644)
+            }),
+            (".lock with another link", ".lock is not this user's alone", |s| {
                 std::fs::hard_link(s.join(".lock"), s.with_file_name("lock-link")).unwrap()
             }),
-            (".lock a symlink to the marker", |s| {
+            (".lock a symlink to the marker", "cannot open its .lock", |s| {
                 std::fs::rename(s.join(".lock"), s.join("marker")).unwrap();
                 std::os::unix::fs::symlink("marker", s.join(".lock")).unwrap();
             }),
-            (".lock a FIFO", |s| {
+            (".lock a FIFO", ".lock is not a regular file", |s| {
                 std::fs::remove_file(s.join(".lock")).unwrap();
                 mkfifo(&s.join(".lock"));
             }),
-            ("no .lock", |s| std::fs::remove_file(s.join(".lock")).unwrap()),
-            ("marker emptied", |s| std::fs::write(s.join(".lock"), b"").unwrap()),
-            ("marker of another format", |s| {
+            ("no .lock", "it holds no .lock", |s| {
+                std::fs::remove_file(s.join(".lock")).unwrap()
+            }),
+            ("marker emptied", ".lock is not this tool's marker", |s| {
+                std::fs::write(s.join(".lock"), b"").unwrap()
+            }),
+            ("marker of another format", ".lock is not this tool's marker", |s| {
                 let text = std::fs::read_to_string(s.join(".lock")).unwrap();
                 let (_, rest) = text.split_once('\n').unwrap();
                 std::fs::write(s.join(".lock"), format!("some other tool 1\n{rest}")).unwrap();
             }),
-            ("marker cut short", |s| {
+            ("marker cut short", ".lock is not this tool's marker", |s| {
                 let text = std::fs::read_to_string(s.join(".lock")).unwrap();
                 std::fs::write(s.join(".lock"), &text[..text.len() - 1]).unwrap();
             }),
-            ("marker of another folder", |s| {
-                let copy = s.with_file_name(".decrypt-staging-copy");
-                std::fs::create_dir(&copy).unwrap();
-                chmod(&copy, 0o700);
-                for entry in std::fs::read_dir(s).unwrap() {
-                    let entry = entry.unwrap();
-                    std::fs::rename(entry.path(), copy.join(entry.file_name())).unwrap();
-                }
-                std::fs::remove_dir(s).unwrap();
-            }),
+            (
+                "marker of another folder",
+                "its .lock is the marker of another folder",
+                |s| {
+                    let copy = s.with_file_name(".decrypt-staging-copy");
+                    std::fs::create_dir(&copy).unwrap();
+                    chmod(&copy, 0o700);
+                    for entry in std::fs::read_dir(s).unwrap() {
+                        let entry = entry.unwrap();
+                        std::fs::rename(entry.path(), copy.join(entry.file_name())).unwrap();
+                    }
+                    std::fs::remove_dir(s).unwrap();
+                },
+            ),
         ];
-        for (change, make) in changes {
+        for (change, why, make) in changes {
             let _ = std::fs::remove_dir_all(&out);
             std::fs::create_dir(&out).unwrap();
             let (staging, _) = killed_after_one_link(&update, &out);
@@ -1147,7 +1157,15 @@ mod out_folder {
             let stderr = other_run(&work, &out);
             assert_eq!(listing_but_other(&out), expected, "{change}");
             assert_eq!(stderr.lines().count(), 1, "{change}: {stderr}");
-            assert!(stderr.contains(" alone: "), "{change}: {stderr}");
+            let name = staging.file_name().unwrap().to_str().unwrap();
+            let name = match change {
+                "marker of another folder" => ".decrypt-staging-copy",
+                _ => name,
+            };
+            assert!(
+                stderr.contains(&format!("{name} alone: not provably this tool's ({why}")),
+                "{change}: {stderr}"
+            );
             assert!(!stderr.contains("panicked"), "{change}: {stderr}");
         }
         std::fs::remove_dir_all(work).unwrap();
@@ -1160,7 +1178,10 @@ mod out_folder {
         let work = scratch("cli-other-user");
         let update = Update::new(&work);
         let out = work.join("out");
-        for target in ["", ".lock"] {
+        for (target, why) in [
+            ("", "owned by uid 65534, not by this user"),
+            (".lock", ".lock is not this user's alone"),
+        ] {
             let _ = std::fs::remove_dir_all(&out);
             std::fs::create_dir(&out).unwrap();
             let (staging, _) = killed_after_one_link(&update, &out);
@@ -1173,7 +1194,10 @@ mod out_folder {
             let stderr = other_run(&work, &out);
             assert_eq!(listing_but_other(&out), expected, "{target}");
             assert_eq!(stderr.lines().count(), 1, "{target}: {stderr}");
-            assert!(stderr.contains(" alone: "), "{target}: {stderr}");
+            assert!(
+                stderr.contains(&format!("alone: not provably this tool's ({why})")),
+                "{target}: {stderr}"
+            );
         }
         std::fs::remove_dir_all(work).unwrap();
     }
