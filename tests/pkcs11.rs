@@ -14,6 +14,7 @@ mod softhsm;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Barrier, OnceLock};
+use std::time::{Duration, Instant};
 
 use common::data_dir;
 use common::examples::decrypt_tool;
@@ -65,6 +66,13 @@ fn in_own_process(test: &str, label: &str, setup: impl FnOnce(&Token), body: imp
         "{test} in its own process:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // What the child measured, for the parent's output.
+    for line in stdout
+        .lines()
+        .filter_map(|line| line.find("measured: ").and_then(|at| line.get(at..)))
+    {
+        println!("{line}");
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -290,9 +298,9 @@ fn what_is_wrong_is_told_when_the_key_is_opened() {
                 Err(other) => panic!("{uri}: {other:?}"),
                 Ok(_) => panic!("{uri}: opened"),
             };
-            // First, while this process is not logged in to the token: a
-            // login another key made holds for the whole process, and the
-            // token does not ask for the PIN again.
+            // While this process is not logged in to the token, the token
+            // itself refuses a wrong PIN (for the other case, see
+            // a_wrong_pin_is_refused_at_open_whatever_else_is_logged_in_to_the_token).
             let uri = token.uri("bot");
             let wrong_pin = format!(
                 "{}?module-path={}&pin-value=0000",
@@ -323,6 +331,49 @@ fn what_is_wrong_is_told_when_the_key_is_opened() {
                 problem(&uri.replace(&pin_file, "/nowhere/pin")),
                 Pkcs11Problem::PinUnreadable { path } if path == Path::new("/nowhere/pin")
             ));
+
+            // A PIN file reached through a symbolic link is read.
+            let link = token.dir.join("pin-link");
+            std::os::unix::fs::symlink(token.dir.join("pin"), &link).unwrap();
+            assert!(Pkcs11Key::open(&uri.replace(&pin_file, &link.display().to_string())).is_ok());
+
+            // What the URI names is repeated escaped, on one line, bounded;
+            // a wrong PIN is not repeated at all.
+            let token_label = format!("token={}", token.label);
+            let error = Pkcs11Key::open(&uri.replace(&token_label, "token=a%0AFORGED%E2%80%AE")).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "PKCS#11 key: no token \"a\\nFORGED\\u{202e}\" is present in the module"
+            );
+            let long = "x".repeat(100_000);
+            for uri in [
+                uri.replace(&token_label, &format!("token={long}")),
+                uri.replace("object=bot", &format!("object={long}")),
+                uri.replace("object=bot", &format!("object=a%0A{long}")),
+                uri.replace("object=bot", &format!("id=%0A{}", "%ff".repeat(30_000))),
+            ] {
+                let error = Pkcs11Key::open(&uri).unwrap_err();
+                assert_one_bounded_line(&error.to_string(), 300);
+            }
+            let marked = format!(
+                "{}?module-path={}&pin-value=S3CRETMARK",
+                uri.split('?').next().unwrap(),
+                token.module.display()
+            );
+            let error = Pkcs11Key::open(&marked).unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    Error::Pkcs11 {
+                        problem: Pkcs11Problem::PinIncorrect,
+                        ..
+                    }
+                ),
+                "{error:?}"
+            );
+            for text in every_text(&error) {
+                assert!(!text.contains("S3CRETMARK"), "{text}");
+            }
         },
     );
 }
@@ -532,4 +583,509 @@ fn the_decrypt_tool_prints_the_same_json_through_the_token_as_from_the_pem_file(
 
 fn path(p: &Path) -> String {
     p.to_str().unwrap().to_owned()
+}
+
+// A token that goes away and comes back, while the process keeps running.
+
+/// Submits until `done` says the outcome is the awaited one, every 20 ms
+/// for at most `limit`; every other outcome must be `KeyUnavailable`
+/// (never a refusal, which would lose the submission). How long it took.
+fn until(
+    limit: Duration,
+    mut submit: impl FnMut() -> Result<String, Error>,
+    done: impl Fn(&Result<String, Error>) -> bool,
+) -> Duration {
+    let start = Instant::now();
+    loop {
+        let outcome = submit();
+        if done(&outcome) {
+            return start.elapsed();
+        }
+        assert!(matches!(outcome, Err(Error::KeyUnavailable { .. })), "{outcome:?}");
+        assert!(start.elapsed() < limit, "still {outcome:?} after {:?}", start.elapsed());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The token's own folder under `tokens/` (SoftHSM2 names it by a UUID).
+fn token_folder(token: &Token) -> PathBuf {
+    let mut folders: Vec<_> = std::fs::read_dir(token.dir.join("tokens"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(folders.len(), 1, "{folders:?}");
+    folders.pop().unwrap()
+}
+
+#[test]
+#[cfg_attr(no_softhsm, ignore = "needs SoftHSM2 (softhsm2-util and libsofthsm2.so)")]
+fn a_token_whose_folder_goes_away_and_comes_back_is_used_again_within_seconds() {
+    in_own_process(
+        "a_token_whose_folder_goes_away_and_comes_back_is_used_again_within_seconds",
+        "comes-back",
+        |token| {
+            token.import(&key_file("rsa2048_pkcs1.pem"), "bot", 1).unwrap();
+            token.import(&key_file("rsa3072_pkcs8.pem"), "other", 2).unwrap();
+        },
+        |token| {
+            let key = Pkcs11Key::open(&token.uri("bot")).unwrap();
+            let other = Pkcs11Key::open(&token.uri("other")).unwrap();
+            let sealed = PassportBuilder::new()
+                .email("a@example.org")
+                .seal(&key.public_key(), "n")
+                .unwrap();
+            let to_other = PassportBuilder::new()
+                .email("b@example.org")
+                .seal(&other.public_key(), "o")
+                .unwrap();
+            let opens = |key: &Pkcs11Key, sealed: &PassportData| {
+                decrypt(key, sealed, NonceCheck::Skip).map(|p| p.nonce().to_owned())
+            };
+            assert_eq!(opens(&key, &sealed.passport_data).unwrap(), "n");
+
+            for round in 0..2 {
+                // Gone: every submission is unavailable, for as long as it
+                // stays away, and each is answered at once.
+                let tokens = token.dir.join("tokens");
+                let away = token.dir.join("tokens-away");
+                std::fs::rename(&tokens, &away).unwrap();
+                let gone = Instant::now();
+                let mut answers = 0;
+                while gone.elapsed() < Duration::from_millis(2500) {
+                    let asked = Instant::now();
+                    let error = opens(&key, &sealed.passport_data).unwrap_err();
+                    assert!(matches!(error, Error::KeyUnavailable { .. }), "{error:?}");
+                    assert!(asked.elapsed() < Duration::from_millis(500), "{:?}", asked.elapsed());
+                    answers += 1;
+                }
+                assert!(answers > 20, "{answers} answers in 2.5 s");
+
+                // Back: used again within seconds, by both keys.
+                std::fs::rename(&away, &tokens).unwrap();
+                let took = until(
+                    Duration::from_secs(5),
+                    || opens(&key, &sealed.passport_data),
+                    |outcome| outcome.as_deref().ok() == Some("n"),
+                );
+                println!("measured: round {round}: the token that came back was used after {took:?}");
+                assert!(took < Duration::from_secs(3), "{took:?}");
+                assert_eq!(opens(&other, &to_other.passport_data).unwrap(), "o");
+                // A refusal is still a refusal.
+                let stranger = PassportBuilder::new()
+                    .email("c@example.org")
+                    .seal(&PrivateKey::generate().unwrap().public_key(), "s")
+                    .unwrap();
+                let refused = opens(&key, &stranger.passport_data).unwrap_err();
+                assert!(matches!(refused, Error::Decryption(_)), "{refused:?}");
+            }
+        },
+    );
+}
+
+#[test]
+#[cfg_attr(no_softhsm, ignore = "needs SoftHSM2 (softhsm2-util and libsofthsm2.so)")]
+fn a_token_whose_objects_are_removed_and_restored_is_used_again_within_seconds() {
+    in_own_process(
+        "a_token_whose_objects_are_removed_and_restored_is_used_again_within_seconds",
+        "restored",
+        |token| token.import(&key_file("rsa2048_pkcs1.pem"), "bot", 1).unwrap(),
+        |token| {
+            let key = Pkcs11Key::open(&token.uri("bot")).unwrap();
+            let sealed = PassportBuilder::new()
+                .email("a@example.org")
+                .seal(&key.public_key(), "n")
+                .unwrap();
+            let opens = || decrypt(&key, &sealed.passport_data, NonceCheck::Skip).map(|p| p.nonce().to_owned());
+            assert_eq!(opens().unwrap(), "n");
+
+            // Every file of the token but the token's own, copied aside
+            // and removed: the key is gone.
+            let folder = token_folder(token);
+            let aside = token.dir.join("aside");
+            std::fs::create_dir_all(&aside).unwrap();
+            let mut removed = Vec::new();
+            for entry in std::fs::read_dir(&folder).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_owned();
+                if name != "token.object" && name != "token.lock" {
+                    std::fs::copy(&path, aside.join(&name)).unwrap();
+                    std::fs::remove_file(&path).unwrap();
+                    removed.push(name);
+                }
+            }
+            assert!(removed.len() >= 2, "{removed:?}");
+            let gone = Instant::now();
+            while gone.elapsed() < Duration::from_millis(2500) {
+                let error = opens().unwrap_err();
+                assert!(matches!(error, Error::KeyUnavailable { .. }), "{error:?}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+
+            for name in &removed {
+                std::fs::copy(aside.join(name), folder.join(name)).unwrap();
+            }
+            let took = until(Duration::from_secs(5), opens, |outcome| {
+                outcome.as_deref().ok() == Some("n")
+            });
+            println!("measured: the key whose objects were restored was used after {took:?}");
+            assert!(took < Duration::from_secs(3), "{took:?}");
+        },
+    );
+}
+
+// The PIN: checked at open whatever else is logged in; read bounded; never shown.
+
+#[test]
+#[cfg_attr(no_softhsm, ignore = "needs SoftHSM2 (softhsm2-util and libsofthsm2.so)")]
+fn a_wrong_pin_is_refused_at_open_whatever_else_is_logged_in_to_the_token() {
+    in_own_process(
+        "a_wrong_pin_is_refused_at_open_whatever_else_is_logged_in_to_the_token",
+        "two-keys",
+        |token| {
+            token.import(&key_file("rsa2048_pkcs1.pem"), "first", 1).unwrap();
+            token.import(&key_file("rsa3072_pkcs8.pem"), "second", 2).unwrap();
+        },
+        |token| {
+            let wrong = |object: &str| {
+                let uri = token.uri(object);
+                format!(
+                    "{}?module-path={}&pin-value=0000",
+                    uri.split('?').next().unwrap(),
+                    token.module.display()
+                )
+            };
+            let refused = |uri: &str| match Pkcs11Key::open(uri) {
+                Err(
+                    error @ Error::Pkcs11 {
+                        problem: Pkcs11Problem::PinIncorrect,
+                        ..
+                    },
+                ) => error,
+                other => panic!("{other:?}"),
+            };
+            // Logged in by other code of this process (its session kept
+            // open): the login is logged out and the token asked.
+            let context = module_context(&token.module);
+            match context.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+                Ok(())
+                | Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::CryptokiAlreadyInitialized, _)) => {}
+                Err(other) => panic!("{other}"),
+            }
+            let slot = context.get_slots_with_token().unwrap()[0];
+            let foreign = context.open_ro_session(slot).unwrap();
+            foreign
+                .login(UserType::User, Some(&AuthPin::from(softhsm::PIN)))
+                .unwrap();
+            refused(&wrong("first"));
+            assert!(
+                context.get_token_info(slot).unwrap().user_pin_count_low(),
+                "the token was asked"
+            );
+
+            let first = Pkcs11Key::open(&token.uri("first")).unwrap();
+            assert!(!context.get_token_info(slot).unwrap().user_pin_count_low());
+            let sealed = PassportBuilder::new()
+                .email("a@example.org")
+                .seal(&first.public_key(), "n")
+                .unwrap();
+            // The first key decrypts throughout.
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let busy = {
+                let (first, sealed, stop) = (first.clone(), sealed.passport_data.clone(), Arc::clone(&stop));
+                std::thread::spawn(move || {
+                    let mut opened = 0;
+                    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        assert_eq!(decrypt(&first, &sealed, NonceCheck::Skip).unwrap().nonce(), "n");
+                        opened += 1;
+                    }
+                    opened
+                })
+            };
+            // The second key, with a wrong PIN while the first holds the
+            // login: refused, without a try counted against the token.
+            for _ in 0..5 {
+                let error = refused(&wrong("second"));
+                let source = std::error::Error::source(&error).unwrap().to_string();
+                assert!(source.contains("the token was not asked"), "{source}");
+            }
+            assert!(
+                !context.get_token_info(slot).unwrap().user_pin_count_low(),
+                "no try counted"
+            );
+            assert!(!context.get_token_info(slot).unwrap().user_pin_locked());
+            // With the right PIN, from a file this time.
+            let second = Pkcs11Key::open(&token.uri("second")).unwrap();
+            let to_second = PassportBuilder::new()
+                .email("b@example.org")
+                .seal(&second.public_key(), "o")
+                .unwrap();
+            assert_eq!(
+                decrypt(&second, &to_second.passport_data, NonceCheck::Skip)
+                    .unwrap()
+                    .nonce(),
+                "o"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            let opened = busy.join().unwrap();
+            assert!(opened > 0);
+            drop(foreign);
+        },
+    );
+}
+
+/// The problem `Pkcs11Key::open` reports for `uri`, and how long it took.
+fn open_problem(uri: &str) -> (Pkcs11Problem, Duration) {
+    let start = Instant::now();
+    match Pkcs11Key::open(uri) {
+        Err(Error::Pkcs11 { problem, .. }) => (problem, start.elapsed()),
+        Err(other) => panic!("{uri}: {other:?}"),
+        Ok(_) => panic!("{uri}: opened"),
+    }
+}
+
+/// A URI with the PIN in `pin_file`, for a module that is not there: the
+/// PIN file is read before the module is loaded, so what is wrong with it
+/// is the answer, and a PIN file read well gives `Module`.
+fn with_pin_file(pin_file: &Path) -> String {
+    format!(
+        "pkcs11:token=t;object=k?module-path=/nowhere/libpkcs11.so&pin-source=file:{}",
+        pin_file.display()
+    )
+}
+
+/// Resident memory of this process, in KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|line| line.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_pin_file_is_read_only_if_it_is_a_regular_file_of_one_short_line() {
+    let dir = std::env::temp_dir().join(format!("telegram-passport-pin-files-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let second = Duration::from_secs(1);
+    let not_regular = |path: &Path, expected: &str| {
+        let (problem, took) = open_problem(&with_pin_file(path));
+        assert!(
+            matches!(&problem, Pkcs11Problem::PinFileNotRegular { path: p, found } if p == path && *found == expected),
+            "{problem:?}"
+        );
+        assert!(took < second, "{took:?}");
+        problem
+    };
+
+    // A FIFO nobody writes to.
+    let fifo = dir.join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let problem = not_regular(&fifo, "a FIFO");
+    assert_eq!(
+        problem.to_string(),
+        format!("the PIN file {} is a FIFO, not a regular file", fifo.display())
+    );
+    // A device that never ends: refused before a byte is read.
+    let before = rss_kib();
+    not_regular(Path::new("/dev/zero"), "a character device");
+    assert!(rss_kib() < before + 16 * 1024, "{} KiB, then {} KiB", before, rss_kib());
+    // A folder.
+    not_regular(&dir, "a folder");
+
+    // 300 MB, sparse: refused as too long, not read.
+    let big = dir.join("big");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len(300_000_000).unwrap();
+    drop(file);
+    let before = rss_kib();
+    let (problem, took) = open_problem(&with_pin_file(&big));
+    assert!(
+        matches!(&problem, Pkcs11Problem::PinFileTooLong { max: 256, .. }),
+        "{problem:?}"
+    );
+    assert!(took < second && rss_kib() < before + 16 * 1024, "{took:?}");
+    // Just over the bound, and just within it.
+    let long = dir.join("long");
+    std::fs::write(&long, "1".repeat(257)).unwrap();
+    assert!(matches!(
+        open_problem(&with_pin_file(&long)).0,
+        Pkcs11Problem::PinFileTooLong { .. }
+    ));
+    std::fs::write(&long, format!("{}\n", "1".repeat(255))).unwrap();
+    assert!(matches!(
+        open_problem(&with_pin_file(&long)).0,
+        Pkcs11Problem::Module { .. }
+    ));
+
+    // One line, one newline after it at most.
+    let pin = dir.join("pin");
+    for (content, read) in [
+        ("1234", true),
+        ("1234\n", true),
+        ("1234\r\n", true),
+        ("", false),
+        ("\n", false),
+        ("1234\n\n", false),
+        ("1234\nrest", false),
+        ("12\r34", false),
+    ] {
+        std::fs::write(&pin, content).unwrap();
+        let (problem, _) = open_problem(&with_pin_file(&pin));
+        match read {
+            true => assert!(
+                matches!(problem, Pkcs11Problem::Module { .. }),
+                "{content:?}: {problem:?}"
+            ),
+            false => assert!(
+                matches!(problem, Pkcs11Problem::PinFileNotOneLine { .. }),
+                "{content:?}: {problem:?}"
+            ),
+        }
+    }
+    std::fs::write(&pin, b"12\xff34").unwrap();
+    assert!(matches!(
+        open_problem(&with_pin_file(&pin)).0,
+        Pkcs11Problem::PinUnreadable { .. }
+    ));
+
+    // Symbolic links are followed (Kubernetes mounts secrets as links);
+    // what they lead to is held to the same rules.
+    std::fs::write(&pin, "1234\n").unwrap();
+    let link = dir.join("link");
+    std::os::unix::fs::symlink(&pin, &link).unwrap();
+    assert!(matches!(
+        open_problem(&with_pin_file(&link)).0,
+        Pkcs11Problem::Module { .. }
+    ));
+    let to_fifo = dir.join("to-fifo");
+    std::os::unix::fs::symlink(&fifo, &to_fifo).unwrap();
+    not_regular(&to_fifo, "a FIFO");
+    let to_zero = dir.join("to-zero");
+    std::os::unix::fs::symlink("/dev/zero", &to_zero).unwrap();
+    not_regular(&to_zero, "a character device");
+    // Missing, or not readable: the system's error as the source.
+    let (problem, _) = open_problem(&with_pin_file(&dir.join("missing")));
+    assert!(matches!(problem, Pkcs11Problem::PinUnreadable { .. }), "{problem:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Every message and `Debug` of `error`, down its chain of sources.
+fn every_text(error: &Error) -> Vec<String> {
+    let mut texts = vec![error.to_string(), format!("{error:?}"), format!("{error:#?}")];
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        texts.push(cause.to_string());
+        texts.push(format!("{cause:?}"));
+        source = cause.source();
+    }
+    texts
+}
+
+#[test]
+fn no_piece_of_a_pin_or_of_unknown_uri_text_is_in_any_error() {
+    const MARK: &str = "S3CRETMARK";
+    let dir = std::env::temp_dir().join(format!("telegram-passport-pin-marks-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let m = "module-path=/nowhere/libpkcs11.so";
+    let encoded: String = MARK.bytes().map(|b| format!("%{b:02X}")).collect();
+    let mut uris = vec![
+        format!("pkcs11:token=t;object=k?{m}&pin-value={MARK}"),
+        format!("pkcs11:token=t;object=k?{m}&pin-value={encoded}"),
+        format!("pkcs11:token=t;object=k?{m}&pin-value=12&{MARK}TAIL"),
+        format!("pkcs11:token=t;object=k?{m}&pin-value=12&{MARK}=TAIL"),
+        format!("pkcs11:token=t;object=k?{m}&pin-value={MARK}&PIN=TAIL"),
+        format!("pkcs11:token=t;object=k?{m}&pin-value=12&PIN={MARK}"),
+        format!("pkcs11:token=t;object=k?{MARK}=1&{m}&pin-value=1"),
+        format!("pkcs11:token=t;object=k?{encoded}=1&{m}&pin-value=1"),
+        format!("pkcs11:token=t;object=k?{m}&pin-value={MARK}%2"),
+        format!("pkcs11:token=t;object=k?{m}&pin-value={MARK}%zz"),
+        format!("pkcs11:token=t;object=k?{m}&pin-value={MARK}%ff"),
+        format!("pkcs11:token=t;object=k?{m}&pin-value={MARK}&pin-value={MARK}"),
+        format!("pkcs11:token=t;object=k?{m}&pin-value={MARK}&pin-source=file:/nowhere/pin"),
+        format!("pkcs11:token=t;object=k?{m}&pin-source=file:/nowhere/pin&pin-value={MARK}"),
+        format!("pkcs11:token=t;object=k??pin-value={MARK}&{m}"),
+        format!("pkcs11:token=t;object=k?{m}?pin-value={MARK}"),
+        format!("pkcs11:token=t;object=k?{MARK}"),
+        format!("pkcs11:token=t;object=k?{m}&pin-value=12&{MARK}\nFORGED"),
+        format!("pkcs11:token=t;object=k;pin-value={MARK}?{m}"),
+        format!("pkcs11:token=t;object=k;pin-value=12;{MARK}?{m}&pin-value=1"),
+        format!("pkcs11:token=t;object=k;pin-value=12&{MARK}?{m}"),
+        format!("pkcs11:token=t;{MARK};object=k?{m}&pin-value=1"),
+        format!("pkcs11:token=t;{MARK}=1;object=k?{m}&pin-value=1"),
+        format!("pkcs11:token=t;object=k;type={MARK}?{m}&pin-value=1"),
+        format!("pkcs11:token=t;object=k;slot-id={MARK}?{m}&pin-value=1"),
+        format!("pkcs11:object=k?{m}&pin-value={MARK}"),
+        format!("pkcs11:token=t?{m}&pin-value={MARK}"),
+        format!("pkcs11:token=t;object=k?pin-value={MARK}"),
+        format!("pkcs11:token=t;object=k?module-name={MARK}&pin-value={MARK}"),
+        format!("pkcs11:token=t;object=k?{m}&pin-value=12,{MARK}"),
+        format!("pkcs11:token=t;object=k?{m}&pin-value=12 {MARK}"),
+        format!("pkcs11:token=t;object=k?{m}&pin-value=12#{MARK}"),
+        format!("pkcs11:token=t;object=k?{m}&pin-value=12;{MARK}"),
+        format!("pkcs12:token=t;object=k?{m}&pin-value={MARK}"),
+    ];
+    // In a PIN file, in every shape it is refused in.
+    for (name, content) in [
+        ("two-lines", format!("1234\n{MARK}\n")),
+        ("too-long", format!("{MARK}{}", "x".repeat(300))),
+        ("not-utf8", format!("{MARK}\u{0}")),
+    ] {
+        let path = dir.join(name);
+        let mut bytes = content.into_bytes();
+        if name == "not-utf8" {
+            bytes.push(0xff);
+        }
+        std::fs::write(&path, bytes).unwrap();
+        uris.push(with_pin_file(&path));
+    }
+    for uri in &uris {
+        let error = Pkcs11Key::open(uri).unwrap_err();
+        for text in every_text(&error) {
+            assert!(!text.contains(MARK), "{uri:?}: {text}");
+            assert!(!text.contains("FORGED"), "{uri:?}: {text}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `text` is one line of visible characters, at most `max` long.
+fn assert_one_bounded_line(text: &str, max: usize) {
+    assert!(
+        !text
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}')),
+        "{text:?}"
+    );
+    assert!(
+        text.chars().count() <= max,
+        "{} characters: {}",
+        text.chars().count(),
+        text
+    );
+}
+
+#[test]
+fn every_configured_text_a_pkcs11_error_repeats_is_escaped_and_bounded() {
+    let long = "x".repeat(100_000);
+    let forged = "a\nFORGED LOG LINE\r\u{1b}[31m\u{202e}\u{2028}";
+    let forged_encoded = "a%0AFORGED%20LOG%20LINE%0D%1B[31m%E2%80%AE%E2%80%A8";
+    for uri in [
+        format!("pkcs11:token=t;object=k;{forged}=1?module-path=/m.so&pin-value=1"),
+        format!("pkcs11:token=t;object=k?module-path=/m.so&{forged}=1"),
+        format!("pkcs11:token=t;object=k;{long}=1?module-path=/m.so&pin-value=1"),
+        format!("pkcs11:token=t;object=k?module-path=/m.so&{long}"),
+        format!("pkcs11:token=t;object=k?module-path=/m.so&pin-value=1&{long}=%zz"),
+        // The module's and the PIN file's paths are shown: escaped, cut.
+        format!("pkcs11:token=t;object=k?module-path=/nowhere/{forged_encoded}.so&pin-value=1"),
+        format!("pkcs11:token=t;object=k?module-path=/nowhere/{long}.so&pin-value=1"),
+        format!("pkcs11:token=t;object=k?module-path=/m.so&pin-source=file:/nowhere/{forged_encoded}"),
+        format!("pkcs11:token=t;object=k?module-path=/m.so&pin-source=file:/nowhere/{long}"),
+    ] {
+        let error = Pkcs11Key::open(&uri).unwrap_err();
+        assert!(matches!(error, Error::Pkcs11 { .. }), "{error:?}");
+        let text = error.to_string();
+        assert_one_bounded_line(&text, 300);
+        assert!(!text.contains("\nFORGED"), "{text}");
+    }
 }

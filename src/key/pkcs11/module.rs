@@ -165,16 +165,14 @@ impl Module {
         if self.generation() != seen {
             return true;
         }
-        if let Some((at, initialised)) = restarts.last {
-            let early = RESTART_INTERVAL.saturating_sub(at.elapsed());
-            if !early.is_zero() && (how == Restart::Full || !initialised) {
-                if !wait {
-                    return false;
-                }
-                drop(restarts);
-                std::thread::sleep(early);
-                return self.restart(seen, how, false);
+        let early = too_early(restarts.last, how, Instant::now());
+        if !early.is_zero() {
+            if !wait {
+                return false;
             }
+            drop(restarts);
+            std::thread::sleep(early);
+            return self.restart(seen, how, false);
         }
         let initialised = {
             let _alone = self.calls.write().unwrap_or_else(PoisonError::into_inner);
@@ -236,9 +234,55 @@ impl Module {
     }
 }
 
+/// How much sooner than allowed a restart as `how` at `now` would be,
+/// after the last one (when, and whether the module initialised then).
+fn too_early(last: Option<(Instant, bool)>, how: Restart, now: Instant) -> Duration {
+    match last {
+        Some((at, initialised)) if how == Restart::Full || !initialised => {
+            RESTART_INTERVAL.saturating_sub(now.saturating_duration_since(at))
+        }
+        _ => Duration::ZERO,
+    }
+}
+
 fn initialize(context: &Pkcs11) -> std::result::Result<(), CkError> {
     match context.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
         Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => Ok(()),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_full_restart_waits_a_second_after_any_other_and_initialising_only_after_a_failed_one() {
+        let ms = Duration::from_millis;
+        let now = Instant::now() + ms(10_000);
+        let at = |ago: u64, initialised| Some((now - ms(ago), initialised));
+        assert_eq!(too_early(None, Restart::Full, now), Duration::ZERO);
+        assert_eq!(too_early(None, Restart::Initialize, now), Duration::ZERO);
+        assert_eq!(too_early(at(300, true), Restart::Full, now), ms(700));
+        assert_eq!(too_early(at(300, false), Restart::Full, now), ms(700));
+        assert_eq!(too_early(at(1000, true), Restart::Full, now), Duration::ZERO);
+        assert_eq!(too_early(at(2500, false), Restart::Full, now), Duration::ZERO);
+        // Finalised underneath: initialised at once, unless that just failed.
+        assert_eq!(too_early(at(10, true), Restart::Initialize, now), Duration::ZERO);
+        assert_eq!(too_early(at(300, false), Restart::Initialize, now), ms(700));
+    }
+
+    #[test]
+    fn a_login_matches_its_own_pin_only() {
+        let login = Login::new(Slot::try_from(3u64).unwrap(), 0, "1234").unwrap();
+        assert!(login.made_with("1234"));
+        for other in ["1235", "123", "12345", "", "1234\n"] {
+            assert!(!login.made_with(other), "{other:?}");
+        }
+        let again = Login::new(Slot::try_from(3u64).unwrap(), 0, "1234").unwrap();
+        assert_ne!(login.salt, again.salt, "salted");
+        assert_ne!(login.digest, again.digest, "salted");
     }
 }
