@@ -25,7 +25,6 @@ use std::time::Duration;
 
 use kyc::{deliver, deliver_answer, start, stored, submission, Backend, Kind};
 use serde_json::Value;
-use telegram_passport::PassportRequest;
 
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -252,7 +251,7 @@ async fn a_key_in_a_token_and_the_old_one_in_a_file_during_a_rotation() {
     assert!(stored(&data, &application).is_some());
     // Sealed to the previous key (an app that still had the old one).
     let (application, request) = start(&http, &backend.url).await.unwrap();
-    let old = PassportRequest::new(
+    let old = telegram_passport::PassportRequest::new(
         request.bot_id(),
         request.scope().clone(),
         &telegram_passport::PublicKey::from_pem(&public("rsa2048_pkcs1.pem")).unwrap(),
@@ -265,7 +264,7 @@ async fn a_key_in_a_token_and_the_old_one_in_a_file_during_a_rotation() {
     assert!(stored(&data, &application).is_some());
     // Sealed to neither.
     let (application, request) = start(&http, &backend.url).await.unwrap();
-    let stranger = PassportRequest::new(
+    let stranger = telegram_passport::PassportRequest::new(
         request.bot_id(),
         request.scope().clone(),
         &telegram_passport::PublicKey::from_pem(&public("rsa4096_pkcs1.pem")).unwrap(),
