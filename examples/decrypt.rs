@@ -612,50 +612,15 @@ fn parse_marker(text: &str, folder: (u64, u64)) -> Result<Vec<Link>, String> {
     lines.map(|line| Link::parse(line).ok_or_else(not_ours)).collect()
 }
 
-/// `O_NOFOLLOW | O_NONBLOCK`, which std does not name: the values of the
-/// platforms' own headers; 0 where none is listed here.
+/// `O_NOFOLLOW | O_NONBLOCK`, which std does not name.
 #[cfg(unix)]
-const NO_FOLLOW_NO_BLOCK: i32 = if cfg!(not(any(target_os = "linux", target_os = "android"))) {
-    if cfg!(any(
-        target_vendor = "apple",
-        target_os = "freebsd",
-        target_os = "openbsd",
-        target_os = "netbsd",
-        target_os = "dragonfly"
-    )) {
-        0x100 | 0x4
-    } else {
-        0
-    }
-} else if cfg!(any(
-    target_arch = "x86",
-    target_arch = "x86_64",
-    target_arch = "riscv64",
-    target_arch = "loongarch64",
-    target_arch = "s390x"
-)) {
-    0o400000 | 0o4000
-} else if cfg!(any(
-    target_arch = "arm",
-    target_arch = "aarch64",
-    target_arch = "powerpc",
-    target_arch = "powerpc64"
-)) {
-    0o100000 | 0o4000
-} else {
-    0
-};
+const NO_FOLLOW_NO_BLOCK: i32 = libc::O_NOFOLLOW | libc::O_NONBLOCK;
 
 /// Opens a `.lock` for recovery: never following a link, never waiting on
 /// a FIFO or a device.
 #[cfg(unix)]
 fn open_lock(path: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    // Without the flags, a check before the open, which can be raced; the
-    // caller's check after it cannot.
-    if NO_FOLLOW_NO_BLOCK == 0 && !std::fs::symlink_metadata(path)?.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
     std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(NO_FOLLOW_NO_BLOCK)
