@@ -459,6 +459,15 @@ pub enum Pkcs11Problem {
 /// each said with what to do. The mistakes newcomers make most; a key
 /// protected by a password, one of another algorithm or of the wrong size
 /// are [`Error::KeyEncrypted`], [`Error::KeyNotRsa`] and [`Error::KeySize`].
+///
+/// ```
+/// use telegram_passport::{Error, KeyFound, PrivateKey};
+///
+/// let certificate = "-----BEGIN CERTIFICATE-----\nMIIBCgKCAQEAqhsI\n-----END CERTIFICATE-----\n";
+/// let error = PrivateKey::from_pem(certificate).unwrap_err();
+/// assert!(matches!(error, Error::KeyFormat { found: KeyFound::Certificate }));
+/// assert!(error.to_string().starts_with("a certificate, not a private key"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyFound {
@@ -466,7 +475,7 @@ pub enum KeyFound {
     #[error(
         "a public key where the private key belongs: decrypting needs the private key it was made from (a PEM \
          block that starts with -----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----); the public key is \
-         what BotFather's /setpublickey takes"
+         the half that goes to BotFather"
     )]
     PublicKey,
     /// An OpenSSH public key line (`ssh-rsa AAAA…`, as in a `.pub` file).

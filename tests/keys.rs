@@ -92,7 +92,7 @@ fn each_key_mistake_is_named_with_what_to_do() {
             &[
                 "a public key where the private key belongs",
                 "BEGIN PRIVATE KEY",
-                "/setpublickey",
+                "goes to BotFather",
             ],
         ),
         (
