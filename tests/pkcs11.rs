@@ -1084,8 +1084,15 @@ fn every_configured_text_a_pkcs11_error_repeats_is_escaped_and_bounded() {
     ] {
         let error = Pkcs11Key::open(&uri).unwrap_err();
         assert!(matches!(error, Error::Pkcs11 { .. }), "{error:?}");
+        for text in every_text(&error) {
+            assert!(!text.contains("\nFORGED"), "{text}");
+        }
         let text = error.to_string();
         assert_one_bounded_line(&text, 300);
-        assert!(!text.contains("\nFORGED"), "{text}");
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            assert_one_bounded_line(&cause.to_string(), 300);
+            source = cause.source();
+        }
     }
 }

@@ -64,8 +64,28 @@ pub(crate) const MAX_SESSIONS: usize = 8;
 /// `slot-id` choose the token; `object` (the key's label) and `id` (its
 /// `CKA_ID`, percent-encoded bytes) the key; `type`, if given, must be
 /// `private`. Query attributes: `module-path` (required), and the PIN as
-/// `pin-source=file:PATH` (the file's first line) or `pin-value=`. Values
-/// are percent-decoded (RFC 3986). Anything else is refused.
+/// `pin-source=file:PATH` or `pin-value=` (a `&` in it written `%26`).
+/// Values are percent-decoded (RFC 3986). Anything else is refused, and
+/// no message repeats a value, or a name this parser does not know.
+///
+/// A PIN file must be a regular file (symbolic links are followed) holding
+/// the PIN on one line, at most 256 bytes with its newline: anything else
+/// (a FIFO, a device, a folder, a longer file) is refused at once, before
+/// it is read.
+///
+/// The PIN is checked when the key is opened: by the token, or, while this
+/// process is logged in to the token already, against the PIN of that
+/// login (kept as a salted SHA-256 digest), since the token would accept
+/// any PIN then. A login made by other code of the process is logged out
+/// first, so that the token checks.
+///
+/// A module or token that stops answering is finalised and initialised
+/// again, at most once a second, and the token and key found anew: a token
+/// that comes back is used again within about a second of its return.
+/// Meanwhile, and while it is away, submissions are
+/// [`Error::KeyUnavailable`]. A restart closes the sessions of every key
+/// of the module in the process (they open new ones); other code of the
+/// process using the same module sees its sessions closed too.
 ///
 /// Cloning is cheap and shares the sessions. Every key of one module in a
 /// process shares one loaded, initialised module.

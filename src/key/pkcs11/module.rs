@@ -36,6 +36,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::{lock, Failure};
 use crate::error::{Error, Pkcs11Problem, Result};
+use crate::text::excerpt;
 
 /// The least time between two full restarts of one module.
 pub(super) const RESTART_INTERVAL: Duration = Duration::from_secs(1);
@@ -118,6 +119,18 @@ fn digest(salt: &[u8; 16], pin: &str) -> Zeroizing<[u8; 32]> {
 )]
 struct PinDiffers;
 
+/// Why a module did not load, as the system said it: escaped and
+/// bounded, since the system's message repeats the configured path.
+#[derive(thiserror::Error)]
+#[error("{0}")]
+struct LoadFailed(String);
+
+impl std::fmt::Debug for LoadFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl Module {
     /// The process's one instance of the module at `path`, loaded and
     /// initialised on first use.
@@ -125,7 +138,7 @@ impl Module {
         static MODULES: OnceLock<Mutex<HashMap<PathBuf, Arc<Module>>>> = OnceLock::new();
         let failed = |source: CkError| Error::Pkcs11 {
             problem: Pkcs11Problem::Module { path: path.to_owned() },
-            source: Some(Box::new(source)),
+            source: Some(Box::new(LoadFailed(excerpt(&source.to_string())))),
         };
         let mut modules = lock(MODULES.get_or_init(Default::default));
         if let Some(module) = modules.get(path) {
