@@ -268,16 +268,17 @@ fn not_rsa(expected: &'static str) -> impl Fn(&Error) -> bool {
 /// The same mistakes as DER bytes.
 #[test]
 fn der_mistakes_are_named_as_pem_ones_are() {
-    let spki = PrivateKey::from_pem(&read("rsa2048_pkcs1.pem")).unwrap().public_key();
-    let spki_der = {
+    let as_der = |name: &str| {
         use base64::Engine as _;
-        let body: String = spki.to_pem().lines().filter(|l| !l.starts_with("-----")).collect();
-        base64::engine::general_purpose::STANDARD.decode(body).unwrap()
+        let body: String = read(name).lines().filter(|l| !l.starts_with("-----")).collect();
+        PrivateKey::from_der(&base64::engine::general_purpose::STANDARD.decode(body).unwrap()).unwrap_err()
     };
-    assert!(key_format(KeyFound::PublicKey)(
-        &PrivateKey::from_der(&spki_der).unwrap_err()
-    ));
+    assert!(key_format(KeyFound::PublicKey)(&as_der("rsa2048_public.pem")));
+    assert!(key_format(KeyFound::PublicKey)(&as_der("rsa2048_public_pkcs1.pem")));
     assert!(key_format(KeyFound::Certificate)(&der("rsa2048_certificate.der")));
+    assert!(key_format(KeyFound::CertificateRequest)(&as_der(
+        "rsa2048_certificate_request.pem"
+    )));
     assert!(key_format(KeyFound::Pkcs12)(&der("rsa2048.p12")));
     assert!(der("rsa2048.p12")
         .to_string()
@@ -285,15 +286,118 @@ fn der_mistakes_are_named_as_pem_ones_are() {
     assert!(matches!(der("rsa2048_encrypted_pkcs8.der"), Error::KeyEncrypted));
     assert!(not_rsa("an EC key")(&der("ec_p256_pkcs8.der")));
     assert!(not_rsa("an EC key")(&der("ec_p256_sec1.der")));
+    assert!(not_rsa("a DSA key")(&der("dsa2048_traditional.der")));
     assert!(key_format(KeyFound::Empty)(&PrivateKey::from_der(&[]).unwrap_err()));
-    assert!(matches!(
-        PrivateKey::from_der(b"\x30\x03\x02\x01\x00"),
-        Err(Error::KeyMalformed { .. })
+    let damaged = [&b"\x30\x03\x02\x01\x00"[..], b"hello", b"ssh-rsa AAAA"];
+    for bytes in damaged {
+        let error = PrivateKey::from_der(bytes).unwrap_err();
+        assert!(matches!(error, Error::KeyMalformed { .. }), "{error:?}");
+        assert!(error.to_string().contains("a damaged key"), "{error}");
+    }
+}
+
+/// Every algorithm a PKCS#8 key may be of is named for a person.
+#[test]
+fn other_algorithms_are_named() {
+    for (name, found) in [
+        ("ed448_pkcs8.pem", "an Ed448 key"),
+        ("x25519_pkcs8.pem", "an X25519 key"),
+        ("x448_pkcs8.pem", "an X448 key"),
+        ("dsa2048_pkcs8.pem", "a DSA key"),
+        ("dsa2048_traditional.pem", "a DSA key"),
+    ] {
+        let error = pem(name);
+        assert!(not_rsa(found)(&error), "{name}: {error:?}");
+        assert!(error.to_string().starts_with(&format!("{found}, not RSA")), "{error}");
+    }
+}
+
+/// What a PEM block around the key can get wrong, each its own error.
+#[test]
+fn a_pem_block_that_does_not_hold_together_is_named() {
+    let key = read("rsa2048_pkcs1.pem");
+    let body = key
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let block = |label: &str, inside: &str| format!("-----BEGIN {label}-----\n{inside}\n-----END {label}-----\n");
+    let malformed = |text: &str, words: &str| {
+        let error = PrivateKey::from_pem(text).unwrap_err();
+        assert!(matches!(error, Error::KeyMalformed { .. }), "{words}: {error:?}");
+        assert!(error.to_string().contains(words), "{error}");
+    };
+    malformed(
+        &block("RSA PRIVATE KEY", &format!("Comment: made by hand\n\n{body}")),
+        "header lines",
+    );
+    malformed(
+        &block("RSA PRIVATE KEY", &format!("Proc-Type: 4,MIC-ONLY\n\n{body}")),
+        "header lines",
+    );
+    malformed(&block("PRIVATE KEY", ""), "nothing between its BEGIN and END lines");
+    malformed(
+        &format!("-----BEGIN RSA PRIVATE KEY\n{body}\n-----END RSA PRIVATE KEY-----\n"),
+        "BEGIN line",
+    );
+    malformed(
+        &key.replace("END RSA PRIVATE KEY", "END PRIVATE KEY"),
+        "END line names another type",
+    );
+    // Cut short, and another block after it.
+    let cut = format!(
+        "{}\n{}",
+        read("rsa2048_pkcs1_no_end.pem"),
+        read("rsa2048_certificate.pem")
+    );
+    assert!(key_format(KeyFound::Incomplete)(
+        &PrivateKey::from_pem(&cut).unwrap_err()
     ));
-    assert!(matches!(
-        PrivateKey::from_der(b"hello"),
-        Err(Error::KeyMalformed { .. })
+    assert!(key_format(KeyFound::Incomplete)(
+        &PrivateKey::from_pem("-----BEGIN RSA PRIV").unwrap_err()
     ));
+    let no_end_dashes = key.replace("-----END RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY");
+    assert!(key_format(KeyFound::Incomplete)(
+        &PrivateKey::from_pem(&no_end_dashes).unwrap_err()
+    ));
+    // A block type that is no PEM type is described, not repeated.
+    let odd = block("KEY\u{202e}EVIL", &body);
+    let error = PrivateKey::from_pem(&odd).unwrap_err();
+    let described = KeyFound::OtherPem {
+        label: "with a name that is no PEM type".to_owned(),
+    };
+    assert!(key_format(described.clone())(&error), "{error:?}");
+    let long = block(&"A".repeat(41), &body);
+    assert!(key_format(described)(&PrivateKey::from_pem(&long).unwrap_err()));
+    assert!(key_format(KeyFound::OtherPem {
+        label: format!("{:?}", "A".repeat(40))
+    })(
+        &PrivateKey::from_pem(&block(&"A".repeat(40), &body)).unwrap_err()
+    ));
+    // A DSA key in OpenSSL's own form.
+    assert!(not_rsa("a DSA key")(
+        &PrivateKey::from_pem(&block("DSA PRIVATE KEY", &body)).unwrap_err()
+    ));
+}
+
+/// Text with no PEM block at all, told by what it holds.
+#[test]
+fn text_without_a_block_is_told_by_what_it_holds() {
+    let cases = [
+        ("hello", KeyFound::NotPem),
+        ("\u{fffd}\u{fffd}PNG", KeyFound::Der),
+        ("\u{feff}", KeyFound::Empty),
+        ("ecdsa-sha2-nistp256 AAAAE2VjZHNh", KeyFound::OpenSshPublicKey),
+        (&"QUJD".repeat(16), KeyFound::Unarmoured),
+        (&"QUJD".repeat(15), KeyFound::NotPem),
+    ];
+    for (text, expected) in cases {
+        let error = PrivateKey::from_pem(text).unwrap_err();
+        assert!(
+            key_format(expected.clone())(&error),
+            "{text:?}: {error:?}, not {expected:?}"
+        );
+    }
 }
 
 /// Every mistake's message, and its `Debug`, holds no line of the key.

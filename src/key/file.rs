@@ -520,6 +520,35 @@ mod tests {
         }
     }
 
+    /// `n` and `e` of `key`, big-endian, as a token gives them.
+    fn components(key: &PublicKey) -> (Vec<u8>, Vec<u8>) {
+        use rsa::pkcs1::EncodeRsaPublicKey;
+        let der = key.inner.to_pkcs1_der().unwrap();
+        let parts: rsa::pkcs1::RsaPublicKey<rsa::pkcs8::der::asn1::UintRef<'_>> =
+            rsa::pkcs1::RsaPublicKey::from_der(der.as_bytes()).unwrap();
+        (
+            parts.modulus.as_bytes().to_vec(),
+            parts.public_exponent.as_bytes().to_vec(),
+        )
+    }
+
+    #[test]
+    fn a_key_given_as_its_numbers_is_the_same_key_and_of_a_size_this_crate_loads() {
+        let key = PrivateKey::generate().unwrap().public_key();
+        let (n, e) = components(&key);
+        let again = PublicKey::from_components(&n, &e).unwrap();
+        assert_eq!(again, key);
+        assert_eq!((again.size(), again.bits()), (256, 2048));
+        let small = {
+            let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 1024).unwrap();
+            components(&PublicKey {
+                inner: key.to_public_key(),
+            })
+        };
+        let error = PublicKey::from_components(&small.0, &small.1).unwrap_err();
+        assert!(matches!(error, Error::KeySize { bits: 1024 }), "{error:?}");
+    }
+
     #[test]
     fn the_backend_alone_does_the_private_key_operation() {
         let (a, b) = (PrivateKey::generate().unwrap(), PrivateKey::generate().unwrap());
