@@ -627,7 +627,7 @@ fn check_keys(report: &mut Report) {
         report.line(
             Outcome::Problem,
             NAME,
-            "not set: the path of the bot's PEM private key (`openssl genrsa -out private.key 2048` makes one), \
+            "not set: the path of the bot's PEM private key (`cargo run --example keygen -- private.key` makes one), \
              or a pkcs11: URI",
         );
         return;
@@ -770,11 +770,13 @@ fn explain(spec: &str) -> Option<String> {
         Ok(_) => return None,
         Err(Error::KeySize { bits }) if bits < 2048 => format!(
             "an RSA key of {bits} bits, too small: Telegram Passport needs 2048 bits or more; make a new one \
-             (`openssl genrsa -out private.key 2048`) and give its public key to BotFather (/setpublickey)"
+             (`cargo run --example keygen -- private.key`) and give the public key it prints to BotFather \
+             (/setpublickey)"
         ),
         Err(Error::KeySize { bits }) => format!(
             "an RSA key of {bits} bits: this service takes 2048 to 4096; make a new one \
-             (`openssl genrsa -out private.key 2048`) and give its public key to BotFather (/setpublickey)"
+             (`cargo run --example keygen -- private.key`) and give the public key it prints to BotFather \
+             (/setpublickey)"
         ),
         Err(error) => one_line(&error.to_string()).into_owned(),
     })
