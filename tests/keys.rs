@@ -625,15 +625,30 @@ mod key_lists {
         assert_eq!(keys::split_list(" ,\n").unwrap(), Vec::<&str>::new());
     }
 
+    /// A comma inside a URI is the URI's own, unless another key follows
+    /// it: the form `URI,older.pem` of a rotation keeps working.
     #[test]
-    fn a_comma_inside_a_uri_is_part_of_it() {
+    fn a_comma_inside_a_uri_is_part_of_it_unless_another_key_follows() {
         let a = key_file("rsa2048_pkcs1.pem");
         let with_comma = uri(&format!("pin-value=1234,{MARKER}"));
         let list = format!("{a},{with_comma}");
         assert_eq!(keys::split_list(&list).unwrap(), [a.as_str(), with_comma.as_str()]);
-        // Followed by more keys after white space.
-        let two = format!("{with_comma}\n{a}  {}", uri("pin-value=1,2"));
-        assert_eq!(keys::split_list(&two).unwrap().len(), 3);
+        let more = uri(&format!("pin-value=1,2,,{MARKER},3"));
+        assert_eq!(keys::split_list(&more).unwrap(), [more.as_str()]);
+        let other = uri("pin-value=1,2");
+        for list in [
+            format!("{with_comma},{a},{other}"),
+            format!("{with_comma}\n{a}  {other}"),
+            format!("{with_comma}, {a},{other}"),
+        ] {
+            let split = keys::split_list(&list).unwrap();
+            assert_eq!(split, [with_comma.as_str(), a.as_str(), other.as_str()], "{list:?}");
+        }
+        let two_tokens = format!("{with_comma},{other}");
+        assert_eq!(
+            keys::split_list(&two_tokens).unwrap(),
+            [with_comma.as_str(), other.as_str()]
+        );
     }
 
     /// A PIN, or a token label, with a raw space: the URI would be cut
@@ -673,24 +688,27 @@ mod key_lists {
         assert_eq!(keys::split_list(&list).unwrap().len(), 2);
     }
 
-    /// A list written the old way, with a comma after a URI: the comma is
-    /// the URI's, unless what follows it looks like a key, which is
-    /// ambiguous and refused.
+    /// A comma inside a URI before the name of a key file that does not
+    /// exist: a key whose path is wrong, or a piece of the query? Refused,
+    /// never repeated.
     #[test]
-    fn a_comma_in_a_uri_before_what_looks_like_a_key_is_refused_and_never_repeated() {
-        let older = key_file("rsa2048_pkcs1.pem");
+    fn a_comma_in_a_uri_before_a_missing_key_file_is_refused_and_never_repeated() {
         for list in [
-            format!("{},{older}", uri(&format!("pin-value={MARKER}"))),
             format!("{},old.pem", uri(&format!("pin-value={MARKER}"))),
-            format!("{},{}", uri(&format!("pin-value={MARKER}")), uri("pin-value=1")),
-            format!("{},{}", uri(&format!("pin-value=1,{MARKER}")), "OLD.KEY"),
+            format!("{},{MARKER}.KEY", uri("pin-value=1")),
+            format!("{},/keys/{MARKER}/old.pem", uri("pin-value=1,2")),
         ] {
             let error = keys::split_list(&list).unwrap_err();
-            assert!(error.contains("%2C") && error.contains("white space"), "{error}");
+            assert!(error.contains("does not exist") && error.contains("%2C"), "{error}");
             assert!(
-                !error.contains(MARKER) && !error.contains("pin-value"),
+                !error.contains(MARKER) && !error.contains("pin-value") && !error.contains(".pem"),
                 "{list:?}: {error}"
             );
+            let loaded = keys::split_list(&list)
+                .and_then(keys::load_ring)
+                .map(|_| ())
+                .unwrap_err();
+            assert_eq!(loaded, error);
         }
     }
 

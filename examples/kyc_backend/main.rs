@@ -43,10 +43,11 @@ non-zero if the service would not work.
 
 Required:
   TELEGRAM_BOT_TOKEN    the bot's token from BotFather, e.g. 123456:ABC-DEF...
-  PASSPORT_PRIVATE_KEY  the bot's keys, separated by spaces or newlines (file paths by commas too): the
-                        current one first (its public key is the one registered with BotFather), then older
-                        ones still accepted during a rotation; each a PEM file or (feature pkcs11) a pkcs11:
-                        URI, which runs to the next space, commas included (a space inside it is %20)
+  PASSPORT_PRIVATE_KEY  the bot's keys, separated by spaces, newlines or commas: the current one first (its
+                        public key is the one registered with BotFather), then older ones still accepted
+                        during a rotation; each a PEM file or (feature pkcs11) a pkcs11: URI. A URI keeps
+                        its commas and ends only before another pkcs11: URI or an existing file (a space
+                        inside it is written %20); a list that would cut one is refused
   WEBHOOK_SECRET        the secret_token given to setWebhook (1-256 characters A-Z, a-z, 0-9, _ and -)
   PUBLIC_URL            the https address applicants' browsers reach this service at, e.g.
                         https://kyc.example.org (the bot's messages link to its page there; the webhook

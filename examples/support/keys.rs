@@ -57,57 +57,75 @@ pub(crate) fn load_ring<S: AsRef<str>>(specs: impl IntoIterator<Item = S>) -> Re
 
 /// The keys of a list in one setting, the first the current one.
 ///
-/// Keys are separated by white space (spaces, tabs, newlines), and file
-/// paths by commas too. A `pkcs11:` URI runs to the next white space,
-/// commas included: RFC 7512 allows a comma in the query, and no URI
-/// holds raw white space. What could be a URI cut apart is refused before
-/// any key is opened (so no piece of a PIN is tried), and never repeated
-/// (its query may hold a PIN): a word after a URI that is neither another
-/// URI nor an existing file (a space inside the URI, which is written
-/// `%20`), and a comma inside a URI followed by what looks like another key
-/// (written `%2C` inside a URI; keys after a URI are separated by white
-/// space).
+/// Keys are separated by white space (spaces, tabs, newlines) or commas.
+/// A `pkcs11:` URI may hold commas (RFC 7512 allows them in its query) but
+/// no raw white space, so once a URI has begun, a separator ends it only
+/// before another key: a `pkcs11:` URI or an existing file. A comma before
+/// anything else is the URI's own. White space before anything else is a
+/// URI cut apart (a space inside a URI is written `%20`), and a comma
+/// before the name of a key file that does not exist cannot be told from
+/// part of the query: both are refused before any key is opened, so no
+/// piece of a PIN is ever tried, and what follows the URI is never
+/// repeated, since its query may hold a PIN.
 pub(crate) fn split_list(text: &str) -> Result<Vec<&str>, String> {
     let mut keys = Vec::new();
-    let mut after_uri = false;
-    for word in text.split(char::is_whitespace).filter(|word| !word.is_empty()) {
-        let mut rest = word;
-        loop {
-            if is_pkcs11(rest) {
-                if rest.split(',').skip(1).any(looks_like_a_key) {
-                    return Err(format!(
-                        "key {}: a comma inside a pkcs11: URI is followed by what looks like another key; inside \
-                         a URI a comma is part of it (write it as %2C to keep it there), and keys after a URI are \
-                         separated by white space",
-                        keys.len() + 1
-                    ));
-                }
-                keys.push(rest);
-                after_uri = true;
-                break;
-            }
-            let (item, more) = match rest.split_once(',') {
-                Some((item, more)) => (item, Some(more)),
-                None => (rest, None),
-            };
-            if !item.is_empty() {
-                if after_uri && std::fs::symlink_metadata(item).is_err() {
-                    return Err(format!(
-                        "key {}: what follows a pkcs11: URI is neither another pkcs11: URI nor an existing file; \
-                         it is not repeated here, as it may be a piece of the URI cut at a space (its query may \
-                         hold a PIN): inside a URI a space is written %20, and keys are separated by white space",
-                        keys.len() + 1
-                    ));
-                }
-                keys.push(item);
-            }
-            match more {
-                Some(more) => rest = more,
-                None => break,
+    // The URI being read: where it starts and where it ends so far.
+    let mut uri: Option<(usize, usize)> = None;
+    for (start, end, after_space) in pieces(text) {
+        let piece = text.get(start..end).unwrap_or_default();
+        let is_a_key = is_pkcs11(piece) || std::fs::symlink_metadata(piece).is_ok();
+        if let Some((uri_start, uri_end)) = uri {
+            if is_a_key {
+                keys.push(text.get(uri_start..uri_end).unwrap_or_default());
+                uri = None;
+            } else if after_space {
+                return Err(format!(
+                    "key {}: a pkcs11: URI is followed by white space and then neither another pkcs11: URI nor an \
+                     existing file; what follows is not repeated here, as it may be a piece of the URI cut at a \
+                     space (its query may hold a PIN): inside a URI a space is written %20",
+                    keys.len() + 1
+                ));
+            } else if looks_like_a_key_file(piece) {
+                return Err(format!(
+                    "key {}: a comma inside a pkcs11: URI is followed by the name of a key file that does not \
+                     exist, not repeated here (the URI's query may hold a PIN): if it is a key, check its path; \
+                     if it is part of the URI, write the comma as %2C",
+                    keys.len() + 1
+                ));
+            } else {
+                uri = Some((uri_start, end));
+                continue;
             }
         }
+        match is_pkcs11(piece) {
+            true => uri = Some((start, end)),
+            false => keys.push(piece),
+        }
+    }
+    if let Some((uri_start, uri_end)) = uri {
+        keys.push(text.get(uri_start..uri_end).unwrap_or_default());
     }
     Ok(keys)
+}
+
+/// The pieces of `text` between commas and white space: where each starts
+/// and ends, and whether white space came before it.
+fn pieces(text: &str) -> Vec<(usize, usize, bool)> {
+    let separator = |c: char| c == ',' || c.is_whitespace();
+    let mut pieces = Vec::new();
+    let (mut start, mut after_space) = (None, false);
+    for (at, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
+        match (separator(c), start) {
+            (true, Some(begun)) => {
+                pieces.push((begun, at, after_space));
+                (start, after_space) = (None, c.is_whitespace());
+            }
+            (true, None) => after_space |= c.is_whitespace(),
+            (false, None) => start = Some(at),
+            (false, Some(_)) => {}
+        }
+    }
+    pieces
 }
 
 fn is_pkcs11(spec: &str) -> bool {
@@ -115,8 +133,8 @@ fn is_pkcs11(spec: &str) -> bool {
         .is_some_and(|scheme| scheme.eq_ignore_ascii_case("pkcs11:"))
 }
 
-/// Whether a piece of a URI after a comma names a key of its own.
-fn looks_like_a_key(piece: &str) -> bool {
+/// Whether a piece of a URI after a comma is named like a key file.
+fn looks_like_a_key_file(piece: &str) -> bool {
     let name = piece.to_ascii_lowercase();
-    is_pkcs11(piece) || name.ends_with(".pem") || name.ends_with(".key") || std::path::Path::new(piece).is_file()
+    name.ends_with(".pem") || name.ends_with(".key")
 }
