@@ -191,16 +191,19 @@ impl FileCredentials {
     /// buffered. A chunk the stream fails with is [`Error::Io`] with the
     /// stream's error as source.
     ///
-    /// **Dropped, it leaves nothing.** The rename happens in the very poll
-    /// that returns `Ok`, and the temporary file is removed when the future
-    /// is dropped. So if this future is dropped before it returns (a
-    /// timeout, a `select!` that took another branch), nothing appears at
-    /// `path`, whatever `path` held stays, and no temporary file is left,
-    /// not even later; if it returned `Ok`, the verified file is at `path`.
-    /// The writes and the sync to disk run on tokio's blocking pool; the
+    /// **Dropped, it leaves nothing.** The temporary file belongs to this
+    /// future: it is created in the first poll and removed when the future
+    /// is dropped, and the rename happens in the very poll that returns
+    /// `Ok`, never in a task that outlives the future. So if this future is
+    /// dropped before it returns (a timeout, a `select!` that took another
+    /// branch), nothing appears at `path`, what `path` held stays, and no
+    /// temporary file is left, not even later; if it returned `Ok`, the
+    /// verified file is at `path`, and the rename is on disk. The writes
+    /// and the file's sync to disk run on tokio's blocking pool. The
     /// creation, the rename and the sync of the folder that makes the
-    /// rename durable are quick metadata calls made in the future's own
-    /// polls, on the executor's thread.
+    /// rename durable run on the executor's thread, because any wait
+    /// between the rename and `Ok` would reopen the gap between publishing
+    /// and telling: the last poll waits for the disk once, for that sync.
     ///
     /// **It yields.** One poll takes in at most 64 KiB of what the stream
     /// gave and at most 64 chunks (each counts at least 1 KiB, empty ones
