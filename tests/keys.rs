@@ -310,6 +310,11 @@ fn other_algorithms_are_named() {
         assert!(not_rsa(found)(&error), "{name}: {error:?}");
         assert!(error.to_string().starts_with(&format!("{found}, not RSA")), "{error}");
     }
+    // An algorithm without a name here is given by its OID: a PKCS#8
+    // PrivateKeyInfo of algorithm 1.2.3.4 and an empty key.
+    let unknown = b"\x30\x0c\x02\x01\x00\x30\x05\x06\x03\x2a\x03\x04\x04\x00";
+    let error = PrivateKey::from_der(unknown).unwrap_err();
+    assert!(not_rsa("a key of algorithm 1.2.3.4")(&error), "{error:?}");
 }
 
 /// What a PEM block around the key can get wrong, each its own error.
