@@ -127,7 +127,13 @@ pub(crate) async fn submission<S: AsyncNonceStore + 'static>(
         Opened::Passport(passport) => passport.nonce().to_owned(),
         Opened::Unreadable { nonce } => nonce.clone(),
         Opened::NotOurs => return Ok(Outcome::Unusable),
-        Opened::KeyUnavailable(error) => return Err(Retry::from(error.to_string())),
+        // A token restarts at most once a second: come back after one.
+        Opened::KeyUnavailable(error) => {
+            return Err(Retry {
+                after: Some(Duration::from_secs(1)),
+                reason: error.to_string().into(),
+            })
+        }
     };
     let claim = match app.nonces.claim(&nonce, &submission_key, app.config.claim_lease).await {
         Ok(claim) => claim,
