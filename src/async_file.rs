@@ -343,6 +343,11 @@ impl<W: AsyncWrite + Unpin> AsyncFileDecryptor<W> {
     /// Moves the plaintext waiting for the sink into it.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let pending = self.core.sink_mut();
+        // Wiping covers the buffer's whole capacity: only after plaintext,
+        // not on every write of a piece.
+        if pending.bytes.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
         while !pending.rest().is_empty() {
             match ready!(Pin::new(&mut self.sink).poll_write(cx, pending.rest()))? {
                 0 => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
