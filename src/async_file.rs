@@ -198,19 +198,20 @@ impl FileCredentials {
     /// dropped before it returns (a timeout, a `select!` that took another
     /// branch), nothing appears at `path`, what `path` held stays, and no
     /// temporary file is left, not even later; if it returned `Ok`, the
-    /// verified file is at `path`, and the rename is on disk. The writes
+    /// verified file is at `path`, and the folder has been synced (where
+    /// the platform can) so that the rename survives a crash. The writes
     /// and the file's sync to disk run on tokio's blocking pool. The
-    /// creation, the rename and the sync of the folder that makes the
-    /// rename durable run on the executor's thread, because any wait
-    /// between the rename and `Ok` would reopen the gap between publishing
-    /// and telling: the last poll waits for the disk once, for that sync.
+    /// creation, the rename and the sync of the folder run on the
+    /// executor's thread, because any wait between the rename and `Ok`
+    /// would reopen the gap between publishing and telling: the last poll
+    /// waits for the disk once, for that sync.
     ///
     /// **It yields.** One poll takes in at most 64 KiB of what the stream
     /// gave and at most 64 chunks (each counts at least 1 KiB, empty ones
     /// too), and decrypts at most one 64 KiB chunk; then the future wakes
-    /// itself and returns `Pending`.
-    /// A stream that is always ready, even with empty chunks, cannot hold
-    /// a current-thread runtime, and a timeout around the call fires.
+    /// itself and returns `Pending`. A stream that is always ready, even
+    /// with empty chunks, cannot hold a current-thread runtime, and a
+    /// timeout around the call fires.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
