@@ -135,6 +135,36 @@ async fn failures_no_retry_can_fix_are_told_once_and_answered_200() {
     std::fs::remove_dir_all(&data).unwrap();
 }
 
+/// The bot's link to an application that has expired: its page gets no
+/// fresh request and says so (410 `expired`); one never opened is 404
+/// `unknown`; a new application opens as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_or_unknown_application_gets_no_fresh_request() {
+    let (_api, api_url) = kyc::bot_api().await;
+    let data = kyc::data_dir("expired-application");
+    let backend = Backend::start_with(&api_url, &data, None, &[("APPLICATION_TTL_SECONDS", "1")]);
+    let http = kyc::client(LOCAL);
+    let (application, _) = start(&http, &backend.url).await.unwrap();
+    assert!(kyc::fresh_request(&http, &backend.url, &application).await.is_ok());
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        kyc::fresh_request(&http, &backend.url, &application).await.unwrap_err(),
+        (410, "expired".to_owned())
+    );
+    assert_eq!(
+        kyc::fresh_request(&http, &backend.url, &"B".repeat(43))
+            .await
+            .unwrap_err(),
+        (404, "unknown".to_owned())
+    );
+    assert_eq!(
+        kyc::fresh_request(&http, &backend.url, "not-an-id").await.unwrap_err(),
+        (404, "unknown".to_owned())
+    );
+    assert!(start(&http, &backend.url).await.is_ok());
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
 /// Telegram refuses the service's own message (as it refuses a Passport
 /// link in a button): the service's error, not the user's. The delivery
 /// is left for redelivery (503), nothing is recorded as told, and the

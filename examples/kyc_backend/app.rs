@@ -59,8 +59,6 @@ use crate::submission::{settle_drafts, submission, Outcome};
 
 /// How long a request link stays valid.
 const REQUEST_TTL: Duration = Duration::from_secs(30 * 60);
-/// How long an application stays open for fresh requests.
-const APPLICATION_TTL: Duration = Duration::from_secs(24 * 3600);
 /// How often drafts of dead attempts are looked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 /// Per `START_WINDOW`, how many applications one client may open.
@@ -84,6 +82,8 @@ pub(crate) struct Config {
     pub(crate) starts_per_client: u16,
     /// How long one instance owns a submission while working on it.
     pub(crate) claim_lease: Duration,
+    /// How long an application stays open for fresh requests.
+    pub(crate) application_ttl: Duration,
 }
 
 /// The service's state, shared by all requests: configuration and handles,
@@ -406,7 +406,7 @@ async fn fresh_request<S: AsyncNonceStore>(
             return no_store(StatusCode::SERVICE_UNAVAILABLE);
         }
     };
-    if unix_now().saturating_sub(opened) > APPLICATION_TTL.as_secs() {
+    if unix_now().saturating_sub(opened) > app.config.application_ttl.as_secs() {
         return gone("expired");
     }
     match app.request(&id).await {

@@ -61,6 +61,9 @@ Optional:
   BOT_API_URL           default https://api.telegram.org
   DATA_DIR              where this instance stores accepted applications, default kyc-data (each instance
                         may have its own: every application is stored by exactly one of them)
+  APPLICATION_TTL_SECONDS
+                        how long after it was opened an application's page still gives fresh requests,
+                        default 86400 (a day), at most a week; then its page says it expired
   CLAIM_LEASE_SECONDS   how long one instance owns a submission while working on it, default 60: longer
                         than the slowest submission takes (downloads included)
   LISTEN                address to serve on, default 127.0.0.1:8080
@@ -165,6 +168,7 @@ fn config() -> Result<(app::Config, Shared, String, serve::Limits), String> {
         client_ip_header,
         starts_per_client,
         claim_lease,
+        application_ttl: Duration::from_secs(number("APPLICATION_TTL_SECONDS", 1..=7 * 24 * 3600, 24 * 3600)?),
     };
     let listen = var("LISTEN").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let max_connections = usize::try_from(number("MAX_CONNECTIONS", 1..=1_000_000, 1024)?).unwrap_or(1024);
