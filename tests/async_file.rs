@@ -398,51 +398,70 @@ fn dropped_anywhere_it_leaves_nothing(runtime: Runtime, entry: Entry) {
     let older = b"the file an earlier call left".to_vec();
     let never = Duration::from_secs(60);
 
-    let mut calibration: Vec<(Duration, Duration)> = (0..3)
-        .map(|_| {
-            let run = run_once(runtime, entry, &data, &credentials, &path, never, |_| {});
-            assert!(matches!(run.outcome, Some(Ok(()))), "{:?}", run.outcome);
-            std::fs::remove_file(&path).unwrap();
-            (run.took, run.ended.unwrap())
-        })
-        .collect();
-    calibration.sort();
-    let (took, ended) = calibration[1];
-    let tail = (took + took / 10).saturating_sub(ended);
-    let points = (0..100u32)
+    // Where the download ends and the call returns, from three runs now:
+    // the machine's load moves both.
+    let calibrate = || {
+        let mut calibration: Vec<(Duration, Duration)> = (0..3)
+            .map(|_| {
+                let run = run_once(runtime, entry, &data, &credentials, &path, never, |_| {});
+                assert!(matches!(run.outcome, Some(Ok(()))), "{:?}", run.outcome);
+                std::fs::remove_file(&path).unwrap();
+                (run.took, run.ended.unwrap())
+            })
+            .collect();
+        calibration.sort();
+        calibration[1]
+    };
+    let (took, ended) = calibrate();
+    let tail = |took: Duration, ended: Duration| (took + took / 10).saturating_sub(ended);
+    let mut points: Vec<Duration> = (0..100u32)
         .map(|i| took * i / 100)
-        .chain((0..100u32).map(|i| ended + tail * i / 100));
+        .chain((0..100u32).map(|i| ended + tail(took, ended) * i / 100))
+        .collect();
 
     let (mut completed, mut dropped, mut dropped_after_the_last_chunk) = (0, 0, 0);
-    for (i, at) in points.enumerate() {
-        let before = (i % 2 == 1).then_some(older.as_slice());
-        if let Some(before) = before {
-            std::fs::write(&path, before).unwrap();
-        }
-        let check = |outcome: &Option<Result<(), Error>>| {
-            let what = format!("{entry:?}, dropped at {at:?} (point {i})");
-            match outcome {
-                Some(Ok(())) => {
-                    assert_eq!(entries(folder.path()), ["scan.jpg"], "{what}");
-                    assert!(std::fs::read(&path).unwrap() == plain, "{what}: the verified file");
-                }
-                None => match before {
-                    Some(before) => {
-                        assert_eq!(entries(folder.path()), ["scan.jpg"], "{what}");
-                        assert!(std::fs::read(&path).unwrap() == before, "{what}: the older file stays");
-                    }
-                    None => assert_eq!(entries(folder.path()), Vec::<String>::new(), "{what}"),
-                },
-                Some(Err(error)) => panic!("{what}: {error:?}"),
+    let mut i = 0;
+    // A loaded machine can move the end past most points aimed at it: then
+    // more points at the end as it is now, a few rounds at most.
+    for round in 0..6 {
+        if round > 0 {
+            if dropped_after_the_last_chunk >= 10 {
+                break;
             }
-        };
-        let run = run_once(runtime, entry, &data, &credentials, &path, at, check);
-        match run.outcome {
-            Some(_) => completed += 1,
-            None if run.ended.is_some() => dropped_after_the_last_chunk += 1,
-            None => dropped += 1,
+            let (took, ended) = calibrate();
+            points = (0..50u32).map(|j| ended + tail(took, ended) * j / 50).collect();
         }
-        let _ = std::fs::remove_file(&path);
+        for at in points.drain(..) {
+            i += 1;
+            let before = (i % 2 == 1).then_some(older.as_slice());
+            if let Some(before) = before {
+                std::fs::write(&path, before).unwrap();
+            }
+            let check = |outcome: &Option<Result<(), Error>>| {
+                let what = format!("{entry:?}, dropped at {at:?} (point {i})");
+                match outcome {
+                    Some(Ok(())) => {
+                        assert_eq!(entries(folder.path()), ["scan.jpg"], "{what}");
+                        assert!(std::fs::read(&path).unwrap() == plain, "{what}: the verified file");
+                    }
+                    None => match before {
+                        Some(before) => {
+                            assert_eq!(entries(folder.path()), ["scan.jpg"], "{what}");
+                            assert!(std::fs::read(&path).unwrap() == before, "{what}: the older file stays");
+                        }
+                        None => assert_eq!(entries(folder.path()), Vec::<String>::new(), "{what}"),
+                    },
+                    Some(Err(error)) => panic!("{what}: {error:?}"),
+                }
+            };
+            let run = run_once(runtime, entry, &data, &credentials, &path, at, check);
+            match run.outcome {
+                Some(_) => completed += 1,
+                None if run.ended.is_some() => dropped_after_the_last_chunk += 1,
+                None => dropped += 1,
+            }
+            let _ = std::fs::remove_file(&path);
+        }
     }
     eprintln!(
         "{entry:?}: {completed} completed, {dropped} dropped during the download, \
