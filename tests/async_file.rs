@@ -677,4 +677,8 @@ fn a_sink_takes_at_most_64_kib_a_poll() {
     assert!(result.unwrap() == plain);
     assert!(most.bytes <= 64 * 1024, "{} bytes in one poll", most.bytes);
     assert!(most.polls >= 16, "{} polls", most.polls);
+    // And a whole 64 KiB a poll, not a trip through the scheduler every
+    // kilobyte: 16 chunks, then the end.
+    assert_eq!(most.bytes, 64 * 1024, "{} bytes in one poll", most.bytes);
+    assert!(most.polls <= 16 + 4, "{} polls", most.polls);
 }
