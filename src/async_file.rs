@@ -401,3 +401,52 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for AsyncFileDecryptor<W> {
         self.poll_flush(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+    use crate::client;
+
+    fn encrypted(len: usize) -> (Vec<u8>, Vec<u8>, FileCredentials) {
+        let plain: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        let sealed = client::encrypt(&plain).unwrap();
+        let credentials = FileCredentials::new(sealed.hash, sealed.secret);
+        (plain, sealed.data, credentials)
+    }
+
+    #[tokio::test]
+    async fn its_debug_shows_the_progress_only() {
+        let (plain, data, credentials) = encrypted(200_000);
+        let mut sink = credentials.async_decryptor(Vec::new()).unwrap();
+        assert_eq!(
+            format!("{sink:?}"),
+            "AsyncFileDecryptor { core: FileDecryptor { decrypted: 0, .. }, .. }"
+        );
+        sink.write_all(&data).await.unwrap();
+        let whole_chunks = data.len() / 65536 * 65536;
+        assert_eq!(
+            format!("{sink:?}"),
+            format!("AsyncFileDecryptor {{ core: FileDecryptor {{ decrypted: {whole_chunks}, .. }}, .. }}")
+        );
+        assert_eq!(sink.finish().await.unwrap(), plain);
+    }
+
+    /// Plaintext that went out to the sink is wiped from the working buffer
+    /// at once, so at most one chunk of it is ever held, not the file.
+    #[tokio::test]
+    async fn plaintext_that_went_out_is_not_kept() {
+        let (plain, data, credentials) = encrypted(300_000);
+        let mut sink = credentials.async_decryptor(Vec::new()).unwrap();
+        for piece in data.chunks(1000) {
+            sink.write_all(piece).await.unwrap();
+            let pending = sink.core.sink_mut();
+            assert!(pending.bytes.len() <= 65536, "{} bytes held", pending.bytes.len());
+        }
+        sink.flush().await.unwrap();
+        let pending = sink.core.sink_mut();
+        assert_eq!((pending.bytes.len(), pending.sent), (0, 0));
+        assert_eq!(sink.finish().await.unwrap(), plain);
+    }
+}
