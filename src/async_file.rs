@@ -433,6 +433,56 @@ mod tests {
         assert_eq!(sink.finish().await.unwrap(), plain);
     }
 
+    /// A sink that notes what it got and how often it was flushed or shut down.
+    #[derive(Default)]
+    struct Recorder {
+        bytes: Vec<u8>,
+        flushes: usize,
+        shutdowns: usize,
+    }
+
+    impl AsyncWrite for Recorder {
+        fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, bytes: &[u8]) -> Poll<io::Result<usize>> {
+            self.get_mut().bytes.extend_from_slice(bytes);
+            Poll::Ready(Ok(bytes.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.get_mut().flushes += 1;
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.get_mut().shutdowns += 1;
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Flushing hands the decrypted plaintext to the sink and flushes it;
+    /// shutting down does the same and leaves the sink open for `finish`.
+    #[tokio::test]
+    async fn flush_and_shutdown_reach_the_sink_and_keep_it_open() {
+        let (plain, data, credentials) = encrypted(200_000);
+        let mut sink = credentials.async_decryptor(Recorder::default()).unwrap();
+        // One whole chunk: decrypted, its plaintext waiting for the sink.
+        sink.write_all(&data[..65536]).await.unwrap();
+        assert!(sink.sink.bytes.is_empty());
+        sink.flush().await.unwrap();
+        let delivered = sink.sink.bytes.len();
+        assert!(delivered > 0 && plain.starts_with(&sink.sink.bytes), "{delivered} bytes");
+        assert_eq!((sink.sink.flushes, sink.sink.shutdowns), (1, 0));
+
+        sink.write_all(&data[65536..131072]).await.unwrap();
+        sink.shutdown().await.unwrap();
+        assert!(sink.sink.bytes.len() > delivered && plain.starts_with(&sink.sink.bytes));
+        assert_eq!((sink.sink.flushes, sink.sink.shutdowns), (2, 0));
+
+        sink.write_all(&data[131072..]).await.unwrap();
+        let recorder = sink.finish().await.unwrap();
+        assert_eq!(recorder.bytes, plain);
+        assert_eq!(recorder.shutdowns, 0);
+    }
+
     /// Plaintext that went out to the sink is wiped from the working buffer
     /// at once, so at most one chunk of it is ever held, not the file.
     #[tokio::test]
