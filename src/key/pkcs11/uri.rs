@@ -243,6 +243,20 @@ mod tests {
     }
 
     #[test]
+    fn a_tokens_manufacturer_and_model_select_it_too() {
+        let uri = Uri::parse(
+            "pkcs11:manufacturer=SoftHSM%20project;model=SoftHSM%20v2;token=t;object=k?module-path=/m.so&pin-value=1",
+        )
+        .unwrap();
+        assert_eq!(uri.select.manufacturer.as_deref(), Some("SoftHSM project"));
+        assert_eq!(uri.select.model.as_deref(), Some("SoftHSM v2"));
+        for name in ["manufacturer", "model"] {
+            let twice = format!("pkcs11:token=t;object=k;{name}=a;{name}=b?module-path=/m.so&pin-value=1");
+            assert_eq!(problem(&twice), format!("the path attribute {name} appears twice"));
+        }
+    }
+
+    #[test]
     fn a_full_uri_is_read_as_rfc_7512_says() {
         let uri = Uri::parse(
             "pkcs11:token=My%20Token;object=bot%3B2026;id=%01%02%ff;type=private;serial=42\
