@@ -469,7 +469,10 @@ mod tests {
         assert!(sink.sink.bytes.is_empty());
         sink.flush().await.unwrap();
         let delivered = sink.sink.bytes.len();
-        assert!(delivered > 0 && plain.starts_with(&sink.sink.bytes), "{delivered} bytes");
+        assert!(
+            delivered > 0 && plain.starts_with(&sink.sink.bytes),
+            "{delivered} bytes"
+        );
         assert_eq!((sink.sink.flushes, sink.sink.shutdowns), (1, 0));
 
         sink.write_all(&data[65536..131072]).await.unwrap();
