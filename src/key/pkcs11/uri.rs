@@ -257,6 +257,23 @@ mod tests {
     }
 
     #[test]
+    fn a_module_or_a_pin_given_twice_is_refused() {
+        for (query, repeated) in [
+            ("module-path=/a.so&module-path=/b.so&pin-value=1", "module-path"),
+            ("module-path=/m.so&pin-value=1&pin-value=2", "pin-value"),
+            ("module-path=/m.so&pin-source=/run/pin&pin-value=2", "pin-value"),
+            ("module-path=/m.so&pin-value=1&pin-source=/run/pin", "pin-source"),
+            ("module-path=/m.so&pin-source=/run/a&pin-source=/run/b", "pin-source"),
+        ] {
+            assert_eq!(
+                problem(&format!("pkcs11:token=t;object=k?{query}")),
+                format!("{repeated} repeats, or pin-value and pin-source are both given"),
+                "{query}"
+            );
+        }
+    }
+
+    #[test]
     fn a_full_uri_is_read_as_rfc_7512_says() {
         let uri = Uri::parse(
             "pkcs11:token=My%20Token;object=bot%3B2026;id=%01%02%ff;type=private;serial=42\
