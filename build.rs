@@ -7,13 +7,16 @@
 //! SoftHSM2's module is missing, `cfg(no_softhsm)` shows them as "ignored,
 //! needs SoftHSM2". The applicant's page is tested in a headless Chromium;
 //! without `chromium`, `cfg(no_chromium)` shows that test as "ignored,
-//! needs chromium". Under `CI` nothing is left out: a missing tool fails
-//! its tests. Nothing in the library itself reads these cfgs.
+//! needs chromium". The setup check's test of keys made wrongly the usual
+//! ways makes them with `openssl` and `ssh-keygen`; without either,
+//! `cfg(no_key_tools)` shows it as "ignored, needs openssl and ssh-keygen".
+//! Under `CI` nothing is left out: a missing tool fails its tests. Nothing in the library itself reads these cfgs.
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(no_redis_server)");
     println!("cargo::rustc-check-cfg=cfg(no_softhsm)");
     println!("cargo::rustc-check-cfg=cfg(no_chromium)");
+    println!("cargo::rustc-check-cfg=cfg(no_key_tools)");
     println!("cargo::rerun-if-env-changed=PATH");
     println!("cargo::rerun-if-env-changed=CI");
     println!("cargo::rerun-if-env-changed=SOFTHSM2_MODULE");
@@ -41,5 +44,8 @@ fn main() {
     }
     if !(ci || installed("chromium")) {
         println!("cargo::rustc-cfg=no_chromium");
+    }
+    if !(ci || (installed("openssl") && installed("ssh-keygen"))) {
+        println!("cargo::rustc-cfg=no_key_tools");
     }
 }

@@ -492,6 +492,10 @@ fn tool(program: &str, package: &str, args: &[&str], dir: &Path) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    no_key_tools,
+    ignore = "needs openssl and ssh-keygen (apt-get install openssl openssh-client)"
+)]
 async fn keys_the_usual_tools_make_wrongly_are_said_in_words() {
     let (_api, url) = kyc::bot_api().await;
     let dir = scratch("tools");
