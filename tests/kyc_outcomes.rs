@@ -311,17 +311,6 @@ async fn a_key_in_a_token_and_the_old_one_in_a_file_during_a_rotation() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// `strace`, found on the PATH (the backend's environment is cleared).
-fn strace() -> String {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("strace"))
-        .find(|candidate| candidate.is_file())
-        .expect("these tests need strace (Debian: apt-get install strace)")
-        .to_string_lossy()
-        .into_owned()
-}
-
 fn incoming(data: &Path) -> usize {
     kyc::folders(data).1
 }
@@ -424,7 +413,7 @@ mod on_redis {
         let redis = redis_server::start();
         let (api, api_url) = kyc::bot_api().await;
         let data = kyc::data_dir("killed-rename");
-        let strace = strace();
+        let strace = kyc::strace();
         let traced = Backend::start_under(
             &[
                 &strace,

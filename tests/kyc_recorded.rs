@@ -56,17 +56,6 @@ fn every_key_but(prefix: &str) -> Vec<String> {
         .collect()
 }
 
-/// `strace`, found on the PATH (the backend's environment is cleared).
-fn strace() -> String {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("strace"))
-        .find(|candidate| candidate.is_file())
-        .expect("these tests need strace (Debian: apt-get install strace)")
-        .to_string_lossy()
-        .into_owned()
-}
-
 /// Stops a backend run under `strace` and the process it traces, which
 /// outlives a killed `strace` (holding the test's output open) if the
 /// fault was not injected.
@@ -182,7 +171,7 @@ async fn killed_between_the_rename_and_the_record_is_recorded_at_start() {
     let data = kyc::data_dir("killed-unrecorded");
     // There before the backend starts, so that the path to trace is its own.
     std::fs::create_dir_all(&data).unwrap();
-    let (strace, folder) = (strace(), data.to_string_lossy().into_owned());
+    let (strace, folder) = (kyc::strace(), data.to_string_lossy().into_owned());
     let traced = Backend::start_under(
         &[
             &strace,

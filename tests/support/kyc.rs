@@ -208,6 +208,17 @@ pub async fn bot_api() -> (Arc<BotApi>, String) {
     (api, format!("http://{address}"))
 }
 
+/// `strace`, found on the PATH (the backend's environment is cleared).
+pub fn strace() -> String {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("strace"))
+        .find(|candidate| candidate.is_file())
+        .expect("these tests need strace (Debian: apt-get install strace)")
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// The example's binary, built with this test's features and profile.
 pub fn binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
