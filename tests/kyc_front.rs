@@ -300,8 +300,17 @@ fn webhook_head(secret: Option<&str>, length: usize) -> String {
 
 /// A connection from 127.0.0.1 to `backend` that wrote `request`.
 async fn connection(backend: &Backend, request: &[u8]) -> tokio::net::TcpStream {
+    connection_from(backend, v4(127, 0, 0, 1), request).await
+}
+
+/// A connection from `source` that has sent `request` (the harness checks
+/// that a backend listens from 127.0.0.1, so a test that counts one
+/// client's connections uses another address).
+async fn connection_from(backend: &Backend, source: IpAddr, request: &[u8]) -> tokio::net::TcpStream {
     use tokio::io::AsyncWriteExt as _;
-    let mut stream = tokio::net::TcpStream::connect(address(backend)).await.unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((source, 0).into()).unwrap();
+    let mut stream = socket.connect(address(backend)).await.unwrap();
     stream.write_all(request).await.unwrap();
     stream
 }
@@ -452,7 +461,7 @@ async fn slow_clients_hold_neither_memory_nor_connections() {
     let backend = Backend::start_with(&api_url, &data, None, &env);
     let mut silent = Vec::new();
     for _ in 0..10 {
-        silent.push(connection(&backend, b"").await);
+        silent.push(connection_from(&backend, v4(127, 0, 0, 3), b"").await);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();

@@ -352,6 +352,9 @@ impl Backend {
             .log
             .map(|log| format!("; its log: {}", log.display()))
             .unwrap_or_default();
+        // This check is a connection from 127.0.0.1 that the backend holds
+        // for a moment: a test that counts one client's connections makes
+        // them from another address.
         for _ in 0..400 {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return backend;
