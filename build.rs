@@ -11,8 +11,9 @@
 //! ways makes them with `openssl` and `ssh-keygen`; without either,
 //! `cfg(no_key_tools)` shows it as "ignored, needs openssl and ssh-keygen".
 //! Under `CI` nothing is left out: a missing tool fails its tests. Nothing in the library itself reads these cfgs.
+//! The KYC service's package (kyc-backend/build.rs) includes this file.
 
-fn main() {
+pub(crate) fn main() {
     println!("cargo::rustc-check-cfg=cfg(no_redis_server)");
     println!("cargo::rustc-check-cfg=cfg(no_softhsm)");
     println!("cargo::rustc-check-cfg=cfg(no_chromium)");

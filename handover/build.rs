@@ -1,5 +1,5 @@
 //! The main crate's README with its `rust,ignore` recipes (those that need
-//! grammers or frankenstein, which only this crate has) made runnable, for
+//! grammers, frankenstein or axum, which only this crate has) made runnable, for
 //! `src/lib.rs` to run as doctests.
 
 fn main() {

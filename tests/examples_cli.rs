@@ -12,14 +12,7 @@ use std::process::Command;
 #[test]
 fn help_on_stdout_and_usage_errors_exit_2() {
     let examples = common::examples::build(&["--examples"]);
-    for name in [
-        "decrypt",
-        "demo",
-        "failure_timing",
-        "peak_memory",
-        "peer_bench",
-        "request_link",
-    ] {
+    for name in ["decrypt", "demo", "failure_timing", "peak_memory", "request_link"] {
         assert!(examples.contains_key(name), "{name} not built: {examples:?}");
     }
     for (name, path) in &examples {

@@ -1,6 +1,6 @@
 //! The inputs every performance comparison times, made in one place so that
-//! this crate, OpenSSL (`examples/compare.rs`), python-telegram-bot
-//! (`benches/peers.sh`) and the criterion benches all see the same bytes.
+//! this crate, OpenSSL (`compare/src/bin/compare.rs`), python-telegram-bot
+//! (`compare/peers.sh`) and the criterion benches all see the same bytes.
 //!
 //! - credentials alone, for RSA-2048 and RSA-4096 keys;
 //! - a typical whole `PassportData` (personal details, a passport with three
@@ -35,8 +35,13 @@ pub struct TestKey {
 }
 
 pub fn test_key(bits: usize) -> Result<TestKey, Failure> {
-    let path = format!("{}/tests/data/keys/rsa{bits}_pkcs1.pem", env!("CARGO_MANIFEST_DIR"));
-    let pem = std::fs::read_to_string(path)?;
+    // The library's tests/data/, from the library or from the comparisons' package beside it.
+    let keys = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|folder| folder.join("tests/data/keys"))
+        .find(|keys| keys.is_dir())
+        .ok_or("the library's tests/data/keys/ is not found")?;
+    let pem = std::fs::read_to_string(keys.join(format!("rsa{bits}_pkcs1.pem")))?;
     let key = PrivateKey::from_pem(&pem)?;
     Ok(TestKey { bits, pem, key })
 }

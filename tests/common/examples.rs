@@ -17,7 +17,6 @@ pub fn build(selection: &[&str]) -> BTreeMap<String, PathBuf> {
         ("tracing", cfg!(feature = "tracing")),
         ("tokio", cfg!(feature = "tokio")),
         ("pkcs11", cfg!(feature = "pkcs11")),
-        ("openssl-compare", cfg!(feature = "openssl-compare")),
     ]
     .into_iter()
     .filter_map(|(name, on)| on.then_some(name))

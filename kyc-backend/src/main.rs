@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! TELEGRAM_BOT_TOKEN=123456:ABC... PASSPORT_PRIVATE_KEY=private.key WEBHOOK_SECRET=long-random-text \
-//!     REDIS_URL=redis://127.0.0.1:6379/ cargo run --release --features redis-async,tracing --example kyc_backend
+//!     REDIS_URL=redis://127.0.0.1:6379/ cargo run --release -p kyc-backend
 //! ```
 //!
 //! Run with `--help` for every setting. Register the webhook (`setWebhook`
@@ -17,7 +17,7 @@ mod archive;
 mod bot_api;
 mod check;
 mod client_ip;
-#[path = "../support/keys.rs"]
+#[path = "../../examples/support/keys.rs"]
 mod keys;
 mod ledger;
 mod limiter;

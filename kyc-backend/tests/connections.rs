@@ -1,4 +1,4 @@
-//! The `kyc_backend` example's connections shared fairly, through its
+//! The `kyc_backend` service's connections shared fairly, through its
 //! binary: one client busy on every place does not keep another out; a
 //! client's connections beyond its share are closed at once while others
 //! are served, IPv4 clients of a dual-stack listener each with a share of
@@ -6,9 +6,9 @@
 //! for a newcomer, a busy one after its answer and a new one after its
 //! first.
 
-#![cfg(feature = "redis-async")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+#[path = "support/common.rs"]
 mod common;
 #[path = "support/kyc.rs"]
 mod kyc;

@@ -7,9 +7,9 @@
 //! twice. As deployed: processes, a stand-in Bot API, a real
 //! `redis-server`.
 
-#![cfg(feature = "redis-async")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+#[path = "support/common.rs"]
 mod common;
 #[path = "support/kyc.rs"]
 mod kyc;

@@ -1,18 +1,19 @@
-//! The `kyc_backend` example's binary on a key in a SoftHSM2 token, kept
+//! The `kyc_backend` service's binary on a key in a SoftHSM2 token, kept
 //! running while the token goes away and comes back: every delivery
 //! meanwhile is answered 503 (Telegram delivers it again), and the token
 //! that came back is used again within seconds, without a restart. Also
 //! a token whose key objects are removed and restored.
 
-#![cfg(all(feature = "redis-async", feature = "pkcs11"))]
+#![cfg(feature = "pkcs11")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+#[path = "support/common.rs"]
 mod common;
 #[path = "support/kyc.rs"]
 mod kyc;
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use kyc::{deliver_answer, start, stored, submission, Backend, Kind};
@@ -62,7 +63,7 @@ struct Setup {
 }
 
 async fn setup(name: &str) -> Setup {
-    let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys");
+    let keys = common::data_dir().join("keys");
     let dir = std::env::temp_dir().join(format!("telegram-passport-kyc-token-{name}-{}", std::process::id()));
     let token = kyc::softhsm::Token::new(&dir, name).unwrap();
     token.import(&keys.join("rsa2048_pkcs1.pem"), "kyc-key", 1).unwrap();

@@ -4,9 +4,9 @@
 //! of them in one run; what it prints never holds the token, the webhook
 //! secret or a line of a private key.
 
-#![cfg(feature = "redis-async")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+#[path = "support/common.rs"]
 mod common;
 #[path = "support/kyc.rs"]
 mod kyc;

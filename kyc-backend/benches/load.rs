@@ -5,7 +5,7 @@
 //! to answer while Redis is stalled (SIGSTOP).
 //!
 //! ```text
-//! cargo bench --features redis-async --bench kyc_load
+//! cargo bench -p kyc-backend --bench load
 //! ```
 //!
 //! Needs `redis-server`. Clients, the stand-in Bot API, the instances and
@@ -13,7 +13,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/support/common.rs"]
 mod common;
 #[path = "../tests/support/kyc.rs"]
 mod kyc;

@@ -1,4 +1,4 @@
-//! Every delivery of a submission to the `kyc_backend` example's binary is
+//! Every delivery of a submission to the `kyc_backend` service's binary is
 //! answered from one state, as deployed (processes, a stand-in Bot API, real
 //! `redis-server`s): two submissions under one nonce end one way; a
 //! rejection whose consume failed is not told again once the correction was
@@ -10,9 +10,9 @@
 //! loses nothing; data of the wrong type in Redis is reported, not retried
 //! forever.
 
-#![cfg(feature = "redis-async")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+#[path = "support/common.rs"]
 mod common;
 #[path = "support/kyc.rs"]
 mod kyc;
@@ -245,7 +245,7 @@ async fn a_restarted_in_memory_instance_tells_the_user_to_start_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(no_softhsm, ignore = "needs SoftHSM2 (softhsm2-util and libsofthsm2.so)")]
 async fn a_key_in_a_token_and_the_old_one_in_a_file_during_a_rotation() {
-    let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys");
+    let keys = common::data_dir().join("keys");
     let dir = std::env::temp_dir().join(format!("telegram-passport-kyc-token-rotation-{}", std::process::id()));
     let token = kyc::softhsm::Token::new(&dir, "rotation").unwrap();
     token.import(&keys.join("rsa3072_pkcs8.pem"), "current", 1).unwrap();

@@ -1,4 +1,4 @@
-//! The `kyc_backend` example's front door against hostile clients, through
+//! The `kyc_backend` service's front door against hostile clients, through
 //! its binary: the client address read as a load balancer writes it (every
 //! header line, ports, IPv4 on a dual-stack listener) or refused, and
 //! refused whole when the client's part of it does not parse; the start
@@ -7,16 +7,16 @@
 //! slow and stalled connections that neither hold memory nor stay open; a
 //! webhook call with a wrong secret answered before its body is read.
 
-#![cfg(feature = "redis-async")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+#[path = "support/common.rs"]
 mod common;
 #[path = "support/kyc.rs"]
 mod kyc;
 
 /// The example's client address parsing, with its table of cases.
 #[allow(dead_code)]
-#[path = "../examples/kyc_backend/client_ip.rs"]
+#[path = "../src/client_ip.rs"]
 mod client_ip;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

@@ -3,9 +3,9 @@ this crate on the same payloads (`peer_bench time`), case by case in
 alternation, and prints each case's medians and this crate's time over
 python-telegram-bot's.
 
-    python benches/python_telegram_bot.py PEER_BENCH DIR [ROUNDS]   (default 3 rounds)
+    python compare/python_telegram_bot.py PEER_BENCH DIR [ROUNDS]   (default 3 rounds)
 
-Run through benches/peers.sh, which installs python-telegram-bot into a
+Run through compare/peers.sh, which installs python-telegram-bot into a
 throwaway virtual environment and builds PEER_BENCH. Each side does the same
 work from the same bytes: parse the input, then decrypt, verify and decode;
 python-telegram-bot through its public objects (`EncryptedCredentials`,

@@ -3,18 +3,18 @@
 //! (absolute times on a shared machine are noisy; ratios much less so).
 //!
 //! ```text
-//! cargo run --release --features openssl-compare --example compare                          # default: AWS-LC
-//! cargo run --release --no-default-features --features openssl-compare --example compare    # pure Rust
+//! cargo run --release -p telegram-passport-compare --features openssl --bin compare                                  # default: AWS-LC
+//! cargo run --release -p telegram-passport-compare --no-default-features --features openssl --bin compare    # pure Rust
 //! ```
 //!
-//! The inputs are those of `benches/payloads` (shared with `benches/peers.sh`,
+//! The inputs are those of `benches/payloads` (shared with `compare/peers.sh`,
 //! which compares python-telegram-bot on the same bytes): RSA-2048 and
 //! RSA-4096 credentials, a typical whole `PassportData`, element data, and
 //! files of 100 KiB, 1 MiB and 10 MiB. Each case alternates blocks of our runs
 //! and OpenSSL's and reports medians. Buffers are prepared outside the timed
 //! region on both sides.
 
-#[path = "support/cli.rs"]
+#[path = "../../../examples/support/cli.rs"]
 mod cli;
 
 use std::hint::black_box;
@@ -29,7 +29,7 @@ use telegram_passport::{
     backend_name, decrypt, DataCredentials, Date, Gender, NonceCheck, PassportData, PersonalDetails,
 };
 
-#[path = "../benches/payloads/mod.rs"]
+#[path = "../../../benches/payloads/mod.rs"]
 mod payloads;
 
 use payloads::{Failure, TestFile, TestKey};

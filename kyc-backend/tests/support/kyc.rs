@@ -1,4 +1,4 @@
-//! Drives the `kyc_backend` example's binary as a user's browser, a user's
+//! Drives the `kyc_backend` service's binary as a user's browser, a user's
 //! Telegram app and Telegram's Bot API would: a stand-in Bot API on
 //! 127.0.0.1 (answers `getMe`, `getWebhookInfo`, `getFile`, file
 //! downloads, `setPassportDataErrors` and `sendMessage`, records them, and
@@ -28,7 +28,7 @@ use telegram_passport::{
     Date, ElementType, FileSlot, Gender, IdDocumentData, PassportRequest, PersonalDetails, ResidentialAddress,
 };
 
-#[path = "../../examples/support/softhsm.rs"]
+#[path = "../../../examples/support/softhsm.rs"]
 pub mod softhsm;
 
 pub const TOKEN: &str = "123456:TEST-token";
@@ -219,14 +219,9 @@ pub fn strace() -> String {
         .into_owned()
 }
 
-/// The example's binary, built with this test's features and profile.
+/// The service's binary, built by cargo for these tests.
 pub fn binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        crate::common::examples::build(&["--example", "kyc_backend"])
-            .remove("kyc_backend")
-            .expect("cargo names the example's executable")
-    })
+    Path::new(env!("CARGO_BIN_EXE_kyc_backend"))
 }
 
 /// How a backend is started, besides its settings.
@@ -675,7 +670,7 @@ pub fn start_listening_on(host: &str, bot_api_url: &str, data_dir: &Path, env: &
 /// holds no key in its memory; the same tests pass).
 pub fn key_env() -> Vec<(&'static str, String)> {
     static TOKEN_KEY: OnceLock<Vec<(&'static str, String)>> = OnceLock::new();
-    let pem = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys/rsa2048_pkcs1.pem");
+    let pem = crate::common::data_dir().join("keys/rsa2048_pkcs1.pem");
     if std::env::var_os("KYC_KEY_IN_TOKEN").is_none() {
         return vec![("PASSPORT_PRIVATE_KEY", pem.to_string_lossy().into_owned())];
     }

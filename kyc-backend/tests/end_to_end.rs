@@ -1,4 +1,4 @@
-//! The `kyc_backend` example's binary end to end, as deployed: started as
+//! The `kyc_backend` service's binary end to end, as deployed: started as
 //! processes with their environment, against a stand-in Bot API, with
 //! nonces in memory or in a real `redis-server`. Accepted; replayed;
 //! rejected → told → corrected under the same application; only elements
@@ -7,9 +7,9 @@
 //! instances on one Redis → each submission stored once; Redis stalled →
 //! fast 503s, no hang; Redis restarted → the next submission goes through.
 
-#![cfg(feature = "redis-async")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+#[path = "support/common.rs"]
 mod common;
 #[path = "support/kyc.rs"]
 mod kyc;
@@ -254,10 +254,6 @@ async fn a_start_flood_locks_out_no_one_and_memory_stays_flat() {
 /// download into its draft, verified on the way, and the service's
 /// resident memory rises by a small fraction of the 600 MiB in flight.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(feature = "aws-lc"),
-    ignore = "measured on the AWS-LC build; this run leaves its 600 MiB out to keep CI short"
-)]
 async fn twenty_applications_of_three_10_mib_photos_stream_into_their_drafts() {
     const APPLICATIONS: u8 = 20;
     const PHOTO: usize = 10 << 20;

@@ -1,9 +1,9 @@
-//! This crate's side of `benches/peers.sh`: writes the shared payloads for
+//! The library's side of `compare/peers.sh`: writes the shared payloads for
 //! another implementation to time, and times this crate on them.
 //!
 //! ```text
-//! cargo run --release --example peer_bench -- write DIR   # DIR/cases.json and the payloads
-//! cargo run --release --example peer_bench -- time DIR [N] # one JSON line per case (or case N): median ns
+//! cargo run --release -p telegram-passport-compare --bin peer_bench -- write DIR   # DIR/cases.json and the payloads
+//! cargo run --release -p telegram-passport-compare --bin peer_bench -- time DIR [N] # one JSON line per case (or case N): median ns
 //! ```
 //!
 //! Both sides time the same work from the same bytes: parse the input, then
@@ -19,7 +19,7 @@ use telegram_passport::{
     decrypt, EncryptedCredentials, FileCredentials, NonceCheck, PassportData, PrivateKey, Secret, Sha256Hash,
 };
 
-#[path = "../benches/payloads/mod.rs"]
+#[path = "../../../benches/payloads/mod.rs"]
 mod payloads;
 
 use payloads::Failure;

@@ -1,4 +1,4 @@
-//! The `kyc_backend` example's promises under crashes and redeliveries, with
+//! The `kyc_backend` service's promises under crashes and redeliveries, with
 //! real processes: three instances, each with a data folder of its own, on
 //! one shared Redis (append-only file, restarted once mid-run) or a
 //! three-master Redis Cluster (one master restarted once); 200 applicants
@@ -18,6 +18,7 @@
 #![cfg(feature = "redis-cluster")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+#[path = "support/common.rs"]
 mod common;
 #[path = "support/kyc.rs"]
 mod kyc;

@@ -1,4 +1,4 @@
-//! The applicant's page of the `kyc_backend` example in a real headless
+//! The applicant's page of the `kyc_backend` service in a real headless
 //! Chromium, under its own Content-Security-Policy (no inline script or
 //! style but by hash): it opens an application and shows the "Log in with
 //! Telegram" link (this bot, the service's scope and public key, a
@@ -12,9 +12,9 @@
 //! screenshot of each state is written for a person to look at (the paths
 //! are printed).
 
-#![cfg(feature = "redis-async")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+#[path = "support/common.rs"]
 mod common;
 #[path = "support/kyc.rs"]
 mod kyc;
@@ -124,11 +124,9 @@ async fn the_page_opens_an_application_and_follows_it_to_accepted() {
     let application = attribute(&dom, "login", "data-application").unwrap();
     assert_eq!(attribute(&dom, "status", "data-state").as_deref(), Some("waiting"));
     let request = PassportRequest::parse_link(&link).unwrap();
-    let key = PrivateKey::from_pem(
-        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys/rsa2048_pkcs1.pem"))
-            .unwrap(),
-    )
-    .unwrap();
+    let key =
+        PrivateKey::from_pem(&std::fs::read_to_string(common::data_dir().join("keys/rsa2048_pkcs1.pem")).unwrap())
+            .unwrap();
     assert_eq!(request.bot_id(), 123_456);
     assert!(PublicKey::from_pem(request.public_key()).unwrap() == key.public_key());
     // The scope the service asks for: the one its /start hands out.
