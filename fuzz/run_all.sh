@@ -4,13 +4,21 @@
 # non-zero if any target crashed, hung or failed an assertion; crashing
 # inputs are in fuzz/artifacts/<target>/, full logs in fuzz/artifacts/logs/.
 #
-#   fuzz/run_all.sh TIME_PER_TARGET [TARGET...]
+#   fuzz/run_all.sh [--dev] TIME_PER_TARGET [TARGET...]
+#
+# --dev builds the targets unoptimised: half the build time, a fraction of
+# the runs per second; for a smoke run of seconds (CI), not for real fuzzing.
 #
 # Runs on a stable toolchain (no sanitizer) and needs no input, so it is
 # fit for CI. Installs cargo-fuzz if it is missing.
 set -euo pipefail
 
-usage="usage: fuzz/run_all.sh TIME_PER_TARGET [TARGET...]"
+usage="usage: fuzz/run_all.sh [--dev] TIME_PER_TARGET [TARGET...]"
+profile=()
+if [ "${1:-}" = "--dev" ]; then
+  profile=(--dev)
+  shift
+fi
 time_per_target="${1:?$usage}"
 shift
 [[ "$time_per_target" =~ ^[1-9][0-9]*$ ]] || { echo "$usage (seconds, a positive integer)" >&2; exit 2; }
@@ -32,7 +40,7 @@ echo "== seeding the corpora"
 ./seed_corpus.sh
 
 echo "== building ${#targets[@]} targets"
-cargo fuzz build -s none
+cargo fuzz build -s none "${profile[@]}"
 
 mkdir -p artifacts/logs
 failed=()
@@ -41,7 +49,7 @@ for target in "${targets[@]}"; do
   log="artifacts/logs/$target.log"
   if compgen -G "regressions/$target/*" >/dev/null; then
     echo "== $target: replaying regressions/$target/"
-    if ! cargo fuzz run -s none "$target" regressions/"$target"/* -- -timeout=60 </dev/null >"$log.regressions" 2>&1; then
+    if ! cargo fuzz run -s none "${profile[@]}" "$target" regressions/"$target"/* -- -timeout=60 </dev/null >"$log.regressions" 2>&1; then
       tail -n 60 "$log.regressions"
       failed+=("$target (regression input)")
     fi
@@ -49,7 +57,7 @@ for target in "${targets[@]}"; do
 
   echo "== $target: fuzzing for ${time_per_target}s"
   status=ok
-  if ! cargo fuzz run -s none "$target" -- -max_total_time="$time_per_target" -timeout=60 -print_final_stats=1 \
+  if ! cargo fuzz run -s none "${profile[@]}" "$target" -- -max_total_time="$time_per_target" -timeout=60 -print_final_stats=1 \
     </dev/null >"$log" 2>&1; then
     status=FAILED
     tail -n 60 "$log"
