@@ -101,4 +101,18 @@ mod tests {
         assert!(oaep_sha1_decode(&[em.clone(), vec![0]].concat(), k).is_none());
         assert!(oaep_sha1_decode(&em[..60], 60).is_none());
     }
+
+    /// 74 bytes is the smallest modulus with room for a secret (a leading
+    /// zero, the seed, lHash, no PS, 0x01, 32 bytes); any smaller one is
+    /// refused before anything is read, without a panic.
+    #[test]
+    fn the_smallest_modulus_that_holds_a_secret_decodes_and_no_smaller_one_does() {
+        let message = [7u8; 32];
+        let em = oaep_encode(&message, 74, [9; 20]);
+        assert_eq!(em.len(), 74);
+        assert_eq!(oaep_sha1_decode(&em, 74).unwrap().expose(), &message);
+        for k in 0..74 {
+            assert!(oaep_sha1_decode(&em[74 - k..], k).is_none(), "k = {k}");
+        }
+    }
 }
