@@ -77,6 +77,11 @@ mod tests {
         db.resize(k - 21 - message.len() - 1, 0);
         db.push(1);
         db.extend_from_slice(message);
+        mask(db, seed)
+    }
+
+    /// The leading zero, the masked seed and the masked `db`.
+    fn mask(mut db: Vec<u8>, seed: [u8; 20]) -> Vec<u8> {
         let mut masked_seed = seed;
         mgf1_sha1_xor(&seed, &mut db);
         mgf1_sha1_xor(&db, &mut masked_seed);
@@ -100,5 +105,42 @@ mod tests {
         }
         assert!(oaep_sha1_decode(&[em.clone(), vec![0]].concat(), k).is_none());
         assert!(oaep_sha1_decode(&em[..60], 60).is_none());
+    }
+
+    /// PS must be all zeros: a non-zero byte anywhere in it (the seed and
+    /// the masks are right, so only that check can refuse it) is refused.
+    #[test]
+    fn a_non_zero_byte_in_the_padding_string_is_refused() {
+        use sha1::{Digest, Sha1};
+        let (k, message) = (256, [7u8; 32]);
+        let ps = k - 21 - 20 - 1 - 32;
+        for at in [0, 1, ps / 2, ps - 1] {
+            for value in [1u8, 0x80, 0xff] {
+                let mut db = Sha1::digest([]).to_vec();
+                let mut padding = vec![0u8; ps];
+                padding[at] = value;
+                db.extend_from_slice(&padding);
+                db.push(1);
+                db.extend_from_slice(&message);
+                assert!(
+                    oaep_sha1_decode(&mask(db, [9; 20]), k).is_none(),
+                    "PS byte {at} = {value:#x}"
+                );
+            }
+        }
+    }
+
+    /// 74 bytes is the smallest modulus with room for a secret (a leading
+    /// zero, the seed, lHash, no PS, 0x01, 32 bytes); any smaller one is
+    /// refused before anything is read, without a panic.
+    #[test]
+    fn the_smallest_modulus_that_holds_a_secret_decodes_and_no_smaller_one_does() {
+        let message = [7u8; 32];
+        let em = oaep_encode(&message, 74, [9; 20]);
+        assert_eq!(em.len(), 74);
+        assert_eq!(oaep_sha1_decode(&em, 74).unwrap().expose(), &message);
+        for k in 0..74 {
+            assert!(oaep_sha1_decode(&em[74 - k..], k).is_none(), "k = {k}");
+        }
     }
 }

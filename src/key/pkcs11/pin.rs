@@ -117,3 +117,63 @@ fn kind(metadata: &Metadata) -> &'static str {
     }
     "something else"
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+
+    fn problem(result: Result<Zeroizing<String>>) -> Pkcs11Problem {
+        match result {
+            Err(Error::Pkcs11 { problem, .. }) => problem,
+            other => panic!("not a PKCS#11 problem: {:?}", other.map(|pin| pin.len())),
+        }
+    }
+
+    #[test]
+    fn a_pin_file_of_the_largest_size_is_read_whole_and_one_byte_more_is_refused() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("pin");
+        std::fs::write(&path, "7".repeat(PIN_FILE_MAX)).unwrap();
+        assert_eq!(read(&path).unwrap().as_str(), "7".repeat(PIN_FILE_MAX));
+        std::fs::write(&path, "7".repeat(PIN_FILE_MAX + 1)).unwrap();
+        assert!(matches!(problem(read(&path)), Pkcs11Problem::PinFileTooLong { .. }));
+    }
+
+    /// A regular file whose size says 0 but that holds more (as files in
+    /// /proc do, or one that grew after it was looked at) is refused once
+    /// its bytes pass the bound, not cut to it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_file_longer_than_its_size_says_is_refused_when_read() {
+        let path = Path::new("/proc/self/environ");
+        assert_eq!(std::fs::metadata(path).unwrap().len(), 0);
+        let content = std::fs::read(path).unwrap();
+        assert!(content.len() > PIN_FILE_MAX + 1, "this test needs a longer environment");
+        assert!(matches!(problem(read(path)), Pkcs11Problem::PinFileTooLong { .. }));
+    }
+
+    /// A read that fails (reading address 0 of this process's memory) is
+    /// reported at once, not tried again.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_failing_read_is_reported() {
+        let problem = problem(read(Path::new("/proc/self/mem")));
+        assert!(matches!(problem, Pkcs11Problem::PinUnreadable { .. }), "{problem:?}");
+    }
+
+    /// A FIFO that replaced the file after it was looked at: opening it
+    /// does not wait for a writer.
+    #[cfg(unix)]
+    #[test]
+    fn opening_does_not_wait_on_a_fifo() {
+        let folder = tempfile::tempdir().unwrap();
+        let fifo = folder.path().join("pin");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        let file = open(&fifo).unwrap();
+        use std::os::unix::fs::FileTypeExt as _;
+        assert!(file.metadata().unwrap().file_type().is_fifo());
+    }
+}
