@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+pub mod cli;
 pub mod examples;
 pub mod redis_server;
 
