@@ -10,6 +10,9 @@
 //! needs chromium". The setup check's test of keys made wrongly the usual
 //! ways makes them with `openssl` and `ssh-keygen`; without either,
 //! `cfg(no_key_tools)` shows it as "ignored, needs openssl and ssh-keygen".
+//! The fault-injection tests (the decrypt tool's, the KYC service's) run
+//! their processes under `strace`; without it, `cfg(no_strace)` shows them
+//! as "ignored, needs strace".
 //! Under `CI` nothing is left out: a missing tool fails its tests. Nothing in the library itself reads these cfgs.
 //! The KYC service's package (kyc-backend/build.rs) includes this file.
 
@@ -18,6 +21,7 @@ pub(crate) fn main() {
     println!("cargo::rustc-check-cfg=cfg(no_softhsm)");
     println!("cargo::rustc-check-cfg=cfg(no_chromium)");
     println!("cargo::rustc-check-cfg=cfg(no_key_tools)");
+    println!("cargo::rustc-check-cfg=cfg(no_strace)");
     println!("cargo::rerun-if-env-changed=PATH");
     println!("cargo::rerun-if-env-changed=CI");
     println!("cargo::rerun-if-env-changed=SOFTHSM2_MODULE");
@@ -48,5 +52,8 @@ pub(crate) fn main() {
     }
     if !(ci || (installed("openssl") && installed("ssh-keygen"))) {
         println!("cargo::rustc-cfg=no_key_tools");
+    }
+    if !(ci || installed("strace")) {
+        println!("cargo::rustc-cfg=no_strace");
     }
 }

@@ -577,6 +577,7 @@ mod out_folder {
     /// Every link into OUT, and the commit, failing in turn (EIO injected):
     /// OUT as it was, nothing left behind.
     #[test]
+    #[cfg_attr(no_strace, ignore = "needs strace (apt-get install strace)")]
     fn a_failed_link_or_commit_leaves_out_as_it_was() {
         let work = scratch("cli-eio");
         let update = Update::new(&work);
@@ -618,6 +619,7 @@ mod out_folder {
     /// rest in an owner-only hidden folder there; the next run first undoes
     /// the killed one.
     #[test]
+    #[cfg_attr(no_strace, ignore = "needs strace (apt-get install strace)")]
     fn a_killed_run_is_undone_by_the_next_run() {
         use std::os::unix::fs::PermissionsExt;
         let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777;
@@ -692,6 +694,7 @@ mod out_folder {
     /// three files, its `.lock`, the folder): its files are kept, and the
     /// next run only removes that folder, saying nothing.
     #[test]
+    #[cfg_attr(no_strace, ignore = "needs strace (apt-get install strace)")]
     fn a_run_killed_after_its_commit_keeps_its_files() {
         let work = scratch("cli-killed-late");
         let update = Update::new(&work);
@@ -723,6 +726,7 @@ mod out_folder {
     /// before the marker was written. The next run removes that folder,
     /// saying nothing: nothing was linked yet.
     #[test]
+    #[cfg_attr(no_strace, ignore = "needs strace (apt-get install strace)")]
     fn a_run_killed_while_making_its_folder_is_undone() {
         let work = scratch("cli-killed-early");
         let update = Update::new(&work);
@@ -946,6 +950,7 @@ mod out_folder {
     /// next run removes neither, nor anything in the planted folders, and
     /// names each planted folder on stderr.
     #[test]
+    #[cfg_attr(no_strace, ignore = "needs strace (apt-get install strace)")]
     fn recovery_never_removes_what_a_killed_run_did_not_link() {
         let work = scratch("cli-planted-links");
         let update = Update::new(&work);
@@ -1003,6 +1008,7 @@ mod out_folder {
     /// symlink. The next run leaves it as it is and says so; the killed
     /// run's folder goes.
     #[test]
+    #[cfg_attr(no_strace, ignore = "needs strace (apt-get install strace)")]
     fn recovery_removes_a_name_only_while_it_is_the_file_the_run_linked() {
         let work = scratch("cli-changed-link");
         let update = Update::new(&work);
@@ -1096,6 +1102,7 @@ mod out_folder {
     /// tool's: the next run leaves it and the name it linked alone, and
     /// says so in one line.
     #[test]
+    #[cfg_attr(no_strace, ignore = "needs strace (apt-get install strace)")]
     fn recovery_leaves_folders_it_cannot_prove_its_own() {
         let work = scratch("cli-unproven");
         let update = Update::new(&work);
@@ -1174,6 +1181,7 @@ mod out_folder {
     /// A killed run's folder, or its `.lock`, given to another user: left
     /// alone. Needs root, to give files away.
     #[test]
+    #[cfg_attr(no_strace, ignore = "needs strace (apt-get install strace)")]
     fn recovery_leaves_other_users_folders_alone() {
         let work = scratch("cli-other-user");
         let update = Update::new(&work);
@@ -1205,6 +1213,7 @@ mod out_folder {
     /// A run started while another is between its links does not undo the
     /// live one: that run holds its folder's lock.
     #[test]
+    #[cfg_attr(no_strace, ignore = "needs strace (apt-get install strace)")]
     fn recovery_leaves_a_live_run_alone() {
         let work = scratch("cli-live");
         let update = Update::new(&work);

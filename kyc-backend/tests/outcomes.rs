@@ -408,7 +408,10 @@ mod on_redis {
     /// names the new draft): the next start commits it; the redelivery is
     /// finished, nothing downloaded again.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
+    #[cfg_attr(
+        any(no_strace, no_redis_server),
+        ignore = "needs strace and redis-server (apt-get install strace redis-server)"
+    )]
     async fn killed_between_consume_and_rename_loses_nothing() {
         let redis = redis_server::start();
         let (api, api_url) = kyc::bot_api().await;

@@ -164,7 +164,10 @@ async fn a_restarted_in_memory_instance_still_says_accepted() {
 /// is recorded: the next start records it, the page says `accepted`, and
 /// the redelivery is finished without downloading or storing again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
+#[cfg_attr(
+    any(no_strace, no_redis_server),
+    ignore = "needs strace and redis-server (apt-get install strace redis-server)"
+)]
 async fn killed_between_the_rename_and_the_record_is_recorded_at_start() {
     let redis = redis_server::start();
     let (api, api_url) = kyc::bot_api().await;
