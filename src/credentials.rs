@@ -336,8 +336,8 @@ impl FileCredentials {
     /// Like [`FileCredentials::decrypt`], but for a large file hashes on a
     /// second thread while this one decrypts. That pays where the second
     /// core is a real one; where two logical CPUs share one core, AES and
-    /// SHA-256 compete for its units and this is slower (see the README's
-    /// performance section). Falls back to one thread when no second
+    /// SHA-256 compete for its units and this is slower (see
+    /// docs/performance.md). Falls back to one thread when no second
     /// thread can start.
     pub fn decrypt_pipelined(&self, encrypted: Vec<u8>) -> Result<Plaintext> {
         self.check_size(encrypted.len())?;

@@ -10,6 +10,24 @@
 // Bad input must never panic: no unwrap, expect, panic or unchecked indexing in the library.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+// The topic pages under docs/ hold examples too: each page's run as doctests,
+// outside the public API.
+
+/// The examples of docs/requesting.md, run as doctests.
+#[doc = include_str!("../docs/requesting.md")]
+#[cfg(doctest)]
+pub struct RequestingDoctests;
+
+/// The examples of docs/keys.md, run as doctests.
+#[doc = include_str!("../docs/keys.md")]
+#[cfg(doctest)]
+pub struct KeysDoctests;
+
+/// The examples of docs/checking.md, run as doctests.
+#[doc = include_str!("../docs/checking.md")]
+#[cfg(doctest)]
+pub struct CheckingDoctests;
+
 // The modules in the order data flows through them.
 
 // Request: what to ask for, and the nonce that ties the answer to the ask.

@@ -3,8 +3,8 @@
 //! translations, deep nesting, long and many keys, long strings, a full
 //! passport at every count limit), on both APIs, the growth of the peak
 //! resident set while the input is read and decrypted is at most
-//! [`FACTOR`] times the input plus [`CONSTANT`] (the README and SECURITY.md
-//! state this bound).
+//! [`FACTOR`] times the input plus [`CONSTANT`] (docs/guarantees.md and
+//! SECURITY.md state this bound).
 //!
 //! Each shape is measured in a fresh child process (this test binary run
 //! again), which reads its input, resets its peak (`/proc/self/clear_refs`),

@@ -18,7 +18,7 @@ use super::{CredentialsKey, PublicKey};
 /// [`Error::Decryption`](crate::Error::Decryption) when none opens the
 /// credentials. The keys may be of any kind, files and tokens mixed.
 ///
-/// Rotating (see the README's "Rotating the key"): put the new key in as
+/// Rotating (see "Rotating the key" in docs/keys.md): put the new key in as
 /// current with the old one as older, register the new public half with
 /// BotFather (`/setpublickey`), and remove the old key once no request
 /// that carried it can still be answered.
