@@ -493,6 +493,71 @@ fn sessions_closed_underneath_are_replaced_and_a_missing_token_is_unavailable_no
     );
 }
 
+/// A key names its token by slot too: `slot-id=` of the token's slot
+/// opens it; any other slot's id finds no token, whatever the label says.
+#[test]
+#[cfg_attr(no_softhsm, ignore = "needs SoftHSM2 (softhsm2-util and libsofthsm2.so)")]
+fn a_slot_id_selects_the_tokens_slot_and_no_other() {
+    in_own_process(
+        "a_slot_id_selects_the_tokens_slot_and_no_other",
+        "by-slot",
+        |token| token.import(&key_file("rsa2048_pkcs1.pem"), "bot", 1).unwrap(),
+        |token| {
+            // Opened by label first, which initialises the module here.
+            let _by_label = Pkcs11Key::open(&token.uri("bot")).unwrap();
+            let slot = module_context(&token.module).get_slots_with_token().unwrap()[0].id();
+            let with_slot = |id: u64| token.uri("bot").replacen('?', &format!(";slot-id={id}?"), 1);
+            assert!(Pkcs11Key::open(&with_slot(slot)).is_ok());
+            let (problem, _) = open_problem(&with_slot(slot + 1));
+            assert!(matches!(problem, Pkcs11Problem::TokenNotFound { .. }), "{problem:?}");
+        },
+    );
+}
+
+/// A key that is dropped closes its sessions. The token's login belongs to
+/// the application's sessions on it: once the last one is closed, a new
+/// session is not logged in; while the key lives, it is.
+#[test]
+#[cfg_attr(no_softhsm, ignore = "needs SoftHSM2 (softhsm2-util and libsofthsm2.so)")]
+fn a_dropped_key_closes_its_sessions_and_the_login_ends_with_them() {
+    in_own_process(
+        "a_dropped_key_closes_its_sessions_and_the_login_ends_with_them",
+        "dropped",
+        |token| token.import(&key_file("rsa2048_pkcs1.pem"), "bot", 1).unwrap(),
+        |token| {
+            use cryptoki::session::SessionState;
+            let key = Pkcs11Key::open(&token.uri("bot")).unwrap();
+            let sealed = PassportBuilder::new()
+                .email("a@example.org")
+                .seal(&key.public_key(), "n")
+                .unwrap();
+            // Several sessions in the pool: threads decrypting at once.
+            std::thread::scope(|scope| {
+                for _ in 0..4 {
+                    scope.spawn(|| decrypt(&key, &sealed.passport_data, NonceCheck::Skip).unwrap());
+                }
+            });
+            let context = module_context(&token.module);
+            let slot = context.get_slots_with_token().unwrap()[0];
+            let state = || {
+                context
+                    .open_ro_session(slot)
+                    .unwrap()
+                    .get_session_info()
+                    .unwrap()
+                    .session_state()
+            };
+            assert_eq!(state(), SessionState::RoUser, "logged in while the key lives");
+            drop(key);
+            assert_eq!(
+                state(),
+                SessionState::RoPublic,
+                "a session of the dropped key is still open"
+            );
+        },
+    );
+}
+
 // The decrypt tool: the same JSON through the token as from the PEM file.
 
 fn run_tool(token: &Token, args: &[&str]) -> (bool, String, String) {
