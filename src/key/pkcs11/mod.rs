@@ -639,4 +639,18 @@ mod tests {
             "{error:?}"
         );
     }
+
+    /// What the system said about a module that did not load is the
+    /// error's source, the same escaped line in `Display` and `Debug`
+    /// (the system repeats the configured path, which may hold anything).
+    #[test]
+    fn a_modules_load_failure_is_the_systems_reason_escaped_in_display_and_debug() {
+        let error =
+            Pkcs11Key::open("pkcs11:token=t;object=k?module-path=/nowhere/lib%0Anone.so&pin-value=1").unwrap_err();
+        let source = std::error::Error::source(&error).expect("the system's reason");
+        let shown = source.to_string();
+        assert!(shown.contains("lib\\nnone.so"), "{shown}");
+        assert_eq!(format!("{source:?}"), shown);
+        assert!(!format!("{error:?}").contains('\n'), "{error:?}");
+    }
 }
