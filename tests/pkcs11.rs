@@ -493,6 +493,46 @@ fn sessions_closed_underneath_are_replaced_and_a_missing_token_is_unavailable_no
     );
 }
 
+/// A logout underneath invalidates every session of the key: the next
+/// decryption succeeds at once, however many sessions sat idle in the
+/// pool; and sessions replaced again and again never add up beyond the
+/// pool's bound.
+#[test]
+#[cfg_attr(no_softhsm, ignore = "needs SoftHSM2 (softhsm2-util and libsofthsm2.so)")]
+fn every_session_a_logout_invalidated_is_replaced_and_none_is_counted_twice() {
+    in_own_process(
+        "every_session_a_logout_invalidated_is_replaced_and_none_is_counted_twice",
+        "logouts",
+        |token| token.import(&key_file("rsa2048_pkcs1.pem"), "bot", 1).unwrap(),
+        |token| {
+            let key = Pkcs11Key::open(&token.uri("bot")).unwrap();
+            let sealed = PassportBuilder::new()
+                .email("a@example.org")
+                .seal(&key.public_key(), "n")
+                .unwrap();
+            let opens = || decrypt(&key, &sealed.passport_data, NonceCheck::Skip).map(|p| p.nonce().to_owned());
+            let context = module_context(&token.module);
+            let slot = context.get_slots_with_token().unwrap()[0];
+            let log_out = || context.open_ro_session(slot).unwrap().logout().unwrap();
+            for round in 0..20 {
+                // Several sessions idle in the pool: threads at once.
+                let barrier = Barrier::new(4);
+                std::thread::scope(|scope| {
+                    for _ in 0..4 {
+                        scope.spawn(|| {
+                            barrier.wait();
+                            opens().unwrap();
+                        });
+                    }
+                });
+                log_out();
+                assert_eq!(opens().unwrap(), "n", "round {round}");
+                assert!(key.sessions() <= 8, "round {round}: {} sessions", key.sessions());
+            }
+        },
+    );
+}
+
 /// A key names its token by slot too: `slot-id=` of the token's slot
 /// opens it; any other slot's id finds no token, whatever the label says.
 #[test]
