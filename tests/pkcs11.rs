@@ -247,6 +247,23 @@ fn a_key_generated_in_the_token_opens_what_is_sealed_to_it_and_refuses_the_rest_
             assert_eq!(through.to_string(), in_process.to_string());
             assert_eq!(through.to_string(), "could not decrypt credentials");
 
+            // Ciphertexts no RSA-2048 encryption makes (at or above the
+            // modulus, or of another length): refused the same opaque way,
+            // without asking the token.
+            use base64::Engine as _;
+            let mut json: serde_json::Value = serde_json::from_str(&sealed.passport_data.to_json()).unwrap();
+            for bytes in [vec![0xff; 256], vec![0x01; 255], vec![0x01; 257]] {
+                json["credentials"]["secret"] = base64::engine::general_purpose::STANDARD.encode(&bytes).into();
+                let data = PassportData::from_json(json.to_string().as_bytes()).unwrap();
+                let error = decrypt(&key, &data, NonceCheck::Skip).unwrap_err();
+                assert_eq!(
+                    error.to_string(),
+                    "could not decrypt credentials",
+                    "{} bytes: {error:?}",
+                    bytes.len()
+                );
+            }
+
             // In a ring with the in-process key, both open.
             let ring = KeyRing::new(key).with_older(other);
             for (data, nonce) in [(&sealed.passport_data, "n-1"), (&elsewhere.passport_data, "n-2")] {
