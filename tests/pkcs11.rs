@@ -121,6 +121,17 @@ fn import_fixture_keys(token: &Token) {
     }
 }
 
+/// The key `bot` of `token`, opened, and a passport sealed to it (an
+/// e-mail address, nonce `n`).
+fn bot_and_sealed(token: &Token) -> (Pkcs11Key, telegram_passport::client::SealedPassport) {
+    let key = Pkcs11Key::open(&token.uri("bot")).unwrap();
+    let sealed = PassportBuilder::new()
+        .email("a@example.org")
+        .seal(&key.public_key(), "n")
+        .unwrap();
+    (key, sealed)
+}
+
 fn object_name(key: &Path) -> String {
     let parent = key.parent().unwrap().file_name().unwrap().to_string_lossy();
     let stem = key.file_stem().unwrap().to_string_lossy();
@@ -468,11 +479,7 @@ fn sessions_closed_underneath_are_replaced_and_a_missing_token_is_unavailable_no
         "underneath",
         |token| token.import(&key_file("rsa2048_pkcs1.pem"), "bot", 1).unwrap(),
         |token| {
-            let key = Pkcs11Key::open(&token.uri("bot")).unwrap();
-            let sealed = PassportBuilder::new()
-                .email("a@example.org")
-                .seal(&key.public_key(), "n")
-                .unwrap();
+            let (key, sealed) = bot_and_sealed(token);
             let opens =
                 |key: &Pkcs11Key| decrypt(key, &sealed.passport_data, NonceCheck::Skip).map(|p| p.nonce().to_owned());
             assert_eq!(opens(&key).unwrap(), "n");
@@ -522,11 +529,7 @@ fn every_session_a_logout_invalidated_is_replaced_and_none_is_counted_twice() {
         "logouts",
         |token| token.import(&key_file("rsa2048_pkcs1.pem"), "bot", 1).unwrap(),
         |token| {
-            let key = Pkcs11Key::open(&token.uri("bot")).unwrap();
-            let sealed = PassportBuilder::new()
-                .email("a@example.org")
-                .seal(&key.public_key(), "n")
-                .unwrap();
+            let (key, sealed) = bot_and_sealed(token);
             let opens = || decrypt(&key, &sealed.passport_data, NonceCheck::Skip).map(|p| p.nonce().to_owned());
             let context = module_context(&token.module);
             let slot = context.get_slots_with_token().unwrap()[0];
@@ -583,11 +586,7 @@ fn a_dropped_key_closes_its_sessions_and_the_login_ends_with_them() {
         |token| token.import(&key_file("rsa2048_pkcs1.pem"), "bot", 1).unwrap(),
         |token| {
             use cryptoki::session::SessionState;
-            let key = Pkcs11Key::open(&token.uri("bot")).unwrap();
-            let sealed = PassportBuilder::new()
-                .email("a@example.org")
-                .seal(&key.public_key(), "n")
-                .unwrap();
+            let (key, sealed) = bot_and_sealed(token);
             // Several sessions in the pool: threads decrypting at once.
             std::thread::scope(|scope| {
                 for _ in 0..4 {
@@ -812,11 +811,7 @@ fn a_token_whose_objects_are_removed_and_restored_is_used_again_within_seconds()
         "restored",
         |token| token.import(&key_file("rsa2048_pkcs1.pem"), "bot", 1).unwrap(),
         |token| {
-            let key = Pkcs11Key::open(&token.uri("bot")).unwrap();
-            let sealed = PassportBuilder::new()
-                .email("a@example.org")
-                .seal(&key.public_key(), "n")
-                .unwrap();
+            let (key, sealed) = bot_and_sealed(token);
             let opens = || decrypt(&key, &sealed.passport_data, NonceCheck::Skip).map(|p| p.nonce().to_owned());
             assert_eq!(opens().unwrap(), "n");
 
