@@ -631,6 +631,84 @@ mod tests {
 
     use super::*;
 
+    /// Every kind of answer a module gives is taken as its class says,
+    /// whether it came from the one call that reads the ciphertext
+    /// (`C_Decrypt` doing OAEP in the token) or from any other.
+    #[test]
+    fn each_answer_of_a_module_is_taken_for_what_it_is() {
+        use RvError::*;
+        let class =
+            |rv: RvError, about_ciphertext| Class::of(&CkError::Pkcs11(rv, Function::Decrypt), about_ciphertext);
+        let cases = [
+            (
+                &[EncryptedDataInvalid, EncryptedDataLenRange, DataInvalid, DataLenRange][..],
+                Class::Refused,
+                Class::Refused,
+            ),
+            (
+                &[
+                    SessionHandleInvalid,
+                    SessionClosed,
+                    UserNotLoggedIn,
+                    KeyHandleInvalid,
+                    ObjectHandleInvalid,
+                    SessionCount,
+                    OperationActive,
+                    OperationNotInitialized,
+                ],
+                Class::Session,
+                Class::Session,
+            ),
+            (
+                &[
+                    CryptokiNotInitialized,
+                    DeviceError,
+                    DeviceMemory,
+                    DeviceRemoved,
+                    TokenNotPresent,
+                    TokenNotRecognized,
+                    SlotIdInvalid,
+                ],
+                Class::Module,
+                Class::Module,
+            ),
+            // SoftHSM2's answer to a ciphertext its OAEP refuses, too.
+            (&[GeneralError, FunctionFailed], Class::Module, Class::Refused),
+            (
+                &[
+                    PinExpired,
+                    PinLocked,
+                    PinIncorrect,
+                    PinInvalid,
+                    PinLenRange,
+                    UserPinNotInitialized,
+                    UserAnotherAlreadyLoggedIn,
+                    UserTooManyTypes,
+                    HostMemory,
+                    FunctionCanceled,
+                    MechanismInvalid,
+                    MechanismParamInvalid,
+                    KeyFunctionNotPermitted,
+                    KeyTypeInconsistent,
+                    FunctionNotSupported,
+                ],
+                Class::Unavailable,
+                Class::Unavailable,
+            ),
+            // Anything else: about the ciphertext where only it can be.
+            (&[ArgumentsBad, AttributeReadOnly], Class::Unavailable, Class::Refused),
+        ];
+        for (answers, elsewhere, about_ciphertext) in cases {
+            for &rv in answers {
+                assert_eq!(class(rv, false), elsewhere, "{rv:?}");
+                assert_eq!(class(rv, true), about_ciphertext, "{rv:?}, about the ciphertext");
+            }
+        }
+        let not_the_modules = CkError::NotSupported;
+        assert_eq!(Class::of(&not_the_modules, false), Class::Unavailable);
+        assert_eq!(Class::of(&not_the_modules, true), Class::Refused);
+    }
+
     #[test]
     fn a_missing_module_is_a_typed_error_naming_its_path() {
         let error = Pkcs11Key::open("pkcs11:token=t;object=k?module-path=/nowhere/libnone.so&pin-value=1").unwrap_err();
