@@ -631,6 +631,40 @@ mod tests {
 
     use super::*;
 
+    /// A self-test that failed because the token will not use the key so
+    /// (its policy, or no such mechanism) says so; one that failed for
+    /// anything else, or for no reason the module gave, does not.
+    #[test]
+    fn only_a_refused_mechanism_counts_as_one() {
+        use RvError::*;
+        let failed = |source: Option<CkError>| Error::Pkcs11 {
+            problem: Pkcs11Problem::SelfTest("raw RSA".to_owned()),
+            source: source.map(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
+        };
+        let module = |rv| failed(Some(CkError::Pkcs11(rv, Function::Decrypt)));
+        for rv in [
+            MechanismInvalid,
+            MechanismParamInvalid,
+            KeyFunctionNotPermitted,
+            KeyTypeInconsistent,
+            FunctionNotSupported,
+        ] {
+            assert!(mechanism_refused(&module(rv)), "{rv:?}");
+        }
+        for rv in [
+            GeneralError,
+            DeviceError,
+            EncryptedDataInvalid,
+            PinIncorrect,
+            SessionHandleInvalid,
+        ] {
+            assert!(!mechanism_refused(&module(rv)), "{rv:?}");
+        }
+        assert!(!mechanism_refused(&failed(None)));
+        assert!(!mechanism_refused(&failed(Some(CkError::NotSupported))));
+        assert!(!mechanism_refused(&Error::NoPassportData));
+    }
+
     /// Every kind of answer a module gives is taken as its class says,
     /// whether it came from the one call that reads the ciphertext
     /// (`C_Decrypt` doing OAEP in the token) or from any other.
