@@ -80,3 +80,24 @@ pub(crate) fn excerpt(text: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Text of exactly the bound is shown whole; one character more is cut
+    /// at the bound and its length told.
+    #[test]
+    fn an_excerpt_shows_up_to_its_bound_exactly() {
+        let whole = "a".repeat(EXCERPT_MAX);
+        assert_eq!(excerpt(&whole), whole);
+        let longer = "a".repeat(EXCERPT_MAX + 1);
+        assert_eq!(excerpt(&longer), format!("{whole}… ({} bytes)", EXCERPT_MAX + 1));
+        // An escape that would pass the bound is not begun.
+        let escaped = format!("{}\n", "a".repeat(EXCERPT_MAX - 1));
+        assert_eq!(
+            excerpt(&escaped),
+            format!("{}… ({} bytes)", "a".repeat(EXCERPT_MAX - 1), EXCERPT_MAX)
+        );
+    }
+}
