@@ -682,3 +682,33 @@ fn a_sink_takes_at_most_64_kib_a_poll() {
     assert_eq!(most.bytes, 64 * 1024, "{} bytes in one poll", most.bytes);
     assert!(most.polls <= 16 + 4, "{} polls", most.polls);
 }
+
+/// A file of a decrypted passport, through its `FileRef`: the sink, a
+/// stream of chunks and a reader each give its plaintext, verified.
+#[tokio::test]
+async fn a_passports_file_decrypts_through_its_reference_every_async_way() {
+    use telegram_passport::{ElementType, FileSlot, NonceCheck, PrivateKey};
+    let key = PrivateKey::generate().unwrap();
+    let plain: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+    let sealed = client::PassportBuilder::new()
+        .file(ElementType::UtilityBill, FileSlot::Files, "bill", plain.clone())
+        .seal(&key.public_key(), "n")
+        .unwrap();
+    let passport = telegram_passport::decrypt(&key, &sealed.passport_data, NonceCheck::Skip).unwrap();
+    let file = passport.address_documents().next().unwrap().files()[0].clone();
+    let data = sealed.files["bill"].clone();
+
+    let mut sink = file.async_decryptor(Vec::new()).unwrap();
+    sink.write_all(&data).await.unwrap();
+    assert_eq!(sink.finish().await.unwrap(), plain);
+
+    let folder = tempfile::tempdir().unwrap();
+    let (stream, _) = chunks(pieces(&data, 4096));
+    let from_chunks = folder.path().join("from-chunks.jpg");
+    file.decrypt_chunks_to_path(stream, &from_chunks).await.unwrap();
+    assert_eq!(std::fs::read(&from_chunks).unwrap(), plain);
+
+    let from_reader = folder.path().join("from-reader.jpg");
+    file.decrypt_async_read_to_path(&data[..], &from_reader).await.unwrap();
+    assert_eq!(std::fs::read(&from_reader).unwrap(), plain);
+}
