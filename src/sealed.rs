@@ -157,3 +157,27 @@ impl SealedPassport<'_> {
         assemble(credentials, self.elements.into_iter(), nonce)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Bytes;
+
+    /// The length checked against the limits is the decoded length
+    /// exactly, padded or not, so a limit holds to the byte.
+    #[test]
+    fn base64_is_measured_as_the_bytes_it_decodes_to() {
+        for (text, decoded) in [
+            ("", 0),
+            ("YQ", 1),
+            ("YQ==", 1),
+            ("YWI", 2),
+            ("YWI=", 2),
+            ("YWJj", 3),
+            ("YWJjZA", 4),
+            ("YWJjZGU=", 5),
+        ] {
+            assert_eq!(Bytes::Base64(text).len(), decoded, "{text:?}");
+        }
+        assert_eq!(Bytes::Raw(&[0; 7]).len(), 7);
+    }
+}
