@@ -11,7 +11,26 @@ use std::fmt;
 use crate::ElementType;
 
 /// Everything that can go wrong in this crate.
-#[derive(Debug, thiserror::Error)]
+///
+/// [`kind`](Error::kind) groups the variants by what a caller does about
+/// them, [`is_retryable`](Error::is_retryable) says whether the same call
+/// may succeed later, and [`code`](Error::code) names the variant for logs
+/// and metrics without any of the text that says it:
+///
+/// ```
+/// use telegram_passport::{Error, ErrorKind};
+///
+/// let replayed = Error::NonceReplayed;
+/// assert_eq!(replayed.kind(), ErrorKind::Nonce);
+/// assert!(!replayed.is_retryable());
+/// assert_eq!(replayed.code(), "nonce_replayed");
+///
+/// let outage = Error::NonceStoreUnavailable("connection refused".into());
+/// assert_eq!(outage.kind(), ErrorKind::NonceStore);
+/// assert!(outage.is_retryable());
+/// ```
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum Error {
     /// Credentials, element data or a file could not be decrypted or failed
@@ -202,6 +221,14 @@ pub enum Error {
     #[error("the nonce store failed: {0}")]
     NonceStore(#[source] Box<dyn std::error::Error + Send + Sync>),
 
+    /// The nonce store holds, under this store's keys, data it did not
+    /// write (with Redis, a value of another type: `WRONGTYPE`), so another
+    /// program shares its key prefix. Nothing was decided about the
+    /// submission, and no retry fixes it: give the store a prefix of its
+    /// own.
+    #[error("the nonce store holds data it did not write under its keys: {0}")]
+    NonceStoreUnexpectedData(#[source] Box<dyn std::error::Error + Send + Sync>),
+
     /// The nonce store could not be reached in time (refused, dropped,
     /// timed out, stalled). Nothing was consumed: the same submission may be
     /// tried again. Distinct from a replayed, unknown or expired nonce.
@@ -310,6 +337,112 @@ pub enum Error {
         /// The missing part: `data`, `phone_number` …
         part: &'static str,
     },
+}
+
+/// What a caller does about an [`Error`]: the groups of [`Error::kind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// What was received cannot be decrypted, read or accepted as it is
+    /// (including [`Error::Decryption`], opaque by design). Refuse the
+    /// submission; the same bytes fail the same way every time.
+    Input,
+    /// The nonce refuses the submission: unknown, expired, replayed, not the
+    /// one expected, held by another claim ([`Error::NonceClaimed`], the one
+    /// worth retrying) or a claim lost.
+    Nonce,
+    /// The nonce store failed: unreachable, full, refusing a command, or
+    /// holding data it did not write. Nothing was decided about the
+    /// submission.
+    NonceStore,
+    /// The private key: it cannot be read, is not one this crate uses, or
+    /// its token is unavailable ([`Error::KeyUnavailable`], the one worth
+    /// retrying). Fix the configuration or the token.
+    Key,
+    /// The caller's own arguments: a scope, a request, a time-to-live, a
+    /// lease, a bot token or an error report that cannot be built.
+    Usage,
+    /// Reading or writing outside the crate failed: file bytes, or the
+    /// operating system's random number generator.
+    Io,
+}
+
+impl Error {
+    /// What a caller does about this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Decryption(_)
+            | Error::Json { .. }
+            | Error::NotAnObject { .. }
+            | Error::NoPassportData
+            | Error::Base64 { .. }
+            | Error::Length { .. }
+            | Error::UnknownElementType(_)
+            | Error::DuplicateElement(_)
+            | Error::MissingCredentials { .. }
+            | Error::NotAllowed { .. }
+            | Error::TooLarge { .. }
+            | Error::Tl { .. }
+            | Error::InvalidDate(_)
+            | Error::Inconsistent { .. }
+            | Error::MissingPart { .. } => ErrorKind::Input,
+            Error::NonceMismatch
+            | Error::NonceUnknown
+            | Error::NonceExpired
+            | Error::NonceReplayed
+            | Error::NonceClaimed { .. }
+            | Error::ClaimLost => ErrorKind::Nonce,
+            Error::NonceStoreFull { .. }
+            | Error::NonceStore(_)
+            | Error::NonceStoreUnexpectedData(_)
+            | Error::NonceStoreUnavailable(_) => ErrorKind::NonceStore,
+            Error::KeyNotRsa { .. }
+            | Error::KeyEncrypted
+            | Error::KeySize { .. }
+            | Error::KeyMalformed { .. }
+            | Error::KeyFormat { .. }
+            | Error::Pkcs11 { .. }
+            | Error::KeyUnavailable { .. } => ErrorKind::Key,
+            Error::InvalidPadding { .. }
+            | Error::InvalidScope(_)
+            | Error::InvalidRequest(_)
+            | Error::InvalidLease { .. }
+            | Error::InvalidTtl { .. }
+            | Error::EmptyFileList { .. }
+            | Error::InvalidBotToken => ErrorKind::Usage,
+            Error::Io(_) | Error::Random => ErrorKind::Io,
+        }
+    }
+
+    /// Whether the same call, with the same input, may succeed later:
+    /// nothing was decided about the submission. A service answers `503`
+    /// (with `Retry-After` where the error says when) and Telegram delivers
+    /// the update again.
+    ///
+    /// True for a store that cannot answer now (unreachable, full of live
+    /// claims, or refusing a command for a reason of its own such as its
+    /// memory or permissions), a nonce held by another claim, a key whose
+    /// token is unavailable, and failed input or output. False for
+    /// everything the input, the nonce or the configuration decided, and for
+    /// a store holding data it did not write.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::NonceStoreUnavailable(_)
+                | Error::NonceStore(_)
+                | Error::NonceStoreFull { .. }
+                | Error::NonceClaimed { .. }
+                | Error::KeyUnavailable { .. }
+                | Error::Io(_)
+        )
+    }
+
+    /// The variant's name in `snake_case` (`"nonce_replayed"`,
+    /// `"decryption"`): what went wrong, without the text that says it, so
+    /// safe for logs, traces and metrics. Stable within a major version.
+    pub fn code(&self) -> &'static str {
+        self.into()
+    }
 }
 
 /// What is wrong with TL bytes ([`Error::Tl`]).
@@ -641,8 +774,10 @@ pub enum Target {
     File,
 }
 
-/// The step that failed; local diagnostics only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The step that failed; local diagnostics only. Its name in the audit
+/// trail is the variant's in `snake_case`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub(crate) enum Step {
     /// RSA-OAEP rejected the encrypted secret.
     Rsa,

@@ -108,7 +108,7 @@ pub use crate::values::{
 pub use crate::report::{ErrorSource, PassportElementError, SecureValueError, SetPassportDataErrors, TlHashes};
 pub use crate::validate::{Accepted, Finding, Problem, Rejected, Rule, Validation, Validator};
 // Errors
-pub use crate::error::{DecryptionError, Error, JsonError, KeyFound, Pkcs11Problem, Target, TlProblem};
+pub use crate::error::{DecryptionError, Error, ErrorKind, JsonError, KeyFound, Pkcs11Problem, Target, TlProblem};
 pub use crate::text::{one_line, EXCERPT_MAX};
 
 /// The cryptographic backend this build decrypts with: `"AWS-LC"` (the

@@ -263,7 +263,8 @@ impl std::fmt::Debug for RedisNonceStore {
 /// later (a cluster that is down or failing over, a server still loading
 /// its data, a replica that cannot take writes: the redis crate's own list
 /// of what a retry can fix), is "unavailable"; anything else the server
-/// said (such as data of the wrong type under a key) is a store error.
+/// said is a store error, and data of another type under a key (which this
+/// store never writes) is unexpected data.
 fn backend(error: redis::RedisError) -> Error {
     let unreachable = error.is_io_error()
         || error.is_timeout()
@@ -272,9 +273,10 @@ fn backend(error: redis::RedisError) -> Error {
         || error.is_unrecoverable_error()
         || error.kind() == redis::ErrorKind::ClusterConnectionNotFound
         || !matches!(error.retry_method(), redis::RetryMethod::NoRetry);
-    match unreachable {
-        true => Error::NonceStoreUnavailable(Box::new(error)),
-        false => Error::NonceStore(Box::new(error)),
+    match (unreachable, error.code()) {
+        (true, _) => Error::NonceStoreUnavailable(Box::new(error)),
+        (false, Some("WRONGTYPE")) => Error::NonceStoreUnexpectedData(Box::new(error)),
+        (false, _) => Error::NonceStore(Box::new(error)),
     }
 }
 
@@ -859,8 +861,9 @@ mod tests {
 
     /// What the server answers decides the error: "come back later"
     /// answers (the server's own words, as a reply carries them) are
-    /// "unavailable", so the caller retries; data of the wrong type is a
-    /// store error, which no retry fixes.
+    /// "unavailable", so the caller retries; data of the wrong type is
+    /// unexpected data, which no retry fixes; any other refusal is a store
+    /// error, worth a retry once the store is fixed.
     #[test]
     fn answers_that_say_come_back_later_are_unavailable() {
         let answered = |reply: &str| {
@@ -877,8 +880,12 @@ mod tests {
             assert!(matches!(answered(later), Error::NonceStoreUnavailable(_)), "{later}");
         }
         let wrong = answered("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
-        assert!(matches!(&wrong, Error::NonceStore(_)), "{wrong}");
+        assert!(matches!(&wrong, Error::NonceStoreUnexpectedData(_)), "{wrong}");
+        assert!(!wrong.is_retryable(), "{wrong}");
         assert!(wrong.to_string().contains("WRONGTYPE"), "{wrong}");
+        let refused = answered("-NOPERM User has no permissions to run the 'evalsha' command\r\n");
+        assert!(matches!(&refused, Error::NonceStore(_)), "{refused}");
+        assert!(refused.is_retryable(), "{refused}");
     }
 
     /// The claim scripts on a real server, an answer lost in between: the

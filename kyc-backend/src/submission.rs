@@ -111,13 +111,13 @@ pub(crate) async fn submission<S: AsyncNonceStore + 'static>(
     let opened = tokio::task::spawn_blocking(move || {
         span.in_scope(|| match decrypt(&worker.config.key, &passport_data, NonceCheck::Skip) {
             Ok(passport) => Opened::Passport(passport),
-            Err(error @ Error::KeyUnavailable { .. }) => Opened::KeyUnavailable(error),
-            // The crate's audit trail has the kind and the failed step.
+            Err(error) if error.is_retryable() => Opened::KeyUnavailable(error),
+            // The crate's audit trail has the code and the failed step.
             Err(_) => match passport_data.credentials.decrypt(&worker.config.key) {
                 Ok(credentials) => Opened::Unreadable {
                     nonce: credentials.nonce().to_owned(),
                 },
-                Err(error @ Error::KeyUnavailable { .. }) => Opened::KeyUnavailable(error),
+                Err(error) if error.is_retryable() => Opened::KeyUnavailable(error),
                 Err(_) => Opened::NotOurs,
             },
         })
@@ -149,7 +149,7 @@ pub(crate) async fn submission<S: AsyncNonceStore + 'static>(
             tracing::info!(reason = %error, "a link this service does not know (any more)");
             return start_again(app, user_id, &nonce).await;
         }
-        Err(Error::NonceStore(error)) if wrong_type(&*error) => {
+        Err(error @ Error::NonceStoreUnexpectedData(_)) => {
             // Not a failure to reach the store: it holds something this
             // service did not write there. Retrying cannot fix that.
             tracing::error!(reason = %error, "unexpected data in the nonce store for this submission");
@@ -167,16 +167,6 @@ pub(crate) async fn submission<S: AsyncNonceStore + 'static>(
             Err(retry)
         }
     }
-}
-
-/// Whether the store refused a command on data of another type under its
-/// key (`WRONGTYPE`): data someone else wrote there, which no retry fixes.
-/// Any other answer (a cluster failing over, a server loading its data)
-/// is worth a retry.
-fn wrong_type(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
-    error
-        .downcast_ref::<redis::RedisError>()
-        .is_some_and(|error| error.code() == Some("WRONGTYPE"))
 }
 
 /// With the claim held: what the ledger says, else validate and act.
@@ -580,7 +570,7 @@ pub(crate) async fn settle_drafts<S: AsyncNonceStore + 'static>(app: &Arc<App<S>
                     }
                 }
             }
-            Err(error @ (Error::NonceStoreUnavailable(_) | Error::NonceStore(_))) => {
+            Err(error) if error.is_retryable() => {
                 tracing::warn!(reason = %error, "a dead attempt's draft left for the next sweep");
                 draft.leave();
             }
