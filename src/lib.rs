@@ -31,10 +31,7 @@ pub struct CheckingDoctests;
 // The modules in the order data flows through them.
 
 // Request: what to ask for, and the nonce that ties the answer to the ask.
-mod memory_store;
 mod nonce;
-#[cfg(feature = "redis")]
-mod redis_store;
 mod request;
 mod scope;
 
@@ -74,11 +71,10 @@ mod error;
 mod text;
 
 // Request
-pub use crate::memory_store::MemoryNonceStore;
-pub use crate::nonce::{generate_nonce, AsyncNonceStore, Claim, NonceStore};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use crate::redis_store::RedisNonceStore;
+pub use crate::nonce::RedisNonceStore;
+pub use crate::nonce::{generate_nonce, AsyncNonceStore, Claim, MemoryNonceStore, NonceStore};
 pub use crate::request::{bot_id_from_token, PassportRequest, SdkParameters};
 pub use crate::scope::{Scope, ScopeElement, ScopeOne, ScopeType};
 // Input

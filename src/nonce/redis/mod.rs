@@ -23,118 +23,21 @@
 //! released. A nonce consumed by a claim leaves `consumed:claim.<token>.<holder>:`
 //! in its "seen" marker, so that claim's retry is answered with the context.
 
-use std::sync::{Mutex, PoisonError};
+mod connection;
+mod scripts;
+
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+#[cfg(feature = "redis-cluster")]
+use self::connection::cluster_client;
+use self::connection::{backend, Server};
+use self::scripts::{answered, refusal, Claimed, Lua, CLAIM, CONSUME, CONSUME_CLAIMED, ISSUE, PEEK, RELEASE, TIME};
 
 use crate::error::{Error, Result};
 use crate::nonce::{
     check_lease, check_ttl, generate_nonce, is_well_formed, settled, submission_digest, Claim, Hold, Holder, NonceStore,
 };
-
-const ISSUE: &str = r"
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  redis.call('SET', KEYS[2], 'issued', 'PX', ARGV[3])
-  return 1
-end
-return 0
-";
-
-// ARGV: retention (ms), the call's token, its deadline (server clock, µs).
-const CONSUME: &str = r"
-local now = redis.call('TIME')
-if tonumber(now[1]) * 1000000 + tonumber(now[2]) > tonumber(ARGV[3]) then return {4, ''} end
-local context = redis.call('GET', KEYS[1])
-if context then
-  redis.call('DEL', KEYS[1])
-  redis.call('SET', KEYS[2], 'consumed:' .. ARGV[2] .. ':' .. context, 'PX', ARGV[1])
-  return {1, context}
-end
-local seen = redis.call('GET', KEYS[2])
-if not seen then return {0, ''} end
-local mine = 'consumed:' .. ARGV[2] .. ':'
-if string.sub(seen, 1, string.len(mine)) == mine then return {1, string.sub(seen, string.len(mine) + 1)} end
-if string.sub(seen, 1, 8) == 'consumed' then return {2, ''} end
-return {3, ''}
-";
-
-// Answers as consume does, consuming nothing.
-const PEEK: &str = r"
-local context = redis.call('GET', KEYS[1])
-if context then return {1, context} end
-local seen = redis.call('GET', KEYS[2])
-if not seen then return {0, ''} end
-if string.sub(seen, 1, 8) == 'consumed' then return {2, ''} end
-return {3, ''}
-";
-
-// KEYS: live, seen, claim. ARGV: holder, submission digest, lease (ms),
-// retention (ms), deadline (server clock, µs). Answers {status, context,
-// fencing token, lease left (ms)}; status 5: claimed by another.
-const CLAIM: &str = r"
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-if now > tonumber(ARGV[5]) then return {4, '', 0, 0} end
-local ms = math.floor(now / 1000)
-local seen = redis.call('GET', KEYS[2])
-if not seen then return {0, '', 0, 0} end
-if string.sub(seen, 1, 8) == 'consumed' then return {2, '', 0, 0} end
-local c = redis.call('HMGET', KEYS[3], 'token', 'holder', 'submission', 'ends', 'context')
-local token = tonumber(c[1]) or 0
-local ends = tonumber(c[4]) or 0
-if ends > ms and c[2] == ARGV[1] and c[3] == ARGV[2] then return {1, c[5], token, ends - ms} end
-local context = redis.call('GET', KEYS[1])
-if not context then return {3, '', 0, 0} end
-if ends > ms then return {5, '', token, ends - ms} end
-token = token + 1
-local lease = tonumber(ARGV[3])
-redis.call('HSET', KEYS[3], 'token', token, 'holder', ARGV[1], 'submission', ARGV[2], 'ends', ms + lease, 'context', context)
-local keep = math.max(redis.call('PTTL', KEYS[2]), lease + tonumber(ARGV[4]))
-redis.call('PEXPIRE', KEYS[2], keep)
-redis.call('PEXPIRE', KEYS[3], keep)
-return {1, context, token, lease}
-";
-
-// KEYS: live, seen, claim. ARGV: token, holder, retention (ms), deadline.
-// Status 6: the claim was released or a later claim was made.
-const CONSUME_CLAIMED: &str = r"
-local clock = redis.call('TIME')
-if tonumber(clock[1]) * 1000000 + tonumber(clock[2]) > tonumber(ARGV[4]) then return {4, ''} end
-local seen = redis.call('GET', KEYS[2])
-if not seen then return {0, ''} end
-local mine = 'consumed:claim.' .. ARGV[1] .. '.' .. ARGV[2] .. ':'
-if string.sub(seen, 1, string.len(mine)) == mine then return {1, string.sub(seen, string.len(mine) + 1)} end
-local c = redis.call('HMGET', KEYS[3], 'token', 'holder', 'context')
-if c[1] ~= ARGV[1] or c[2] ~= ARGV[2] then return {6, ''} end
-if redis.call('HEXISTS', KEYS[3], 'released:' .. ARGV[1]) == 1 then return {6, ''} end
-if string.sub(seen, 1, 8) == 'consumed' then return {2, ''} end
-redis.call('DEL', KEYS[1])
-redis.call('SET', KEYS[2], mine .. c[3], 'PX', ARGV[3])
-redis.call('PEXPIRE', KEYS[3], ARGV[3])
-return {1, c[3]}
-";
-
-// KEYS: live, seen, claim. ARGV: token, holder, deadline.
-const RELEASE: &str = r"
-local clock = redis.call('TIME')
-if tonumber(clock[1]) * 1000000 + tonumber(clock[2]) > tonumber(ARGV[3]) then return {4, ''} end
-local seen = redis.call('GET', KEYS[2])
-if not seen then return {0, ''} end
-local c = redis.call('HMGET', KEYS[3], 'token', 'holder')
-if c[1] == ARGV[1] and c[2] == ARGV[2] then
-  if string.sub(seen, 1, 8) == 'consumed' then return {2, ''} end
-  redis.call('HSET', KEYS[3], 'ends', 0, 'released:' .. ARGV[1], ARGV[2])
-  return {1, ''}
-end
-if redis.call('HGET', KEYS[3], 'released:' .. ARGV[1]) == ARGV[2] then return {1, ''} end
-return {6, ''}
-";
-
-// The server's clock, read on the node that holds KEYS[1] (on a cluster,
-// the node the consume script will run on).
-const TIME: &str = "return redis.call('TIME')";
-
-/// Idle connections kept for reuse.
-const POOL: usize = 16;
 
 /// A [`NonceStore`] (and, with feature `redis-async`, an
 /// [`AsyncNonceStore`](crate::AsyncNonceStore)) on a Redis server, or a
@@ -167,80 +70,6 @@ pub struct RedisNonceStore {
     holder: Holder,
 }
 
-/// A Lua script, run by `EVALSHA` and, if the server does not know it yet,
-/// by `EVAL`. Both name the script's keys, so a cluster runs it on the one
-/// node that holds them (the redis crate's `SCRIPT LOAD` would go to every
-/// node, and wait for a stalled one).
-struct Lua {
-    code: &'static str,
-    hash: String,
-}
-
-impl Lua {
-    fn new(code: &'static str) -> Self {
-        let hash = redis::Script::new(code).get_hash().to_owned();
-        Self { code, hash }
-    }
-
-    fn commands(&self, keys: &[&str], args: &[String]) -> [redis::Cmd; 2] {
-        let call = |verb: &str, body: &str| {
-            let mut command = redis::cmd(verb);
-            command.arg(body).arg(keys.len()).arg(keys).arg(args);
-            command
-        };
-        [call("EVALSHA", &self.hash), call("EVAL", self.code)]
-    }
-
-    fn run<T: redis::FromRedisValue>(
-        &self,
-        connection: &mut dyn redis::ConnectionLike,
-        keys: &[&str],
-        args: &[String],
-    ) -> redis::RedisResult<T> {
-        let [known, full] = self.commands(keys, args);
-        match known.query(connection) {
-            Err(error) if unknown_script(&error) => full.query(connection),
-            result => result,
-        }
-    }
-
-    #[cfg(feature = "redis-async")]
-    async fn run_async<T: redis::FromRedisValue>(
-        &self,
-        connection: &mut AsyncConnection,
-        keys: &[&str],
-        args: &[String],
-    ) -> redis::RedisResult<T> {
-        let [known, full] = self.commands(keys, args);
-        match known.query_async(connection).await {
-            Err(error) if unknown_script(&error) => full.query_async(connection).await,
-            result => result,
-        }
-    }
-}
-
-fn unknown_script(error: &redis::RedisError) -> bool {
-    error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
-}
-
-/// Where the nonces live, with the connections kept to it.
-enum Server {
-    Single {
-        client: redis::Client,
-        idle: Mutex<Vec<redis::Connection>>,
-        /// The async API's connection, made on its first use.
-        #[cfg(feature = "redis-async")]
-        manager: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
-    },
-    #[cfg(feature = "redis-cluster")]
-    Cluster {
-        nodes: Vec<redis::ConnectionInfo>,
-        client: Box<redis::cluster::ClusterClient>,
-        idle: Mutex<Vec<redis::cluster::ClusterConnection>>,
-        connection: tokio::sync::OnceCell<redis::cluster_async::ClusterConnection>,
-    },
-}
-
 impl std::fmt::Debug for RedisNonceStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let server = match self.server {
@@ -256,27 +85,6 @@ impl std::fmt::Debug for RedisNonceStore {
             .field("io_timeout", &self.io_timeout)
             .field("holder", &self.holder.id())
             .finish_non_exhaustive()
-    }
-}
-
-/// A failure to reach the server, or an answer that says to come back
-/// later (a cluster that is down or failing over, a server still loading
-/// its data, a replica that cannot take writes: the redis crate's own list
-/// of what a retry can fix), is "unavailable"; anything else the server
-/// said is a store error, and data of another type under a key (which this
-/// store never writes) is unexpected data.
-fn backend(error: redis::RedisError) -> Error {
-    let unreachable = error.is_io_error()
-        || error.is_timeout()
-        || error.is_connection_refusal()
-        || error.is_connection_dropped()
-        || error.is_unrecoverable_error()
-        || error.kind() == redis::ErrorKind::ClusterConnectionNotFound
-        || !matches!(error.retry_method(), redis::RetryMethod::NoRetry);
-    match (unreachable, error.code()) {
-        (true, _) => Error::NonceStoreUnavailable(Box::new(error)),
-        (false, Some("WRONGTYPE")) => Error::NonceStoreUnexpectedData(Box::new(error)),
-        (false, _) => Error::NonceStore(Box::new(error)),
     }
 }
 
@@ -391,96 +199,7 @@ impl RedisNonceStore {
         let (live, seen) = self.keys(nonce);
         [live, seen, format!("{}:{{{nonce}}}:claim", self.prefix)]
     }
-
-    /// Runs `f` on a pooled connection; a connection that failed is dropped.
-    /// A pooled connection found dropped (a server restart closes them all)
-    /// is replaced and `f` run once more; a timeout is not retried, so a
-    /// stalled server fails after one timeout.
-    fn with_connection<T>(&self, f: impl Fn(&mut dyn redis::ConnectionLike) -> redis::RedisResult<T>) -> Result<T> {
-        match &self.server {
-            Server::Single { client, idle, .. } => pooled(idle, f, || {
-                let connection = client.get_connection_with_timeout(self.connect_timeout)?;
-                connection.set_read_timeout(Some(self.io_timeout))?;
-                connection.set_write_timeout(Some(self.io_timeout))?;
-                Ok(connection)
-            }),
-            #[cfg(feature = "redis-cluster")]
-            Server::Cluster { client, idle, .. } => pooled(idle, f, || client.get_connection()),
-        }
-    }
 }
-
-/// [`RedisNonceStore::with_connection`] on one kind of connection.
-fn pooled<C: redis::ConnectionLike, T>(
-    idle: &Mutex<Vec<C>>,
-    f: impl Fn(&mut dyn redis::ConnectionLike) -> redis::RedisResult<T>,
-    connect: impl Fn() -> redis::RedisResult<C>,
-) -> Result<T> {
-    let pooled = idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
-    let (mut connection, fresh) = match pooled {
-        Some(connection) => (connection, false),
-        None => (connect().map_err(backend)?, true),
-    };
-    let result = match f(&mut connection) {
-        Err(error) if !fresh && retryable(&error) => {
-            connection = connect().map_err(backend)?;
-            f(&mut connection)
-        }
-        result => result,
-    };
-    let result = result.map_err(backend)?;
-    let mut idle = idle.lock().unwrap_or_else(PoisonError::into_inner);
-    if idle.len() < POOL {
-        idle.push(connection);
-    }
-    Ok(result)
-}
-
-/// A cluster client that gives up about as soon as a single-server
-/// connection does: each connect and each answer bounded, and three retries
-/// (enough for a reconnection followed by a MOVED redirection), not the
-/// client's default sixteen with back-off.
-#[cfg(feature = "redis-cluster")]
-fn cluster_client(
-    nodes: &[redis::ConnectionInfo],
-    connect: Duration,
-    read_write: Duration,
-) -> Result<redis::cluster::ClusterClient> {
-    redis::cluster::ClusterClientBuilder::new(nodes.to_vec())
-        .connection_timeout(connect)
-        .response_timeout(read_write)
-        .retries(3)
-        .build()
-        .map_err(backend)
-}
-
-/// A dropped connection (a server restart) is worth one more try; a
-/// timeout is not, so a stalled server fails after one timeout.
-fn retryable(error: &redis::RedisError) -> bool {
-    error.is_connection_dropped() && !error.is_timeout()
-}
-
-/// The consume, peek and claim scripts' answer.
-fn answered(status: i64, context: String) -> Result<String> {
-    match status {
-        1 => Ok(context),
-        other => Err(refusal(other)),
-    }
-}
-
-/// What a script's status other than 1 (success) means.
-fn refusal(status: i64) -> Error {
-    match status {
-        2 => Error::NonceReplayed,
-        3 => Error::NonceExpired,
-        4 => Error::NonceStoreUnavailable("the nonce store answered after the deadline".into()),
-        6 => Error::ClaimLost,
-        _ => Error::NonceUnknown,
-    }
-}
-
-/// The claim script's answer: status, context, fencing token, lease left (ms).
-type Claimed = (i64, String, u64, u64);
 
 impl RedisNonceStore {
     /// The consume's deadline on the server's clock: its `TIME` now, plus
@@ -666,17 +385,15 @@ impl RedisNonceStore {
 impl crate::AsyncNonceStore for RedisNonceStore {
     async fn issue(&self, context: &str, ttl: Duration) -> Result<String> {
         check_ttl(ttl)?;
-        let mut connection = self.connection().await?;
         for _ in 0..3 {
             let nonce = generate_nonce()?;
             let (live, seen) = self.keys(&nonce);
             let args = self.issue_args(context, ttl);
             let keys = [live.as_str(), seen.as_str()];
-            let stored: i64 = match self.issue.run_async(&mut connection, &keys, &args).await {
-                Err(error) if retryable(&error) => self.issue.run_async(&mut connection, &keys, &args).await,
-                result => result,
-            }
-            .map_err(backend)?;
+            let args = &args;
+            let stored: i64 = self
+                .with_connection_async(|mut c| async move { self.issue.run_async(&mut c, &keys, args).await })
+                .await?;
             if stored == 1 {
                 return Ok(nonce);
             }
@@ -690,22 +407,15 @@ impl crate::AsyncNonceStore for RedisNonceStore {
         }
         let (live, seen) = self.keys(nonce);
         // As in the blocking API: one token for the call, a deadline per try.
-        let token = generate_nonce()?;
-        let mut connection = self.connection().await?;
-        let mut result = Err(redis::RedisError::from((redis::ErrorKind::Io, "not tried")));
-        for _ in 0..2 {
-            result = async {
-                let deadline = self.deadline(self.time.run_async(&mut connection, &[&live], &[]).await?);
-                let args = self.consume_args(&token, deadline);
-                self.consume.run_async(&mut connection, &[&live, &seen], &args).await
-            }
-            .await;
-            match &result {
-                Err(error) if retryable(error) => continue,
-                _ => break,
-            }
-        }
-        let (status, context): (i64, String) = result.map_err(backend)?;
+        let token = &generate_nonce()?;
+        let (live, seen) = (live.as_str(), seen.as_str());
+        let (status, context): (i64, String) = self
+            .with_connection_async(|mut c| async move {
+                let deadline = self.deadline(self.time.run_async(&mut c, &[live], &[]).await?);
+                let args = self.consume_args(token, deadline);
+                self.consume.run_async(&mut c, &[live, seen], &args).await
+            })
+            .await?;
         answered(status, context)
     }
 
@@ -715,12 +425,9 @@ impl crate::AsyncNonceStore for RedisNonceStore {
         }
         let (live, seen) = self.keys(nonce);
         let keys = [live.as_str(), seen.as_str()];
-        let mut connection = self.connection().await?;
-        let (status, context): (i64, String) = match self.peek.run_async(&mut connection, &keys, &[]).await {
-            Err(error) if retryable(&error) => self.peek.run_async(&mut connection, &keys, &[]).await,
-            result => result,
-        }
-        .map_err(backend)?;
+        let (status, context): (i64, String) = self
+            .with_connection_async(|mut c| async move { self.peek.run_async(&mut c, &keys, &[]).await })
+            .await?;
         answered(status, context)
     }
 
@@ -754,8 +461,7 @@ impl crate::AsyncNonceStore for RedisNonceStore {
 
 #[cfg(feature = "redis-async")]
 impl RedisNonceStore {
-    /// [`deadlined`](Self::deadlined) on the async connection, tried once
-    /// more if the connection was found dropped, as `consume` is.
+    /// [`deadlined`](Self::deadlined) on the async connection.
     async fn deadlined_async<T: redis::FromRedisValue>(
         &self,
         script: &Lua,
@@ -764,92 +470,13 @@ impl RedisNonceStore {
     ) -> Result<(T, Instant)> {
         let keys = keys.each_ref().map(String::as_str);
         let [live, ..] = keys;
-        let mut connection = self.connection().await?;
-        let mut result = Err(redis::RedisError::from((redis::ErrorKind::Io, "not tried")));
-        for _ in 0..2 {
-            result = async {
-                let deadline = self.deadline(self.time.run_async(&mut connection, &[live], &[]).await?);
-                let args = [args, &[deadline.to_string()]].concat();
-                let sent = Instant::now();
-                Ok((script.run_async(&mut connection, &keys, &args).await?, sent))
-            }
-            .await;
-            match &result {
-                Err(error) if retryable(error) => continue,
-                _ => break,
-            }
-        }
-        result.map_err(backend)
-    }
-}
-
-/// The async API's connection: one for the whole store, reconnecting.
-#[cfg(feature = "redis-async")]
-#[derive(Clone)]
-enum AsyncConnection {
-    Single(redis::aio::ConnectionManager),
-    #[cfg(feature = "redis-cluster")]
-    Cluster(redis::cluster_async::ClusterConnection),
-}
-
-#[cfg(feature = "redis-async")]
-impl redis::aio::ConnectionLike for AsyncConnection {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, redis::Value> {
-        match self {
-            Self::Single(connection) => connection.req_packed_command(cmd),
-            #[cfg(feature = "redis-cluster")]
-            Self::Cluster(connection) => connection.req_packed_command(cmd),
-        }
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a redis::Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
-        match self {
-            Self::Single(connection) => connection.req_packed_commands(pipeline, offset, count),
-            #[cfg(feature = "redis-cluster")]
-            Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
-        }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            Self::Single(connection) => connection.get_db(),
-            #[cfg(feature = "redis-cluster")]
-            Self::Cluster(connection) => connection.get_db(),
-        }
-    }
-}
-
-#[cfg(feature = "redis-async")]
-impl RedisNonceStore {
-    /// The async connection, made on first use with this store's timeouts.
-    async fn connection(&self) -> Result<AsyncConnection> {
-        match &self.server {
-            Server::Single { client, manager, .. } => {
-                let config = redis::aio::ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(self.connect_timeout))
-                    .set_response_timeout(Some(self.io_timeout))
-                    .set_number_of_retries(1);
-                let client = client.clone();
-                let manager = manager
-                    .get_or_try_init(|| redis::aio::ConnectionManager::new_with_config(client, config))
-                    .await
-                    .map_err(backend)?;
-                Ok(AsyncConnection::Single(manager.clone()))
-            }
-            #[cfg(feature = "redis-cluster")]
-            Server::Cluster { client, connection, .. } => {
-                let connection = connection
-                    .get_or_try_init(|| client.get_async_connection())
-                    .await
-                    .map_err(backend)?;
-                Ok(AsyncConnection::Cluster(connection.clone()))
-            }
-        }
+        self.with_connection_async(|mut c| async move {
+            let deadline = self.deadline(self.time.run_async(&mut c, &[live], &[]).await?);
+            let args = [args, &[deadline.to_string()]].concat();
+            let sent = Instant::now();
+            Ok((script.run_async(&mut c, &keys, &args).await?, sent))
+        })
+        .await
     }
 }
 
