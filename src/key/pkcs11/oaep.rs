@@ -143,4 +143,43 @@ mod tests {
             assert!(oaep_sha1_decode(&em[74 - k..], k).is_none(), "k = {k}");
         }
     }
+
+    /// Raw RSA outputs of ciphertexts that Python's `cryptography` made
+    /// with OAEP (SHA-1), undone by Python's `pow` (tests/data/oaep): an
+    /// encoder that is not this crate's. Each 32-byte message with the
+    /// empty label decodes, with its leading zero or without; other
+    /// lengths and a label are refused.
+    #[test]
+    fn an_independent_encoders_outputs_decode_and_only_secrets_do() {
+        let vectors: serde_json::Value =
+            serde_json::from_str(include_str!("../../../tests/data/oaep/vectors.json")).unwrap();
+        let hex = |text: &serde_json::Value| {
+            let text = text.as_str().unwrap();
+            (0..text.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+                .collect::<Vec<u8>>()
+        };
+        let vectors = vectors.as_array().unwrap();
+        let mut secrets = 0;
+        for vector in vectors {
+            let (k, em, message) = (
+                vector["k"].as_u64().unwrap() as usize,
+                hex(&vector["em"]),
+                hex(&vector["message"]),
+            );
+            assert_eq!((em.len(), em[0]), (k, 0), "{vector}");
+            let decoded = oaep_sha1_decode(&em, k);
+            let without_zero = oaep_sha1_decode(&em[1..], k);
+            match vector["expect"].as_str().unwrap() {
+                "secret" => {
+                    assert_eq!(decoded.unwrap().expose(), message.as_slice(), "{vector}");
+                    assert_eq!(without_zero.unwrap().expose(), message.as_slice(), "{vector}");
+                    secrets += 1;
+                }
+                _ => assert!(decoded.is_none() && without_zero.is_none(), "{vector}"),
+            }
+        }
+        assert_eq!((vectors.len(), secrets), (33, 24));
+    }
 }
