@@ -20,7 +20,9 @@ mod redis;
 mod store;
 
 pub use self::claim::Claim;
-pub(crate) use self::claim::{retry_after, settled, submission_digest, Hold, Holder};
+#[cfg(feature = "redis")]
+pub(crate) use self::claim::Hold;
+pub(crate) use self::claim::{retry_after, settled, submission_digest, Holder};
 pub use self::generate::generate_nonce;
 pub(crate) use self::generate::is_well_formed;
 pub use self::memory::MemoryNonceStore;
