@@ -33,7 +33,7 @@ pub(crate) fn main() {
     if !(ci || redis) {
         println!("cargo::rustc-cfg=no_redis_server");
     }
-    // The places examples/support/softhsm.rs looks for the module.
+    // The places dev-support/src/softhsm.rs looks for the module.
     let module = std::env::var_os("SOFTHSM2_MODULE").is_some()
         || [
             "/usr/lib/softhsm/libsofthsm2.so",

@@ -12,8 +12,7 @@
 //! cargo run --release --features tokio --example async_poll
 //! ```
 
-#[path = "support/cli.rs"]
-mod cli;
+use telegram_passport_dev_support::cli;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -11,8 +11,7 @@
 //! cargo run --example demo
 //! ```
 
-#[path = "support/cli.rs"]
-mod cli;
+use telegram_passport_dev_support::cli;
 
 use std::time::{Duration, Instant};
 

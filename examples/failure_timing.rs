@@ -32,8 +32,7 @@
 //! figure that says whether a class can be told apart.
 
 #[cfg(feature = "pkcs11")]
-#[path = "support/softhsm.rs"]
-mod softhsm;
+use telegram_passport_dev_support::softhsm;
 
 use std::hint::black_box;
 use std::time::Instant;

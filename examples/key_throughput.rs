@@ -15,10 +15,7 @@
 //! its rounds, and its median ratio to the in-process key on one thread
 //! within the same round.
 
-#[path = "support/cli.rs"]
-mod cli;
-#[path = "support/softhsm.rs"]
-mod softhsm;
+use telegram_passport_dev_support::{cli, softhsm};
 
 use std::hint::black_box;
 

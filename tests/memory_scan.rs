@@ -30,8 +30,7 @@ use telegram_passport::{
 };
 
 #[cfg(feature = "pkcs11")]
-#[path = "../examples/support/softhsm.rs"]
-mod softhsm;
+use telegram_passport_dev_support::softhsm;
 
 const CHILD: &str = "TELEGRAM_PASSPORT_MEMORY_SCAN_CHILD";
 /// Set for the control run: the child keeps everything alive, and the scan

@@ -8,8 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
-#[path = "../examples/support/softhsm.rs"]
-mod softhsm;
+use telegram_passport_dev_support::softhsm;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -3,8 +3,7 @@
 //! prints the usage on stderr and exits 2. (`compare` is built only with
 //! the `openssl` feature.)
 
-#[path = "../../tests/common/cli.rs"]
-mod cli;
+use telegram_passport_dev_support::cli;
 
 use std::path::Path;
 

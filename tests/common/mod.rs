@@ -1,12 +1,12 @@
 //! Helpers shared by the integration tests: fixture loading and comparison,
 //! nonce-store races, Redis servers, and the examples as executables.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-pub mod cli;
+pub use telegram_passport_dev_support::cli;
 pub mod examples;
-pub mod redis_server;
+pub use telegram_passport_dev_support::redis_server;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};

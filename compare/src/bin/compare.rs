@@ -14,8 +14,7 @@
 //! and OpenSSL's and reports medians. Buffers are prepared outside the timed
 //! region on both sides.
 
-#[path = "../../../examples/support/cli.rs"]
-mod cli;
+use telegram_passport_dev_support::cli;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

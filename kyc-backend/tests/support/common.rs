@@ -2,11 +2,10 @@
 //! they start, and the test keys and fixtures in the library's
 //! `tests/data/`.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-#[path = "../../../tests/common/redis_server.rs"]
-pub mod redis_server;
+pub use telegram_passport_dev_support::redis_server;
 
 use std::path::{Path, PathBuf};
 

@@ -7,7 +7,7 @@
 //! backend processes started with the environment a deployment gives them;
 //! submissions sealed with the crate's client side.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::collections::{HashMap, HashSet};
@@ -28,8 +28,7 @@ use telegram_passport::{
     Date, ElementType, FileSlot, Gender, IdDocumentData, PassportRequest, PersonalDetails, ResidentialAddress,
 };
 
-#[path = "../../../examples/support/softhsm.rs"]
-pub mod softhsm;
+pub use telegram_passport_dev_support::softhsm;
 
 pub const TOKEN: &str = "123456:TEST-token";
 pub const SECRET: &str = "webhook-secret-0123456789";

@@ -1,12 +1,26 @@
-//! The examples' and tools' command-line convention, checked on a built
-//! executable: `--help` prints the usage on stdout and exits 0; a wrong
-//! command line prints the usage on stderr and exits 2.
-
-#![allow(dead_code, unreachable_pub)]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+//! The examples' and tools' command-line convention: `--help` prints the
+//! usage on stdout and exits 0; a wrong command line prints it on stderr
+//! and exits 2. [`no_arguments`] keeps it in a program;
+//! [`follows_the_convention`] checks a built executable from outside.
 
 use std::path::Path;
 use std::process::Command;
+
+/// For a program that takes no arguments: handles `--help` and refuses
+/// anything else, exiting; returns if there are no arguments.
+pub fn no_arguments(name: &str, usage: &str) {
+    match std::env::args().nth(1).as_deref() {
+        None => {}
+        Some("--help" | "-h") => {
+            println!("{usage}");
+            std::process::exit(0);
+        }
+        Some(other) => {
+            eprintln!("{name}: unexpected argument {other:?}\n\n{usage}");
+            std::process::exit(2);
+        }
+    }
+}
 
 /// Panics, naming `name`, where the executable at `path` breaks the convention.
 pub fn follows_the_convention(name: &str, path: &Path) {

@@ -12,8 +12,11 @@ use std::time::{Duration, Instant};
 
 /// A `redis-server`, stopped (SIGKILL) on drop.
 pub struct Server {
+    /// The process.
     pub child: Child,
+    /// Its loopback port.
     pub port: u16,
+    /// `redis://127.0.0.1:<port>/`.
     pub url: String,
     /// Where it keeps its data, if it persists any.
     pub dir: Option<PathBuf>,
@@ -118,10 +121,12 @@ pub fn cli(port: u16, args: &[&str]) -> String {
 
 /// A three-master Redis Cluster on loopback, every node persistent.
 pub struct Cluster {
+    /// The three masters.
     pub nodes: Vec<Server>,
 }
 
 impl Cluster {
+    /// Starts three nodes and joins them into a cluster, every slot served.
     pub fn start() -> Cluster {
         let mut nodes = Vec::new();
         for _ in 0..3 {
@@ -155,6 +160,7 @@ impl Cluster {
         cluster
     }
 
+    /// Each node's URL.
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(|n| n.url.clone()).collect()
     }

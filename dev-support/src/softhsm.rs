@@ -6,8 +6,6 @@
 //! initialised: a process that uses a [`Token`] sets it (see
 //! [`Token::conf`]) before it opens any key.
 
-#![allow(dead_code, reason = "each user takes what it needs")]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -15,11 +13,11 @@ use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 
 /// The user PIN of every throwaway token.
-pub(crate) const PIN: &str = "4321";
+pub const PIN: &str = "4321";
 
 /// Where Debian's (and most distributions') SoftHSM2 puts its module;
 /// `SOFTHSM2_MODULE` overrides.
-pub(crate) fn module() -> Option<PathBuf> {
+pub fn module() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("SOFTHSM2_MODULE") {
         return Some(PathBuf::from(path));
     }
@@ -36,16 +34,19 @@ pub(crate) fn module() -> Option<PathBuf> {
 }
 
 /// A token in `dir`, labelled `label`, with the user PIN [`PIN`].
-pub(crate) struct Token {
-    pub(crate) dir: PathBuf,
-    pub(crate) label: String,
-    pub(crate) module: PathBuf,
+pub struct Token {
+    /// The folder of its configuration and token files.
+    pub dir: PathBuf,
+    /// The token's label.
+    pub label: String,
+    /// The SoftHSM2 module's path.
+    pub module: PathBuf,
 }
 
 impl Token {
     /// Makes `dir` (removing what a former run left there), writes its
     /// `softhsm2.conf` and initialises the token.
-    pub(crate) fn new(dir: &Path, label: &str) -> Result<Self, String> {
+    pub fn new(dir: &Path, label: &str) -> Result<Self, String> {
         let module = module().ok_or("SoftHSM2's module (libsofthsm2.so) is not installed")?;
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir.join("tokens")).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -74,7 +75,7 @@ impl Token {
     }
 
     /// The token another process made in `dir`.
-    pub(crate) fn existing(dir: &Path, label: &str) -> Result<Self, String> {
+    pub fn existing(dir: &Path, label: &str) -> Result<Self, String> {
         Ok(Self {
             dir: dir.to_owned(),
             label: label.to_owned(),
@@ -83,12 +84,12 @@ impl Token {
     }
 
     /// The configuration file: the value of `SOFTHSM2_CONF`.
-    pub(crate) fn conf(&self) -> PathBuf {
+    pub fn conf(&self) -> PathBuf {
         self.dir.join("softhsm2.conf")
     }
 
     /// Runs `softhsm2-util` on this token's configuration.
-    pub(crate) fn util(&self, args: &[&str]) -> Result<(), String> {
+    pub fn util(&self, args: &[&str]) -> Result<(), String> {
         let output = Command::new("softhsm2-util")
             .args(args)
             .env("SOFTHSM2_CONF", self.conf())
@@ -107,7 +108,7 @@ impl Token {
 
     /// Imports the private key of a PEM file (PKCS#1 or PKCS#8) as
     /// `object`, with `CKA_ID` `id`.
-    pub(crate) fn import(&self, pem_file: &Path, object: &str, id: u8) -> Result<(), String> {
+    pub fn import(&self, pem_file: &Path, object: &str, id: u8) -> Result<(), String> {
         let pem = std::fs::read_to_string(pem_file).map_err(|e| format!("{}: {e}", pem_file.display()))?;
         let key = rsa::PrivateKey::from_pkcs1_pem(&pem)
             .or_else(|_| rsa::PrivateKey::from_pkcs8_pem(&pem))
@@ -132,7 +133,7 @@ impl Token {
     }
 
     /// The RFC 7512 URI of `object` on this token, the PIN read from a file.
-    pub(crate) fn uri(&self, object: &str) -> String {
+    pub fn uri(&self, object: &str) -> String {
         format!(
             "pkcs11:token={};object={object}?module-path={}&pin-source=file:{}",
             self.label,

@@ -1,0 +1,17 @@
+//! What the workspace's tests, examples and tools share, so that no package
+//! includes another's files by path:
+//!
+//! - [`redis_server`]: real `redis-server` processes (single, persistent,
+//!   a three-master cluster) on free loopback ports;
+//! - [`softhsm`]: a throwaway SoftHSM2 token with keys imported into it;
+//! - [`cli`]: the examples' and tools' command-line convention, kept by a
+//!   program and checked from outside.
+//!
+//! Helpers for tests: they panic, naming what failed, instead of returning
+//! errors.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+pub mod cli;
+pub mod redis_server;
+pub mod softhsm;
