@@ -50,9 +50,6 @@
 //! goes on, and a failure is still its last line. (Elsewhere than on Unix
 //! nothing proves a folder the tool's: recovery leaves every one alone.)
 
-#[path = "support/keys.rs"]
-mod keys;
-
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
@@ -60,7 +57,8 @@ use std::process::ExitCode;
 
 use telegram_passport::mtproto::{self, SecureValuesSentMe};
 use telegram_passport::{
-    decrypt_with_limits, one_line, DecryptedPassport, Element, FileLocation, KeyRing, Limits, NonceCheck, PassportData,
+    decrypt_with_limits, one_line, DecryptedPassport, Element, FileLocation, KeyRef, KeyRing, Limits, NonceCheck,
+    PassportData,
 };
 
 const USAGE: &str =
@@ -191,7 +189,9 @@ fn print(text: &str) -> Result<(), String> {
 
 fn decrypt(args: &Args) -> Result<(), String> {
     let limits = Limits::default();
-    let key: KeyRing = keys::load_ring(&args.keys)?;
+    let keys = args.keys.iter().map(|key| KeyRef::new(key).open());
+    let keys = keys.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+    let key = KeyRing::from_keys(keys).ok_or("no key given")?;
     let input = read_bounded(&args.input, limits.input_json)?;
     let check = args.nonce.as_deref().map_or(NonceCheck::Skip, NonceCheck::Expect);
     let in_input = |e: telegram_passport::Error| format!("{}: {e}", args.input.display());

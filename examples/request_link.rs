@@ -13,13 +13,10 @@
 //! A backend would issue the nonce from its `NonceStore` (with the user's
 //! session as context) and consume it on receipt; this tool just prints one.
 
-#[path = "support/keys.rs"]
-mod keys;
-
 use std::process::ExitCode;
 
 use telegram_passport::ElementType::*;
-use telegram_passport::{bot_id_from_token, generate_nonce, PassportRequest, Scope, ScopeElement};
+use telegram_passport::{bot_id_from_token, generate_nonce, KeyRef, PassportRequest, Scope, ScopeElement};
 
 const USAGE: &str = "usage: request_link --token BOT_TOKEN --key KEY [--callback-url URL]\n\n\
     Prints the deep links and the JavaScript SDK's parameters of a request for\n\
@@ -74,7 +71,7 @@ fn run() -> Result<String, Failure> {
 
 fn run_with(token: &str, key_path: &str, callback: Option<String>) -> Result<String, String> {
     let bot_id = bot_id_from_token(token).map_err(|e| e.to_string())?;
-    let key = keys::load_key(key_path)?;
+    let key = KeyRef::new(key_path).open().map_err(|e| e.to_string())?;
     let scope = Scope::new([
         ScopeElement::one(PersonalDetails).native_names(),
         ScopeElement::one_of([Passport, IdentityCard, DriverLicense]).selfie(),

@@ -79,6 +79,27 @@ pub enum Error {
         found: KeyFound,
     },
 
+    /// A setting that lists keys cannot be read without cutting a
+    /// `pkcs11:` URI, or lists none ([`KeyRef::list`](crate::KeyRef::list)).
+    /// Nothing was opened, and nothing that follows the URI is repeated: it
+    /// may be a piece of its query, which may hold a PIN.
+    #[error("{problem}")]
+    KeyList {
+        /// What is wrong with the list.
+        problem: KeyListProblem,
+    },
+
+    /// A key named in configuration could not be opened
+    /// ([`KeyRef::open`](crate::KeyRef::open)).
+    #[error("{key}: {error}")]
+    KeyOpen {
+        /// The key, as [`KeyRef::shown`](crate::KeyRef::shown) names it: a
+        /// file's path, or a token key's URI without its query.
+        key: String,
+        /// Why it could not be opened.
+        error: Box<Error>,
+    },
+
     /// A key held in a PKCS#11 token could not be loaded: checked when the
     /// key is opened ([`Pkcs11Key::open`](crate::Pkcs11Key::open), feature
     /// `pkcs11`), never at the first submission.
@@ -339,6 +360,37 @@ pub enum Error {
     },
 }
 
+/// Why a setting's list of keys cannot be read ([`Error::KeyList`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyListProblem {
+    /// A `pkcs11:` URI is followed by white space and then by neither
+    /// another URI nor an existing file: a URI cut at a space.
+    #[error(
+        "key {key}: a pkcs11: URI is followed by white space and then neither another pkcs11: URI nor an \
+         existing file; what follows is not repeated here, as it may be a piece of the URI cut at a space (its \
+         query may hold a PIN): inside a URI a space is written %20"
+    )]
+    UriCutAtSpace {
+        /// The key's place in the list, from 1.
+        key: usize,
+    },
+    /// A comma inside a `pkcs11:` URI is followed by the name of a key file
+    /// that does not exist: a wrong path, or a piece of the query.
+    #[error(
+        "key {key}: a comma inside a pkcs11: URI is followed by the name of a key file that does not exist, not \
+         repeated here (the URI's query may hold a PIN): if it is a key, check its path; if it is part of the \
+         URI, write the comma as %2C"
+    )]
+    CommaBeforeMissingFile {
+        /// The key's place in the list, from 1.
+        key: usize,
+    },
+    /// The list names no key.
+    #[error("no key given")]
+    Empty,
+}
+
 /// What a caller does about an [`Error`]: the groups of [`Error::kind`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -401,6 +453,8 @@ impl Error {
             | Error::KeySize { .. }
             | Error::KeyMalformed { .. }
             | Error::KeyFormat { .. }
+            | Error::KeyList { .. }
+            | Error::KeyOpen { .. }
             | Error::Pkcs11 { .. }
             | Error::KeyUnavailable { .. } => ErrorKind::Key,
             Error::InvalidPadding { .. }

@@ -89,7 +89,7 @@ pub use crate::file::{FileLocation, FileRef};
 #[cfg(feature = "pkcs11")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pkcs11")))]
 pub use crate::key::Pkcs11Key;
-pub use crate::key::{CredentialsKey, KeyRing, PrivateKey, PublicKey};
+pub use crate::key::{CredentialsKey, KeyRef, KeyRing, PrivateKey, PublicKey};
 pub use crate::passport::{
     decrypt, decrypt_and_consume, decrypt_with_limits, Contact, DecryptedPassport, Document, Element, ElementHash,
 };
@@ -104,7 +104,9 @@ pub use crate::values::{
 pub use crate::report::{ErrorSource, PassportElementError, SecureValueError, SetPassportDataErrors, TlHashes};
 pub use crate::validate::{Accepted, Finding, Problem, Rejected, Rule, Validation, Validator};
 // Errors
-pub use crate::error::{DecryptionError, Error, ErrorKind, JsonError, KeyFound, Pkcs11Problem, Target, TlProblem};
+pub use crate::error::{
+    DecryptionError, Error, ErrorKind, JsonError, KeyFound, KeyListProblem, Pkcs11Problem, Target, TlProblem,
+};
 pub use crate::text::{one_line, EXCERPT_MAX};
 
 /// The cryptographic backend this build decrypts with: `"AWS-LC"` (the

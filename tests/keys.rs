@@ -7,8 +7,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
-#[path = "../examples/support/keys.rs"]
-mod keys;
 
 use common::data_dir;
 use telegram_passport::{Error, KeyFound, PrivateKey, PublicKey};
@@ -597,7 +595,19 @@ mod keygen {
 /// could be a piece of one is refused before any key is opened, never
 /// repeated.
 mod key_lists {
-    use super::keys;
+    use telegram_passport::{KeyRef, KeyRing};
+
+    /// The list's keys as text, or the error's text.
+    fn split(list: &str) -> Result<Vec<&str>, String> {
+        KeyRef::list(list)
+            .map(|keys| keys.iter().map(KeyRef::as_str).collect())
+            .map_err(|e| e.to_string())
+    }
+
+    /// The list's keys opened, as the service opens its setting.
+    fn load(list: &str) -> Result<KeyRing, String> {
+        KeyRing::open_list(list).map_err(|e| e.to_string())
+    }
 
     const MARKER: &str = "S3CRET";
 
@@ -620,14 +630,14 @@ mod key_lists {
             format!("{a}, {b}"),
             format!("\n {a}\n\t{b} ,\n"),
         ] {
-            assert_eq!(keys::split_list(&list).unwrap(), [a.as_str(), b.as_str()], "{list:?}");
+            assert_eq!(split(&list).unwrap(), [a.as_str(), b.as_str()], "{list:?}");
         }
-        let ring = keys::split_list(&format!("{a} {b}")).and_then(keys::load_ring).unwrap();
+        let ring = load(&format!("{a} {b}")).unwrap();
         assert_eq!(
             ring.keys().map(|key| key.public_key().bits()).collect::<Vec<_>>(),
             [2048, 3072]
         );
-        assert_eq!(keys::split_list(" ,\n").unwrap(), Vec::<&str>::new());
+        assert_eq!(split(" ,\n").unwrap(), Vec::<&str>::new());
     }
 
     /// A comma inside a URI is the URI's own, unless another key follows
@@ -637,23 +647,20 @@ mod key_lists {
         let a = key_file("rsa2048_pkcs1.pem");
         let with_comma = uri(&format!("pin-value=1234,{MARKER}"));
         let list = format!("{a},{with_comma}");
-        assert_eq!(keys::split_list(&list).unwrap(), [a.as_str(), with_comma.as_str()]);
+        assert_eq!(split(&list).unwrap(), [a.as_str(), with_comma.as_str()]);
         let more = uri(&format!("pin-value=1,2,,{MARKER},3"));
-        assert_eq!(keys::split_list(&more).unwrap(), [more.as_str()]);
+        assert_eq!(split(&more).unwrap(), [more.as_str()]);
         let other = uri("pin-value=1,2");
         for list in [
             format!("{with_comma},{a},{other}"),
             format!("{with_comma}\n{a}  {other}"),
             format!("{with_comma}, {a},{other}"),
         ] {
-            let split = keys::split_list(&list).unwrap();
+            let split = split(&list).unwrap();
             assert_eq!(split, [with_comma.as_str(), a.as_str(), other.as_str()], "{list:?}");
         }
         let two_tokens = format!("{with_comma},{other}");
-        assert_eq!(
-            keys::split_list(&two_tokens).unwrap(),
-            [with_comma.as_str(), other.as_str()]
-        );
+        assert_eq!(split(&two_tokens).unwrap(), [with_comma.as_str(), other.as_str()]);
     }
 
     /// A PIN, or a token label, with a raw space: the URI would be cut
@@ -670,7 +677,7 @@ mod key_lists {
             format!("pkcs11:token=My {MARKER};object=key?module-path=/m.so&pin-value=1"),
             format!("{}\n{MARKER}", uri("pin-value=1")),
         ] {
-            let error = keys::split_list(&list).map(|keys| keys.len()).unwrap_err();
+            let error = split(&list).map(|keys| keys.len()).unwrap_err();
             assert!(
                 error.contains("neither another pkcs11: URI nor an existing file"),
                 "{error}"
@@ -682,15 +689,12 @@ mod key_lists {
             );
             // Nothing was opened: loading the same setting the service's
             // way fails at the split, not at the token.
-            let loaded = keys::split_list(&list)
-                .and_then(keys::load_ring)
-                .map(|_| ())
-                .unwrap_err();
+            let loaded = load(&list).map(|_| ()).unwrap_err();
             assert_eq!(loaded, error);
         }
         // A file that follows a URI is a file.
         let list = format!("{} {older}", uri("pin-value=1"));
-        assert_eq!(keys::split_list(&list).unwrap().len(), 2);
+        assert_eq!(split(&list).unwrap().len(), 2);
     }
 
     /// A comma inside a URI before the name of a key file that does not
@@ -703,16 +707,13 @@ mod key_lists {
             format!("{},{MARKER}.KEY", uri("pin-value=1")),
             format!("{},/keys/{MARKER}/old.pem", uri("pin-value=1,2")),
         ] {
-            let error = keys::split_list(&list).unwrap_err();
+            let error = split(&list).unwrap_err();
             assert!(error.contains("does not exist") && error.contains("%2C"), "{error}");
             assert!(
                 !error.contains(MARKER) && !error.contains("pin-value") && !error.contains(".pem"),
                 "{list:?}: {error}"
             );
-            let loaded = keys::split_list(&list)
-                .and_then(keys::load_ring)
-                .map(|_| ())
-                .unwrap_err();
+            let loaded = load(&list).map(|_| ()).unwrap_err();
             assert_eq!(loaded, error);
         }
     }
@@ -722,10 +723,7 @@ mod key_lists {
     #[test]
     fn a_whole_uri_reaches_the_token_and_its_pin_is_in_no_message() {
         let list = uri(&format!("pin-value=1234,{MARKER}"));
-        let error = keys::split_list(&list)
-            .and_then(keys::load_ring)
-            .map(|_| ())
-            .unwrap_err();
+        let error = load(&list).map(|_| ()).unwrap_err();
         let expected = if cfg!(feature = "pkcs11") {
             "cannot load the PKCS#11 module"
         } else {
@@ -733,6 +731,52 @@ mod key_lists {
         };
         assert!(error.contains(expected), "{error}");
         assert!(!error.contains(MARKER) && !error.contains("1234"), "{error}");
+    }
+
+    /// A key opened from its place names it, without a token URI's query,
+    /// in its error and its `Debug`; a file is read within a bound.
+    #[test]
+    fn a_key_is_opened_from_its_place_and_named_without_its_query() {
+        use telegram_passport::{Error, ErrorKind};
+
+        let token = KeyRef::new(&uri(&format!("pin-value={MARKER}")))
+            .open()
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            matches!(&token, Error::KeyOpen { key, .. } if key == "pkcs11:token=bot;object=key"),
+            "{token:?}"
+        );
+        assert_eq!((token.kind(), token.is_retryable()), (ErrorKind::Key, false));
+        let written = format!(
+            "{token} {token:?} {:?}",
+            KeyRef::new(&uri(&format!("pin-value={MARKER}")))
+        );
+        assert!(!written.contains(MARKER), "{written}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let error = KeyRef::new(missing.to_str().unwrap()).open().map(|_| ()).unwrap_err();
+        assert!(
+            error.to_string().starts_with(&format!("{}: ", missing.display())),
+            "{error}"
+        );
+
+        // A key file followed by 64 KiB of text: too large to be a key, and
+        // refused without reading it all.
+        let large = dir.path().join("large.pem");
+        let mut text = std::fs::read_to_string(key_file("rsa2048_pkcs1.pem")).unwrap();
+        text.push_str(&"x".repeat(64 << 10));
+        std::fs::write(&large, text).unwrap();
+        let error = KeyRef::new(large.to_str().unwrap()).open().map(|_| ()).unwrap_err();
+        assert!(
+            matches!(&error, Error::KeyOpen { error, .. } if matches!(**error, Error::TooLarge { .. })),
+            "{error:?}"
+        );
+
+        let key = KeyRef::new(&key_file("rsa2048_pkcs1.pem")).open().unwrap();
+        assert_eq!(key.public_key().bits(), 2048);
+        assert!(matches!(KeyRing::open_list(" , "), Err(Error::KeyList { .. })));
     }
 }
 

@@ -14,11 +14,10 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use reqwest::Url;
-use telegram_passport::{bot_id_from_token, one_line, Error, PrivateKey, PublicKey};
+use telegram_passport::{bot_id_from_token, one_line, Error, KeyRef, PrivateKey, PublicKey};
 use zeroize::Zeroizing;
 
 use crate::bot_api::{ApiError, BotApi};
-use crate::keys;
 use crate::public_url::PublicUrl;
 
 /// The settings the service does not start without.
@@ -641,10 +640,10 @@ fn check_keys(report: &mut Report) {
         );
         return;
     }
-    let specs = match keys::split_list(&list) {
+    let specs = match KeyRef::list(&list) {
         Ok(specs) => specs,
-        Err(message) => {
-            report.line(Outcome::Problem, NAME, message);
+        Err(error) => {
+            report.line(Outcome::Problem, NAME, error);
             return;
         }
     };
@@ -658,13 +657,13 @@ fn check_keys(report: &mut Report) {
             1 => "the current key",
             _ => "an older key",
         };
-        let subject = format!("{NAME} key {number} ({})", shown(spec));
-        let public = match keys::load_key(spec) {
+        let subject = format!("{NAME} key {number} ({})", shown(spec.as_str()));
+        let public = match spec.open() {
             Ok(key) => key.public_key(),
-            Err(message) => {
-                let text = explain(spec).unwrap_or_else(|| {
-                    let message = message.strip_prefix(&format!("{spec}: ")).unwrap_or(&message);
-                    one_line(message).into_owned()
+            Err(error) => {
+                let text = explain(spec.as_str()).unwrap_or_else(|| match error {
+                    Error::KeyOpen { error, .. } => one_line(&error.to_string()).into_owned(),
+                    other => one_line(&other.to_string()).into_owned(),
                 });
                 report.line(Outcome::Problem, &subject, format_args!("{role}: {text}"));
                 continue;

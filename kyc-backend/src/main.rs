@@ -17,8 +17,6 @@ mod archive;
 mod bot_api;
 mod check;
 mod client_ip;
-#[path = "../../examples/support/keys.rs"]
-mod keys;
 mod ledger;
 mod limiter;
 mod public_url;
@@ -126,9 +124,7 @@ fn config() -> Result<(app::Config, Shared, String, serve::Limits), String> {
         return Err(format!("missing {}", missing.join(", ")));
     }
     let keys = var("PASSPORT_PRIVATE_KEY").unwrap_or_default();
-    let key = keys::split_list(&keys)
-        .and_then(keys::load_ring)
-        .map_err(|e| format!("PASSPORT_PRIVATE_KEY: {e}"))?;
+    let key = telegram_passport::KeyRing::open_list(&keys).map_err(|e| format!("PASSPORT_PRIVATE_KEY: {e}"))?;
     let client_ip_header = var("CLIENT_IP_HEADER")
         .map(|name| {
             name.parse()

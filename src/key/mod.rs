@@ -18,11 +18,13 @@ use std::fmt;
 use std::sync::Arc;
 
 mod file;
+mod list;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod ring;
 
 pub use file::{PrivateKey, PublicKey};
+pub use list::KeyRef;
 #[cfg(feature = "pkcs11")]
 pub use pkcs11::Pkcs11Key;
 pub use ring::KeyRing;
