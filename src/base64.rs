@@ -1,5 +1,7 @@
 //! Base64 as the Bot API writes it: the standard alphabet. Padding is
-//! accepted whether present or not; output is always padded.
+//! accepted whether present or not; output is always padded (the same as
+//! [`Sha256Hash::to_base64`], which writes a hash with the base64 crate's
+//! standard engine).
 
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;

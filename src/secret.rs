@@ -6,9 +6,9 @@
 use std::fmt;
 use std::ops::Deref;
 
+use ::base64::engine::general_purpose::STANDARD;
+use ::base64::Engine as _;
 use zeroize::{Zeroize, ZeroizeOnDrop};
-
-use crate::base64;
 
 /// A 32-byte Telegram Passport secret: the credentials secret, or the secret
 /// of one element's data or one file. Zeroized on drop; `Debug` shows nothing.
@@ -125,9 +125,10 @@ impl Sha256Hash {
         &self.0
     }
 
-    /// Standard base64 with padding (the Bot API form).
+    /// Standard base64 with padding (the Bot API form). A hash is no
+    /// secret: the base64 crate's own engine writes it.
     pub fn to_base64(&self) -> String {
-        base64::encode(&self.0)
+        STANDARD.encode(self.0)
     }
 }
 

@@ -20,6 +20,7 @@ mod client_ip;
 mod ledger;
 mod limiter;
 mod public_url;
+mod routes;
 mod serve;
 mod shared;
 mod submission;
@@ -220,14 +221,14 @@ async fn main() -> ExitCode {
         let router = match shared {
             Shared::Redis(url) => {
                 tracing::info!("shared state in Redis");
-                app::router(config, RedisNonceStore::open(&url)?, Some(SharedRedis::open(&url)?)).await?
+                routes::router(config, RedisNonceStore::open(&url)?, Some(SharedRedis::open(&url)?)).await?
             }
             #[cfg(feature = "redis-cluster")]
             Shared::Cluster(nodes) => {
                 tracing::info!("shared state in a Redis Cluster");
                 let nodes: Vec<&str> = nodes.iter().map(String::as_str).collect();
                 let nonces = RedisNonceStore::open_cluster(nodes.iter().copied())?;
-                app::router(config, nonces, Some(SharedRedis::open_cluster(&nodes)?)).await?
+                routes::router(config, nonces, Some(SharedRedis::open_cluster(&nodes)?)).await?
             }
             #[cfg(not(feature = "redis-cluster"))]
             Shared::Cluster(nodes) => {
@@ -236,7 +237,7 @@ async fn main() -> ExitCode {
             }
             Shared::Memory => {
                 tracing::info!("state in memory: run one instance only");
-                app::router(config, MemoryNonceStore::new(), None).await?
+                routes::router(config, MemoryNonceStore::new(), None).await?
             }
         };
         let listener = tokio::net::TcpListener::bind(&listen).await?;
