@@ -9,6 +9,8 @@ use base64::Engine as _;
 use sha2::Digest as _;
 
 use crate::error::{Error, Result};
+#[cfg(doc)]
+use crate::nonce::NonceStore;
 
 /// The stored form of a submission key: whatever the caller passes, the
 /// store keeps 43 characters (URL-safe base64 of its SHA-256).
