@@ -42,6 +42,9 @@ pub(crate) struct Config {
     pub(crate) starts_per_client: u16,
     /// How long one instance owns a submission while working on it.
     pub(crate) claim_lease: Duration,
+    /// How often drafts of dead attempts are settled (and stored
+    /// applications' records repaired).
+    pub(crate) sweep_every: Duration,
     /// How long an application stays open for fresh requests.
     pub(crate) application_ttl: Duration,
 }

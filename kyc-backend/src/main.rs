@@ -65,6 +65,8 @@ Optional:
                         default 86400 (a day), at most a week; then its page says it expired
   CLAIM_LEASE_SECONDS   how long one instance owns a submission while working on it, default 60: longer
                         than the slowest submission takes (downloads included)
+  SWEEP_SECONDS         how often drafts of dead attempts are settled and stored applications'
+                        records repaired, default 30
   LISTEN                address to serve on, default 127.0.0.1:8080
   MAX_CONNECTIONS       connections served at once, default 1024; one more waits for a place, and
                         idle keep-alive connections are let go to make one
@@ -166,6 +168,7 @@ fn config() -> Result<(app::Config, Shared, String, serve::Limits), String> {
         starts_per_client,
         claim_lease,
         application_ttl: Duration::from_secs(number("APPLICATION_TTL_SECONDS", 1..=7 * 24 * 3600, 24 * 3600)?),
+        sweep_every: Duration::from_secs(number("SWEEP_SECONDS", 1..=3600, 30)?),
     };
     let listen = var("LISTEN").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let max_connections = usize::try_from(number("MAX_CONNECTIONS", 1..=1_000_000, 1024)?).unwrap_or(1024);

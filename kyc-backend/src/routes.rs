@@ -53,8 +53,6 @@ use crate::limiter::StartLimiter;
 use crate::shared::SharedRedis;
 use crate::submission::{settle_drafts, submission, Outcome};
 
-/// How often drafts of dead attempts are looked for.
-const SWEEP_EVERY: Duration = Duration::from_secs(30);
 /// Per `START_WINDOW`, how many applications one client may open.
 const START_WINDOW: Duration = Duration::from_secs(10 * 60);
 
@@ -88,7 +86,7 @@ pub(crate) async fn router<S: AsyncNonceStore + 'static>(
     let sweeper = Arc::clone(&app);
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(SWEEP_EVERY).await;
+            tokio::time::sleep(sweeper.config.sweep_every).await;
             settle_drafts(&sweeper).await;
         }
     });

@@ -25,8 +25,10 @@ use kyc::{deliver, start, submission, Backend, Kind};
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// The ledger's keys for stored applications.
 const STORED: &str = "kyc:ledger:stored:";
-/// How often the backend sweeps, and a margin for a slow machine.
-const SWEEP: Duration = Duration::from_secs(30);
+/// How often the backend under test sweeps (`SWEEP_SECONDS`), and a margin
+/// for a slow machine.
+const SWEEP: Duration = Duration::from_secs(2);
+const SWEEP_SECONDS: (&str, &str) = ("SWEEP_SECONDS", "2");
 const MARGIN: Duration = Duration::from_secs(15);
 
 /// `GET /applications/{id}/status`: the state the applicant's page shows.
@@ -97,10 +99,10 @@ async fn a_record_the_ledger_refused_is_made_by_the_sweep() {
     let url = format!("redis://kyc:kyc-password@127.0.0.1:{port}/");
     let (api, api_url) = kyc::bot_api().await;
     let data = kyc::data_dir("record-refused");
-    let backend = Backend::start(&api_url, &data, Some(&url));
+    let backend = Backend::start_with(&api_url, &data, Some(&url), &[SWEEP_SECONDS]);
     // Another instance, with its own data folder: it knows only what the ledger says.
     let other_data = kyc::data_dir("record-refused-other");
-    let other = Backend::start(&api_url, &other_data, Some(&url));
+    let other = Backend::start_with(&api_url, &other_data, Some(&url), &[SWEEP_SECONDS]);
     let http = kyc::client(LOCAL);
     let (application, request) = start(&http, &backend.url).await.unwrap();
     let good = submission(&api, &request, 12_001, Kind::Good);
