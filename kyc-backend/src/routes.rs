@@ -189,15 +189,24 @@ fn no_store(response: impl IntoResponse) -> Response {
     ([(header::CACHE_CONTROL, "no-store")], response).into_response()
 }
 
+/// 403, never cached, for what a page of another site asked for
+/// ([`App::is_from_elsewhere`]); logged as `refused`.
+fn refuse_from_elsewhere<S: AsyncNonceStore>(app: &App<S>, headers: &HeaderMap, refused: &str) -> Option<Response> {
+    if !app.is_from_elsewhere(headers) {
+        return None;
+    }
+    tracing::warn!("{refused}: asked for by a page of another site");
+    Some(no_store(StatusCode::FORBIDDEN))
+}
+
 /// A new application: its id, recorded as opened, and its first request.
 async fn start<S: AsyncNonceStore>(
     State(app): State<Arc<App<S>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    if app.is_from_elsewhere(&headers) {
-        tracing::warn!("start refused: asked for by a page of another site");
-        return no_store(StatusCode::FORBIDDEN);
+    if let Some(refused) = refuse_from_elsewhere(&app, &headers, "start refused") {
+        return refused;
     }
     let client = match app.client(peer, &headers) {
         Ok(client) => client,
@@ -247,9 +256,8 @@ async fn fresh_request<S: AsyncNonceStore>(
     UrlPath(id): UrlPath<String>,
     headers: HeaderMap,
 ) -> Response {
-    if app.is_from_elsewhere(&headers) {
-        tracing::warn!("a request refused: asked for by a page of another site");
-        return no_store(StatusCode::FORBIDDEN);
+    if let Some(refused) = refuse_from_elsewhere(&app, &headers, "a request refused") {
+        return refused;
     }
     let unknown = || no_store((StatusCode::NOT_FOUND, Json(serde_json::json!({ "state": "unknown" }))));
     if !is_application_id(&id) {

@@ -443,12 +443,7 @@ mod on_redis {
             let http = kyc::client(LOCAL);
             let (application, request) = start(&http, &traced.url).await.unwrap();
             let good = submission(&api, &request, 8008, Kind::Good);
-            let answer = http
-                .post(format!("{}/telegram/webhook", traced.url))
-                .header("X-Telegram-Bot-Api-Secret-Token", kyc::SECRET)
-                .body(good.update.to_string())
-                .send()
-                .await;
+            let answer = kyc::send(&http, &traced.url, &good).await;
             match answer {
                 Err(_) => break (api, api_url, http, traced, application, good),
                 Ok(answer) => {

@@ -196,12 +196,7 @@ async fn killed_between_the_rename_and_the_record_is_recorded_at_start() {
     let http = kyc::client(LOCAL);
     let (application, request) = start(&http, &traced.url).await.unwrap();
     let good = submission(&api, &request, 12_002, Kind::Good);
-    let answer = http
-        .post(format!("{}/telegram/webhook", traced.url))
-        .header("X-Telegram-Bot-Api-Secret-Token", kyc::SECRET)
-        .body(good.update.to_string())
-        .send()
-        .await;
+    let answer = kyc::send(&http, &traced.url, &good).await;
     stop_traced(traced);
     assert!(answer.is_err(), "killed before it answered");
     same_photos(&data, &application, &good);

@@ -592,14 +592,7 @@ pub async fn post(http: &reqwest::Client, backend: &str, body: String, secret: &
 /// Delivers a submission as Telegram does; the answer's status and
 /// `Retry-After` header.
 pub async fn deliver_answer(http: &reqwest::Client, backend: &str, submission: &Submission) -> (u16, Option<String>) {
-    let response = http
-        .post(format!("{backend}/telegram/webhook"))
-        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
-        .header("content-type", "application/json")
-        .body(submission.update.to_string())
-        .send()
-        .await
-        .unwrap();
+    let response = send(http, backend, submission).await.unwrap();
     let retry_after = response
         .headers()
         .get("retry-after")
@@ -610,6 +603,21 @@ pub async fn deliver_answer(http: &reqwest::Client, backend: &str, submission: &
 /// Delivers a submission as Telegram does.
 pub async fn deliver(http: &reqwest::Client, backend: &str, submission: &Submission) -> u16 {
     post(http, backend, submission.update.to_string(), SECRET).await
+}
+
+/// Delivers `submission`'s update to `backend`'s webhook once: the answer,
+/// or the error of a connection the backend dropped (killed mid-request).
+pub async fn send(
+    http: &reqwest::Client,
+    backend: &str,
+    submission: &Submission,
+) -> reqwest::Result<reqwest::Response> {
+    http.post(format!("{backend}/telegram/webhook"))
+        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+        .header("content-type", "application/json")
+        .body(submission.update.to_string())
+        .send()
+        .await
 }
 
 /// The stored `application.json` of an application, if it is stored.
