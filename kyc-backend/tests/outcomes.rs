@@ -207,6 +207,30 @@ async fn a_refused_message_is_not_counted_as_told() {
     std::fs::remove_dir_all(&data).unwrap();
 }
 
+/// Telegram's flood control (429 with `retry_after`) on the service's own
+/// calls: the delivery is answered 503 and nothing is counted as told;
+/// once Telegram takes calls again, the user is told once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flood_control_on_the_bot_api_is_retried_and_told_once() {
+    let (api, api_url) = kyc::bot_api().await;
+    let data = kyc::data_dir("rate-limited");
+    let backend = Backend::start(&api_url, &data, None);
+    let http = kyc::client(LOCAL);
+    let (_, request) = start(&http, &backend.url).await.unwrap();
+    let bad = submission(&api, &request, 7107, Kind::ExpiredNoSelfie);
+    api.rate_limited.store(1_000, Ordering::SeqCst);
+    for _ in 0..2 {
+        assert_eq!(deliver(&http, &backend.url, &bad).await, 503);
+    }
+    assert!(api.messages.lock().unwrap().is_empty());
+    assert!(api.errors.lock().unwrap().is_empty());
+    api.rate_limited.store(0, Ordering::SeqCst);
+    assert_eq!(deliver_until_done(&http, &backend.url, &bad).await, 1);
+    assert_eq!(deliver(&http, &backend.url, &bad).await, 200);
+    assert_eq!(api.messages.lock().unwrap().len(), 1, "told once");
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_in_memory_instance_tells_the_user_to_start_again() {
     let (api, api_url) = kyc::bot_api().await;

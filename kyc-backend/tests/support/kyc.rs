@@ -60,6 +60,10 @@ pub struct BotApi {
     pub token_refused: std::sync::atomic::AtomicBool,
     /// If set, every `sendMessage` is refused with 400 and this description.
     pub message_refusal: Mutex<Option<&'static str>>,
+    /// How many of the next Bot API calls answer 429 (flood control, with
+    /// `parameters.retry_after`), as Telegram does to a bot that sends too
+    /// fast.
+    pub rate_limited: AtomicUsize,
 }
 
 /// Whether `url` opens a Telegram Passport request (`tg://passport?…`,
@@ -96,6 +100,18 @@ async fn api_method(
     } else {
         serde_json::from_slice(&body).unwrap()
     };
+    let limited = api
+        .rate_limited
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1));
+    if limited.is_ok() {
+        let reply = json!({
+            "ok": false,
+            "error_code": 429,
+            "description": "Too Many Requests: retry after 1",
+            "parameters": {"retry_after": 1},
+        });
+        return (axum::http::StatusCode::TOO_MANY_REQUESTS, Json(reply));
+    }
     let ok = |result: Value| (axum::http::StatusCode::OK, Json(json!({"ok": true, "result": result})));
     match method.as_str() {
         "getMe" => ok(json!({
