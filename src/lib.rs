@@ -28,46 +28,26 @@ pub struct KeysDoctests;
 #[cfg(doctest)]
 pub struct CheckingDoctests;
 
-// The modules in the order data flows through them.
+// What every room speaks of: the element types, and secret bytes.
+// Then the rooms, in the order data flows through them: the request and
+// its nonce; what the app sends; the keys; opening it; decoding; checking
+// and reporting back. Beside them: the app's side, the audit trail, the
+// cryptographic backend, the one error type, and received text in messages.
+mod element_type;
+mod secret;
 
-// Request: what to ask for, and the nonce that ties the answer to the ask.
-mod nonce;
-mod request;
-mod scope;
-
-// Input: what the app sends, as received, within limits.
-mod base64;
-mod bot_api;
-mod json;
-mod limits;
-pub mod mtproto;
-mod tl;
-
-// Decrypt: the keys, one primitive, credentials, element data and files.
-#[cfg(feature = "tokio")]
-mod async_file;
 mod audit;
 mod backend;
-mod credentials;
-mod file;
-mod key;
-mod passport;
-mod primitive;
-mod sealed;
-mod secret;
-mod stream;
-
-// Decode: element types and typed values.
-mod element_type;
-mod values;
-
-// Validate and report back.
-mod report;
-mod validate;
-
-// The app's side, the one error type, and received text in messages.
+mod check;
 pub mod client;
+mod decode;
 mod error;
+mod input;
+mod key;
+pub mod mtproto;
+mod nonce;
+mod open;
+mod request;
 mod text;
 
 // Request
@@ -75,34 +55,37 @@ mod text;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use crate::nonce::RedisNonceStore;
 pub use crate::nonce::{generate_nonce, AsyncNonceStore, Claim, MemoryNonceStore, NonceStore};
-pub use crate::request::{bot_id_from_token, PassportRequest, SdkParameters};
-pub use crate::scope::{Scope, ScopeElement, ScopeOne, ScopeType};
+pub use crate::request::link::{bot_id_from_token, PassportRequest, SdkParameters};
+pub use crate::request::scope::{Scope, ScopeElement, ScopeOne, ScopeType};
 // Input
-pub use crate::bot_api::{EncryptedCredentials, EncryptedPassportElement, PassportData, PassportFile};
-pub use crate::limits::Limits;
-// Decrypt
-#[cfg(feature = "tokio")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-pub use crate::async_file::AsyncFileDecryptor;
-pub use crate::credentials::{Credentials, DataCredentials, FileCredentials, NonceCheck, SecureValue};
-pub use crate::file::{FileLocation, FileRef};
+pub use crate::input::bot_api::{EncryptedCredentials, EncryptedPassportElement, PassportData, PassportFile};
+pub use crate::input::limits::Limits;
+// Keys
 #[cfg(feature = "pkcs11")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pkcs11")))]
 pub use crate::key::Pkcs11Key;
 pub use crate::key::{CredentialsKey, KeyRef, KeyRing, PrivateKey, PublicKey};
-pub use crate::passport::{
-    decrypt, decrypt_and_consume, decrypt_with_limits, Contact, DecryptedPassport, Document, Element, ElementHash,
+// Open
+pub use crate::input::received::{ElementHash, FileLocation};
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use crate::open::async_file::AsyncFileDecryptor;
+pub use crate::open::credentials::{Credentials, DataCredentials, FileCredentials, NonceCheck, SecureValue};
+pub use crate::open::file::FileRef;
+pub use crate::open::passport::{Contact, DecryptedPassport, Document, Element};
+pub use crate::open::receive::{
+    decrypt, decrypt_and_consume, decrypt_with_limits, open_credentials, Opened, Submission,
 };
+pub use crate::open::stream::FileDecryptor;
 pub use crate::secret::{Plaintext, Secret, Sha256Hash};
-pub use crate::stream::FileDecryptor;
 // Decode
-pub use crate::element_type::{ElementType, FileSlot};
-pub use crate::values::{
+pub use crate::decode::values::{
     CalendarDate, CountryCode, Date, ElementValue, Gender, IdDocumentData, PersonalDetails, ResidentialAddress,
 };
-// Validate and report
-pub use crate::report::{ErrorSource, PassportElementError, SecureValueError, SetPassportDataErrors, TlHashes};
-pub use crate::validate::{Accepted, Finding, Problem, Rejected, Rule, Validation, Validator};
+pub use crate::element_type::{ElementType, FileSlot};
+// Check and report
+pub use crate::check::report::{ErrorSource, PassportElementError, SecureValueError, SetPassportDataErrors, TlHashes};
+pub use crate::check::validate::{Accepted, Finding, Problem, Rejected, Rule, Validation, Validator};
 // Errors
 pub use crate::error::{
     DecryptionError, Error, ErrorKind, JsonError, KeyFound, KeyListProblem, Pkcs11Problem, Target, TlProblem,

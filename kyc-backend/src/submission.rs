@@ -28,8 +28,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use telegram_passport::{
-    decrypt, AsyncNonceStore, Claim, DecryptedPassport, Document, ElementType, Error, FileSlot, NonceCheck,
-    PassportData, PassportElementError, Problem, Rejected, SetPassportDataErrors, Validation, Validator,
+    open_credentials, AsyncNonceStore, Claim, DecryptedPassport, Document, ElementType, Error, FileSlot, Limits,
+    NonceCheck, PassportData, PassportElementError, Problem, Rejected, SetPassportDataErrors, Validation, Validator,
 };
 
 use crate::app::{kyc_scope, request_tag, today, App, Told};
@@ -109,18 +109,21 @@ pub(crate) async fn submission<S: AsyncNonceStore + 'static>(
     // RSA takes a fraction of a millisecond to milliseconds: off the executor.
     let (worker, span) = (Arc::clone(app), tracing::Span::current());
     let opened = tokio::task::spawn_blocking(move || {
-        span.in_scope(|| match decrypt(&worker.config.key, &passport_data, NonceCheck::Skip) {
-            Ok(passport) => Opened::Passport(passport),
-            Err(error) if error.is_retryable() => Opened::KeyUnavailable(error),
-            // The crate's audit trail has the code and the failed step.
-            Err(_) => match passport_data.credentials.decrypt(&worker.config.key) {
-                Ok(credentials) => Opened::Unreadable {
-                    nonce: credentials.nonce().to_owned(),
-                },
+        // The credentials once: the nonce is known even when an element
+        // then fails. The crate's audit trail has the code and the failed step.
+        span.in_scope(
+            || match open_credentials(&worker.config.key, &passport_data, &Limits::default()) {
+                Ok(credentials) => {
+                    let nonce = credentials.nonce().to_owned();
+                    match credentials.decrypt(NonceCheck::Skip) {
+                        Ok(passport) => Opened::Passport(passport),
+                        Err(_) => Opened::Unreadable { nonce },
+                    }
+                }
                 Err(error) if error.is_retryable() => Opened::KeyUnavailable(error),
                 Err(_) => Opened::NotOurs,
             },
-        })
+        )
     })
     .await?;
     let nonce = match &opened {

@@ -1,17 +1,46 @@
 //! The one internal form of what a user's app sent, whichever API carried
 //! it: the Bot API's JSON (base64 text) and MTProto (raw bytes) both become
-//! a [`SealedPassport`] that borrows from the input, and everything after
-//! that is shared: every limit is checked here, once, before anything is
-//! decoded or decrypted; then the credentials are decrypted and the
-//! elements opened ([`assemble`](crate::passport::assemble)).
+//! a [`Received`] that borrows from the input. Everything after that is
+//! shared ([`crate::open::receive`]); nothing here decodes or decrypts.
 
-use crate::audit;
+use serde::{Serialize, Serializer};
+
+use crate::element_type::ElementType;
 use crate::error::{Error, Result};
-use crate::limits::{check, Limits};
-use crate::passport::{assemble, ElementHash};
+use crate::input::base64;
+use crate::input::bot_api::PassportFile;
+use crate::input::mtproto::SecureFile;
 use crate::secret::Sha256Hash;
-use crate::CredentialsKey;
-use crate::{base64, Credentials, DecryptedPassport, ElementType, FileLocation, NonceCheck};
+
+/// Where an encrypted file lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileLocation {
+    /// A Bot API file: download with `getFile`.
+    BotApi(PassportFile),
+    /// An MTProto file: download with `upload.getFile` and
+    /// `inputSecureFileLocation{id, access_hash}`.
+    Mtproto(SecureFile),
+}
+
+/// The element `hash` as received, to echo back in `unspecified` error
+/// reports: opaque text over the Bot API, raw bytes over MTProto.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ElementHash {
+    /// Bot API: the text, never decoded.
+    Text(String),
+    /// MTProto: the bytes.
+    Bytes(Vec<u8>),
+}
+
+impl Serialize for ElementHash {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Text(text) => serializer.serialize_str(text),
+            Self::Bytes(bytes) => serializer.serialize_str(&base64::encode(bytes)),
+        }
+    }
+}
 
 /// Bytes as the input holds them, decoded only once they passed the limits.
 #[derive(Clone, Copy)]
@@ -24,7 +53,7 @@ pub(crate) enum Bytes<'a> {
 
 impl Bytes<'_> {
     /// The decoded length (of valid base64; invalid base64 fails to decode).
-    fn len(self) -> usize {
+    pub(crate) fn len(self) -> usize {
         match self {
             Self::Base64(text) => {
                 let digits = text.trim_end_matches('=').len();
@@ -41,7 +70,7 @@ impl Bytes<'_> {
         }
     }
 
-    fn hash(self, field: &str) -> Result<Sha256Hash> {
+    pub(crate) fn hash(self, field: &str) -> Result<Sha256Hash> {
         let bytes = self.decode(field)?;
         Sha256Hash::from_slice(&bytes).ok_or_else(|| Error::Length {
             field: field.to_owned(),
@@ -52,14 +81,14 @@ impl Bytes<'_> {
 }
 
 /// The encrypted credentials.
-pub(crate) struct SealedCredentials<'a> {
+pub(crate) struct ReceivedCredentials<'a> {
     pub(crate) data: Bytes<'a>,
     pub(crate) hash: Bytes<'a>,
     pub(crate) secret: Bytes<'a>,
 }
 
 /// One element as sent.
-pub(crate) struct Sealed<'a> {
+pub(crate) struct ReceivedElement<'a> {
     pub(crate) element_type: ElementType,
     pub(crate) data: Option<Bytes<'a>>,
     /// The `data_hash` the input states beside the data (MTProto's
@@ -76,31 +105,14 @@ pub(crate) struct Sealed<'a> {
 }
 
 /// A whole passport as sent: credentials and elements.
-pub(crate) struct SealedPassport<'a> {
+pub(crate) struct Received<'a> {
     /// `bot_api` or `mtproto`, for the audit trail.
     pub(crate) api: &'static str,
-    pub(crate) credentials: SealedCredentials<'a>,
-    pub(crate) elements: Vec<Sealed<'a>>,
+    pub(crate) credentials: ReceivedCredentials<'a>,
+    pub(crate) elements: Vec<ReceivedElement<'a>>,
 }
 
-impl SealedCredentials<'_> {
-    /// Checks the limits, RSA-decrypts the secret, then decrypts and
-    /// verifies the credentials.
-    pub(crate) fn decrypt(self, key: &(impl CredentialsKey + ?Sized), limits: &Limits) -> Result<Credentials> {
-        check(|| "credentials.data".to_owned(), self.data.len(), limits.credentials)?;
-        check(
-            || "credentials.secret".to_owned(),
-            self.secret.len(),
-            limits.credentials,
-        )?;
-        let secret = self.secret.decode("credentials.secret")?;
-        let hash = self.hash.hash("credentials.hash")?;
-        let data = self.data.decode("credentials.data")?;
-        Credentials::decrypt(key, &secret, data, &hash, limits)
-    }
-}
-
-impl SealedCredentials<'_> {
+impl ReceivedCredentials<'_> {
     /// The submission's name for [`NonceStore::claim`](crate::NonceStore::claim):
     /// URL-safe base64 of SHA-256 over the encrypted credentials secret as
     /// sent (decoded from base64 on the Bot API, so both APIs agree).
@@ -119,42 +131,6 @@ impl SealedCredentials<'_> {
             Bytes::Raw(bytes) => sha2::Sha256::digest(bytes),
         };
         URL_SAFE_NO_PAD.encode(digest)
-    }
-}
-
-impl SealedPassport<'_> {
-    /// Checks every limit, then decrypts, verifies and decodes.
-    pub(crate) fn open(
-        self,
-        key: &(impl CredentialsKey + ?Sized),
-        nonce: NonceCheck<'_>,
-        limits: &Limits,
-    ) -> Result<DecryptedPassport> {
-        let _span = audit::decrypting(self.api, self.elements.len());
-        let opened = self.open_checked(key, nonce, limits);
-        if let Err(error) = &opened {
-            audit::failed(error);
-        }
-        opened
-    }
-
-    fn open_checked(
-        self,
-        key: &(impl CredentialsKey + ?Sized),
-        nonce: NonceCheck<'_>,
-        limits: &Limits,
-    ) -> Result<DecryptedPassport> {
-        check(|| "passport.data".to_owned(), self.elements.len(), limits.elements)?;
-        for element in &self.elements {
-            let name = element.element_type;
-            let data = element.data.map_or(0, Bytes::len);
-            check(|| format!("{name}.data"), data, limits.element_data)?;
-            for (list, part) in [(&element.files, "files"), (&element.translation, "translation")] {
-                check(|| format!("{name}.{part}"), list.len(), limits.files_per_element)?;
-            }
-        }
-        let credentials = self.credentials.decrypt(key, limits)?;
-        assemble(credentials, self.elements.into_iter(), nonce)
     }
 }
 

@@ -12,13 +12,15 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer};
 use subtle::ConstantTimeEq;
 
+use crate::element_type::{ElementType, FileSlot};
 use crate::error::{DecryptionError, Error, Result, Step, Target};
-use crate::json;
+use crate::input::json;
+use crate::input::limits::{self, Limits};
 use crate::key::private::Unwrapped;
-use crate::limits::{self, Limits};
-use crate::primitive::{self, Threads};
+use crate::key::CredentialsKey;
+use crate::nonce::NonceStore;
+use crate::open::primitive::{self, Threads};
 use crate::secret::{Plaintext, Secret, Sha256Hash};
-use crate::{CredentialsKey, ElementType, FileSlot, NonceStore};
 
 /// Whether, and how, to check the nonce inside the credentials.
 #[derive(Clone, Copy)]
@@ -466,8 +468,8 @@ fn hash_and_secret<'de, D: Deserializer<'de>>(
     };
     let hash = hash.ok_or_else(|| D::Error::missing_field(hash_field))?;
     let secret = fields.secret.ok_or_else(|| D::Error::missing_field("secret"))?;
-    let hash = crate::base64::decode_hash(&hash, hash_field).map_err(D::Error::custom)?;
-    let secret = crate::base64::decode_secret(&secret, "secret").map_err(D::Error::custom)?;
+    let hash = crate::input::base64::decode_hash(&hash, hash_field).map_err(D::Error::custom)?;
+    let secret = crate::input::base64::decode_secret(&secret, "secret").map_err(D::Error::custom)?;
     Ok((hash, secret))
 }
 
@@ -490,7 +492,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
     use super::*;
-    use crate::MemoryNonceStore;
+    use crate::nonce::MemoryNonceStore;
 
     fn file(byte: u8) -> FileCredentials {
         FileCredentials::new(Sha256Hash::new([byte; 32]), Secret::random().unwrap())

@@ -4,11 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::element_type::ElementType;
 use crate::error::{Error, Result};
-use crate::json::{self, Counted};
-use crate::passport::ElementHash;
-use crate::sealed::{Bytes, Sealed, SealedCredentials, SealedPassport};
-use crate::{ElementType, FileLocation, Limits};
+use crate::input::json::{self, Counted};
+use crate::input::limits::Limits;
+use crate::input::received::ElementHash;
+use crate::input::received::FileLocation;
+use crate::input::received::{Bytes, Received, ReceivedCredentials, ReceivedElement};
 
 /// `Update.message.passport_data`: the elements and the encrypted credentials.
 ///
@@ -160,8 +162,8 @@ impl PassportData {
 
     /// [`PassportData::from_json`] with another size limit than the default.
     pub fn from_json_with_limits(json: &[u8], limits: &Limits) -> Result<Self> {
-        crate::limits::check(|| "the passport data JSON".to_owned(), json.len(), limits.input_json)?;
-        let envelope: Envelope = crate::json::from_slice_within(json, "PassportData", limits)?;
+        crate::input::limits::check(|| "the passport data JSON".to_owned(), json.len(), limits.input_json)?;
+        let envelope: Envelope = crate::input::json::from_slice_within(json, "PassportData", limits)?;
         envelope.into_passport_data().ok_or(Error::NoPassportData)
     }
 
@@ -182,7 +184,7 @@ impl PassportData {
     pub fn from_serializable(value: &impl Serialize) -> Result<Self> {
         let json = serde_json::to_vec(value).map_err(|error| Error::Json {
             what: "PassportData".to_owned(),
-            source: crate::JsonError::new(crate::text::excerpt(&error.to_string()), String::new(), 0, 0),
+            source: crate::error::JsonError::new(crate::text::excerpt(&error.to_string()), String::new(), 0, 0),
         })?;
         Self::from_json(&json)
     }
@@ -259,14 +261,14 @@ impl Envelope {
 
 impl PassportData {
     /// The internal form, borrowing from this one: mapping only, no checks.
-    pub(crate) fn sealed(&self) -> SealedPassport<'_> {
+    pub(crate) fn received(&self) -> Received<'_> {
         let files = |list: &Option<Vec<PassportFile>>| -> Vec<FileLocation> {
             list.iter().flatten().cloned().map(FileLocation::BotApi).collect()
         };
         let elements = self
             .data
             .iter()
-            .map(|element| Sealed {
+            .map(|element| ReceivedElement {
                 element_type: element.element_type,
                 data: element.data.as_deref().map(Bytes::Base64),
                 data_hash: None,
@@ -280,9 +282,9 @@ impl PassportData {
                 hash: ElementHash::Text(element.hash.clone()),
             })
             .collect();
-        SealedPassport {
+        Received {
             api: "bot_api",
-            credentials: self.credentials.sealed(),
+            credentials: self.credentials.received(),
             elements,
         }
     }
@@ -295,11 +297,11 @@ impl EncryptedCredentials {
     /// submission, and every redelivery of one carries the same; the
     /// MTProto form of the same submission has the same key.
     pub fn submission_key(&self) -> String {
-        self.sealed().submission_key()
+        self.received().submission_key()
     }
 
-    pub(crate) fn sealed(&self) -> SealedCredentials<'_> {
-        SealedCredentials {
+    pub(crate) fn received(&self) -> ReceivedCredentials<'_> {
+        ReceivedCredentials {
             data: Bytes::Base64(&self.data),
             hash: Bytes::Base64(&self.hash),
             secret: Bytes::Base64(&self.secret),
