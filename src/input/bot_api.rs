@@ -8,9 +8,6 @@ use crate::element_type::ElementType;
 use crate::error::{Error, Result};
 use crate::input::json::{self, Counted};
 use crate::input::limits::Limits;
-use crate::input::received::ElementHash;
-use crate::input::received::FileLocation;
-use crate::input::received::{Bytes, Received, ReceivedCredentials, ReceivedElement};
 
 /// `Update.message.passport_data`: the elements and the encrypted credentials.
 ///
@@ -259,53 +256,16 @@ impl Envelope {
     }
 }
 
-impl PassportData {
-    /// The internal form, borrowing from this one: mapping only, no checks.
-    pub(crate) fn received(&self) -> Received<'_> {
-        let files = |list: &Option<Vec<PassportFile>>| -> Vec<FileLocation> {
-            list.iter().flatten().cloned().map(FileLocation::BotApi).collect()
-        };
-        let elements = self
-            .data
-            .iter()
-            .map(|element| ReceivedElement {
-                element_type: element.element_type,
-                data: element.data.as_deref().map(Bytes::Base64),
-                data_hash: None,
-                phone_number: element.phone_number.as_deref(),
-                email: element.email.as_deref(),
-                front_side: element.front_side.clone().map(FileLocation::BotApi),
-                reverse_side: element.reverse_side.clone().map(FileLocation::BotApi),
-                selfie: element.selfie.clone().map(FileLocation::BotApi),
-                translation: files(&element.translation),
-                files: files(&element.files),
-                hash: ElementHash::Text(element.hash.clone()),
-            })
-            .collect();
-        Received {
-            api: "bot_api",
-            credentials: self.credentials.received(),
-            elements,
-        }
-    }
-}
+/// An element type by its Bot API name (`"driver_license"`); any other
+/// text is [`Error::UnknownElementType`], bounded and escaped.
+impl std::str::FromStr for ElementType {
+    type Err = Error;
 
-impl EncryptedCredentials {
-    /// A stable name for the submission these credentials came with:
-    /// URL-safe base64 (43 characters) of SHA-256 over the encrypted
-    /// credentials secret. RSA-OAEP makes that secret different for every
-    /// submission, and every redelivery of one carries the same; the
-    /// MTProto form of the same submission has the same key.
-    pub fn submission_key(&self) -> String {
-        self.received().submission_key()
-    }
-
-    pub(crate) fn received(&self) -> ReceivedCredentials<'_> {
-        ReceivedCredentials {
-            data: Bytes::Base64(&self.data),
-            hash: Bytes::Base64(&self.hash),
-            secret: Bytes::Base64(&self.secret),
-        }
+    fn from_str(name: &str) -> Result<Self, Error> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == name)
+            .ok_or_else(|| Error::UnknownElementType(crate::text::excerpt(name)))
     }
 }
 

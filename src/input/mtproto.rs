@@ -3,9 +3,6 @@
 //! every binary field as raw bytes.
 
 use crate::element_type::ElementType;
-use crate::input::received::ElementHash;
-use crate::input::received::FileLocation;
-use crate::input::received::{Bytes, Received, ReceivedCredentials, ReceivedElement};
 
 /// `messageActionSecureValuesSentMe`: the values and the encrypted credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,56 +170,5 @@ impl SecureCredentialsEncrypted {
     /// `secureCredentialsEncrypted{data, hash, secret}`.
     pub fn new(data: Vec<u8>, hash: Vec<u8>, secret: Vec<u8>) -> Self {
         Self { data, hash, secret }
-    }
-
-    /// A stable name for the submission, as
-    /// [`EncryptedCredentials::submission_key`](crate::EncryptedCredentials::submission_key)
-    /// (the same key for the same submission).
-    pub fn submission_key(&self) -> String {
-        self.received().submission_key()
-    }
-
-    pub(crate) fn received(&self) -> ReceivedCredentials<'_> {
-        ReceivedCredentials {
-            data: Bytes::Raw(&self.data),
-            hash: Bytes::Raw(&self.hash),
-            secret: Bytes::Raw(&self.secret),
-        }
-    }
-}
-
-impl SecureValuesSentMe {
-    /// The internal form, borrowing from this one: mapping only, no checks.
-    pub(crate) fn received(&self) -> Received<'_> {
-        let location = |file: &SecureFile| FileLocation::Mtproto(file.clone());
-        let elements = self
-            .values
-            .iter()
-            .map(|value| {
-                let (phone_number, email) = match &value.plain_data {
-                    Some(SecurePlainData::Phone(phone)) => (Some(phone.as_str()), None),
-                    Some(SecurePlainData::Email(email)) => (None, Some(email.as_str())),
-                    None => (None, None),
-                };
-                ReceivedElement {
-                    element_type: value.value_type,
-                    data: value.data.as_ref().map(|data| Bytes::Raw(&data.data)),
-                    data_hash: value.data.as_ref().map(|data| data.data_hash.as_slice()),
-                    phone_number,
-                    email,
-                    front_side: value.front_side.as_ref().map(location),
-                    reverse_side: value.reverse_side.as_ref().map(location),
-                    selfie: value.selfie.as_ref().map(location),
-                    translation: value.translation.iter().map(location).collect(),
-                    files: value.files.iter().map(location).collect(),
-                    hash: ElementHash::Bytes(value.hash.clone()),
-                }
-            })
-            .collect();
-        Received {
-            api: "mtproto",
-            credentials: self.credentials.received(),
-            elements,
-        }
     }
 }

@@ -8,8 +8,8 @@ use serde::{Serialize, Serializer};
 use crate::element_type::ElementType;
 use crate::error::{Error, Result};
 use crate::input::base64;
-use crate::input::bot_api::PassportFile;
-use crate::input::mtproto::SecureFile;
+use crate::input::bot_api::{EncryptedCredentials, PassportData, PassportFile};
+use crate::input::mtproto::{SecureCredentialsEncrypted, SecureFile, SecurePlainData, SecureValuesSentMe};
 use crate::secret::Sha256Hash;
 
 /// Where an encrypted file lives.
@@ -131,6 +131,112 @@ impl ReceivedCredentials<'_> {
             Bytes::Raw(bytes) => sha2::Sha256::digest(bytes),
         };
         URL_SAFE_NO_PAD.encode(digest)
+    }
+}
+
+// How each wire form maps onto the internal form: here, so that the wire
+// forms know nothing of it.
+
+impl PassportData {
+    /// The internal form, borrowing from this one: mapping only, no checks.
+    pub(crate) fn received(&self) -> Received<'_> {
+        let files = |list: &Option<Vec<PassportFile>>| -> Vec<FileLocation> {
+            list.iter().flatten().cloned().map(FileLocation::BotApi).collect()
+        };
+        let elements = self
+            .data
+            .iter()
+            .map(|element| ReceivedElement {
+                element_type: element.element_type,
+                data: element.data.as_deref().map(Bytes::Base64),
+                data_hash: None,
+                phone_number: element.phone_number.as_deref(),
+                email: element.email.as_deref(),
+                front_side: element.front_side.clone().map(FileLocation::BotApi),
+                reverse_side: element.reverse_side.clone().map(FileLocation::BotApi),
+                selfie: element.selfie.clone().map(FileLocation::BotApi),
+                translation: files(&element.translation),
+                files: files(&element.files),
+                hash: ElementHash::Text(element.hash.clone()),
+            })
+            .collect();
+        Received {
+            api: "bot_api",
+            credentials: self.credentials.received(),
+            elements,
+        }
+    }
+}
+
+impl EncryptedCredentials {
+    /// A stable name for the submission these credentials came with:
+    /// URL-safe base64 (43 characters) of SHA-256 over the encrypted
+    /// credentials secret. RSA-OAEP makes that secret different for every
+    /// submission, and every redelivery of one carries the same; the
+    /// MTProto form of the same submission has the same key.
+    pub fn submission_key(&self) -> String {
+        self.received().submission_key()
+    }
+
+    pub(crate) fn received(&self) -> ReceivedCredentials<'_> {
+        ReceivedCredentials {
+            data: Bytes::Base64(&self.data),
+            hash: Bytes::Base64(&self.hash),
+            secret: Bytes::Base64(&self.secret),
+        }
+    }
+}
+
+impl SecureValuesSentMe {
+    /// The internal form, borrowing from this one: mapping only, no checks.
+    pub(crate) fn received(&self) -> Received<'_> {
+        let location = |file: &SecureFile| FileLocation::Mtproto(file.clone());
+        let elements = self
+            .values
+            .iter()
+            .map(|value| {
+                let (phone_number, email) = match &value.plain_data {
+                    Some(SecurePlainData::Phone(phone)) => (Some(phone.as_str()), None),
+                    Some(SecurePlainData::Email(email)) => (None, Some(email.as_str())),
+                    None => (None, None),
+                };
+                ReceivedElement {
+                    element_type: value.value_type,
+                    data: value.data.as_ref().map(|data| Bytes::Raw(&data.data)),
+                    data_hash: value.data.as_ref().map(|data| data.data_hash.as_slice()),
+                    phone_number,
+                    email,
+                    front_side: value.front_side.as_ref().map(location),
+                    reverse_side: value.reverse_side.as_ref().map(location),
+                    selfie: value.selfie.as_ref().map(location),
+                    translation: value.translation.iter().map(location).collect(),
+                    files: value.files.iter().map(location).collect(),
+                    hash: ElementHash::Bytes(value.hash.clone()),
+                }
+            })
+            .collect();
+        Received {
+            api: "mtproto",
+            credentials: self.credentials.received(),
+            elements,
+        }
+    }
+}
+
+impl SecureCredentialsEncrypted {
+    /// A stable name for the submission, as
+    /// [`EncryptedCredentials::submission_key`](crate::EncryptedCredentials::submission_key)
+    /// (the same key for the same submission).
+    pub fn submission_key(&self) -> String {
+        self.received().submission_key()
+    }
+
+    pub(crate) fn received(&self) -> ReceivedCredentials<'_> {
+        ReceivedCredentials {
+            data: Bytes::Raw(&self.data),
+            hash: Bytes::Raw(&self.hash),
+            secret: Bytes::Raw(&self.secret),
+        }
     }
 }
 
