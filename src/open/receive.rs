@@ -2,14 +2,12 @@
 //! [`PassportData`], MTProto's [`SecureValuesSentMe`]), it is opened here,
 //! in two steps:
 //!
-//! 1. [`open_credentials`]: the credentials' limits checked, then the
-//!    credentials decrypted. The nonce, and which elements were sent, are
-//!    known from here on.
-//! 2. [`Opened::decrypt`]: the elements' limits checked, then the nonce,
-//!    then every element's data decrypted, verified and decoded against the
-//!    credentials, the files paired with theirs.
-//!
-//! Every limit is checked once, before the work it guards.
+//! 1. [`open_credentials`]: every limit checked, once, before anything is
+//!    decoded or decrypted; then the credentials decrypted. The nonce, and
+//!    which elements were sent, are known from here on.
+//! 2. [`Opened::decrypt`]: the nonce checked, then every element's data
+//!    decrypted, verified and decoded against the credentials, the files
+//!    paired with theirs.
 //!
 //! [`decrypt`] is both steps in one call, the common case.
 
@@ -128,8 +126,7 @@ pub async fn decrypt_and_consume(
     decrypt(key, submission, NonceCheck::Skip)?.consume_nonce(store).await
 }
 
-/// The first step: the credentials' limits checked, then the credentials
-/// decrypted.
+/// The first step: every limit checked, then the credentials decrypted.
 /// What the credentials say (the nonce, which elements they hold secrets
 /// for) and which elements were sent are known from here on; nothing of
 /// an element is decrypted yet, and nothing is decrypted twice.
@@ -167,12 +164,12 @@ fn open_checked<'a>(
     received: Received<'a>,
     limits: &Limits,
 ) -> Result<Opened<'a>> {
+    check_elements(&received.elements, limits)?;
     let credentials = decrypt_credentials(received.credentials, key, limits)?;
     Ok(Opened {
         api: received.api,
         credentials,
         elements: received.elements,
-        limits: *limits,
     })
 }
 
@@ -182,7 +179,6 @@ pub struct Opened<'a> {
     api: &'static str,
     credentials: Credentials,
     elements: Vec<ReceivedElement<'a>>,
-    limits: Limits,
 }
 
 impl Opened<'_> {
@@ -207,14 +203,12 @@ impl Opened<'_> {
         self.elements.iter().map(|element| element.element_type)
     }
 
-    /// The second step: the elements' limits and the nonce checked, then
-    /// every element decrypted,
+    /// The second step: the nonce checked, then every element decrypted,
     /// verified and decoded against the credentials, the nonce consumed
     /// last if `nonce` says so (a failure burns no request).
     pub fn decrypt(self, nonce: NonceCheck<'_>) -> Result<DecryptedPassport> {
         let _span = audit::resumed(self.api, self.elements.len());
-        let opened = check_elements(&self.elements, &self.limits)
-            .and_then(|()| assemble(self.credentials, self.elements.into_iter(), nonce));
+        let opened = assemble(self.credentials, self.elements.into_iter(), nonce);
         if let Err(error) = &opened {
             audit::failed(error);
         }
