@@ -35,8 +35,8 @@ use telegram_passport::{
 
 use crate::app::{kyc_scope, request_tag, today, App, Told};
 use crate::archive::{Abandoned, Committed, Draft, Sealed};
-use crate::bot_api::{ApiError, Failure};
 use crate::ledger::Fact;
+use crate::telegram::{ApiError, Failure};
 
 /// What became of a delivery that needs no retry.
 #[derive(Debug)]
