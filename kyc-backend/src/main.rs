@@ -24,7 +24,6 @@ mod serve;
 mod shared;
 mod submission;
 mod telegram;
-mod telegram;
 
 use std::process::ExitCode;
 use std::time::Duration;
