@@ -10,45 +10,44 @@
 // Bad input must never panic: no unwrap, expect, panic or unchecked indexing in the library.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-// The topic pages under docs/ hold examples too: each page's run as doctests,
-// outside the public API.
-
-/// The examples of docs/requesting.md, run as doctests.
-#[doc = include_str!("../docs/requesting.md")]
-#[cfg(doctest)]
-pub struct RequestingDoctests;
-
-/// The examples of docs/keys.md, run as doctests.
-#[doc = include_str!("../docs/keys.md")]
-#[cfg(doctest)]
-pub struct KeysDoctests;
-
-/// The examples of docs/checking.md, run as doctests.
-#[doc = include_str!("../docs/checking.md")]
-#[cfg(doctest)]
-pub struct CheckingDoctests;
-
 // What every room speaks of: the element types, and secret bytes.
-// Then the rooms, in the order data flows through them: the request and
-// its nonce; what the app sends; the keys; opening it; decoding; checking
-// and reporting back. Beside them: the app's side, the audit trail, the
-// cryptographic backend, the one error type, and received text in messages.
 mod element_type;
 mod secret;
 
+// The rooms, in the order data flows through them.
+// The request and its nonce:
+mod request;
+
+mod nonce;
+
+// What the app sends, as received:
+mod input;
+
+// The keys that open it:
+mod key;
+
+// Opening it:
+mod open;
+
+// Decoding its values:
+mod decode;
+
+// Checking them, and reporting back to the app:
+mod check;
+
+// Beside them: the app's side, the MTProto facade, the audit trail, the
+// cryptographic backend, the one error type, and received text in messages.
+pub mod client;
+pub mod mtproto;
+
 mod audit;
 mod backend;
-mod check;
-pub mod client;
-mod decode;
 mod error;
-mod input;
-mod key;
-pub mod mtproto;
-mod nonce;
-mod open;
-mod request;
 mod text;
+
+// The examples of the topic pages under docs/, run as doctests.
+#[cfg(doctest)]
+mod topics;
 
 // Request
 #[cfg(feature = "redis")]
@@ -91,14 +90,5 @@ pub use crate::error::{
     DecryptionError, Error, ErrorKind, JsonError, KeyFound, KeyListProblem, Pkcs11Problem, Target, TlProblem,
 };
 pub use crate::text::{one_line, EXCERPT_MAX};
-
-/// The cryptographic backend this build decrypts with: `"AWS-LC"` (the
-/// default feature `aws-lc`) or `"RustCrypto"` (`default-features = false`).
-///
-/// ```
-/// let expected = if cfg!(feature = "aws-lc") { "AWS-LC" } else { "RustCrypto" };
-/// assert_eq!(telegram_passport::backend_name(), expected);
-/// ```
-pub fn backend_name() -> &'static str {
-    backend::NAME
-}
+// The build
+pub use crate::backend::backend_name;
