@@ -49,46 +49,106 @@ mod text;
 #[cfg(doctest)]
 mod topics;
 
-// Request
+// The names a service needs on its first day; the rest are in the public
+// modules below, and (hidden from the documentation) still at the root,
+// where earlier releases had them.
+
+// Requesting
+pub use crate::request::link::{bot_id_from_token, PassportRequest, SdkParameters};
+pub use crate::request::scope::{Scope, ScopeElement};
+// The nonce
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use crate::nonce::RedisNonceStore;
 pub use crate::nonce::{generate_nonce, AsyncNonceStore, Claim, MemoryNonceStore, NonceStore};
-pub use crate::request::link::{bot_id_from_token, PassportRequest, SdkParameters};
-pub use crate::request::scope::{Scope, ScopeElement, ScopeOne, ScopeType};
-// Input
-pub use crate::input::bot_api::{EncryptedCredentials, EncryptedPassportElement, PassportData, PassportFile};
+// What the app sends, and the keys that open it
+pub use crate::input::bot_api::PassportData;
 pub use crate::input::limits::Limits;
-// Keys
 #[cfg(feature = "pkcs11")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pkcs11")))]
 pub use crate::key::Pkcs11Key;
 pub use crate::key::{CredentialsKey, KeyRef, KeyRing, PrivateKey, PublicKey};
-// Open
-pub use crate::input::received::{ElementHash, FileLocation};
-#[cfg(feature = "tokio")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-pub use crate::open::async_file::AsyncFileDecryptor;
-pub use crate::open::credentials::{Credentials, DataCredentials, FileCredentials, NonceCheck, SecureValue};
+// Opening it
+pub use crate::open::credentials::NonceCheck;
 pub use crate::open::file::FileRef;
-pub use crate::open::passport::{Contact, DecryptedPassport, Document, Element};
+pub use crate::open::passport::{DecryptedPassport, Document, Element};
 pub use crate::open::receive::{
     decrypt, decrypt_and_consume, decrypt_with_limits, open_credentials, Opened, Submission,
 };
-pub use crate::open::stream::FileDecryptor;
-pub use crate::secret::{Plaintext, Secret, Sha256Hash};
-// Decode
-pub use crate::decode::values::{
-    CalendarDate, CountryCode, Date, ElementValue, Gender, IdDocumentData, PersonalDetails, ResidentialAddress,
-};
+// What it holds
 pub use crate::element_type::{ElementType, FileSlot};
-// Check and report
-pub use crate::check::report::{ErrorSource, PassportElementError, SecureValueError, SetPassportDataErrors, TlHashes};
+// Checking it, and reporting back
+pub use crate::check::report::{PassportElementError, SetPassportDataErrors};
 pub use crate::check::validate::{Accepted, Finding, Problem, Rejected, Rule, Validation, Validator};
-// Errors
-pub use crate::error::{
-    DecryptionError, Error, ErrorKind, JsonError, KeyFound, KeyListProblem, Pkcs11Problem, Target, TlProblem,
-};
-pub use crate::text::{one_line, EXCERPT_MAX};
+// When something goes wrong
+pub use crate::error::{Error, ErrorKind};
 // The build
 pub use crate::backend::backend_name;
+
+/// The Bot API's form of what the app sends, part by part
+/// ([`PassportData`] holds them).
+pub mod bot_api {
+    pub use crate::input::bot_api::{EncryptedCredentials, EncryptedPassportElement, PassportData, PassportFile};
+}
+
+/// The typed values of decrypted element data.
+pub mod values {
+    pub use crate::decode::values::{
+        CalendarDate, CountryCode, Date, ElementValue, Gender, IdDocumentData, PersonalDetails, ResidentialAddress,
+    };
+}
+
+/// The decrypted credentials, secret bytes, and files: for a service that
+/// stores the credentials to decrypt files later, or decrypts files its own
+/// way.
+pub mod crypto {
+    #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+    pub use crate::open::async_file::AsyncFileDecryptor;
+    pub use crate::open::credentials::{Credentials, DataCredentials, FileCredentials, SecureValue};
+    pub use crate::open::stream::FileDecryptor;
+    pub use crate::secret::{Plaintext, Secret, Sha256Hash};
+}
+
+/// What a decrypted passport says about where its parts came from.
+pub mod sent {
+    pub use crate::input::received::{ElementHash, FileLocation};
+    pub use crate::open::passport::Contact;
+    pub use crate::request::scope::{ScopeOne, ScopeType};
+}
+
+/// The MTProto side of error reports (`users.setSecureValueErrors`) and
+/// what every report names.
+pub mod report {
+    pub use crate::check::report::{ErrorSource, SecureValueError, TlHashes};
+}
+
+/// What an [`Error`] carries: the details of each kind, and how received
+/// text appears in messages.
+pub mod errors {
+    pub use crate::error::{DecryptionError, JsonError, KeyFound, KeyListProblem, Pkcs11Problem, Target, TlProblem};
+    pub use crate::text::{one_line, EXCERPT_MAX};
+}
+
+// Earlier releases' paths, kept so that code written for them compiles.
+#[doc(hidden)]
+pub use crate::bot_api::{EncryptedCredentials, EncryptedPassportElement, PassportFile};
+#[doc(hidden)]
+#[cfg(feature = "tokio")]
+pub use crate::crypto::AsyncFileDecryptor;
+#[doc(hidden)]
+pub use crate::crypto::{
+    Credentials, DataCredentials, FileCredentials, FileDecryptor, Plaintext, Secret, SecureValue, Sha256Hash,
+};
+#[doc(hidden)]
+pub use crate::errors::{
+    one_line, DecryptionError, JsonError, KeyFound, KeyListProblem, Pkcs11Problem, Target, TlProblem, EXCERPT_MAX,
+};
+#[doc(hidden)]
+pub use crate::report::{ErrorSource, SecureValueError, TlHashes};
+#[doc(hidden)]
+pub use crate::sent::{Contact, ElementHash, FileLocation, ScopeOne, ScopeType};
+#[doc(hidden)]
+pub use crate::values::{
+    CalendarDate, CountryCode, Date, ElementValue, Gender, IdDocumentData, PersonalDetails, ResidentialAddress,
+};
