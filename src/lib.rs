@@ -105,7 +105,7 @@ pub mod crypto {
     #[cfg(feature = "tokio")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub use crate::open::async_file::AsyncFileDecryptor;
-    pub use crate::open::credentials::{Credentials, DataCredentials, FileCredentials, SecureValue};
+    pub use crate::open::credentials::{Credentials, DataCredentials, ElementCredentials, FileCredentials};
     pub use crate::open::stream::FileDecryptor;
     pub use crate::secret::{Plaintext, Secret, Sha256Hash};
 }
@@ -137,13 +137,15 @@ pub use crate::bot_api::{EncryptedCredentials, EncryptedPassportElement, Passpor
 #[cfg(feature = "tokio")]
 pub use crate::crypto::AsyncFileDecryptor;
 #[doc(hidden)]
-pub use crate::crypto::{
-    Credentials, DataCredentials, FileCredentials, FileDecryptor, Plaintext, Secret, SecureValue, Sha256Hash,
-};
+pub use crate::crypto::{Credentials, DataCredentials, FileCredentials, FileDecryptor, Plaintext, Secret, Sha256Hash};
 #[doc(hidden)]
 pub use crate::errors::{
     one_line, DecryptionError, JsonError, KeyFound, KeyListProblem, Pkcs11Problem, Target, TlProblem, EXCERPT_MAX,
 };
+/// The credentials of one element, under the credentials JSON's name; see
+/// [`crypto::ElementCredentials`].
+#[doc(hidden)]
+pub type SecureValue = crate::crypto::ElementCredentials;
 #[doc(hidden)]
 pub use crate::report::{ErrorSource, SecureValueError, TlHashes};
 #[doc(hidden)]

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::input::received::{Bytes, ReceivedElement};
 use crate::input::received::{ElementHash, FileLocation};
 use crate::nonce::AsyncNonceStore;
-use crate::open::credentials::{Credentials, FileCredentials, NonceCheck, SecureValue};
+use crate::open::credentials::{Credentials, ElementCredentials, FileCredentials, NonceCheck};
 use crate::open::file::FileRef;
 use crate::secret::Sha256Hash;
 
@@ -68,7 +68,7 @@ pub(crate) fn assemble<'a>(
     })
 }
 
-fn open_element(secure_value: Option<SecureValue>, sealed: ReceivedElement<'_>) -> Result<Element> {
+fn open_element(secure_value: Option<ElementCredentials>, sealed: ReceivedElement<'_>) -> Result<Element> {
     let element_type = sealed.element_type;
     if let Some(part) = contact_field(element_type) {
         let value = match element_type {
@@ -124,7 +124,7 @@ fn open_data(
     element_type: ElementType,
     encrypted: Option<Bytes<'_>>,
     stated_hash: Option<&[u8]>,
-    secure_value: Option<&SecureValue>,
+    secure_value: Option<&ElementCredentials>,
 ) -> Result<(ElementValue, Sha256Hash)> {
     let encrypted = encrypted
         .ok_or(Error::MissingPart {
@@ -150,7 +150,7 @@ fn open_data(
 /// cannot carry are ignored.
 struct FilePairing {
     element_type: ElementType,
-    secure_value: SecureValue,
+    secure_value: ElementCredentials,
 }
 
 impl FilePairing {
