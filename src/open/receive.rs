@@ -292,3 +292,68 @@ impl SecureCredentialsEncrypted {
         decrypt_credentials(self.received(), key, limits)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+    use super::*;
+    use crate::client::PassportBuilder;
+    use crate::key::PrivateKey;
+
+    /// The first step tells the nonce and the element types, in the order
+    /// sent, whichever wire form carried them; its `Debug` shows no secret.
+    #[test]
+    fn the_first_step_tells_the_nonce_and_the_elements_of_either_form() {
+        let key = PrivateKey::generate().unwrap();
+        let sealed = PassportBuilder::new()
+            .phone_number("4512345678")
+            .email("a@example.org")
+            .seal(&key.public_key(), "request-42")
+            .unwrap();
+        let by_bot_api = open_credentials(&key, &sealed.passport_data, &Limits::default()).unwrap();
+        let by_mtproto = open_credentials(&key, &sealed.mtproto, &Limits::default()).unwrap();
+        for opened in [&by_bot_api, &by_mtproto] {
+            assert_eq!(opened.nonce(), "request-42");
+            assert_eq!(
+                opened.element_types().collect::<Vec<_>>(),
+                [ElementType::PhoneNumber, ElementType::Email]
+            );
+            assert_eq!(opened.credentials().nonce(), "request-42");
+        }
+        assert_eq!(
+            format!("{by_bot_api:?}"),
+            r#"Opened { api: "bot_api", elements: 2, .. }"#
+        );
+        assert_eq!(
+            format!("{by_mtproto:?}"),
+            r#"Opened { api: "mtproto", elements: 2, .. }"#
+        );
+        let passport = by_mtproto.decrypt(NonceCheck::Expect("request-42")).unwrap();
+        assert_eq!(passport.email(), Some("a@example.org"));
+    }
+
+    /// Both wire forms of one submission have the same key, and another
+    /// submission another.
+    #[test]
+    fn both_forms_of_a_submission_have_one_key() {
+        let key = PrivateKey::generate().unwrap();
+        let seal = || {
+            PassportBuilder::new()
+                .email("a@example.org")
+                .seal(&key.public_key(), "n")
+                .unwrap()
+        };
+        let (one, other) = (seal(), seal());
+        let key_of = |sealed: &crate::client::SealedPassport| {
+            (
+                sealed.passport_data.credentials.submission_key(),
+                sealed.mtproto.credentials.submission_key(),
+            )
+        };
+        let (bot_api, mtproto) = key_of(&one);
+        assert_eq!(bot_api, mtproto);
+        assert_eq!(bot_api.len(), 43);
+        assert_ne!(key_of(&other).1, mtproto);
+    }
+}
