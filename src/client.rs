@@ -10,16 +10,17 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use crate::decode::values::{IdDocumentData, PersonalDetails, ResidentialAddress};
+use crate::element_type::{ElementType, FileSlot};
 use crate::error::{Error, Result};
-use crate::mtproto::{
+use crate::input::base64;
+use crate::input::bot_api::{EncryptedCredentials, EncryptedPassportElement, PassportData, PassportFile};
+use crate::input::mtproto::{
     SecureCredentialsEncrypted, SecureData, SecureFile, SecurePlainData, SecureValue, SecureValuesSentMe,
 };
-use crate::primitive::{self, MIN_PADDING};
+use crate::key::PublicKey;
+use crate::open::primitive::{self, MIN_PADDING};
 use crate::secret::{fill_random, Secret, Sha256Hash};
-use crate::{
-    base64, ElementType, EncryptedCredentials, EncryptedPassportElement, FileSlot, IdDocumentData, PassportData,
-    PassportFile, PersonalDetails, PublicKey, ResidentialAddress,
-};
 
 /// Bytes encrypted with the primitive, and what decrypts them.
 #[derive(Debug, Clone)]
@@ -189,7 +190,7 @@ impl PassportBuilder {
         }
         match serde_json::to_vec(value) {
             Ok(json) => self.draft(element_type).data = Some(Zeroizing::new(json)),
-            Err(source) => return self.fail(crate::json::error(&format!("{element_type} data"), &source)),
+            Err(source) => return self.fail(crate::input::json::error(&format!("{element_type} data"), &source)),
         }
         self
     }

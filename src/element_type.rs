@@ -1,11 +1,8 @@
 //! The 13 element types and which parts each may carry (PROTOCOL §3).
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-
-use crate::error::Error;
 
 /// The type of a Telegram Passport element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -178,17 +175,6 @@ impl fmt::Display for ElementType {
     }
 }
 
-impl FromStr for ElementType {
-    type Err = Error;
-
-    fn from_str(name: &str) -> Result<Self, Error> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.as_str() == name)
-            .ok_or_else(|| Error::UnknownElementType(crate::text::excerpt(name)))
-    }
-}
-
 impl FileSlot {
     /// The protocol's field name, e.g. `"front_side"`.
     pub fn as_str(self) -> &'static str {
@@ -220,7 +206,6 @@ mod tests {
             assert_eq!(t.as_str().parse::<ElementType>().unwrap(), t);
             assert_eq!(ElementType::from_mtproto_constructor(t.mtproto_constructor()), Some(t));
         }
-        assert!(matches!("selfie".parse::<ElementType>(), Err(Error::UnknownElementType(n)) if n == "selfie"));
     }
 
     #[test]

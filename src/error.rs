@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::ElementType;
+use crate::element_type::ElementType;
 
 /// Everything that can go wrong in this crate.
 ///

@@ -10,112 +10,147 @@
 // Bad input must never panic: no unwrap, expect, panic or unchecked indexing in the library.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-// The topic pages under docs/ hold examples too: each page's run as doctests,
-// outside the public API.
+// What every room speaks of: the element types, and secret bytes.
+mod element_type;
+mod secret;
 
-/// The examples of docs/requesting.md, run as doctests.
-#[doc = include_str!("../docs/requesting.md")]
-#[cfg(doctest)]
-pub struct RequestingDoctests;
-
-/// The examples of docs/keys.md, run as doctests.
-#[doc = include_str!("../docs/keys.md")]
-#[cfg(doctest)]
-pub struct KeysDoctests;
-
-/// The examples of docs/checking.md, run as doctests.
-#[doc = include_str!("../docs/checking.md")]
-#[cfg(doctest)]
-pub struct CheckingDoctests;
-
-// The modules in the order data flows through them.
-
-// Request: what to ask for, and the nonce that ties the answer to the ask.
-mod nonce;
+// The rooms, in the order data flows through them.
+// The request and its nonce:
 mod request;
-mod scope;
 
-// Input: what the app sends, as received, within limits.
-mod base64;
-mod bot_api;
-mod json;
-mod limits;
+mod nonce;
+
+// What the app sends, as received:
+mod input;
+
+// The keys that open it:
+mod key;
+
+// Opening it:
+mod open;
+
+// Decoding its values:
+mod decode;
+
+// Checking them, and reporting back to the app:
+mod check;
+
+// Beside them: the app's side, the MTProto facade, the audit trail, the
+// cryptographic backend, the one error type, and received text in messages.
+pub mod client;
 pub mod mtproto;
-mod tl;
 
-// Decrypt: the keys, one primitive, credentials, element data and files.
-#[cfg(feature = "tokio")]
-mod async_file;
 mod audit;
 mod backend;
-mod credentials;
-mod file;
-mod key;
-mod passport;
-mod primitive;
-mod sealed;
-mod secret;
-mod stream;
-
-// Decode: element types and typed values.
-mod element_type;
-mod values;
-
-// Validate and report back.
-mod report;
-mod validate;
-
-// The app's side, the one error type, and received text in messages.
-pub mod client;
 mod error;
 mod text;
 
-// Request
+// The examples of the topic pages under docs/, run as doctests.
+#[cfg(doctest)]
+mod topics;
+
+// The names a service needs on its first day; the rest are in the public
+// modules below, and (hidden from the documentation) still at the root,
+// where earlier releases had them.
+
+// Requesting
+pub use crate::request::link::{bot_id_from_token, PassportRequest, SdkParameters};
+pub use crate::request::scope::{Scope, ScopeElement};
+// The nonce
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use crate::nonce::RedisNonceStore;
 pub use crate::nonce::{generate_nonce, AsyncNonceStore, Claim, MemoryNonceStore, NonceStore};
-pub use crate::request::{bot_id_from_token, PassportRequest, SdkParameters};
-pub use crate::scope::{Scope, ScopeElement, ScopeOne, ScopeType};
-// Input
-pub use crate::bot_api::{EncryptedCredentials, EncryptedPassportElement, PassportData, PassportFile};
-pub use crate::limits::Limits;
-// Decrypt
-#[cfg(feature = "tokio")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-pub use crate::async_file::AsyncFileDecryptor;
-pub use crate::credentials::{Credentials, DataCredentials, FileCredentials, NonceCheck, SecureValue};
-pub use crate::file::{FileLocation, FileRef};
+// What the app sends, and the keys that open it
+pub use crate::input::bot_api::PassportData;
+pub use crate::input::limits::Limits;
 #[cfg(feature = "pkcs11")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pkcs11")))]
 pub use crate::key::Pkcs11Key;
 pub use crate::key::{CredentialsKey, KeyRef, KeyRing, PrivateKey, PublicKey};
-pub use crate::passport::{
-    decrypt, decrypt_and_consume, decrypt_with_limits, Contact, DecryptedPassport, Document, Element, ElementHash,
+// Opening it
+pub use crate::open::credentials::NonceCheck;
+pub use crate::open::file::FileRef;
+pub use crate::open::passport::{DecryptedPassport, Document, Element};
+pub use crate::open::receive::{
+    decrypt, decrypt_and_consume, decrypt_with_limits, open_credentials, Opened, Submission,
 };
-pub use crate::secret::{Plaintext, Secret, Sha256Hash};
-pub use crate::stream::FileDecryptor;
-// Decode
+// What it holds
 pub use crate::element_type::{ElementType, FileSlot};
+// Checking it, and reporting back
+pub use crate::check::report::{PassportElementError, SetPassportDataErrors};
+pub use crate::check::validate::{Accepted, Finding, Problem, Rejected, Rule, Validation, Validator};
+// When something goes wrong
+pub use crate::error::{Error, ErrorKind};
+// The build
+pub use crate::backend::backend_name;
+
+/// The Bot API's form of what the app sends, part by part
+/// ([`PassportData`] holds them).
+pub mod bot_api {
+    pub use crate::input::bot_api::{EncryptedCredentials, EncryptedPassportElement, PassportData, PassportFile};
+}
+
+/// The typed values of decrypted element data.
+pub mod values {
+    pub use crate::decode::values::{
+        CalendarDate, CountryCode, Date, ElementValue, Gender, IdDocumentData, PersonalDetails, ResidentialAddress,
+    };
+}
+
+/// The decrypted credentials, secret bytes, and files: for a service that
+/// stores the credentials to decrypt files later, or decrypts files its own
+/// way.
+pub mod crypto {
+    #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+    pub use crate::open::async_file::AsyncFileDecryptor;
+    pub use crate::open::credentials::{Credentials, DataCredentials, ElementCredentials, FileCredentials};
+    pub use crate::open::stream::FileDecryptor;
+    pub use crate::secret::{Plaintext, Secret, Sha256Hash};
+}
+
+/// What a decrypted passport says about where its parts came from.
+pub mod sent {
+    pub use crate::input::received::{ElementHash, FileLocation};
+    pub use crate::open::passport::Contact;
+    pub use crate::request::scope::{ScopeOne, ScopeType};
+}
+
+/// The MTProto side of error reports (`users.setSecureValueErrors`) and
+/// what every report names.
+pub mod report {
+    pub use crate::check::report::{ErrorSource, SecureValueError, TlHashes};
+}
+
+/// What an [`Error`] carries: the details of each kind, and how received
+/// text appears in messages.
+pub mod errors {
+    pub use crate::error::{DecryptionError, JsonError, KeyFound, KeyListProblem, Pkcs11Problem, Target, TlProblem};
+    pub use crate::text::{one_line, EXCERPT_MAX};
+}
+
+// Earlier releases' paths, kept so that code written for them compiles.
+#[doc(hidden)]
+pub use crate::bot_api::{EncryptedCredentials, EncryptedPassportElement, PassportFile};
+#[doc(hidden)]
+#[cfg(feature = "tokio")]
+pub use crate::crypto::AsyncFileDecryptor;
+#[doc(hidden)]
+pub use crate::crypto::{Credentials, DataCredentials, FileCredentials, FileDecryptor, Plaintext, Secret, Sha256Hash};
+#[doc(hidden)]
+pub use crate::errors::{
+    one_line, DecryptionError, JsonError, KeyFound, KeyListProblem, Pkcs11Problem, Target, TlProblem, EXCERPT_MAX,
+};
+/// The credentials of one element, under the credentials JSON's name; see
+/// [`crypto::ElementCredentials`].
+#[doc(hidden)]
+pub type SecureValue = crate::crypto::ElementCredentials;
+#[doc(hidden)]
+pub use crate::report::{ErrorSource, SecureValueError, TlHashes};
+#[doc(hidden)]
+pub use crate::sent::{Contact, ElementHash, FileLocation, ScopeOne, ScopeType};
+#[doc(hidden)]
 pub use crate::values::{
     CalendarDate, CountryCode, Date, ElementValue, Gender, IdDocumentData, PersonalDetails, ResidentialAddress,
 };
-// Validate and report
-pub use crate::report::{ErrorSource, PassportElementError, SecureValueError, SetPassportDataErrors, TlHashes};
-pub use crate::validate::{Accepted, Finding, Problem, Rejected, Rule, Validation, Validator};
-// Errors
-pub use crate::error::{
-    DecryptionError, Error, ErrorKind, JsonError, KeyFound, KeyListProblem, Pkcs11Problem, Target, TlProblem,
-};
-pub use crate::text::{one_line, EXCERPT_MAX};
-
-/// The cryptographic backend this build decrypts with: `"AWS-LC"` (the
-/// default feature `aws-lc`) or `"RustCrypto"` (`default-features = false`).
-///
-/// ```
-/// let expected = if cfg!(feature = "aws-lc") { "AWS-LC" } else { "RustCrypto" };
-/// assert_eq!(telegram_passport::backend_name(), expected);
-/// ```
-pub fn backend_name() -> &'static str {
-    backend::NAME
-}

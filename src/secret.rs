@@ -97,7 +97,7 @@ pub(crate) fn scrubbed<T>(f: impl FnOnce() -> T) -> T {
 
 /// Fills `buf` from the operating system's random generator.
 pub(crate) fn fill_random(buf: &mut [u8]) -> crate::error::Result<()> {
-    getrandom::fill(buf).map_err(|_| crate::Error::Random)
+    getrandom::fill(buf).map_err(|_| crate::error::Error::Random)
 }
 
 /// A SHA-256 hash as the protocol uses it: `credentials.hash`, a `data_hash`

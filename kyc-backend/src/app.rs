@@ -16,11 +16,11 @@ use telegram_passport::{
 };
 
 use crate::archive::Archive;
-use crate::bot_api::BotApi;
 use crate::client_ip::Unreadable;
 use crate::ledger::Ledger;
 use crate::limiter::StartLimiter;
 pub(crate) use crate::public_url::PublicUrl;
+use crate::telegram::BotApi;
 
 /// How long a request link stays valid.
 const REQUEST_TTL: Duration = Duration::from_secs(30 * 60);

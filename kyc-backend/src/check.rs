@@ -17,8 +17,8 @@ use reqwest::Url;
 use telegram_passport::{bot_id_from_token, one_line, Error, KeyRef, PrivateKey, PublicKey};
 use zeroize::Zeroizing;
 
-use crate::bot_api::{ApiError, BotApi};
 use crate::public_url::PublicUrl;
+use crate::telegram::{ApiError, BotApi};
 
 /// The settings the service does not start without.
 const REQUIRED: [&str; 4] = [

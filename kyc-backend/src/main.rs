@@ -14,7 +14,6 @@
 
 mod app;
 mod archive;
-mod bot_api;
 mod check;
 mod client_ip;
 mod ledger;
@@ -24,6 +23,7 @@ mod routes;
 mod serve;
 mod shared;
 mod submission;
+mod telegram;
 
 use std::process::ExitCode;
 use std::time::Duration;

@@ -47,11 +47,11 @@ use tracing::Instrument as _;
 
 use crate::app::{App, Config, Told};
 use crate::archive::Archive;
-use crate::bot_api::{BotApi, Failure};
 use crate::ledger::{Fact, Ledger};
 use crate::limiter::StartLimiter;
 use crate::shared::SharedRedis;
 use crate::submission::{settle_drafts, submission, Outcome};
+use crate::telegram::{BotApi, Failure};
 
 /// Per `START_WINDOW`, how many applications one client may open.
 const START_WINDOW: Duration = Duration::from_secs(10 * 60);

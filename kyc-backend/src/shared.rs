@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::bot_api::Failure;
+use crate::telegram::Failure;
 
 /// Connect and response timeouts, as the nonce store's.
 const TIMEOUT: Duration = Duration::from_secs(2);

@@ -28,14 +28,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use telegram_passport::{
-    decrypt, AsyncNonceStore, Claim, DecryptedPassport, Document, ElementType, Error, FileSlot, NonceCheck,
-    PassportData, PassportElementError, Problem, Rejected, SetPassportDataErrors, Validation, Validator,
+    open_credentials, AsyncNonceStore, Claim, DecryptedPassport, Document, ElementType, Error, FileSlot, KeyRing,
+    Limits, NonceCheck, PassportData, PassportElementError, Problem, Rejected, SetPassportDataErrors, Validation,
+    Validator,
 };
 
 use crate::app::{kyc_scope, request_tag, today, App, Told};
 use crate::archive::{Abandoned, Committed, Draft, Sealed};
-use crate::bot_api::{ApiError, Failure};
 use crate::ledger::Fact;
+use crate::telegram::{ApiError, Failure};
 
 /// What became of a delivery that needs no retry.
 #[derive(Debug)]
@@ -99,6 +100,32 @@ enum Verdict<'a> {
     StartAgain,
 }
 
+/// Opens a submission: the credentials once, so the nonce is known even
+/// when an element then fails. The crate's audit trail has the code and
+/// the failed step.
+fn open(key: &KeyRing, passport_data: &PassportData) -> Opened {
+    match open_credentials(key, passport_data, &Limits::default()) {
+        Ok(credentials) => {
+            let nonce = credentials.nonce().to_owned();
+            match credentials.decrypt(NonceCheck::Skip) {
+                Ok(passport) => Opened::Passport(passport),
+                Err(_) => Opened::Unreadable { nonce },
+            }
+        }
+        Err(error) if error.is_retryable() => Opened::KeyUnavailable(error),
+        // Refused before anything was decrypted (elements beyond the
+        // limits): the credentials alone say whose it is.
+        Err(Error::TooLarge { .. }) => match passport_data.credentials.decrypt(key) {
+            Ok(credentials) => Opened::Unreadable {
+                nonce: credentials.nonce().to_owned(),
+            },
+            Err(error) if error.is_retryable() => Opened::KeyUnavailable(error),
+            Err(_) => Opened::NotOurs,
+        },
+        Err(_) => Opened::NotOurs,
+    }
+}
+
 /// Takes `passport_data`, sent by `user_id`, as far as it goes.
 pub(crate) async fn submission<S: AsyncNonceStore + 'static>(
     app: &Arc<App<S>>,
@@ -108,21 +135,8 @@ pub(crate) async fn submission<S: AsyncNonceStore + 'static>(
     let submission_key = passport_data.submission_key();
     // RSA takes a fraction of a millisecond to milliseconds: off the executor.
     let (worker, span) = (Arc::clone(app), tracing::Span::current());
-    let opened = tokio::task::spawn_blocking(move || {
-        span.in_scope(|| match decrypt(&worker.config.key, &passport_data, NonceCheck::Skip) {
-            Ok(passport) => Opened::Passport(passport),
-            Err(error) if error.is_retryable() => Opened::KeyUnavailable(error),
-            // The crate's audit trail has the code and the failed step.
-            Err(_) => match passport_data.credentials.decrypt(&worker.config.key) {
-                Ok(credentials) => Opened::Unreadable {
-                    nonce: credentials.nonce().to_owned(),
-                },
-                Err(error) if error.is_retryable() => Opened::KeyUnavailable(error),
-                Err(_) => Opened::NotOurs,
-            },
-        })
-    })
-    .await?;
+    let opened =
+        tokio::task::spawn_blocking(move || span.in_scope(|| open(&worker.config.key, &passport_data))).await?;
     let nonce = match &opened {
         Opened::Passport(passport) => passport.nonce().to_owned(),
         Opened::Unreadable { nonce } => nonce.clone(),

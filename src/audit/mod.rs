@@ -23,10 +23,17 @@ pub(crate) struct Span {
     _entered: Entered,
 }
 
-/// Enters the span of a passport received through `api` with `elements` elements.
-pub(crate) fn decrypting(api: &'static str, elements: usize) -> Span {
-    let entered = span!("telegram_passport.decrypt", api, elements).entered();
+/// Enters the span of a passport received through `api` with `elements`
+/// elements, and says it was received.
+pub(crate) fn received(api: &'static str, elements: usize) -> Span {
+    let span = resumed(api, elements);
     info!(api, elements, "passport received");
+    span
+}
+
+/// Enters the span of that passport again, for its next step.
+pub(crate) fn resumed(api: &'static str, elements: usize) -> Span {
+    let entered = span!("telegram_passport.decrypt", api, elements).entered();
     Span { _entered: entered }
 }
 

@@ -22,3 +22,14 @@ mod rust_crypto;
 pub(crate) use aws_lc::{CbcDecryptor, RsaDecryptor, Sha256, NAME};
 #[cfg(not(feature = "aws-lc"))]
 pub(crate) use rust_crypto::{CbcDecryptor, RsaDecryptor, Sha256, NAME};
+
+/// The cryptographic backend this build decrypts with: `"AWS-LC"` (the
+/// default feature `aws-lc`) or `"RustCrypto"` (`default-features = false`).
+///
+/// ```
+/// let expected = if cfg!(feature = "aws-lc") { "AWS-LC" } else { "RustCrypto" };
+/// assert_eq!(telegram_passport::backend_name(), expected);
+/// ```
+pub fn backend_name() -> &'static str {
+    NAME
+}

@@ -1,7 +1,7 @@
 //! What opens credentials: any key that can unwrap the 32-byte credentials
 //! secret with RSA-OAEP (SHA-1, MGF1-SHA-1, empty label).
 //!
-//! Three kinds: a [`PrivateKey`] in this process (`file.rs`), a
+//! Three kinds: a [`PrivateKey`] in this process (`in_process.rs`), a
 //! [`Pkcs11Key`](crate::Pkcs11Key) that never leaves its token (`pkcs11/`,
 //! feature `pkcs11`), and a [`KeyRing`] of the current key and older ones
 //! (`ring.rs`). Every receive path takes any of them through the sealed
@@ -17,13 +17,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-mod file;
+mod in_process;
 mod list;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
 mod ring;
 
-pub use file::{PrivateKey, PublicKey};
+pub use in_process::{PrivateKey, PublicKey};
 pub use list::KeyRef;
 #[cfg(feature = "pkcs11")]
 pub use pkcs11::Pkcs11Key;
@@ -58,7 +58,8 @@ pub trait CredentialsKey: private::Unwrap + fmt::Debug + Send + Sync {
 }
 
 pub(crate) mod private {
-    use crate::{Error, Secret};
+    use crate::error::Error;
+    use crate::secret::Secret;
 
     /// What one key made of an encrypted credentials secret.
     #[derive(Debug)]

@@ -139,7 +139,11 @@ mod tests {
 
     use super::*;
     use crate::client::PassportBuilder;
-    use crate::{decrypt, Error, NonceCheck, PrivateKey, Secret};
+    use crate::error::Error;
+    use crate::key::PrivateKey;
+    use crate::open::credentials::NonceCheck;
+    use crate::open::receive::decrypt;
+    use crate::secret::Secret;
 
     /// A key whose RSA "succeeds" with a random secret whatever it is
     /// given, as RSA with implicit rejection does for a wrong key; or one

@@ -393,7 +393,7 @@ impl NonceStore for MemoryNonceStore {
 
 /// Never blocks for more than a short lock, so the async API runs the
 /// blocking one in place.
-impl crate::AsyncNonceStore for MemoryNonceStore {
+impl crate::nonce::AsyncNonceStore for MemoryNonceStore {
     async fn issue(&self, context: &str, ttl: Duration) -> Result<String> {
         NonceStore::issue(self, context, ttl)
     }

@@ -382,7 +382,7 @@ impl RedisNonceStore {
 /// retry and deadline as the blocking one.
 #[cfg(feature = "redis-async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis-async")))]
-impl crate::AsyncNonceStore for RedisNonceStore {
+impl crate::nonce::AsyncNonceStore for RedisNonceStore {
     async fn issue(&self, context: &str, ttl: Duration) -> Result<String> {
         check_ttl(ttl)?;
         for _ in 0..3 {

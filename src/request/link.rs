@@ -5,7 +5,8 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::{PublicKey, Scope};
+use crate::key::PublicKey;
+use crate::request::scope::Scope;
 
 /// A request for Passport data: bot, scope, public key, nonce.
 ///

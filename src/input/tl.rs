@@ -8,12 +8,13 @@
 //! constructors, truncation, flag bits the schema does not define and bytes
 //! after the end are [`Error::Tl`], naming the offset; nothing panics.
 
+use crate::element_type::ElementType;
 use crate::error::{Error, Result, TlProblem};
-use crate::limits::check;
-use crate::mtproto::{
+use crate::input::limits::check;
+use crate::input::limits::Limits;
+use crate::input::mtproto::{
     SecureCredentialsEncrypted, SecureData, SecureFile, SecurePlainData, SecureValue, SecureValuesSentMe,
 };
-use crate::{ElementType, Limits};
 
 /// `messageActionSecureValuesSentMe#1b287353`.
 pub(crate) const SECURE_VALUES_SENT_ME: u32 = 0x1b28_7353;
@@ -438,7 +439,9 @@ mod tests {
 
     use super::*;
     use crate::client::PassportBuilder;
-    use crate::{FileSlot, IdDocumentData, PrivateKey};
+    use crate::decode::values::IdDocumentData;
+    use crate::element_type::FileSlot;
+    use crate::key::PrivateKey;
 
     fn sample() -> (SecureValuesSentMe, Vec<u8>) {
         let key = PrivateKey::generate().unwrap();

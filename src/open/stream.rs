@@ -17,9 +17,9 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::backend;
 use crate::error::{DecryptionError, Error, Result, Step, Target};
-use crate::primitive::{self, Cipher};
+use crate::open::credentials::FileCredentials;
+use crate::open::primitive::{self, Cipher};
 use crate::secret::{scrubbed, Sha256Hash};
-use crate::FileCredentials;
 
 /// Encrypted bytes gathered before they are decrypted and hashed together.
 const CHUNK: usize = 64 * 1024;

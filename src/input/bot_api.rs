@@ -4,11 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::element_type::ElementType;
 use crate::error::{Error, Result};
-use crate::json::{self, Counted};
-use crate::passport::ElementHash;
-use crate::sealed::{Bytes, Sealed, SealedCredentials, SealedPassport};
-use crate::{ElementType, FileLocation, Limits};
+use crate::input::json::{self, Counted};
+use crate::input::limits::Limits;
 
 /// `Update.message.passport_data`: the elements and the encrypted credentials.
 ///
@@ -160,8 +159,8 @@ impl PassportData {
 
     /// [`PassportData::from_json`] with another size limit than the default.
     pub fn from_json_with_limits(json: &[u8], limits: &Limits) -> Result<Self> {
-        crate::limits::check(|| "the passport data JSON".to_owned(), json.len(), limits.input_json)?;
-        let envelope: Envelope = crate::json::from_slice_within(json, "PassportData", limits)?;
+        crate::input::limits::check(|| "the passport data JSON".to_owned(), json.len(), limits.input_json)?;
+        let envelope: Envelope = crate::input::json::from_slice_within(json, "PassportData", limits)?;
         envelope.into_passport_data().ok_or(Error::NoPassportData)
     }
 
@@ -182,7 +181,7 @@ impl PassportData {
     pub fn from_serializable(value: &impl Serialize) -> Result<Self> {
         let json = serde_json::to_vec(value).map_err(|error| Error::Json {
             what: "PassportData".to_owned(),
-            source: crate::JsonError::new(crate::text::excerpt(&error.to_string()), String::new(), 0, 0),
+            source: crate::error::JsonError::new(crate::text::excerpt(&error.to_string()), String::new(), 0, 0),
         })?;
         Self::from_json(&json)
     }
@@ -257,53 +256,16 @@ impl Envelope {
     }
 }
 
-impl PassportData {
-    /// The internal form, borrowing from this one: mapping only, no checks.
-    pub(crate) fn sealed(&self) -> SealedPassport<'_> {
-        let files = |list: &Option<Vec<PassportFile>>| -> Vec<FileLocation> {
-            list.iter().flatten().cloned().map(FileLocation::BotApi).collect()
-        };
-        let elements = self
-            .data
-            .iter()
-            .map(|element| Sealed {
-                element_type: element.element_type,
-                data: element.data.as_deref().map(Bytes::Base64),
-                data_hash: None,
-                phone_number: element.phone_number.as_deref(),
-                email: element.email.as_deref(),
-                front_side: element.front_side.clone().map(FileLocation::BotApi),
-                reverse_side: element.reverse_side.clone().map(FileLocation::BotApi),
-                selfie: element.selfie.clone().map(FileLocation::BotApi),
-                translation: files(&element.translation),
-                files: files(&element.files),
-                hash: ElementHash::Text(element.hash.clone()),
-            })
-            .collect();
-        SealedPassport {
-            api: "bot_api",
-            credentials: self.credentials.sealed(),
-            elements,
-        }
-    }
-}
+/// An element type by its Bot API name (`"driver_license"`); any other
+/// text is [`Error::UnknownElementType`], bounded and escaped.
+impl std::str::FromStr for ElementType {
+    type Err = Error;
 
-impl EncryptedCredentials {
-    /// A stable name for the submission these credentials came with:
-    /// URL-safe base64 (43 characters) of SHA-256 over the encrypted
-    /// credentials secret. RSA-OAEP makes that secret different for every
-    /// submission, and every redelivery of one carries the same; the
-    /// MTProto form of the same submission has the same key.
-    pub fn submission_key(&self) -> String {
-        self.sealed().submission_key()
-    }
-
-    pub(crate) fn sealed(&self) -> SealedCredentials<'_> {
-        SealedCredentials {
-            data: Bytes::Base64(&self.data),
-            hash: Bytes::Base64(&self.hash),
-            secret: Bytes::Base64(&self.secret),
-        }
+    fn from_str(name: &str) -> Result<Self, Error> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == name)
+            .ok_or_else(|| Error::UnknownElementType(crate::text::excerpt(name)))
     }
 }
 

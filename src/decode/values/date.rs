@@ -100,11 +100,11 @@ fn digits(text: &str) -> Option<u16> {
 }
 
 impl FromStr for CalendarDate {
-    type Err = crate::Error;
+    type Err = crate::error::Error;
 
     /// Parses exactly `DD.MM.YYYY`; anything else is [`Error::InvalidDate`](crate::Error::InvalidDate).
-    fn from_str(text: &str) -> Result<Self, crate::Error> {
-        let invalid = || crate::Error::InvalidDate(crate::text::excerpt(text));
+    fn from_str(text: &str) -> Result<Self, crate::error::Error> {
+        let invalid = || crate::error::Error::InvalidDate(crate::text::excerpt(text));
         let mut parts = text.split('.');
         let (Some(day), Some(month), Some(year), None) = (parts.next(), parts.next(), parts.next(), parts.next())
         else {

@@ -39,8 +39,9 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
-use crate::stream::{publish, temporary_beside};
-use crate::{FileCredentials, FileDecryptor};
+use crate::open::credentials::FileCredentials;
+use crate::open::stream::FileDecryptor;
+use crate::open::stream::{publish, temporary_beside};
 
 /// The input one poll may take before it yields, in bytes.
 const TURN: usize = 64 * 1024;

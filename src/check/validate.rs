@@ -10,12 +10,14 @@ use std::fmt;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use crate::error::Result;
-use crate::report::{PassportElementError, SecureValueError, SetPassportDataErrors};
-use crate::{
-    CalendarDate, CountryCode, Date, DecryptedPassport, Document, ElementType, ElementValue, FileSlot, Gender,
-    IdDocumentData, PersonalDetails, ResidentialAddress, Scope, ScopeElement, ScopeOne,
+use crate::check::report::{PassportElementError, SecureValueError, SetPassportDataErrors};
+use crate::decode::values::{
+    CalendarDate, CountryCode, Date, ElementValue, Gender, IdDocumentData, PersonalDetails, ResidentialAddress,
 };
+use crate::element_type::{ElementType, FileSlot};
+use crate::error::Result;
+use crate::open::passport::{DecryptedPassport, Document};
+use crate::request::scope::{Scope, ScopeElement, ScopeOne};
 
 /// Oldest plausible age, in years.
 const MAX_AGE: u32 = 120;

@@ -21,7 +21,7 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{Error, JsonError, Result};
-use crate::limits::Limits;
+use crate::input::limits::Limits;
 use crate::text::excerpt;
 
 thread_local! {

@@ -12,13 +12,15 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer};
 use subtle::ConstantTimeEq;
 
+use crate::element_type::{ElementType, FileSlot};
 use crate::error::{DecryptionError, Error, Result, Step, Target};
-use crate::json;
+use crate::input::json;
+use crate::input::limits::{self, Limits};
 use crate::key::private::Unwrapped;
-use crate::limits::{self, Limits};
-use crate::primitive::{self, Threads};
+use crate::key::CredentialsKey;
+use crate::nonce::NonceStore;
+use crate::open::primitive::{self, Threads};
 use crate::secret::{Plaintext, Secret, Sha256Hash};
-use crate::{CredentialsKey, ElementType, FileSlot, NonceStore};
 
 /// Whether, and how, to check the nonce inside the credentials.
 #[derive(Clone, Copy)]
@@ -49,14 +51,15 @@ impl std::fmt::Debug for NonceCheck<'_> {
 /// Decrypted credentials: the request's nonce and the per-element secrets.
 #[derive(Debug, Clone)]
 pub struct Credentials {
-    secure_data: BTreeMap<ElementType, SecureValue>,
+    secure_data: BTreeMap<ElementType, ElementCredentials>,
     nonce: String,
 }
 
-/// The credentials of one element (`SecureValue`).
+/// The credentials of one element: its data's secret and hash, and each
+/// file's (the credentials JSON's `SecureValue`).
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
-pub struct SecureValue {
+pub struct ElementCredentials {
     /// For the element's `data`.
     pub data: Option<DataCredentials>,
     /// For the front side scan.
@@ -190,17 +193,17 @@ impl Credentials {
     }
 
     /// The credentials of one element.
-    pub fn secure_value(&self, element: ElementType) -> Option<&SecureValue> {
+    pub fn secure_value(&self, element: ElementType) -> Option<&ElementCredentials> {
         self.secure_data.get(&element)
     }
 
     /// Moves one element's credentials out.
-    pub(crate) fn take_secure_value(&mut self, element: ElementType) -> Option<SecureValue> {
+    pub(crate) fn take_secure_value(&mut self, element: ElementType) -> Option<ElementCredentials> {
         self.secure_data.remove(&element)
     }
 }
 
-impl SecureValue {
+impl ElementCredentials {
     /// The credentials of one file: `index` counts within `files` and
     /// `translation`, and is 0 for the single-file parts.
     pub fn file(&self, slot: FileSlot, index: usize) -> Option<&FileCredentials> {
@@ -387,7 +390,7 @@ struct RawSecureData {
 }
 
 impl RawSecureData {
-    fn into_map(self, limits: &Limits) -> BTreeMap<ElementType, SecureValue> {
+    fn into_map(self, limits: &Limits) -> BTreeMap<ElementType, ElementCredentials> {
         use ElementType::*;
         [
             (PersonalDetails, self.personal_details),
@@ -408,7 +411,7 @@ impl RawSecureData {
     }
 }
 
-struct RawSecureValue(SecureValue);
+struct RawSecureValue(ElementCredentials);
 
 impl<'de> Deserialize<'de> for RawSecureValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -434,7 +437,7 @@ impl<'de> Deserialize<'de> for RawSecureValue {
                 .map_err(json::refuse)
         };
         let (translation, files) = (within(f.translation, "translation")?, within(f.files, "files")?);
-        Ok(Self(SecureValue {
+        Ok(Self(ElementCredentials {
             data: f.data,
             front_side: f.front_side,
             reverse_side: f.reverse_side,
@@ -466,8 +469,8 @@ fn hash_and_secret<'de, D: Deserializer<'de>>(
     };
     let hash = hash.ok_or_else(|| D::Error::missing_field(hash_field))?;
     let secret = fields.secret.ok_or_else(|| D::Error::missing_field("secret"))?;
-    let hash = crate::base64::decode_hash(&hash, hash_field).map_err(D::Error::custom)?;
-    let secret = crate::base64::decode_secret(&secret, "secret").map_err(D::Error::custom)?;
+    let hash = crate::input::base64::decode_hash(&hash, hash_field).map_err(D::Error::custom)?;
+    let secret = crate::input::base64::decode_secret(&secret, "secret").map_err(D::Error::custom)?;
     Ok((hash, secret))
 }
 
@@ -490,7 +493,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
     use super::*;
-    use crate::MemoryNonceStore;
+    use crate::nonce::MemoryNonceStore;
 
     fn file(byte: u8) -> FileCredentials {
         FileCredentials::new(Sha256Hash::new([byte; 32]), Secret::random().unwrap())
@@ -499,13 +502,13 @@ mod tests {
     /// Single-file parts answer only for index 0; lists by position.
     #[test]
     fn file_credentials_by_slot_and_index() {
-        let value = SecureValue {
+        let value = ElementCredentials {
             front_side: Some(file(1)),
             reverse_side: Some(file(2)),
             selfie: Some(file(3)),
             translation: vec![file(4), file(5)],
             files: vec![file(6)],
-            ..SecureValue::default()
+            ..ElementCredentials::default()
         };
         let hash = |slot, index| value.file(slot, index).map(|f| f.file_hash().as_bytes()[0]);
         for (slot, byte) in [

@@ -12,9 +12,9 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
+use crate::element_type::ElementType;
 use crate::error::{Error, Result};
 use crate::text::excerpt;
-use crate::ElementType;
 
 /// A type a scope can name: one of the 13 element types, or an alias.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -355,7 +355,7 @@ impl Scope {
 
     /// Reads either form and validates it.
     pub fn from_json(text: &str) -> Result<Self> {
-        let value: Value = serde_json::from_str(text).map_err(|source| crate::json::error("scope", &source))?;
+        let value: Value = serde_json::from_str(text).map_err(|source| crate::input::json::error("scope", &source))?;
         let version = value.get("v").and_then(Value::as_u64);
         if version != Some(1) {
             return Err(invalid("the scope must have \"v\": 1"));

@@ -1,6 +1,6 @@
-//! The one-call path: a whole `PassportData` in, a [`DecryptedPassport`]
-//! out, with every element's data decrypted, verified and decoded, and every
-//! file paired with its credentials.
+//! A decrypted passport: every element's data decrypted, verified and
+//! decoded, every file paired with its credentials, built by [`assemble`]
+//! on the receive path's second step ([`crate::open::receive`]).
 //!
 //! Invariant: a [`DecryptedPassport`] is built only here, after the
 //! credentials and every element's data verified; its elements cannot be
@@ -10,99 +10,15 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::audit;
+use crate::decode::values::{ElementValue, IdDocumentData, PersonalDetails, ResidentialAddress};
+use crate::element_type::{ElementType, FileSlot};
 use crate::error::{Error, Result};
-use crate::limits::Limits;
+use crate::input::received::{Bytes, ReceivedElement};
+use crate::input::received::{ElementHash, FileLocation};
 use crate::nonce::AsyncNonceStore;
-use crate::sealed::{Bytes, Sealed};
+use crate::open::credentials::{Credentials, ElementCredentials, FileCredentials, NonceCheck};
+use crate::open::file::FileRef;
 use crate::secret::Sha256Hash;
-use crate::{
-    base64, Credentials, CredentialsKey, ElementType, ElementValue, EncryptedCredentials, FileCredentials,
-    FileLocation, FileRef, FileSlot, IdDocumentData, NonceCheck, PassportData, PersonalDetails, ResidentialAddress,
-    SecureValue,
-};
-
-/// Decrypts, verifies and decodes a whole `PassportData`.
-///
-/// ```
-/// use telegram_passport::{client::PassportBuilder, decrypt, NonceCheck, PrivateKey};
-///
-/// let key = PrivateKey::generate()?;
-/// // What the user's app sends (here played by this crate's client side):
-/// let sealed = PassportBuilder::new()
-///     .phone_number("4512345678")
-///     .seal(&key.public_key(), "request-42")?;
-///
-/// let passport = decrypt(&key, &sealed.passport_data, NonceCheck::Expect("request-42"))?;
-/// assert_eq!(passport.phone_number(), Some("4512345678"));
-/// # Ok::<(), telegram_passport::Error>(())
-/// ```
-pub fn decrypt(
-    key: &(impl CredentialsKey + ?Sized),
-    passport_data: &PassportData,
-    nonce: NonceCheck<'_>,
-) -> Result<DecryptedPassport> {
-    decrypt_with_limits(key, passport_data, nonce, &Limits::default())
-}
-
-/// [`decrypt`] for async handlers: decrypts and verifies everything, then
-/// consumes the nonce from an [`AsyncNonceStore`] without blocking the
-/// executor; the nonce's context comes back in
-/// [`DecryptedPassport::context`]. As with [`NonceCheck::Consume`], the
-/// nonce is consumed only once everything else succeeded.
-///
-/// Decryption itself is CPU work (an RSA-2048 private-key operation, about
-/// a quarter of a millisecond with the default backend): run this on a
-/// blocking-friendly thread if that matters to your server.
-///
-/// ```
-/// use std::time::Duration;
-/// use telegram_passport::{client::PassportBuilder, decrypt_and_consume, AsyncNonceStore, MemoryNonceStore, PrivateKey};
-///
-/// # async fn run() -> Result<(), telegram_passport::Error> {
-/// let key = PrivateKey::generate()?;
-/// let store = MemoryNonceStore::new();
-/// let nonce = AsyncNonceStore::issue(&store, "application-17", Duration::from_secs(900)).await?;
-/// let sealed = PassportBuilder::new().email("a@example.org").seal(&key.public_key(), &nonce)?;
-///
-/// let passport = decrypt_and_consume(&key, &sealed.passport_data, &store).await?;
-/// assert_eq!(passport.context(), Some("application-17"));
-/// assert!(decrypt_and_consume(&key, &sealed.passport_data, &store).await.is_err()); // replayed
-/// # Ok(())
-/// # }
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(run()).unwrap();
-/// ```
-pub async fn decrypt_and_consume(
-    key: &(impl CredentialsKey + ?Sized),
-    passport_data: &PassportData,
-    store: &impl AsyncNonceStore,
-) -> Result<DecryptedPassport> {
-    decrypt_with_limits(key, passport_data, NonceCheck::Skip, &Limits::default())?
-        .consume_nonce(store)
-        .await
-}
-
-/// [`decrypt`] with other [`Limits`] than the defaults.
-pub fn decrypt_with_limits(
-    key: &(impl CredentialsKey + ?Sized),
-    passport_data: &PassportData,
-    nonce: NonceCheck<'_>,
-    limits: &Limits,
-) -> Result<DecryptedPassport> {
-    passport_data.sealed().open(key, nonce, limits)
-}
-
-impl EncryptedCredentials {
-    /// RSA-decrypts the secret, then decrypts and verifies the credentials.
-    pub fn decrypt(&self, key: &(impl CredentialsKey + ?Sized)) -> Result<Credentials> {
-        self.decrypt_with_limits(key, &Limits::default())
-    }
-
-    /// [`EncryptedCredentials::decrypt`] with other [`Limits`] than the
-    /// defaults; the file credentials inside carry `limits.file`.
-    pub fn decrypt_with_limits(&self, key: &(impl CredentialsKey + ?Sized), limits: &Limits) -> Result<Credentials> {
-        self.sealed().decrypt(key, limits)
-    }
-}
 
 /// Checks the nonce, decrypts and decodes each sealed element against the
 /// credentials, and only then consumes the nonce from a store (so a failed
@@ -113,7 +29,7 @@ impl EncryptedCredentials {
 /// here, against them, never before.
 pub(crate) fn assemble<'a>(
     mut credentials: Credentials,
-    sealed: impl Iterator<Item = Sealed<'a>>,
+    sealed: impl Iterator<Item = ReceivedElement<'a>>,
     nonce: NonceCheck<'_>,
 ) -> Result<DecryptedPassport> {
     if let Err(error) = credentials.check_nonce(nonce) {
@@ -152,7 +68,7 @@ pub(crate) fn assemble<'a>(
     })
 }
 
-fn open_element(secure_value: Option<SecureValue>, sealed: Sealed<'_>) -> Result<Element> {
+fn open_element(secure_value: Option<ElementCredentials>, sealed: ReceivedElement<'_>) -> Result<Element> {
     let element_type = sealed.element_type;
     if let Some(part) = contact_field(element_type) {
         let value = match element_type {
@@ -208,7 +124,7 @@ fn open_data(
     element_type: ElementType,
     encrypted: Option<Bytes<'_>>,
     stated_hash: Option<&[u8]>,
-    secure_value: Option<&SecureValue>,
+    secure_value: Option<&ElementCredentials>,
 ) -> Result<(ElementValue, Sha256Hash)> {
     let encrypted = encrypted
         .ok_or(Error::MissingPart {
@@ -234,7 +150,7 @@ fn open_data(
 /// cannot carry are ignored.
 struct FilePairing {
     element_type: ElementType,
-    secure_value: SecureValue,
+    secure_value: ElementCredentials,
 }
 
 impl FilePairing {
@@ -280,7 +196,7 @@ fn paired(file: FileLocation, credentials: FileCredentials, part: impl FnOnce() 
 /// credentials hold, in constant time ([`Error::Inconsistent`] says why that
 /// error need not be opaque). A stated hash of another length differs.
 fn consistent(stated: &[u8], credentials: &Sha256Hash, field: impl FnOnce() -> String) -> Result<()> {
-    match crate::primitive::hash_matches(stated, credentials) {
+    match crate::open::primitive::hash_matches(stated, credentials) {
         true => Ok(()),
         false => Err(Error::Inconsistent { field: field() }),
     }
@@ -288,25 +204,6 @@ fn consistent(stated: &[u8], credentials: &Sha256Hash, field: impl FnOnce() -> S
 
 fn missing(element: ElementType, part: String) -> Error {
     Error::MissingCredentials { element, part }
-}
-
-/// The element `hash` as received, to echo back in `unspecified` error
-/// reports: opaque text over the Bot API, raw bytes over MTProto.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ElementHash {
-    /// Bot API: the text, never decoded.
-    Text(String),
-    /// MTProto: the bytes.
-    Bytes(Vec<u8>),
-}
-
-impl Serialize for ElementHash {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Self::Text(text) => serializer.serialize_str(text),
-            Self::Bytes(bytes) => serializer.serialize_str(&base64::encode(bytes)),
-        }
-    }
 }
 
 /// A decrypted, verified and decoded passport.

@@ -5,20 +5,11 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::error::Result;
-use crate::mtproto::SecureFile;
+use crate::input::bot_api::PassportFile;
+use crate::input::received::FileLocation;
+use crate::open::credentials::FileCredentials;
+use crate::open::stream::FileDecryptor;
 use crate::secret::{Plaintext, Sha256Hash};
-use crate::{FileCredentials, FileDecryptor, PassportFile};
-
-/// Where an encrypted file lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FileLocation {
-    /// A Bot API file: download with `getFile`.
-    BotApi(PassportFile),
-    /// An MTProto file: download with `upload.getFile` and
-    /// `inputSecureFileLocation{id, access_hash}`.
-    Mtproto(SecureFile),
-}
 
 /// One file of an element (a scan, selfie or translation) together with
 /// the credentials that decrypt it, paired by position as the protocol says.
@@ -87,7 +78,10 @@ impl FileRef {
     /// [`finish`](crate::AsyncFileDecryptor::finish) for the verified sink.
     #[cfg(feature = "tokio")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-    pub fn async_decryptor<W: tokio::io::AsyncWrite + Unpin>(&self, sink: W) -> Result<crate::AsyncFileDecryptor<W>> {
+    pub fn async_decryptor<W: tokio::io::AsyncWrite + Unpin>(
+        &self,
+        sink: W,
+    ) -> Result<crate::open::async_file::AsyncFileDecryptor<W>> {
         self.credentials.async_decryptor(sink)
     }
 

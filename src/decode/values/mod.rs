@@ -20,8 +20,9 @@ pub use gender::Gender;
 pub use id_document::IdDocumentData;
 pub use personal_details::PersonalDetails;
 
+use crate::element_type::ElementType;
 use crate::error::Result;
-use crate::{json, ElementType};
+use crate::input::json;
 
 /// Decoded element data.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -9,9 +9,12 @@
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use crate::element_type::{ElementType, FileSlot};
 use crate::error::{Error, Result};
+use crate::input::base64;
+use crate::input::received::ElementHash;
+use crate::open::passport::{Document, Element};
 use crate::secret::Sha256Hash;
-use crate::{base64, Document, Element, ElementHash, ElementType, FileSlot};
 
 /// What an error report points at, with the hash the app matches it by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -305,19 +308,19 @@ impl SecureValueError {
         out.extend_from_slice(&self.constructor_id.to_le_bytes());
         out.extend_from_slice(&self.value_type.mtproto_constructor().to_le_bytes());
         match &self.hashes {
-            TlHashes::One(hash) => crate::tl::put_bytes(&mut out, hash),
+            TlHashes::One(hash) => crate::input::tl::put_bytes(&mut out, hash),
             TlHashes::Many(hashes) => {
                 out.extend_from_slice(&0x1cb5c415u32.to_le_bytes());
                 out.extend_from_slice(&(hashes.len() as u32).to_le_bytes());
                 for hash in hashes {
-                    crate::tl::put_bytes(&mut out, hash);
+                    crate::input::tl::put_bytes(&mut out, hash);
                 }
             }
         }
         if let Some(field) = &self.field {
-            crate::tl::put_bytes(&mut out, field.as_bytes());
+            crate::input::tl::put_bytes(&mut out, field.as_bytes());
         }
-        crate::tl::put_bytes(&mut out, self.text.as_bytes());
+        crate::input::tl::put_bytes(&mut out, self.text.as_bytes());
         out
     }
 }
@@ -344,8 +347,8 @@ impl Document {
             element: self.element_type(),
             part: slot.as_str(),
         };
-        let hash = |file: Option<&crate::FileRef>| file.map(|f| *f.file_hash()).ok_or_else(missing);
-        let hashes = |files: &[crate::FileRef]| -> Result<Vec<Sha256Hash>> {
+        let hash = |file: Option<&crate::open::file::FileRef>| file.map(|f| *f.file_hash()).ok_or_else(missing);
+        let hashes = |files: &[crate::open::file::FileRef]| -> Result<Vec<Sha256Hash>> {
             let hashes: Vec<Sha256Hash> = files.iter().map(|f| *f.file_hash()).collect();
             if hashes.is_empty() {
                 Err(missing())
