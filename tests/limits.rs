@@ -8,8 +8,8 @@ use std::io::Read;
 use base64::Engine as _;
 use telegram_passport::client::PassportBuilder;
 use telegram_passport::{
-    client, decrypt_with_limits, mtproto, ElementType, Error, FileCredentials, FileSlot, IdDocumentData, Limits,
-    NonceCheck, PassportData,
+    client, decrypt_with_limits, mtproto, ElementType, EncryptedPassportElement, Error, FileCredentials, FileSlot,
+    IdDocumentData, Limits, NonceCheck, PassportData,
 };
 
 fn too_large(result: Result<impl std::fmt::Debug, Error>, what: &str) {
@@ -338,4 +338,15 @@ fn a_calls_limits_end_with_the_call() {
     assert!(PassportData::from_json_with_limits(many.as_bytes(), &lenient).is_ok());
     assert!(serde_json::from_str::<PassportData>(&many).is_err());
     assert!(PassportData::from_json(many.as_bytes()).is_err());
+    // One element read through serde holds the default file limit too.
+    let files = |n: usize| {
+        format!(
+            r#"{{"type":"utility_bill","hash":"","files":[{}]}}"#,
+            vec![r#"{"file_id":"f"}"#; n].join(",")
+        )
+    };
+    let limit = Limits::default().files_per_element;
+    assert!(serde_json::from_str::<EncryptedPassportElement>(&files(limit)).is_ok());
+    let over = serde_json::from_str::<EncryptedPassportElement>(&files(limit + 1)).unwrap_err();
+    assert!(over.to_string().contains("utility_bill.files is"), "{over}");
 }

@@ -2,11 +2,14 @@
 //! and its parts, exactly as the JSON carries them (binary fields in base64,
 //! decoded only when decrypted).
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::element_type::ElementType;
 use crate::error::{Error, Result};
-use crate::input::json::{self, Counted};
+use crate::input::json::{self, Counted, Object, ObjectSeed, OptionSeed};
 use crate::input::limits::Limits;
 
 /// `Update.message.passport_data`: the elements and the encrypted credentials.
@@ -20,14 +23,15 @@ use crate::input::limits::Limits;
 /// assert!(passport_data.data.is_empty());
 /// # Ok::<(), telegram_passport::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Read through serde, it holds the default [`Limits`];
+/// [`PassportData::from_json_with_limits`] takes others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct PassportData {
     /// The elements shared with the bot.
-    #[serde(deserialize_with = "json::elements")]
     pub data: Vec<EncryptedPassportElement>,
     /// What is needed to decrypt them.
-    #[serde(deserialize_with = "json::object")]
     pub credentials: EncryptedCredentials,
 }
 
@@ -44,90 +48,235 @@ pub struct EncryptedCredentials {
 }
 
 /// `EncryptedPassportElement`: one element, as sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "ReadElement")]
+///
+/// Read through serde, its file lists hold the default
+/// [`Limits::files_per_element`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct EncryptedPassportElement {
     /// The element type.
     #[serde(rename = "type")]
     pub element_type: ElementType,
     /// Base64 of the encrypted data (personal details, identity documents, address).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
     /// The phone number (`phone_number` elements), verified by Telegram.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,
     /// The e-mail address (`email` elements), verified by Telegram.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Scans of an address document.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<PassportFile>>,
     /// Front side of an identity document.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub front_side: Option<PassportFile>,
     /// Reverse side of a driver's licence or identity card.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reverse_side: Option<PassportFile>,
     /// Selfie with the document.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub selfie: Option<PassportFile>,
     /// Translations of the document.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub translation: Option<Vec<PassportFile>>,
     /// The element hash, opaque text: echo it back in `unspecified` error
     /// reports, never decode it.
     pub hash: String,
 }
 
-/// An [`EncryptedPassportElement`] as read: its file lists within
-/// [`Limits::files_per_element`], refused while they are read and named by
-/// the element's type, which may come after them.
-#[derive(Deserialize)]
-struct ReadElement {
-    #[serde(rename = "type")]
-    element_type: ElementType,
-    #[serde(default)]
-    data: Option<String>,
-    #[serde(default)]
-    phone_number: Option<String>,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default, deserialize_with = "json::optional_files")]
-    files: Option<Counted<PassportFile>>,
-    #[serde(default, deserialize_with = "json::optional_object")]
-    front_side: Option<PassportFile>,
-    #[serde(default, deserialize_with = "json::optional_object")]
-    reverse_side: Option<PassportFile>,
-    #[serde(default, deserialize_with = "json::optional_object")]
-    selfie: Option<PassportFile>,
-    #[serde(default, deserialize_with = "json::optional_files")]
-    translation: Option<Counted<PassportFile>>,
-    hash: String,
+impl<'de> Deserialize<'de> for PassportData {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let read = ObjectSeed(Within(Limits::default())).deserialize(deserializer)?;
+        read.checked().map_err(D::Error::custom)
+    }
 }
 
-impl TryFrom<ReadElement> for EncryptedPassportElement {
-    /// The refusal's text; the typed error is kept for the read.
-    type Error = String;
+impl<'de> Deserialize<'de> for EncryptedPassportElement {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let read = ObjectSeed(Within(Limits::default()).element()).deserialize(deserializer)?;
+        read.checked().map_err(D::Error::custom)
+    }
+}
 
-    fn try_from(read: ReadElement) -> Result<Self, String> {
-        let name = read.element_type;
+/// Reads the Bot API's form within these limits: every list is bounded as
+/// it is read ([`json::ListSeed`]) and refused, by name, once read.
+#[derive(Clone, Copy)]
+struct Within(Limits);
+
+impl Within {
+    fn elements(self) -> json::ListSeed<ElementSeed> {
+        json::ListSeed {
+            limit: self.0.elements,
+            item: self.element(),
+        }
+    }
+
+    fn element(self) -> ElementSeed {
+        ElementSeed {
+            files: self.0.files_per_element,
+        }
+    }
+}
+
+/// A `PassportData` as read: its lists counted, not yet checked.
+struct ReadPassportData {
+    data: Counted<ReadElement>,
+    credentials: EncryptedCredentials,
+}
+
+impl ReadPassportData {
+    /// The passport, or [`Error::TooLarge`] naming the first list over its limit.
+    fn checked(self) -> Result<PassportData> {
+        let data = self.data.within(|| "passport.data".to_owned())?;
+        Ok(PassportData {
+            data: data.into_iter().map(ReadElement::checked).collect::<Result<_>>()?,
+            credentials: self.credentials,
+        })
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Within {
+    type Value = ReadPassportData;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Within {
+    type Value = ReadPassportData;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(json::EXPECTED)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        #[derive(Deserialize)]
+        #[serde(field_identifier, rename_all = "snake_case")]
+        enum Field {
+            Data,
+            Credentials,
+            #[serde(other)]
+            Other,
+        }
+        let (mut data, mut credentials) = (None, None);
+        while let Some(field) = map.next_key()? {
+            match field {
+                Field::Data => json::set(&mut data, map.next_value_seed(self.elements())?, "data")?,
+                Field::Credentials => json::set(
+                    &mut credentials,
+                    map.next_value::<Object<EncryptedCredentials>>()?.0,
+                    "credentials",
+                )?,
+                Field::Other => drop(map.next_value::<IgnoredAny>()?),
+            }
+        }
+        Ok(ReadPassportData {
+            data: data.ok_or_else(|| A::Error::missing_field("data"))?,
+            credentials: credentials.ok_or_else(|| A::Error::missing_field("credentials"))?,
+        })
+    }
+}
+
+/// An [`EncryptedPassportElement`] as read: its file lists counted, named
+/// by the element's type (which may come after them) once read.
+struct ReadElement {
+    element: EncryptedPassportElement,
+    files: Option<Counted<PassportFile>>,
+    translation: Option<Counted<PassportFile>>,
+}
+
+impl ReadElement {
+    fn checked(self) -> Result<EncryptedPassportElement> {
+        let name = self.element.element_type;
         let within = |list: Option<Counted<PassportFile>>, part: &str| {
             list.map(|counted| counted.within(|| format!("{name}.{part}")))
                 .transpose()
-                .map_err(json::keep_refusal)
         };
-        Ok(Self {
-            element_type: read.element_type,
-            data: read.data,
-            phone_number: read.phone_number,
-            email: read.email,
-            files: within(read.files, "files")?,
-            front_side: read.front_side,
-            reverse_side: read.reverse_side,
-            selfie: read.selfie,
-            translation: within(read.translation, "translation")?,
-            hash: read.hash,
+        Ok(EncryptedPassportElement {
+            files: within(self.files, "files")?,
+            translation: within(self.translation, "translation")?,
+            ..self.element
+        })
+    }
+}
+
+/// Reads one element, its file lists at most `files` long.
+#[derive(Clone, Copy)]
+struct ElementSeed {
+    files: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for ElementSeed {
+    type Value = ReadElement;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ElementSeed {
+    type Value = ReadElement;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(json::EXPECTED)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        #[derive(Deserialize)]
+        #[serde(field_identifier, rename_all = "snake_case")]
+        enum Field {
+            Type,
+            Data,
+            PhoneNumber,
+            Email,
+            Files,
+            FrontSide,
+            ReverseSide,
+            Selfie,
+            Translation,
+            Hash,
+            #[serde(other)]
+            Other,
+        }
+        let (mut element_type, mut hash): (_, Option<String>) = (None, None);
+        let (mut data, mut phone_number, mut email) = (None, None, None);
+        let (mut front_side, mut reverse_side, mut selfie) = (None, None, None);
+        let (mut files, mut translation) = (None, None);
+        let list = OptionSeed(json::list::<PassportFile>(self.files));
+        while let Some(field) = map.next_key()? {
+            match field {
+                Field::Type => json::set(&mut element_type, map.next_value()?, "type")?,
+                Field::Hash => json::set(&mut hash, map.next_value()?, "hash")?,
+                Field::Data => json::set(&mut data, map.next_value()?, "data")?,
+                Field::PhoneNumber => json::set(&mut phone_number, map.next_value()?, "phone_number")?,
+                Field::Email => json::set(&mut email, map.next_value()?, "email")?,
+                Field::Files => json::set(&mut files, map.next_value_seed(list)?, "files")?,
+                Field::Translation => json::set(&mut translation, map.next_value_seed(list)?, "translation")?,
+                Field::FrontSide => json::set(&mut front_side, json::next_optional_object(&mut map)?, "front_side")?,
+                Field::ReverseSide => {
+                    json::set(&mut reverse_side, json::next_optional_object(&mut map)?, "reverse_side")?
+                }
+                Field::Selfie => json::set(&mut selfie, json::next_optional_object(&mut map)?, "selfie")?,
+                Field::Other => drop(map.next_value::<IgnoredAny>()?),
+            }
+        }
+        let mut element = EncryptedPassportElement::new(
+            element_type.ok_or_else(|| A::Error::missing_field("type"))?,
+            hash.ok_or_else(|| A::Error::missing_field("hash"))?,
+        );
+        element.data = data.flatten();
+        element.phone_number = phone_number.flatten();
+        element.email = email.flatten();
+        element.front_side = front_side.flatten();
+        element.reverse_side = reverse_side.flatten();
+        element.selfie = selfie.flatten();
+        Ok(ReadElement {
+            element,
+            files: files.flatten(),
+            translation: translation.flatten(),
         })
     }
 }
@@ -160,8 +309,12 @@ impl PassportData {
     /// [`PassportData::from_json`] with another size limit than the default.
     pub fn from_json_with_limits(json: &[u8], limits: &Limits) -> Result<Self> {
         crate::input::limits::check(|| "the passport data JSON".to_owned(), json.len(), limits.input_json)?;
-        let envelope: Envelope = crate::input::json::from_slice_within(json, "PassportData", limits)?;
-        envelope.into_passport_data().ok_or(Error::NoPassportData)
+        let seed = EnvelopeSeed {
+            within: Within(*limits),
+            message: false,
+        };
+        let envelope = json::from_slice_seed(json, "PassportData", seed)?;
+        envelope.into_passport_data()?.ok_or(Error::NoPassportData)
     }
 
     /// Reads the `PassportData`, `Message` or `Update` of another Bot API
@@ -218,41 +371,101 @@ impl PassportData {
 
 /// Any of `PassportData`, `Message` or `Update`, read in one pass; every
 /// other field is skipped.
-#[derive(Deserialize)]
 struct Envelope {
-    #[serde(default, deserialize_with = "json::optional_elements")]
-    data: Option<Vec<EncryptedPassportElement>>,
-    #[serde(default, deserialize_with = "json::optional_object")]
+    data: Option<Counted<ReadElement>>,
     credentials: Option<EncryptedCredentials>,
-    #[serde(default, deserialize_with = "json::optional_object")]
-    passport_data: Option<PassportData>,
-    #[serde(default, deserialize_with = "json::optional_object")]
-    message: Option<MessageEnvelope>,
-}
-
-#[derive(Deserialize)]
-struct MessageEnvelope {
-    #[serde(default, deserialize_with = "json::optional_object")]
-    passport_data: Option<PassportData>,
+    passport_data: Option<ReadPassportData>,
+    message: Option<ReadPassportData>,
 }
 
 impl Envelope {
-    fn into_passport_data(self) -> Option<PassportData> {
-        match self {
+    /// The passport it carries, checked; `None` when it carries none.
+    fn into_passport_data(self) -> Result<Option<PassportData>> {
+        let read = match self {
             Self {
                 data: Some(data),
                 credentials: Some(credentials),
                 ..
-            } => Some(PassportData { data, credentials }),
+            } => ReadPassportData { data, credentials },
             Self {
-                passport_data: Some(passport_data),
+                passport_data: Some(read),
                 ..
-            } => Some(passport_data),
-            Self {
-                message: Some(message), ..
-            } => message.passport_data,
-            _ => None,
+            }
+            | Self {
+                message: Some(read), ..
+            } => read,
+            _ => return Ok(None),
+        };
+        read.checked().map(Some)
+    }
+}
+
+/// Reads an [`Envelope`]; with `message`, a `Message`'s fields only.
+#[derive(Clone, Copy)]
+struct EnvelopeSeed {
+    within: Within,
+    message: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for EnvelopeSeed {
+    type Value = Envelope;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EnvelopeSeed {
+    type Value = Envelope;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(json::EXPECTED)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        #[derive(Deserialize)]
+        #[serde(field_identifier, rename_all = "snake_case")]
+        enum Field {
+            Data,
+            Credentials,
+            PassportData,
+            Message,
+            #[serde(other)]
+            Other,
         }
+        let (mut data, mut credentials, mut passport_data, mut message) = (None, None, None, None);
+        while let Some(field) = map.next_key()? {
+            match field {
+                Field::PassportData => json::set(
+                    &mut passport_data,
+                    map.next_value_seed(OptionSeed(ObjectSeed(self.within)))?,
+                    "passport_data",
+                )?,
+                Field::Data if !self.message => json::set(
+                    &mut data,
+                    map.next_value_seed(OptionSeed(self.within.elements()))?,
+                    "data",
+                )?,
+                Field::Credentials if !self.message => {
+                    json::set(&mut credentials, json::next_optional_object(&mut map)?, "credentials")?
+                }
+                Field::Message if !self.message => {
+                    let inner = Self { message: true, ..self };
+                    json::set(
+                        &mut message,
+                        map.next_value_seed(OptionSeed(ObjectSeed(inner)))?,
+                        "message",
+                    )?
+                }
+                _ => drop(map.next_value::<IgnoredAny>()?),
+            }
+        }
+        Ok(Envelope {
+            data: data.flatten(),
+            credentials: credentials.flatten(),
+            passport_data: passport_data.flatten(),
+            message: message.flatten().and_then(|message: Envelope| message.passport_data),
+        })
     }
 }
 

@@ -8,49 +8,21 @@
 //! must be an object, and so must every field read through [`Object`] or
 //! [`object`].
 //!
-//! Lists are bounded while they are read, not after: a list longer than its
-//! limit in the [`Limits`] of the read under way keeps no item past the
-//! limit, counts the rest without building them, and is refused. So what a
-//! read builds stays proportional to the input, whatever its shape.
+//! Lists are bounded while they are read, not after: a list longer than
+//! its limit keeps no item past the limit, counts the rest without building
+//! them, and says so ([`Counted::Over`]). The limit reaches the reader as an
+//! argument ([`ListSeed`]); the caller turns an overlong list into
+//! [`Error::TooLarge`] once it knows the list's name. So what a read builds
+//! stays proportional to the input, whatever its shape.
 
-use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::value::MapAccessDeserializer;
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{Error, JsonError, Result};
-use crate::input::limits::Limits;
 use crate::text::excerpt;
-
-thread_local! {
-    /// The limits of the read under way on this thread ([`from_slice_within`]);
-    /// the defaults outside one, so that a plain `serde_json` read of a
-    /// public type is bounded too.
-    static ACTIVE: Cell<Option<Limits>> = const { Cell::new(None) };
-    /// Why the read under way was refused, when a limit refused it: the typed
-    /// error, which serde's own error type cannot carry.
-    static REFUSED: RefCell<Option<Error>> = const { RefCell::new(None) };
-}
-
-/// The limits in force for the read under way.
-pub(crate) fn active_limits() -> Limits {
-    ACTIVE.get().unwrap_or_default()
-}
-
-/// Refuses the read under way with `error`: returns the serde error to
-/// fail with, and keeps the typed one for [`from_slice_within`].
-pub(crate) fn refuse<E: serde::de::Error>(error: Error) -> E {
-    E::custom(keep_refusal(error))
-}
-
-/// Keeps `error` as the reason the read under way fails; returns its text.
-pub(crate) fn keep_refusal(error: Error) -> String {
-    let text = error.to_string();
-    REFUSED.set(Some(error));
-    text
-}
 
 /// A list read within a limit: the items, or how many there were when
 /// there were too many (none of them kept past the limit).
@@ -74,25 +46,34 @@ impl<T> Counted<T> {
     }
 }
 
-/// A list of at most `limit` objects, each a `T`.
-struct CountedVisitor<T> {
-    limit: usize,
-    item: PhantomData<T>,
+/// Reads a list of at most `limit` objects, each with `item`.
+#[derive(Clone, Copy)]
+pub(crate) struct ListSeed<S> {
+    pub(crate) limit: usize,
+    pub(crate) item: S,
 }
 
-impl<'de, T: Deserialize<'de>> Visitor<'de> for CountedVisitor<T> {
-    type Value = Counted<T>;
+impl<'de, S: DeserializeSeed<'de> + Clone> DeserializeSeed<'de> for ListSeed<S> {
+    type Value = Counted<S::Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, S: DeserializeSeed<'de> + Clone> Visitor<'de> for ListSeed<S> {
+    type Value = Counted<S::Value>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a list")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Counted<T>, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         // Not the size hint: the input's claim is no reason to allocate.
         let mut items = Vec::new();
         while items.len() < self.limit {
-            match seq.next_element::<Object<T>>()? {
-                Some(Object(item)) => items.push(item),
+            match seq.next_element_seed(ObjectSeed(self.item.clone()))? {
+                Some(item) => items.push(item),
                 None => return Ok(Counted::Within(items)),
             }
         }
@@ -110,91 +91,96 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for CountedVisitor<T> {
     }
 }
 
-/// A list of at most `limit` objects: absent or `null` is `None`.
-pub(crate) fn optional_counted<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    deserializer: D,
-    limit: usize,
-) -> Result<Option<Counted<T>>, D::Error> {
-    struct OptionVisitor<T>(usize, PhantomData<T>);
-
-    impl<'de, T: Deserialize<'de>> Visitor<'de> for OptionVisitor<T> {
-        type Value = Option<Counted<T>>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a list or null")
-        }
-
-        fn visit_none<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_unit<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-            let visitor = CountedVisitor {
-                limit: self.0,
-                item: PhantomData,
-            };
-            deserializer.deserialize_seq(visitor).map(Some)
-        }
-    }
-
-    deserializer.deserialize_option(OptionVisitor(limit, PhantomData))
-}
-
-/// A passport's elements, at most [`Limits::elements`] of them.
-pub(crate) fn elements<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Vec<T>, D::Error> {
-    let visitor = CountedVisitor {
-        limit: active_limits().elements,
+/// A list of at most `limit` objects of type `T`.
+pub(crate) fn list<T>(limit: usize) -> ListSeed<PhantomData<T>> {
+    ListSeed {
+        limit,
         item: PhantomData,
-    };
-    let counted = deserializer.deserialize_seq(visitor)?;
-    counted.within(|| "passport.data".to_owned()).map_err(refuse)
-}
-
-/// [`elements`], absent or `null` being `None`.
-pub(crate) fn optional_elements<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    deserializer: D,
-) -> Result<Option<Vec<T>>, D::Error> {
-    match optional_counted(deserializer, active_limits().elements)? {
-        None => Ok(None),
-        Some(counted) => counted.within(|| "passport.data".to_owned()).map(Some).map_err(refuse),
     }
 }
 
-/// A file list, at most [`Limits::files_per_element`] long; the element
-/// that holds it names it in the error.
-pub(crate) fn optional_files<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    deserializer: D,
-) -> Result<Option<Counted<T>>, D::Error> {
-    optional_counted(deserializer, active_limits().files_per_element)
+/// Reads with `S` from a JSON object only.
+#[derive(Clone, Copy)]
+pub(crate) struct ObjectSeed<S>(pub(crate) S);
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for ObjectSeed<S> {
+    type Value = S::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
 }
 
-/// [`from_slice`] within `limits`: a list longer than its limit is refused
-/// with [`Error::TooLarge`] as soon as it is read.
-pub(crate) fn from_slice_within<'a, T: Deserialize<'a>>(json: &'a [u8], what: &str, limits: &Limits) -> Result<T> {
-    /// Puts back the limits of an enclosing read, however this one ends.
-    struct Restore(Option<Limits>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            ACTIVE.set(self.0);
-        }
+impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for ObjectSeed<S> {
+    type Value = S::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(EXPECTED)
     }
-    let _restore = Restore(ACTIVE.replace(Some(*limits)));
-    REFUSED.set(None);
-    let read = from_slice(json, what);
-    match (read, REFUSED.take()) {
-        (Err(_), Some(refused)) => Err(refused),
-        (read, _) => read,
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        self.0.deserialize(MapAccessDeserializer::new(map))
     }
+}
+
+/// Reads with `S`, absent or `null` being `None`.
+#[derive(Clone, Copy)]
+pub(crate) struct OptionSeed<S>(pub(crate) S);
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for OptionSeed<S> {
+    type Value = Option<S::Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for OptionSeed<S> {
+    type Value = Option<S::Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a value or null")
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        self.0.deserialize(deserializer).map(Some)
+    }
+}
+
+/// Puts `value` into a field's `slot`, refusing a second one as serde's
+/// derived readers do.
+pub(crate) fn set<T, E: serde::de::Error>(slot: &mut Option<T>, value: T, field: &'static str) -> Result<(), E> {
+    match slot.replace(value) {
+        Some(_) => Err(E::duplicate_field(field)),
+        None => Ok(()),
+    }
+}
+
+/// Reads `what` (named in errors: `credentials`, `passport data` …) from a
+/// JSON object with `seed`, which carries the limits of the read.
+pub(crate) fn from_slice_seed<'a, S: DeserializeSeed<'a>>(json: &'a [u8], what: &str, seed: S) -> Result<S::Value> {
+    let mut deserializer = serde_json::Deserializer::from_slice(json);
+    let mut track = serde_path_to_error::Track::new();
+    let read = ObjectSeed(seed).deserialize(serde_path_to_error::Deserializer::new(&mut deserializer, &mut track));
+    let value = read.map_err(|error| failure(what, serde_path_to_error::Error::new(track.path(), error)))?;
+    // Nothing but whitespace may follow the document.
+    deserializer.end().map_err(|e| error(what, &e))?;
+    Ok(value)
 }
 
 /// What [`Object`]'s visitor expects; also how its errors are recognised.
-const EXPECTED: &str = "a JSON object";
+pub(crate) const EXPECTED: &str = "a JSON object";
 
 /// A `T` that may only be read from a JSON object.
+#[derive(Debug)]
 pub(crate) struct Object<T>(pub(crate) T);
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
@@ -205,38 +191,20 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
 
 /// Reads a `T` from a JSON object only; for `#[serde(deserialize_with)]`.
 pub(crate) fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<T, D::Error> {
-    struct ObjectVisitor<T>(PhantomData<T>);
-
-    impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
-        type Value = T;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str(EXPECTED)
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
-            T::deserialize(MapAccessDeserializer::new(map))
-        }
-    }
-
-    deserializer.deserialize_map(ObjectVisitor(PhantomData))
+    ObjectSeed(PhantomData).deserialize(deserializer)
 }
 
-/// An optional object: absent or `null` is `None`.
-pub(crate) fn optional_object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    deserializer: D,
-) -> Result<Option<T>, D::Error> {
-    Ok(Option::<Object<T>>::deserialize(deserializer)?.map(|o| o.0))
+/// The map's next value: an object, or `null` for `None`.
+pub(crate) fn next_optional_object<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
+    map: &mut A,
+) -> Result<Option<T>, A::Error> {
+    Ok(map.next_value::<Option<Object<T>>>()?.map(|object| object.0))
 }
 
 /// Reads `what` (named in errors: `credentials`, `passport data` …) as a
 /// JSON object of type `T`.
 pub(crate) fn from_slice<'a, T: Deserialize<'a>>(json: &'a [u8], what: &str) -> Result<T> {
-    let mut deserializer = serde_json::Deserializer::from_slice(json);
-    let Object(value) = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| failure(what, e))?;
-    // Nothing but whitespace may follow the document.
-    deserializer.end().map_err(|e| error(what, &e))?;
-    Ok(value)
+    from_slice_seed(json, what, PhantomData::<T>)
 }
 
 /// The typed error for a failure at `path` inside `what`.
@@ -296,16 +264,20 @@ mod tests {
 
     #[derive(Debug, Deserialize)]
     struct Outer {
-        #[serde(default, deserialize_with = "optional_object")]
-        inner: Option<Inner>,
-        #[serde(default, deserialize_with = "optional_files")]
+        #[serde(default)]
+        inner: Option<Object<Inner>>,
+        #[serde(default, deserialize_with = "two_at_most")]
         list: Option<Counted<Inner>>,
+    }
+
+    fn two_at_most<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Counted<Inner>>, D::Error> {
+        OptionSeed(list(2)).deserialize(deserializer)
     }
 
     #[test]
     fn objects_read_and_everything_else_names_the_field() {
         let ok: Outer = from_slice(br#"{"inner": {"a": "x"}, "list": [{}, {"a": null}]}"#, "thing").unwrap();
-        assert_eq!(ok.inner.unwrap().a.as_deref(), Some("x"));
+        assert_eq!(ok.inner.unwrap().0.a.as_deref(), Some("x"));
         assert_eq!(ok.list.unwrap().within(String::new).unwrap().len(), 2);
         let cases: [(&[u8], &str, &str); 6] = [
             (b"[]", "thing", "sequence"),

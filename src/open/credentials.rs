@@ -9,12 +9,15 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use subtle::ConstantTimeEq;
 
 use crate::element_type::{ElementType, FileSlot};
 use crate::error::{DecryptionError, Error, Result, Step, Target};
-use crate::input::json;
+use crate::input::json::{self, ObjectSeed, OptionSeed};
 use crate::input::limits::{self, Limits};
 use crate::key::private::Unwrapped;
 use crate::key::CredentialsKey;
@@ -168,10 +171,16 @@ impl Credentials {
 
     /// Parses decrypted credentials JSON.
     pub(crate) fn from_json(json: &[u8], limits: &Limits) -> Result<Self> {
-        let raw: RawCredentials<'_> = json::from_slice_within(json, "credentials", limits)?;
+        let seed = CredentialsSeed {
+            files: limits.files_per_element,
+        };
+        let raw = json::from_slice_seed(json, "credentials", seed)?;
+        let secure_data = raw.secure_data.into_iter();
         Ok(Self {
-            secure_data: raw.secure_data.into_map(limits),
-            nonce: raw.nonce.or(raw.payload).map(Cow::into_owned).unwrap_or_default(),
+            secure_data: secure_data
+                .map(|(element, value)| Ok((element, value.checked(limits)?)))
+                .collect::<Result<_>>()?,
+            nonce: raw.nonce.or(raw.payload).unwrap_or_default(),
         })
     }
 
@@ -363,91 +372,192 @@ impl FileCredentials {
     }
 }
 
-#[derive(Deserialize)]
-struct RawCredentials<'a> {
-    #[serde(default, deserialize_with = "json::object")]
-    secure_data: RawSecureData,
-    #[serde(default, borrow)]
-    nonce: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    payload: Option<Cow<'a, str>>,
+/// The credentials JSON as read: every file list counted, at most `files`
+/// long, named once read ([`RawSecureValue::checked`]).
+#[derive(Clone, Copy)]
+struct CredentialsSeed {
+    files: usize,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawSecureData {
-    personal_details: Option<RawSecureValue>,
-    passport: Option<RawSecureValue>,
-    driver_license: Option<RawSecureValue>,
-    identity_card: Option<RawSecureValue>,
-    internal_passport: Option<RawSecureValue>,
-    address: Option<RawSecureValue>,
-    utility_bill: Option<RawSecureValue>,
-    bank_statement: Option<RawSecureValue>,
-    rental_agreement: Option<RawSecureValue>,
-    passport_registration: Option<RawSecureValue>,
-    temporary_registration: Option<RawSecureValue>,
+struct RawCredentials {
+    secure_data: Vec<(ElementType, RawSecureValue)>,
+    nonce: Option<String>,
+    payload: Option<String>,
 }
 
-impl RawSecureData {
-    fn into_map(self, limits: &Limits) -> BTreeMap<ElementType, ElementCredentials> {
-        use ElementType::*;
-        [
-            (PersonalDetails, self.personal_details),
-            (Passport, self.passport),
-            (DriverLicense, self.driver_license),
-            (IdentityCard, self.identity_card),
-            (InternalPassport, self.internal_passport),
-            (Address, self.address),
-            (UtilityBill, self.utility_bill),
-            (BankStatement, self.bank_statement),
-            (RentalAgreement, self.rental_agreement),
-            (PassportRegistration, self.passport_registration),
-            (TemporaryRegistration, self.temporary_registration),
-        ]
-        .into_iter()
-        .filter_map(|(element, value)| Some((element, value?.0.with_limits(limits))))
-        .collect()
+impl<'de> DeserializeSeed<'de> for CredentialsSeed {
+    type Value = RawCredentials;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
     }
 }
 
-struct RawSecureValue(ElementCredentials);
+impl<'de> Visitor<'de> for CredentialsSeed {
+    type Value = RawCredentials;
 
-impl<'de> Deserialize<'de> for RawSecureValue {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(json::EXPECTED)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         #[derive(Deserialize)]
-        struct Fields {
-            #[serde(default)]
-            data: Option<DataCredentials>,
-            #[serde(default)]
-            front_side: Option<FileCredentials>,
-            #[serde(default)]
-            reverse_side: Option<FileCredentials>,
-            #[serde(default)]
-            selfie: Option<FileCredentials>,
-            #[serde(default, deserialize_with = "json::optional_files")]
-            translation: Option<json::Counted<FileCredentials>>,
-            #[serde(default, deserialize_with = "json::optional_files")]
-            files: Option<json::Counted<FileCredentials>>,
+        #[serde(field_identifier, rename_all = "snake_case")]
+        enum Field {
+            SecureData,
+            Nonce,
+            Payload,
+            #[serde(other)]
+            Other,
         }
-        let f: Fields = json::object(deserializer)?;
+        let (mut secure_data, mut nonce, mut payload) = (None, None, None);
+        while let Some(field) = map.next_key()? {
+            match field {
+                Field::SecureData => json::set(
+                    &mut secure_data,
+                    map.next_value_seed(ObjectSeed(SecureDataSeed(self)))?,
+                    "secure_data",
+                )?,
+                Field::Nonce => json::set(&mut nonce, map.next_value()?, "nonce")?,
+                Field::Payload => json::set(&mut payload, map.next_value()?, "payload")?,
+                Field::Other => drop(map.next_value::<IgnoredAny>()?),
+            }
+        }
+        Ok(RawCredentials {
+            secure_data: secure_data.unwrap_or_default(),
+            nonce: nonce.flatten(),
+            payload: payload.flatten(),
+        })
+    }
+}
+
+/// `secure_data`: the credentials of each element type that has any
+/// (every other name skipped, as Telegram may add some).
+#[derive(Clone, Copy)]
+struct SecureDataSeed(CredentialsSeed);
+
+impl<'de> DeserializeSeed<'de> for SecureDataSeed {
+    type Value = Vec<(ElementType, RawSecureValue)>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SecureDataSeed {
+    type Value = Vec<(ElementType, RawSecureValue)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(json::EXPECTED)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut values: Vec<(ElementType, RawSecureValue)> = Vec::new();
+        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+            let element = name
+                .parse::<ElementType>()
+                .ok()
+                .filter(|element| !matches!(element, ElementType::PhoneNumber | ElementType::Email));
+            let Some(element) = element else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            if values.iter().any(|(seen, _)| *seen == element) {
+                return Err(A::Error::duplicate_field(element.as_str()));
+            }
+            if let Some(value) = map.next_value_seed(OptionSeed(ObjectSeed(SecureValueSeed(self.0))))? {
+                values.push((element, value));
+            }
+        }
+        Ok(values)
+    }
+}
+
+/// One element's credentials as read: its file lists counted.
+struct RawSecureValue {
+    credentials: ElementCredentials,
+    translation: Option<json::Counted<FileCredentials>>,
+    files: Option<json::Counted<FileCredentials>>,
+}
+
+impl RawSecureValue {
+    /// The element's credentials, or [`Error::TooLarge`] for a list over its
+    /// limit; every file's credentials decrypt at most `limits.file` bytes.
+    fn checked(self, limits: &Limits) -> Result<ElementCredentials> {
         let within = |list: Option<json::Counted<FileCredentials>>, part: &str| {
             list.map(|counted| counted.within(|| format!("credentials.{part}")))
                 .transpose()
-                .map_err(json::refuse)
+                .map(Option::unwrap_or_default)
         };
-        let (translation, files) = (within(f.translation, "translation")?, within(f.files, "files")?);
-        Ok(Self(ElementCredentials {
-            data: f.data,
-            front_side: f.front_side,
-            reverse_side: f.reverse_side,
-            selfie: f.selfie,
-            translation: translation.unwrap_or_default(),
-            files: files.unwrap_or_default(),
-        }))
+        let credentials = ElementCredentials {
+            translation: within(self.translation, "translation")?,
+            files: within(self.files, "files")?,
+            ..self.credentials
+        };
+        Ok(credentials.with_limits(limits))
     }
 }
 
+/// Reads one element's credentials.
+#[derive(Clone, Copy)]
+struct SecureValueSeed(CredentialsSeed);
+
+impl<'de> DeserializeSeed<'de> for SecureValueSeed {
+    type Value = RawSecureValue;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SecureValueSeed {
+    type Value = RawSecureValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(json::EXPECTED)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        #[derive(Deserialize)]
+        #[serde(field_identifier, rename_all = "snake_case")]
+        enum Field {
+            Data,
+            FrontSide,
+            ReverseSide,
+            Selfie,
+            Translation,
+            Files,
+            #[serde(other)]
+            Other,
+        }
+        let (mut data, mut front_side, mut reverse_side, mut selfie) = (None, None, None, None);
+        let (mut translation, mut files) = (None, None);
+        let list = OptionSeed(json::list::<FileCredentials>(self.0.files));
+        while let Some(field) = map.next_key()? {
+            match field {
+                Field::Data => json::set(&mut data, map.next_value()?, "data")?,
+                Field::FrontSide => json::set(&mut front_side, map.next_value()?, "front_side")?,
+                Field::ReverseSide => json::set(&mut reverse_side, map.next_value()?, "reverse_side")?,
+                Field::Selfie => json::set(&mut selfie, map.next_value()?, "selfie")?,
+                Field::Translation => json::set(&mut translation, map.next_value_seed(list)?, "translation")?,
+                Field::Files => json::set(&mut files, map.next_value_seed(list)?, "files")?,
+                Field::Other => drop(map.next_value::<IgnoredAny>()?),
+            }
+        }
+        Ok(RawSecureValue {
+            credentials: ElementCredentials {
+                data: data.flatten(),
+                front_side: front_side.flatten(),
+                reverse_side: reverse_side.flatten(),
+                selfie: selfie.flatten(),
+                translation: Vec::new(),
+                files: Vec::new(),
+            },
+            translation: translation.flatten(),
+            files: files.flatten(),
+        })
+    }
+}
 fn hash_and_secret<'de, D: Deserializer<'de>>(
     deserializer: D,
     hash_field: &'static str,
@@ -532,5 +642,48 @@ mod tests {
         assert_eq!(format!("{:?}", NonceCheck::Expect("n-1")), r#"Expect("n-1")"#);
         assert_eq!(format!("{:?}", NonceCheck::Consume(&store)), "Consume(..)");
         assert_eq!(format!("{:?}", NonceCheck::Skip), "Skip");
+    }
+
+    /// The credentials JSON is read within the call's limits: each file
+    /// list within `files_per_element` (named, counted past the limit
+    /// without being read), every file bounded by `file`, unknown names
+    /// skipped, a repeated element refused.
+    #[test]
+    fn credentials_read_within_the_calls_limits() {
+        let file = r#"{"file_hash":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","secret":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}"#;
+        let json = |list: &str, n: usize, tail: &str| {
+            let items = vec![file; n].join(",");
+            format!(r#"{{"secure_data":{{"email":5,"utility_bill":{{"{list}":[{items}{tail}]}}}},"nonce":"n"}}"#)
+        };
+        let limits = Limits {
+            files_per_element: 2,
+            file: 1234,
+            ..Limits::default()
+        };
+        let read = Credentials::from_json(json("files", 2, "").as_bytes(), &limits).unwrap();
+        assert_eq!(read.nonce(), "n");
+        let bill = read.secure_value(ElementType::UtilityBill).unwrap();
+        assert_eq!(bill.files.len(), 2);
+        assert!(bill.files.iter().all(|file| file.max_size == 1234));
+        for list in ["files", "translation"] {
+            // The third item is not even an object: past the limit, items are counted.
+            match Credentials::from_json(json(list, 2, ",7,7").as_bytes(), &limits) {
+                Err(Error::TooLarge { what, actual, limit }) => {
+                    assert_eq!(
+                        (what.as_str(), actual, limit),
+                        (format!("credentials.{list}").as_str(), 4, 2)
+                    );
+                }
+                other => panic!("{list}: {:?}", other.map(|c| c.nonce)),
+            }
+        }
+        let twice = br#"{"secure_data":{"passport":{},"passport":{}}}"#;
+        let error = Credentials::from_json(twice, &limits).map(|c| c.nonce).unwrap_err();
+        assert!(error.to_string().contains("duplicate field `passport`"), "{error}");
+        let not_an_object = br#"{"secure_data":{"passport":[]}}"#;
+        let error = Credentials::from_json(not_an_object, &limits)
+            .map(|c| c.nonce)
+            .unwrap_err();
+        assert!(matches!(error, Error::NotAnObject { .. }), "{error:?}");
     }
 }
