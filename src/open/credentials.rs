@@ -373,14 +373,14 @@ impl FileCredentials {
 }
 
 /// The credentials JSON as read: every file list counted, at most `files`
-/// long, named once read ([`RawSecureValue::checked`]).
+/// long, named once read ([`RawElementCredentials::checked`]).
 #[derive(Clone, Copy)]
 struct CredentialsSeed {
     files: usize,
 }
 
 struct RawCredentials {
-    secure_data: Vec<(ElementType, RawSecureValue)>,
+    secure_data: Vec<(ElementType, RawElementCredentials)>,
     nonce: Option<String>,
     payload: Option<String>,
 }
@@ -437,7 +437,7 @@ impl<'de> Visitor<'de> for CredentialsSeed {
 struct SecureDataSeed(CredentialsSeed);
 
 impl<'de> DeserializeSeed<'de> for SecureDataSeed {
-    type Value = Vec<(ElementType, RawSecureValue)>;
+    type Value = Vec<(ElementType, RawElementCredentials)>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
@@ -445,14 +445,14 @@ impl<'de> DeserializeSeed<'de> for SecureDataSeed {
 }
 
 impl<'de> Visitor<'de> for SecureDataSeed {
-    type Value = Vec<(ElementType, RawSecureValue)>;
+    type Value = Vec<(ElementType, RawElementCredentials)>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(json::EXPECTED)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut values: Vec<(ElementType, RawSecureValue)> = Vec::new();
+        let mut values: Vec<(ElementType, RawElementCredentials)> = Vec::new();
         while let Some(name) = map.next_key::<Cow<'de, str>>()? {
             let element = name
                 .parse::<ElementType>()
@@ -465,7 +465,7 @@ impl<'de> Visitor<'de> for SecureDataSeed {
             if values.iter().any(|(seen, _)| *seen == element) {
                 return Err(A::Error::duplicate_field(element.as_str()));
             }
-            if let Some(value) = map.next_value_seed(OptionSeed(ObjectSeed(SecureValueSeed(self.0))))? {
+            if let Some(value) = map.next_value_seed(OptionSeed(ObjectSeed(ElementCredentialsSeed(self.0))))? {
                 values.push((element, value));
             }
         }
@@ -474,13 +474,13 @@ impl<'de> Visitor<'de> for SecureDataSeed {
 }
 
 /// One element's credentials as read: its file lists counted.
-struct RawSecureValue {
+struct RawElementCredentials {
     credentials: ElementCredentials,
     translation: Option<json::Counted<FileCredentials>>,
     files: Option<json::Counted<FileCredentials>>,
 }
 
-impl RawSecureValue {
+impl RawElementCredentials {
     /// The element's credentials, or [`Error::TooLarge`] for a list over its
     /// limit; every file's credentials decrypt at most `limits.file` bytes.
     fn checked(self, limits: &Limits) -> Result<ElementCredentials> {
@@ -500,18 +500,18 @@ impl RawSecureValue {
 
 /// Reads one element's credentials.
 #[derive(Clone, Copy)]
-struct SecureValueSeed(CredentialsSeed);
+struct ElementCredentialsSeed(CredentialsSeed);
 
-impl<'de> DeserializeSeed<'de> for SecureValueSeed {
-    type Value = RawSecureValue;
+impl<'de> DeserializeSeed<'de> for ElementCredentialsSeed {
+    type Value = RawElementCredentials;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for SecureValueSeed {
-    type Value = RawSecureValue;
+impl<'de> Visitor<'de> for ElementCredentialsSeed {
+    type Value = RawElementCredentials;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(json::EXPECTED)
@@ -544,7 +544,7 @@ impl<'de> Visitor<'de> for SecureValueSeed {
                 Field::Other => drop(map.next_value::<IgnoredAny>()?),
             }
         }
-        Ok(RawSecureValue {
+        Ok(RawElementCredentials {
             credentials: ElementCredentials {
                 data: data.flatten(),
                 front_side: front_side.flatten(),
