@@ -2,14 +2,12 @@
 //! and its parts, exactly as the JSON carries them (binary fields in base64,
 //! decoded only when decrypted).
 
-use std::fmt;
-
-use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::element_type::ElementType;
 use crate::error::{Error, Result};
-use crate::input::json::{self, Counted, Object, ObjectSeed, OptionSeed};
+use crate::input::json::{self, Counted, Object, ObjectSeed, OptionSeed, ReadObject};
 use crate::input::limits::Limits;
 
 /// `Update.message.passport_data`: the elements and the encrypted credentials.
@@ -137,22 +135,10 @@ impl ReadPassportData {
     }
 }
 
-impl<'de> DeserializeSeed<'de> for Within {
+impl<'de> ReadObject<'de> for Within {
     type Value = ReadPassportData;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Within {
-    type Value = ReadPassportData;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(json::EXPECTED)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         #[derive(Deserialize)]
         #[serde(field_identifier, rename_all = "snake_case")]
         enum Field {
@@ -209,22 +195,10 @@ struct ElementSeed {
     files: usize,
 }
 
-impl<'de> DeserializeSeed<'de> for ElementSeed {
+impl<'de> ReadObject<'de> for ElementSeed {
     type Value = ReadElement;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ElementSeed {
-    type Value = ReadElement;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(json::EXPECTED)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         #[derive(Deserialize)]
         #[serde(field_identifier, rename_all = "snake_case")]
         enum Field {
@@ -313,7 +287,7 @@ impl PassportData {
             within: Within(*limits),
             message: false,
         };
-        let envelope = json::from_slice_seed(json, "PassportData", seed)?;
+        let envelope = json::from_slice_with(json, "PassportData", seed)?;
         envelope.into_passport_data()?.ok_or(Error::NoPassportData)
     }
 
@@ -407,22 +381,10 @@ struct EnvelopeSeed {
     message: bool,
 }
 
-impl<'de> DeserializeSeed<'de> for EnvelopeSeed {
+impl<'de> ReadObject<'de> for EnvelopeSeed {
     type Value = Envelope;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for EnvelopeSeed {
-    type Value = Envelope;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(json::EXPECTED)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         #[derive(Deserialize)]
         #[serde(field_identifier, rename_all = "snake_case")]
         enum Field {

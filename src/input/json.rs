@@ -11,7 +11,7 @@
 //! Lists are bounded while they are read, not after: a list longer than
 //! its limit keeps no item past the limit, counts the rest without building
 //! them, and says so ([`Counted::Over`]). The limit reaches the reader as an
-//! argument ([`ListSeed`]); the caller turns an overlong list into
+//! argument ([`ListSeed`], and [`ReadObject`] for whatever holds a list); the caller turns an overlong list into
 //! [`Error::TooLarge`] once it knows the list's name. So what a read builds
 //! stays proportional to the input, whatever its shape.
 
@@ -46,6 +46,26 @@ impl<T> Counted<T> {
     }
 }
 
+/// What reads one kind of JSON object from its fields, with what the read
+/// carries (its limits). [`ObjectSeed`] makes it a serde reader that
+/// refuses anything but an object; a type that derives `Deserialize` reads
+/// through `PhantomData`.
+pub(crate) trait ReadObject<'de> {
+    /// What is read.
+    type Value;
+
+    /// Reads the object's fields.
+    fn read<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error>;
+}
+
+impl<'de, T: Deserialize<'de>> ReadObject<'de> for PhantomData<T> {
+    type Value = T;
+
+    fn read<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::deserialize(MapAccessDeserializer::new(map))
+    }
+}
+
 /// Reads a list of at most `limit` objects, each with `item`.
 #[derive(Clone, Copy)]
 pub(crate) struct ListSeed<S> {
@@ -53,7 +73,7 @@ pub(crate) struct ListSeed<S> {
     pub(crate) item: S,
 }
 
-impl<'de, S: DeserializeSeed<'de> + Clone> DeserializeSeed<'de> for ListSeed<S> {
+impl<'de, S: ReadObject<'de> + Clone> DeserializeSeed<'de> for ListSeed<S> {
     type Value = Counted<S::Value>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -61,7 +81,7 @@ impl<'de, S: DeserializeSeed<'de> + Clone> DeserializeSeed<'de> for ListSeed<S> 
     }
 }
 
-impl<'de, S: DeserializeSeed<'de> + Clone> Visitor<'de> for ListSeed<S> {
+impl<'de, S: ReadObject<'de> + Clone> Visitor<'de> for ListSeed<S> {
     type Value = Counted<S::Value>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -103,7 +123,7 @@ pub(crate) fn list<T>(limit: usize) -> ListSeed<PhantomData<T>> {
 #[derive(Clone, Copy)]
 pub(crate) struct ObjectSeed<S>(pub(crate) S);
 
-impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for ObjectSeed<S> {
+impl<'de, S: ReadObject<'de>> DeserializeSeed<'de> for ObjectSeed<S> {
     type Value = S::Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -111,7 +131,7 @@ impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for ObjectSeed<S> {
     }
 }
 
-impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for ObjectSeed<S> {
+impl<'de, S: ReadObject<'de>> Visitor<'de> for ObjectSeed<S> {
     type Value = S::Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -119,7 +139,7 @@ impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for ObjectSeed<S> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        self.0.deserialize(MapAccessDeserializer::new(map))
+        self.0.read(map)
     }
 }
 
@@ -165,11 +185,11 @@ pub(crate) fn set<T, E: serde::de::Error>(slot: &mut Option<T>, value: T, field:
 }
 
 /// Reads `what` (named in errors: `credentials`, `passport data` …) from a
-/// JSON object with `seed`, which carries the limits of the read.
-pub(crate) fn from_slice_seed<'a, S: DeserializeSeed<'a>>(json: &'a [u8], what: &str, seed: S) -> Result<S::Value> {
+/// JSON object with `reader`, which carries the limits of the read.
+pub(crate) fn from_slice_with<'a, S: ReadObject<'a>>(json: &'a [u8], what: &str, reader: S) -> Result<S::Value> {
     let mut deserializer = serde_json::Deserializer::from_slice(json);
     let mut track = serde_path_to_error::Track::new();
-    let read = ObjectSeed(seed).deserialize(serde_path_to_error::Deserializer::new(&mut deserializer, &mut track));
+    let read = ObjectSeed(reader).deserialize(serde_path_to_error::Deserializer::new(&mut deserializer, &mut track));
     let value = read.map_err(|error| failure(what, serde_path_to_error::Error::new(track.path(), error)))?;
     // Nothing but whitespace may follow the document.
     deserializer.end().map_err(|e| error(what, &e))?;
@@ -177,7 +197,7 @@ pub(crate) fn from_slice_seed<'a, S: DeserializeSeed<'a>>(json: &'a [u8], what: 
 }
 
 /// What [`Object`]'s visitor expects; also how its errors are recognised.
-pub(crate) const EXPECTED: &str = "a JSON object";
+const EXPECTED: &str = "a JSON object";
 
 /// A `T` that may only be read from a JSON object.
 #[derive(Debug)]
@@ -204,7 +224,7 @@ pub(crate) fn next_optional_object<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
 /// Reads `what` (named in errors: `credentials`, `passport data` …) as a
 /// JSON object of type `T`.
 pub(crate) fn from_slice<'a, T: Deserialize<'a>>(json: &'a [u8], what: &str) -> Result<T> {
-    from_slice_seed(json, what, PhantomData::<T>)
+    from_slice_with(json, what, PhantomData::<T>)
 }
 
 /// The typed error for a failure at `path` inside `what`.

@@ -9,15 +9,13 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use std::fmt;
-
-use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
+use serde::de::{Error as _, IgnoredAny, MapAccess};
 use serde::{Deserialize, Deserializer};
 use subtle::ConstantTimeEq;
 
 use crate::element_type::{ElementType, FileSlot};
 use crate::error::{DecryptionError, Error, Result, Step, Target};
-use crate::input::json::{self, ObjectSeed, OptionSeed};
+use crate::input::json::{self, ObjectSeed, OptionSeed, ReadObject};
 use crate::input::limits::{self, Limits};
 use crate::key::private::Unwrapped;
 use crate::key::CredentialsKey;
@@ -174,7 +172,7 @@ impl Credentials {
         let seed = CredentialsSeed {
             files: limits.files_per_element,
         };
-        let raw = json::from_slice_seed(json, "credentials", seed)?;
+        let raw = json::from_slice_with(json, "credentials", seed)?;
         let secure_data = raw.secure_data.into_iter();
         Ok(Self {
             secure_data: secure_data
@@ -385,22 +383,10 @@ struct RawCredentials {
     payload: Option<String>,
 }
 
-impl<'de> DeserializeSeed<'de> for CredentialsSeed {
+impl<'de> ReadObject<'de> for CredentialsSeed {
     type Value = RawCredentials;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for CredentialsSeed {
-    type Value = RawCredentials;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(json::EXPECTED)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         #[derive(Deserialize)]
         #[serde(field_identifier, rename_all = "snake_case")]
         enum Field {
@@ -436,22 +422,10 @@ impl<'de> Visitor<'de> for CredentialsSeed {
 #[derive(Clone, Copy)]
 struct SecureDataSeed(CredentialsSeed);
 
-impl<'de> DeserializeSeed<'de> for SecureDataSeed {
+impl<'de> ReadObject<'de> for SecureDataSeed {
     type Value = Vec<(ElementType, RawElementCredentials)>;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for SecureDataSeed {
-    type Value = Vec<(ElementType, RawElementCredentials)>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(json::EXPECTED)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut values: Vec<(ElementType, RawElementCredentials)> = Vec::new();
         while let Some(name) = map.next_key::<Cow<'de, str>>()? {
             let element = name
@@ -502,22 +476,10 @@ impl RawElementCredentials {
 #[derive(Clone, Copy)]
 struct ElementCredentialsSeed(CredentialsSeed);
 
-impl<'de> DeserializeSeed<'de> for ElementCredentialsSeed {
+impl<'de> ReadObject<'de> for ElementCredentialsSeed {
     type Value = RawElementCredentials;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ElementCredentialsSeed {
-    type Value = RawElementCredentials;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(json::EXPECTED)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         #[derive(Deserialize)]
         #[serde(field_identifier, rename_all = "snake_case")]
         enum Field {
