@@ -2,7 +2,10 @@
 //!
 //! The Redis tests start their own `redis-server`; where it is not
 //! installed, this sets `cfg(no_redis_server)` and those tests show as
-//! "ignored, needs redis-server" instead of passing without running. The
+//! "ignored, needs redis-server" instead of passing without running; the
+//! PostgreSQL tests start their own server the same way, and without
+//! PostgreSQL's server programs `cfg(no_postgres_server)` shows them as
+//! "ignored, needs postgresql". The
 //! PKCS#11 tests make their own SoftHSM2 tokens; where `softhsm2-util` or
 //! SoftHSM2's module is missing, `cfg(no_softhsm)` shows them as "ignored,
 //! needs SoftHSM2". The applicant's page is tested in a headless Chromium;
@@ -18,6 +21,7 @@
 
 pub(crate) fn main() {
     println!("cargo::rustc-check-cfg=cfg(no_redis_server)");
+    println!("cargo::rustc-check-cfg=cfg(no_postgres_server)");
     println!("cargo::rustc-check-cfg=cfg(no_softhsm)");
     println!("cargo::rustc-check-cfg=cfg(no_chromium)");
     println!("cargo::rustc-check-cfg=cfg(no_key_tools)");
@@ -32,6 +36,16 @@ pub(crate) fn main() {
     let redis = installed("redis-server") && installed("redis-cli");
     if !(ci || redis) {
         println!("cargo::rustc-cfg=no_redis_server");
+    }
+    // Where dev-support/src/postgres_server.rs looks for initdb and postgres.
+    let postgres = (installed("initdb") && installed("postgres"))
+        || std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|version| version.path().join("bin/initdb").is_file());
+    if !(ci || postgres) {
+        println!("cargo::rustc-cfg=no_postgres_server");
     }
     // The places dev-support/src/softhsm.rs looks for the module.
     let module = std::env::var_os("SOFTHSM2_MODULE").is_some()

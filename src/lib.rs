@@ -57,6 +57,9 @@ mod topics;
 pub use crate::request::link::{bot_id_from_token, PassportRequest, SdkParameters};
 pub use crate::request::scope::{Scope, ScopeElement};
 // The nonce
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use crate::nonce::PostgresNonceStore;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use crate::nonce::RedisNonceStore;

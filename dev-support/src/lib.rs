@@ -3,6 +3,8 @@
 //!
 //! - [`redis_server`]: real `redis-server` processes (single, persistent,
 //!   a three-master cluster) on free loopback ports;
+//! - [`postgres_server`]: real PostgreSQL servers, each in a data folder
+//!   of its own, that can be stalled and crashed;
 //! - [`softhsm`]: a throwaway SoftHSM2 token with keys imported into it;
 //! - [`cli`]: the examples' and tools' command-line convention, kept by a
 //!   program and checked from outside.
@@ -13,5 +15,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 pub mod cli;
+pub mod postgres_server;
 pub mod redis_server;
 pub mod softhsm;

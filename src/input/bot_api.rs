@@ -283,11 +283,7 @@ impl PassportData {
     /// [`PassportData::from_json`] with another size limit than the default.
     pub fn from_json_with_limits(json: &[u8], limits: &Limits) -> Result<Self> {
         crate::input::limits::check(|| "the passport data JSON".to_owned(), json.len(), limits.input_json)?;
-        let seed = EnvelopeSeed {
-            within: Within(*limits),
-            message: false,
-        };
-        let envelope = json::from_slice_with(json, "PassportData", seed)?;
+        let envelope = json::from_slice_with(json, "PassportData", EnvelopeSeed(Within(*limits)))?;
         envelope.into_passport_data()?.ok_or(Error::NoPassportData)
     }
 
@@ -374,12 +370,9 @@ impl Envelope {
     }
 }
 
-/// Reads an [`Envelope`]; with `message`, a `Message`'s fields only.
+/// Reads an [`Envelope`].
 #[derive(Clone, Copy)]
-struct EnvelopeSeed {
-    within: Within,
-    message: bool,
-}
+struct EnvelopeSeed(Within);
 
 impl<'de> ReadObject<'de> for EnvelopeSeed {
     type Value = Envelope;
@@ -398,36 +391,52 @@ impl<'de> ReadObject<'de> for EnvelopeSeed {
         let (mut data, mut credentials, mut passport_data, mut message) = (None, None, None, None);
         while let Some(field) = map.next_key()? {
             match field {
-                Field::PassportData => json::set(
-                    &mut passport_data,
-                    map.next_value_seed(OptionSeed(ObjectSeed(self.within)))?,
-                    "passport_data",
-                )?,
-                Field::Data if !self.message => json::set(
-                    &mut data,
-                    map.next_value_seed(OptionSeed(self.within.elements()))?,
-                    "data",
-                )?,
-                Field::Credentials if !self.message => {
+                Field::Data => json::set(&mut data, map.next_value_seed(OptionSeed(self.0.elements()))?, "data")?,
+                Field::Credentials => {
                     json::set(&mut credentials, json::next_optional_object(&mut map)?, "credentials")?
                 }
-                Field::Message if !self.message => {
-                    let inner = Self { message: true, ..self };
-                    json::set(
-                        &mut message,
-                        map.next_value_seed(OptionSeed(ObjectSeed(inner)))?,
-                        "message",
-                    )?
-                }
-                _ => drop(map.next_value::<IgnoredAny>()?),
+                Field::PassportData => json::set(
+                    &mut passport_data,
+                    map.next_value_seed(OptionSeed(ObjectSeed(self.0)))?,
+                    "passport_data",
+                )?,
+                Field::Message => json::set(
+                    &mut message,
+                    map.next_value_seed(OptionSeed(ObjectSeed(MessageSeed(self.0))))?,
+                    "message",
+                )?,
+                Field::Other => drop(map.next_value::<IgnoredAny>()?),
             }
         }
         Ok(Envelope {
             data: data.flatten(),
             credentials: credentials.flatten(),
             passport_data: passport_data.flatten(),
-            message: message.flatten().and_then(|message: Envelope| message.passport_data),
+            message: message.flatten().flatten(),
         })
+    }
+}
+
+/// Reads a `Message`'s `passport_data`; every other field is skipped.
+#[derive(Clone, Copy)]
+struct MessageSeed(Within);
+
+impl<'de> ReadObject<'de> for MessageSeed {
+    type Value = Option<ReadPassportData>;
+
+    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut passport_data = None;
+        while let Some(field) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match field.as_ref() {
+                "passport_data" => json::set(
+                    &mut passport_data,
+                    map.next_value_seed(OptionSeed(ObjectSeed(self.0)))?,
+                    "passport_data",
+                )?,
+                _ => drop(map.next_value::<IgnoredAny>()?),
+            }
+        }
+        Ok(passport_data.flatten())
     }
 }
 

@@ -32,9 +32,10 @@ use std::time::{Duration, Instant};
 #[cfg(feature = "redis-cluster")]
 use self::connection::cluster_client;
 use self::connection::{backend, Server};
-use self::scripts::{answered, refusal, Claimed, Lua, CLAIM, CONSUME, CONSUME_CLAIMED, ISSUE, PEEK, RELEASE, TIME};
+use self::scripts::{Lua, CLAIM, CONSUME, CONSUME_CLAIMED, ISSUE, PEEK, RELEASE, TIME};
 
 use crate::error::{Error, Result};
+use crate::nonce::answer::{answered, claimed, millis};
 use crate::nonce::{
     check_lease, check_ttl, generate_nonce, is_well_formed, settled, submission_digest, Claim, Hold, Holder, NonceStore,
 };
@@ -216,10 +217,6 @@ fn micros_of(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX).max(1)
-}
-
 impl NonceStore for RedisNonceStore {
     fn issue(&self, context: &str, ttl: Duration) -> Result<String> {
         check_ttl(ttl)?;
@@ -269,7 +266,7 @@ impl NonceStore for RedisNonceStore {
         let keys = self.claim_keys(nonce);
         let args = self.claim_args(submission_key, lease);
         let (answer, sent) = self.with_connection(|c| self.deadlined(c, &self.claim_script, &keys, &args))?;
-        self.claimed(nonce, answer, sent, hold)
+        claimed(nonce, answer, sent, self.holder.id(), hold)
     }
 
     fn consume_claimed(&self, claim: &Claim) -> Result<String> {
@@ -318,27 +315,6 @@ impl RedisNonceStore {
             millis(lease).to_string(),
             millis(self.retention).to_string(),
         ]
-    }
-
-    /// A claim from the claim script's answer; its lease measured from
-    /// `sent`, before the script ran.
-    fn claimed(
-        &self,
-        nonce: &str,
-        (status, context, token, left): Claimed,
-        sent: Instant,
-        hold: Hold,
-    ) -> Result<Claim> {
-        match status {
-            1 => {
-                let ends = sent + Duration::from_millis(left);
-                Ok(Claim::new(nonce, context, token, self.holder.id(), ends).held(hold))
-            }
-            5 => Err(Error::NonceClaimed {
-                retry_after: Duration::from_millis(left),
-            }),
-            other => Err(refusal(other)),
-        }
     }
 
     /// The claim of `nonce` reserved in this holder, or why not.
@@ -436,7 +412,7 @@ impl crate::nonce::AsyncNonceStore for RedisNonceStore {
         let keys = self.claim_keys(nonce);
         let args = self.claim_args(submission_key, lease);
         let (answer, sent) = self.deadlined_async(&self.claim_script, &keys, &args).await?;
-        self.claimed(nonce, answer, sent, hold)
+        claimed(nonce, answer, sent, self.holder.id(), hold)
     }
 
     async fn consume_claimed(&self, claim: &Claim) -> Result<String> {

@@ -1,8 +1,6 @@
-//! The store's Lua scripts, each atomic on the server, and what their
-//! answers mean. Each script's keys share one hash tag, so a cluster runs
-//! it on the one node that holds them.
-
-use crate::error::{Error, Result};
+//! The store's Lua scripts, each atomic on the server (their answers are
+//! read in `nonce::answer`). Each script's keys share one hash tag, so a
+//! cluster runs it on the one node that holds them.
 
 pub(super) const ISSUE: &str = r"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -161,25 +159,3 @@ impl Lua {
 fn unknown_script(error: &redis::RedisError) -> bool {
     error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
 }
-
-/// The consume, peek and claim scripts' answer.
-pub(super) fn answered(status: i64, context: String) -> Result<String> {
-    match status {
-        1 => Ok(context),
-        other => Err(refusal(other)),
-    }
-}
-
-/// What a script's status other than 1 (success) means.
-pub(super) fn refusal(status: i64) -> Error {
-    match status {
-        2 => Error::NonceReplayed,
-        3 => Error::NonceExpired,
-        4 => Error::NonceStoreUnavailable("the nonce store answered after the deadline".into()),
-        6 => Error::ClaimLost,
-        _ => Error::NonceUnknown,
-    }
-}
-
-/// The claim script's answer: status, context, fencing token, lease left (ms).
-pub(super) type Claimed = (i64, String, u64, u64);
