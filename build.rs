@@ -15,17 +15,21 @@
 //! `cfg(no_key_tools)` shows it as "ignored, needs openssl and ssh-keygen".
 //! The fault-injection tests (the decrypt tool's, the KYC service's) run
 //! their processes under `strace`; without it, `cfg(no_strace)` shows them
-//! as "ignored, needs strace".
+//! as "ignored, needs strace". The KYC service's applications encrypted at
+//! rest are decrypted with the `age` tool, as a reviewer would; without
+//! it, `cfg(no_age)` shows that test as "ignored, needs age".
 //! Under `CI` nothing is left out: a missing tool fails its tests. Nothing in the library itself reads these cfgs.
 //! The KYC service's package (kyc-backend/build.rs) includes this file.
 
 pub(crate) fn main() {
     println!("cargo::rustc-check-cfg=cfg(no_redis_server)");
     println!("cargo::rustc-check-cfg=cfg(no_postgres_server)");
+    println!("cargo::rustc-check-cfg=cfg(no_age)");
     println!("cargo::rustc-check-cfg=cfg(no_softhsm)");
     println!("cargo::rustc-check-cfg=cfg(no_chromium)");
     println!("cargo::rustc-check-cfg=cfg(no_key_tools)");
     println!("cargo::rustc-check-cfg=cfg(no_strace)");
+    println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=PATH");
     println!("cargo::rerun-if-env-changed=CI");
     println!("cargo::rerun-if-env-changed=SOFTHSM2_MODULE");
@@ -66,6 +70,9 @@ pub(crate) fn main() {
     }
     if !(ci || (installed("openssl") && installed("ssh-keygen"))) {
         println!("cargo::rustc-cfg=no_key_tools");
+    }
+    if !(ci || installed("age")) {
+        println!("cargo::rustc-cfg=no_age");
     }
     if !(ci || installed("strace")) {
         println!("cargo::rustc-cfg=no_strace");

@@ -6,5 +6,9 @@
 mod tools;
 
 fn main() {
+    // The library's script prints its own rerun conditions, so cargo would
+    // not run this one again when the file it includes changes.
+    println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-changed=../build.rs");
     tools::main();
 }

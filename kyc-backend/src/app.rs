@@ -47,6 +47,8 @@ pub(crate) struct Config {
     pub(crate) sweep_every: Duration,
     /// How long an application stays open for fresh requests.
     pub(crate) application_ttl: Duration,
+    /// The reviewers every stored file is encrypted to; `None`: plaintext.
+    pub(crate) archive_recipients: Option<crate::at_rest::Recipients>,
 }
 
 /// The service's state, shared by all requests: configuration and handles,

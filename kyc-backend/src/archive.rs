@@ -15,10 +15,15 @@
 //! belongs to a dead attempt: [`Archive::abandoned`] finds them (at start-up
 //! and while running, other instances' live drafts left alone), and the
 //! caller settles each one by its claim.
+//!
+//! Every file is written through [`FileWriter`]: plaintext, or encrypted
+//! to the reviewers as it is written (`ARCHIVE_RECIPIENTS`, `at_rest`).
 
 use std::fs::File;
 use std::io::{ErrorKind, Write as _};
 use std::path::{Path, PathBuf};
+
+use crate::at_rest::{FileWriter, Recipients};
 
 /// The ending of the file beside a sealed draft that names its claim.
 const CLAIM: &str = ".claim";
@@ -33,12 +38,15 @@ pub(crate) const STILLBORN: std::time::Duration = std::time::Duration::from_secs
 pub(crate) struct Archive {
     root: PathBuf,
     incoming: PathBuf,
+    /// Whom every file is encrypted to; `None`: plaintext.
+    recipients: Option<Recipients>,
 }
 
 /// An application being written, locked by its writer; dropped before it
 /// is committed, it is deleted.
 pub(crate) struct Draft {
     path: PathBuf,
+    recipients: Option<Recipients>,
     /// The draft folder itself, locked while this value lives.
     _lock: File,
     /// Committed, or left for a later sweep: not deleted on drop.
@@ -90,11 +98,16 @@ impl Unrecorded {
 }
 
 impl Archive {
-    /// Opens (creating, owner-only) the data folder.
-    pub(crate) fn open(root: PathBuf) -> std::io::Result<Self> {
+    /// Opens (creating, owner-only) the data folder; every file written
+    /// into it is encrypted to `recipients`, if any.
+    pub(crate) fn open(root: PathBuf, recipients: Option<Recipients>) -> std::io::Result<Self> {
         let incoming = root.join(".incoming");
         create_private_dir(&incoming)?;
-        Ok(Self { root, incoming })
+        Ok(Self {
+            root,
+            incoming,
+            recipients,
+        })
     }
 
     /// Where `application_id`'s folder is, if the id can name one: the
@@ -127,6 +140,7 @@ impl Archive {
             return match locked {
                 Ok(lock) => Ok(Draft {
                     path,
+                    recipients: self.recipients.clone(),
                     _lock: lock,
                     kept: false,
                 }),
@@ -193,6 +207,7 @@ impl Archive {
             }
             let draft = Draft {
                 path,
+                recipients: self.recipients.clone(),
                 _lock: lock,
                 kept: false,
             };
@@ -218,21 +233,18 @@ impl Archive {
 }
 
 impl Draft {
-    /// Where the application's file `name` goes in this draft (a name the
-    /// service makes, never one from the request).
-    pub(crate) fn file_path(&self, name: &str) -> PathBuf {
-        self.path.join(name)
+    /// A new file `name` of the application (a name the service makes,
+    /// never one from the request), owner-only, encrypted if the archive
+    /// is: finish it to sync it to disk.
+    pub(crate) fn create(&self, name: &str) -> std::io::Result<FileWriter> {
+        FileWriter::create(&self.path.join(name), self.recipients.as_ref())
     }
 
-    /// Writes a file of the application, owner-only, synced to disk.
+    /// Writes a whole file of the application, as [`Draft::create`] does.
     pub(crate) fn write(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(self.path.join(name))?;
+        let mut file = self.create(name)?;
         file.write_all(bytes)?;
-        file.sync_all()
+        file.finish()
     }
 
     /// Marks the draft complete, written under `claim`: from now on it is

@@ -15,14 +15,16 @@
 //! applicant's page shows: outcomes and the service's own words, never
 //! anything the applicant sent.
 //!
-//! In Redis (one key per fact, `kyc:ledger:…`), or in this process
-//! (bounded: the oldest facts go first).
+//! In Redis (one key per fact, `kyc:ledger:…`), in PostgreSQL (one row
+//! per fact in `kyc_ledger`, the same keys; rows past their time removed a
+//! few at a time as facts are recorded), or in this process (bounded: the
+//! oldest facts go first).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::shared::SharedRedis;
+use crate::shared::{SharedPostgres, SharedRedis, Unreachable};
 
 /// How long a fact is kept.
 const KEPT: Duration = Duration::from_secs(24 * 3600);
@@ -69,12 +71,28 @@ impl Fact<'_> {
 /// A failure to reach the ledger: the delivery is retried.
 #[derive(Debug, thiserror::Error)]
 #[error("the application ledger is unavailable: {0}")]
-pub(crate) struct Unavailable(#[source] redis::RedisError);
+pub(crate) struct Unavailable(#[source] Unreachable);
+
+impl From<redis::RedisError> for Unavailable {
+    fn from(error: redis::RedisError) -> Self {
+        Self(error.into())
+    }
+}
+
+/// A fact's value, if it holds now.
+const GET: &str = "SELECT value FROM kyc_ledger WHERE key = $1 AND until > clock_timestamp()";
+/// Records a fact (replacing it) for `$3` seconds, and removes up to 16
+/// facts past their time that no one else is removing.
+const PUT: &str = "WITH gone AS (DELETE FROM kyc_ledger WHERE key IN (
+    SELECT key FROM kyc_ledger WHERE until <= clock_timestamp() LIMIT 16 FOR UPDATE SKIP LOCKED))
+  INSERT INTO kyc_ledger (key, value, until) VALUES ($1, $2, clock_timestamp() + $3 * interval '1 second')
+  ON CONFLICT (key) DO UPDATE SET value = excluded.value, until = excluded.until";
 
 /// The facts, where the instances share them.
 pub(crate) enum Ledger {
     Memory(Mutex<Facts>),
     Redis(SharedRedis),
+    Postgres(SharedPostgres),
 }
 
 /// Facts in this process, oldest first, each with its value and expiry.
@@ -115,8 +133,9 @@ impl Ledger {
                     tracing::error!(key, reason = %error, "unexpected data in the application ledger, treated as absent");
                     Ok(None)
                 }
-                Err(error) => Err(Unavailable(error)),
+                Err(error) => Err(error.into()),
             },
+            Self::Postgres(postgres) => postgres.text(GET, &key).await.map_err(Unavailable),
         }
     }
 
@@ -147,7 +166,11 @@ impl Ledger {
             Self::Redis(redis) => {
                 let mut command = redis::cmd("SET");
                 command.arg(&key).arg(value).arg("EX").arg(kept.as_secs());
-                redis.query::<()>(&command).await.map_err(Unavailable)
+                Ok(redis.query::<()>(&command).await?)
+            }
+            Self::Postgres(postgres) => {
+                let seconds = i64::try_from(kept.as_secs()).unwrap_or(i64::MAX);
+                postgres.put(PUT, &key, value, seconds).await.map_err(Unavailable)
             }
         }
     }

@@ -14,6 +14,7 @@
 
 mod app;
 mod archive;
+mod at_rest;
 mod check;
 mod client_ip;
 mod ledger;
@@ -28,9 +29,9 @@ mod telegram;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use telegram_passport::{MemoryNonceStore, RedisNonceStore};
+use telegram_passport::{MemoryNonceStore, PostgresNonceStore, RedisNonceStore};
 
-use crate::shared::SharedRedis;
+use crate::shared::{Shared, SharedPostgres, SharedRedis};
 
 const USAGE: &str = "\
 Usage: kyc_backend [--check | --help]
@@ -57,6 +58,10 @@ Optional:
                         counts in Redis, so that several instances share them (default: in memory, one instance)
   REDIS_CLUSTER         redis://host:port/,redis://host:port/,...: the same on a Redis Cluster, found
                         through any of these nodes (instead of REDIS_URL)
+  DATABASE_URL          postgres://user:password@host:port/database: the same in PostgreSQL (instead of
+                        Redis); the service creates its tables there on first use
+  ARCHIVE_RECIPIENTS    age1...,age1...: encrypt every stored file to these age recipients (the reviewers)
+                        as it is written, named *.age; the service cannot read them back. Unset: plaintext
   BOT_API_URL           default https://api.telegram.org
   DATA_DIR              where this instance stores accepted applications, default kyc-data (each instance
                         may have its own: every application is stored by exactly one of them)
@@ -91,13 +96,15 @@ Optional:
                         audit trail of each submission, never personal data or secrets";
 
 /// Where the instances' shared state lives.
-enum Shared {
+enum State {
     /// In this process: one instance only.
     Memory,
     /// One Redis server.
     Redis(String),
     /// A Redis Cluster, through any of these nodes.
     Cluster(Vec<String>),
+    /// One PostgreSQL database.
+    Postgres(String),
 }
 
 /// `name`'s whole number within `range`, or `default` when it is not set.
@@ -112,7 +119,7 @@ fn number(name: &str, range: std::ops::RangeInclusive<u64>, default: u64) -> Res
     }
 }
 
-fn config() -> Result<(app::Config, Shared, String, serve::Limits), String> {
+fn config() -> Result<(app::Config, State, String, serve::Limits), String> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let missing: Vec<&str> = [
         "TELEGRAM_BOT_TOKEN",
@@ -149,11 +156,12 @@ fn config() -> Result<(app::Config, Shared, String, serve::Limits), String> {
             .ok_or_else(|| format!("CLAIM_LEASE_SECONDS: not a number from 1 to 3600: {text}"))?,
         None => std::time::Duration::from_secs(60),
     };
-    let shared = match (var("REDIS_URL"), var("REDIS_CLUSTER")) {
-        (Some(_), Some(_)) => return Err("set REDIS_URL or REDIS_CLUSTER, not both".to_owned()),
-        (Some(url), None) => Shared::Redis(url),
-        (None, Some(nodes)) => Shared::Cluster(nodes.split(',').map(str::trim).map(str::to_owned).collect()),
-        (None, None) => Shared::Memory,
+    let shared = match (var("REDIS_URL"), var("REDIS_CLUSTER"), var("DATABASE_URL")) {
+        (Some(url), None, None) => State::Redis(url),
+        (None, Some(nodes), None) => State::Cluster(nodes.split(',').map(str::trim).map(str::to_owned).collect()),
+        (None, None, Some(url)) => State::Postgres(url),
+        (None, None, None) => State::Memory,
+        _ => return Err("set one of REDIS_URL, REDIS_CLUSTER and DATABASE_URL".to_owned()),
     };
     let public_url =
         app::PublicUrl::parse(&var("PUBLIC_URL").unwrap_or_default()).map_err(|e| format!("PUBLIC_URL: {e}"))?;
@@ -169,6 +177,10 @@ fn config() -> Result<(app::Config, Shared, String, serve::Limits), String> {
         claim_lease,
         application_ttl: Duration::from_secs(number("APPLICATION_TTL_SECONDS", 1..=7 * 24 * 3600, 24 * 3600)?),
         sweep_every: Duration::from_secs(number("SWEEP_SECONDS", 1..=3600, 30)?),
+        archive_recipients: var("ARCHIVE_RECIPIENTS")
+            .map(|text| at_rest::Recipients::parse(&text))
+            .transpose()
+            .map_err(|e| format!("ARCHIVE_RECIPIENTS: {e}"))?,
     };
     let listen = var("LISTEN").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let max_connections = usize::try_from(number("MAX_CONNECTIONS", 1..=1_000_000, 1024)?).unwrap_or(1024);
@@ -217,28 +229,42 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    match &config.archive_recipients {
+        Some(recipients) => tracing::info!(
+            recipients = recipients.len(),
+            "applications are stored encrypted to the ARCHIVE_RECIPIENTS"
+        ),
+        None => tracing::warn!("ARCHIVE_RECIPIENTS is not set: applications are stored in plaintext"),
+    }
     if config.public_url.is_plain_http() {
         tracing::warn!("PUBLIC_URL is not https: for trying the service on this machine only");
     }
     let served = async {
         let router = match shared {
-            Shared::Redis(url) => {
+            State::Redis(url) => {
                 tracing::info!("shared state in Redis");
-                routes::router(config, RedisNonceStore::open(&url)?, Some(SharedRedis::open(&url)?)).await?
+                let shared = Shared::Redis(SharedRedis::open(&url)?);
+                routes::router(config, RedisNonceStore::open(&url)?, Some(shared)).await?
             }
             #[cfg(feature = "redis-cluster")]
-            Shared::Cluster(nodes) => {
+            State::Cluster(nodes) => {
                 tracing::info!("shared state in a Redis Cluster");
                 let nodes: Vec<&str> = nodes.iter().map(String::as_str).collect();
                 let nonces = RedisNonceStore::open_cluster(nodes.iter().copied())?;
-                routes::router(config, nonces, Some(SharedRedis::open_cluster(&nodes)?)).await?
+                let shared = Shared::Redis(SharedRedis::open_cluster(&nodes)?);
+                routes::router(config, nonces, Some(shared)).await?
             }
             #[cfg(not(feature = "redis-cluster"))]
-            Shared::Cluster(nodes) => {
+            State::Cluster(nodes) => {
                 let nodes = nodes.join(",");
                 return Err(format!("REDIS_CLUSTER={nodes}: this build lacks the redis-cluster feature").into());
             }
-            Shared::Memory => {
+            State::Postgres(url) => {
+                tracing::info!("shared state in PostgreSQL");
+                let shared = Shared::Postgres(SharedPostgres::open(&url)?);
+                routes::router(config, PostgresNonceStore::open(&url)?, Some(shared)).await?
+            }
+            State::Memory => {
                 tracing::info!("state in memory: run one instance only");
                 routes::router(config, MemoryNonceStore::new(), None).await?
             }

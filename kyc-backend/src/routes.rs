@@ -49,30 +49,31 @@ use crate::app::{App, Config, Told};
 use crate::archive::Archive;
 use crate::ledger::{Fact, Ledger};
 use crate::limiter::StartLimiter;
-use crate::shared::SharedRedis;
+use crate::shared::Shared;
 use crate::submission::{settle_drafts, submission, Outcome};
 use crate::telegram::{BotApi, Failure};
 
 /// Per `START_WINDOW`, how many applications one client may open.
 const START_WINDOW: Duration = Duration::from_secs(10 * 60);
 
-/// The router, on a nonce store and the shared Redis (if any). Settles
+/// The router, on a nonce store and the shared state (if any). Settles
 /// the drafts of dead attempts first, then every half minute.
 pub(crate) async fn router<S: AsyncNonceStore + 'static>(
     config: Config,
     nonces: S,
-    shared: Option<SharedRedis>,
+    shared: Option<Shared>,
 ) -> Result<Router, Failure> {
     let bot_id = telegram_passport::bot_id_from_token(&config.bot_token)?;
     let app = App {
         bot_id,
         nonces,
         ledger: match shared.clone() {
-            Some(redis) => Ledger::Redis(redis),
+            Some(Shared::Redis(redis)) => Ledger::Redis(redis),
+            Some(Shared::Postgres(postgres)) => Ledger::Postgres(postgres),
             None => Ledger::in_memory(),
         },
         starts: StartLimiter::new(config.starts_per_client, START_WINDOW, &config.webhook_secret, shared),
-        archive: Archive::open(config.data_dir.clone())?,
+        archive: Archive::open(config.data_dir.clone(), config.archive_recipients.clone())?,
         bot_api: BotApi::new(config.bot_api_url.clone(), config.bot_token.clone())?,
         config,
     };

@@ -277,9 +277,11 @@ async fn write_draft<S: AsyncNonceStore + 'static>(
     let mut unreadable = Vec::new();
     for document in passport.identity_documents().chain(passport.address_documents()) {
         for (index, (slot, at, file)) in slotted_files(document).into_iter().enumerate() {
-            // Straight from the download into the draft, verified on the way.
-            let path = draft.file_path(&format!("{}-{index}.jpg", document.element_type()));
-            match app.bot_api.download_to(file, &path).await {
+            // Straight from the download into the draft, verified (and
+            // encrypted, if the archive is) on the way.
+            let name = format!("{}-{index}.jpg", document.element_type());
+            let into = draft.create(&name).map_err(Retry::from)?;
+            match app.bot_api.download_into(file, into).await {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::warn!(element = %document.element_type(), "a file does not match its credentials");

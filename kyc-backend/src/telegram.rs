@@ -7,10 +7,11 @@
 //! file is gone or too big) cannot. Errors never carry a URL: every URL
 //! here holds the bot's token.
 
-use std::path::Path;
 use std::time::Duration;
 
-use telegram_passport::{Error, FileRef, Limits, SetPassportDataErrors};
+use telegram_passport::{Error, FileRef, SetPassportDataErrors};
+
+use crate::at_rest::FileWriter;
 
 pub(crate) type Failure = Box<dyn std::error::Error + Send + Sync>;
 
@@ -125,11 +126,12 @@ impl BotApi {
         self.call("sendMessage", &body).await.map(drop)
     }
 
-    /// `getFile`, then the download, streamed through decryption into the
-    /// file at `path`, which appears only once verified. `Ok(false)`: the
-    /// bytes do not match the file's credentials, and nothing was written.
-    /// No more than one 64 KiB chunk of the file is in memory at a time.
-    pub(crate) async fn download_to(&self, file: &FileRef, path: &Path) -> Result<bool, ApiError> {
+    /// Downloads `file` and decrypts it into `into` as it arrives,
+    /// verified on the way, without holding it in memory; `into` is
+    /// finished (synced) once the file checked out. `Ok(false)`: the bytes
+    /// do not match their credentials (what was written is left to its
+    /// draft, which goes).
+    pub(crate) async fn download_into(&self, file: &FileRef, into: FileWriter) -> Result<bool, ApiError> {
         let file_id = file
             .file_id()
             .ok_or_else(|| ApiError::Retryable("not a Bot API file".into()))?;
@@ -138,7 +140,7 @@ impl BotApi {
             return Err(ApiError::Retryable("getFile returned no file_path".into()));
         };
         let url = format!("{}/file/bot{}/{file_path}", self.base_url, self.token);
-        let response = self.http.get(url).send().await.map_err(ApiError::network)?;
+        let mut response = self.http.get(url).send().await.map_err(ApiError::network)?;
         let status = response.status();
         if !status.is_success() {
             return Err(ApiError::answered(
@@ -147,22 +149,37 @@ impl BotApi {
                 "the file's download failed".to_owned(),
             ));
         }
-        let credentials = file.credentials().clone().with_limits(&Limits {
-            file: MAX_FILE,
-            ..Limits::default()
-        });
-        let body = response.bytes_stream();
-        match credentials.decrypt_chunks_to_path(body, path).await {
-            Ok(()) => Ok(true),
+        let too_large = || ApiError::Refused {
+            method: "download",
+            status: status.as_u16(),
+            description: "a passport file larger than 20 MiB".to_owned(),
+        };
+        let decrypting = file.credentials().decryptor(into).map(|d| d.with_max_size(MAX_FILE));
+        let mut decryptor = decrypting.map_err(|error| ApiError::Retryable(Box::new(error)))?;
+        // Each chunk decrypted and written (a 64 KiB write at most) where it
+        // arrives: the disk is not the bottleneck of a download.
+        loop {
+            // A reqwest error carries the URL (and so the token): not kept.
+            let chunk = response
+                .chunk()
+                .await
+                .map_err(|error| ApiError::Retryable(without_url(std::io::Error::other(error))))?;
+            let Some(chunk) = chunk else { break };
+            if let Err(error) = std::io::Write::write_all(&mut decryptor, &chunk) {
+                // Over the size limit, or the disk: finishing says which.
+                return Err(match decryptor.finish() {
+                    Err(Error::TooLarge { .. }) => too_large(),
+                    _ => ApiError::Retryable(Box::new(error)),
+                });
+            }
+        }
+        match decryptor.finish() {
+            Ok(into) => into
+                .finish()
+                .map(|()| true)
+                .map_err(|e| ApiError::Retryable(Box::new(e))),
             Err(Error::Decryption(_)) => Ok(false),
-            Err(Error::TooLarge { .. }) => Err(ApiError::Refused {
-                method: "download",
-                status: status.as_u16(),
-                description: "a passport file larger than 20 MiB".to_owned(),
-            }),
-            // The network or the disk: worth another try. A reqwest error
-            // inside carries the URL (and so the token): it is not kept.
-            Err(Error::Io(error)) => Err(ApiError::Retryable(without_url(error))),
+            Err(Error::TooLarge { .. }) => Err(too_large()),
             Err(other) => Err(ApiError::Retryable(Box::new(other))),
         }
     }

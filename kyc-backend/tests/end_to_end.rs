@@ -326,110 +326,281 @@ async fn twenty_applications_of_three_10_mib_photos_stream_into_their_drafts() {
     std::fs::remove_dir_all(&data).unwrap();
 }
 
+/// With `ARCHIVE_RECIPIENTS`, every file of an application is stored
+/// encrypted to the reviewer as it streams in: nothing in the data folder
+/// holds a photo's bytes or the applicant's data in plaintext, and the
+/// `age` tool, with the reviewer's identity, gives back each photo byte for
+/// byte and the application's values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(no_age, ignore = "needs age (apt-get install age)")]
+async fn applications_are_stored_encrypted_to_the_reviewers() {
+    let keys = kyc::data_dir("age-keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let identity = keys.join("reviewer.txt");
+    let made = std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(&identity)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "age-keygen: {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let recipient = String::from_utf8_lossy(&made.stderr)
+        .lines()
+        .find_map(|line| line.strip_prefix("Public key: ").map(str::to_owned))
+        .expect("age-keygen prints the public key");
+    let (api, api_url) = kyc::bot_api().await;
+    let data = kyc::data_dir("encrypted");
+    let backend = Backend::start_with(&api_url, &data, None, &[("ARCHIVE_RECIPIENTS", &recipient)]);
+    let http = kyc::client(LOCAL);
+    let (application, request) = start(&http, &backend.url).await.unwrap();
+    let good = submission(&api, &request, 4242, Kind::Good);
+    assert_eq!(deliver(&http, &backend.url, &good).await, 200);
+
+    let folder = data.join(&application);
+    let mut names: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.iter().all(|name| name.ends_with(".age")), "{names:?}");
+    assert!(names.contains(&"application.json.age".to_owned()), "{names:?}");
+    assert_owner_only(&folder, names.clone());
+    let decrypt = |name: &str| {
+        let out = std::process::Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(&identity)
+            .arg(folder.join(name))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "age -d {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    for (name, bytes) in &good.photos {
+        assert_eq!(&decrypt(&format!("{name}.age")), bytes, "{name}");
+    }
+    let values: serde_json::Value = serde_json::from_slice(&decrypt("application.json.age")).unwrap();
+    assert_eq!(values["application_id"], application.as_str());
+    assert_eq!(values["telegram_user_id"], 4242);
+
+    // No plaintext anywhere in the data folder: not a photo's bytes, not
+    // the applicant's values.
+    let needles: Vec<Vec<u8>> = good
+        .photos
+        .iter()
+        .map(|(_, bytes)| bytes[bytes.len() / 2..][..1024].to_vec())
+        .chain(["Ivanova", "Unter den Linden"].map(|value| value.as_bytes().to_vec()))
+        .collect();
+    assert!(
+        serde_json::to_string(&values).unwrap().contains("Ivanova"),
+        "the values hold the applicant's name"
+    );
+    let mut files = vec![data.clone()];
+    let mut scanned = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|entry| entry.unwrap().path()));
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        for needle in &needles {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == &needle[..]),
+                "plaintext in {}",
+                path.display()
+            );
+        }
+        scanned += 1;
+    }
+    assert!(scanned >= names.len());
+    std::fs::remove_dir_all(&data).unwrap();
+    std::fs::remove_dir_all(&keys).unwrap();
+}
+
+/// Two instances on one shared store (`shared`: the setting that names it),
+/// each with its own data folder (two machines), behind a "load balancer"
+/// that sends each start to one and delivers each update to both at once:
+/// one works on it (each photo downloaded once), the other is answered 503
+/// with `Retry-After`, and its redelivery 200; every application is stored
+/// exactly once, complete.
+async fn two_instances_store_each_submission_once(shared: (&str, &str)) {
+    let (api, api_url) = kyc::bot_api().await;
+    // Slow enough downloads that the two deliveries overlap.
+    api.download_delay_ms.store(30, Ordering::SeqCst);
+    let data = [kyc::data_dir("two-a"), kyc::data_dir("two-b")];
+    let backends = [
+        Backend::start_with(&api_url, &data[0], None, &[shared]),
+        Backend::start_with(&api_url, &data[1], None, &[shared]),
+    ];
+    let urls: Vec<String> = backends.iter().map(|b| b.url.clone()).collect();
+    let mut applications = Vec::new();
+    let mut retry_afters = 0;
+    for user in 0..20 {
+        let http = kyc::client(IpAddr::V4(Ipv4Addr::new(127, 0, 1, user as u8)));
+        let (application, request) = start(&http, &urls[user % 2]).await.unwrap();
+        let good = submission(&api, &request, user as i64, Kind::Good);
+        let (a, b) = tokio::join!(
+            kyc::deliver_answer(&http, &urls[0], &good),
+            kyc::deliver_answer(&http, &urls[1], &good)
+        );
+        let mut answers = [a, b];
+        answers.sort_by_key(|answer| answer.0);
+        assert_eq!(answers[0].0, 200, "user {user}: one instance finished it");
+        if answers[1].0 == 503 {
+            let after: u64 = answers[1].1.as_deref().expect("Retry-After").parse().unwrap();
+            assert!((1..=60).contains(&after), "Retry-After: {after}");
+            retry_afters += 1;
+        } else {
+            assert_eq!(answers[1].0, 200, "user {user}");
+        }
+        // Telegram's redelivery of the 503, to either: finished, nothing downloaded.
+        assert_eq!(deliver(&http, &urls[user % 2], &good).await, 200);
+        applications.push((application, good));
+    }
+    assert!(retry_afters >= 10, "{retry_afters} of 20 overlapped");
+    assert_eq!(
+        api.get_file_calls.load(Ordering::SeqCst),
+        20 * 3,
+        "each photo downloaded once"
+    );
+    for (application, good) in &applications {
+        let holders: Vec<&PathBuf> = data.iter().filter(|dir| dir.join(application).exists()).collect();
+        assert_eq!(holders.len(), 1, "{application} stored in {holders:?}");
+        for (name, bytes) in &good.photos {
+            assert_eq!(&std::fs::read(holders[0].join(application).join(name)).unwrap(), bytes);
+        }
+    }
+    let (a, b) = (kyc::folders(&data[0]), kyc::folders(&data[1]));
+    assert_eq!((a.0 + b.0, a.1 + b.1), (20, 0), "{a:?} {b:?}");
+    for dir in &data {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+/// The shared store stalled (`stall`, then `resume`): /start and the
+/// webhook answer 503 within the store's timeout instead of hanging, and
+/// the stalled submission goes through once it resumes; after `restart`
+/// (killed, started again on its data) the next submission goes through.
+async fn a_stalled_then_restarted_store(
+    shared: (&str, &str),
+    stall: impl FnOnce(),
+    resume: impl FnOnce(),
+    restart: impl FnOnce(),
+) {
+    let (api, api_url) = kyc::bot_api().await;
+    let data = kyc::data_dir("stall");
+    let backend = Backend::start_with(&api_url, &data, None, &[shared]);
+    let http = kyc::client(LOCAL);
+    let (application, request) = start(&http, &backend.url).await.unwrap();
+    let good = submission(&api, &request, 7007, Kind::Good);
+
+    stall();
+    let started = Instant::now();
+    let status = deliver(&http, &backend.url, &good).await;
+    let webhook = started.elapsed();
+    let started = Instant::now();
+    let opened = start(&http, &backend.url).await;
+    let start_call = started.elapsed();
+    resume();
+    assert_eq!(status, 503);
+    assert_eq!(opened.map(|_| ()), Err(503));
+    // Two-second store timeouts; generous bounds: the point is no hang.
+    assert!(webhook < Duration::from_secs(8), "{webhook:?}");
+    assert!(start_call < Duration::from_secs(8), "{start_call:?}");
+    println!(
+        "while {} was stalled: webhook answered 503 in {webhook:.2?}, /start in {start_call:.2?}",
+        shared.0
+    );
+    assert!(stored(&data, &application).is_none());
+    assert_eq!(deliver(&http, &backend.url, &good).await, 200);
+    assert!(stored(&data, &application).is_some());
+
+    let (application, request) = start(&http, &backend.url).await.unwrap();
+    let next = submission(&api, &request, 8008, Kind::Good);
+    restart();
+    let mut status = deliver(&http, &backend.url, &next).await;
+    // A server still recovering answers "come back later": so does the service.
+    for _ in 0..20 {
+        if status != 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        status = deliver(&http, &backend.url, &next).await;
+    }
+    assert_eq!(status, 200);
+    assert!(stored(&data, &application).is_some());
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
 mod on_redis {
     use super::*;
     use common::redis_server;
 
-    /// Two instances on one Redis, each with its own data folder (two
-    /// machines), behind a "load balancer" that sends each start to one and
-    /// delivers each update to both at once: one works on it (each photo
-    /// downloaded once), the other is answered 503 with `Retry-After`, and
-    /// its redelivery 200; every application is stored exactly once, complete.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
     async fn two_instances_store_each_submission_once() {
         let redis = redis_server::start();
-        let (api, api_url) = kyc::bot_api().await;
-        // Slow enough downloads that the two deliveries overlap.
-        api.download_delay_ms.store(30, Ordering::SeqCst);
-        let data = [kyc::data_dir("two-a"), kyc::data_dir("two-b")];
-        let backends = [
-            Backend::start(&api_url, &data[0], Some(&redis.url)),
-            Backend::start(&api_url, &data[1], Some(&redis.url)),
-        ];
-        let urls: Vec<String> = backends.iter().map(|b| b.url.clone()).collect();
-        let mut applications = Vec::new();
-        let mut retry_afters = 0;
-        for user in 0..20 {
-            let http = kyc::client(IpAddr::V4(Ipv4Addr::new(127, 0, 1, user as u8)));
-            let (application, request) = start(&http, &urls[user % 2]).await.unwrap();
-            let good = submission(&api, &request, user as i64, Kind::Good);
-            let (a, b) = tokio::join!(
-                kyc::deliver_answer(&http, &urls[0], &good),
-                kyc::deliver_answer(&http, &urls[1], &good)
-            );
-            let mut answers = [a, b];
-            answers.sort_by_key(|answer| answer.0);
-            assert_eq!(answers[0].0, 200, "user {user}: one instance finished it");
-            if answers[1].0 == 503 {
-                let after: u64 = answers[1].1.as_deref().expect("Retry-After").parse().unwrap();
-                assert!((1..=60).contains(&after), "Retry-After: {after}");
-                retry_afters += 1;
-            } else {
-                assert_eq!(answers[1].0, 200, "user {user}");
-            }
-            // Telegram's redelivery of the 503, to either: finished, nothing downloaded.
-            assert_eq!(deliver(&http, &urls[user % 2], &good).await, 200);
-            applications.push((application, good));
-        }
-        assert!(retry_afters >= 10, "{retry_afters} of 20 overlapped");
-        assert_eq!(
-            api.get_file_calls.load(Ordering::SeqCst),
-            20 * 3,
-            "each photo downloaded once"
-        );
-        for (application, good) in &applications {
-            let holders: Vec<&PathBuf> = data.iter().filter(|dir| dir.join(application).exists()).collect();
-            assert_eq!(holders.len(), 1, "{application} stored in {holders:?}");
-            for (name, bytes) in &good.photos {
-                assert_eq!(&std::fs::read(holders[0].join(application).join(name)).unwrap(), bytes);
-            }
-        }
-        let (a, b) = (kyc::folders(&data[0]), kyc::folders(&data[1]));
-        assert_eq!((a.0 + b.0, a.1 + b.1), (20, 0), "{a:?} {b:?}");
-        for dir in &data {
-            std::fs::remove_dir_all(dir).unwrap();
-        }
+        super::two_instances_store_each_submission_once(("REDIS_URL", &redis.url)).await;
     }
 
-    /// Redis stalled (SIGSTOP): /start and the webhook answer 503 within
-    /// the store's timeout instead of hanging, and the stalled submission
-    /// goes through once Redis resumes; after a Redis restart (killed,
-    /// started again on its data) the next submission goes through.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
     async fn a_stalled_then_restarted_redis() {
         let redis = redis_server::start_persistent();
-        let (api, api_url) = kyc::bot_api().await;
-        let data = kyc::data_dir("stall");
-        let backend = Backend::start(&api_url, &data, Some(&redis.url));
-        let http = kyc::client(LOCAL);
-        let (application, request) = start(&http, &backend.url).await.unwrap();
-        let good = submission(&api, &request, 7007, Kind::Good);
+        let url = redis.url.clone();
+        let redis = std::sync::Mutex::new(Some(redis));
+        let signal = |signal: &str| redis.lock().unwrap().as_ref().unwrap().signal(signal);
+        let restart = || {
+            let mut redis = redis.lock().unwrap();
+            *redis = redis.take().map(|server| server.restart());
+        };
+        a_stalled_then_restarted_store(("REDIS_URL", &url), || signal("-STOP"), || signal("-CONT"), restart).await;
+    }
+}
 
-        redis.signal("-STOP");
-        let started = Instant::now();
-        let status = deliver(&http, &backend.url, &good).await;
-        let webhook = started.elapsed();
-        let started = Instant::now();
-        let opened = start(&http, &backend.url).await;
-        let start_call = started.elapsed();
-        redis.signal("-CONT");
-        assert_eq!(status, 503);
-        assert_eq!(opened.map(|_| ()), Err(503));
-        // Two-second store timeouts; generous bounds: the point is no hang.
-        assert!(webhook < Duration::from_secs(6), "{webhook:?}");
-        assert!(start_call < Duration::from_secs(6), "{start_call:?}");
-        println!("while Redis was stalled: webhook answered 503 in {webhook:.2?}, /start in {start_call:.2?}");
-        assert!(stored(&data, &application).is_none());
-        assert_eq!(deliver(&http, &backend.url, &good).await, 200);
-        assert!(stored(&data, &application).is_some());
+mod on_postgres {
+    use super::*;
+    use telegram_passport_dev_support::postgres_server::{self, psql};
 
-        let (application, request) = start(&http, &backend.url).await.unwrap();
-        let next = submission(&api, &request, 8008, Kind::Good);
-        let _redis = redis.restart();
-        assert_eq!(deliver(&http, &backend.url, &next).await, 200);
-        assert!(stored(&data, &application).is_some());
-        std::fs::remove_dir_all(&data).unwrap();
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(no_postgres_server, ignore = "needs postgresql (apt-get install postgresql)")]
+    async fn two_instances_store_each_submission_once() {
+        let postgres = postgres_server::start();
+        super::two_instances_store_each_submission_once(("DATABASE_URL", &postgres.url)).await;
+        // What the instances shared is in the database: the ledger's facts
+        // and the nonces, each consumed by a claim.
+        let stored = psql(
+            &postgres,
+            "SELECT count(*) FROM kyc_ledger WHERE key LIKE 'kyc:ledger:stored:%'",
+        )
+        .unwrap();
+        assert_eq!(stored, "20");
+        let consumed = psql(
+            &postgres,
+            "SELECT count(*) FROM telegram_passport_nonces WHERE consumed_by LIKE 'claim:%'",
+        )
+        .unwrap();
+        assert_eq!(consumed, "20");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(no_postgres_server, ignore = "needs postgresql (apt-get install postgresql)")]
+    async fn a_stalled_then_restarted_postgres() {
+        let postgres = postgres_server::start();
+        let url = postgres.url.clone();
+        let postgres = std::sync::Mutex::new(Some(postgres));
+        let signal = |signal: &str| postgres.lock().unwrap().as_ref().unwrap().signal(signal);
+        let restart = || {
+            let mut postgres = postgres.lock().unwrap();
+            *postgres = postgres.take().map(|server| server.restart());
+        };
+        a_stalled_then_restarted_store(("DATABASE_URL", &url), || signal("-STOP"), || signal("-CONT"), restart).await;
     }
 }

@@ -540,6 +540,59 @@ mod on_redis {
     }
 }
 
+mod on_postgres {
+    use super::*;
+    use telegram_passport_dev_support::postgres_server::{self, psql};
+
+    /// Two instances on one PostgreSQL: one client gets `STARTS_PER_CLIENT`
+    /// in total, not per instance; another client its own; PostgreSQL gone
+    /// → 503.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(no_postgres_server, ignore = "needs postgresql (apt-get install postgresql)")]
+    async fn two_instances_share_the_start_limit() {
+        let postgres = postgres_server::start();
+        let (_api, api_url) = kyc::bot_api().await;
+        let data = kyc::data_dir("front-shared-pg");
+        let shared = [("DATABASE_URL", postgres.url.as_str())];
+        let backends = [
+            Backend::start_with(&api_url, &data, None, &shared),
+            Backend::start_with(&api_url, &data, None, &shared),
+        ];
+        let window = || {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap();
+            now.as_secs() / 600
+        };
+        let mut counted = None;
+        for source in [v4(127, 0, 4, 1), v4(127, 0, 4, 2)] {
+            let first = window();
+            let mut statuses = Vec::new();
+            for call in 0..20 {
+                statuses.push(kyc::raw_start(&backends[call % 2].url, source).await);
+            }
+            if window() == first {
+                counted = Some(statuses);
+                break;
+            }
+        }
+        let statuses = counted.expect("two runs within one window");
+        assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 10, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 10, "{statuses:?}");
+        assert_eq!(kyc::raw_start(&backends[1].url, v4(127, 0, 4, 3)).await, 200);
+        // One row per client counted in the window (two if the run straddled one).
+        let rows: usize = psql(&postgres, "SELECT count(*) FROM kyc_starts")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((2..=3).contains(&rows), "{rows} rows");
+
+        drop(postgres);
+        assert_eq!(kyc::raw_start(&backends[0].url, v4(127, 0, 4, 4)).await, 503);
+        let _ = std::fs::remove_dir_all(&data);
+    }
+}
+
 /// A client that sends requests and never reads the answers: once the
 /// answers fill the sockets, the server waits `BODY_TIMEOUT_SECONDS` for
 /// the client to take some, then closes the connection instead of holding it.

@@ -45,6 +45,7 @@ use crate::nonce::{
 /// println!("tg://passport?…&nonce={nonce}");
 /// # Ok(())
 /// # }
+/// # let _ = run;
 /// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub struct PostgresNonceStore {

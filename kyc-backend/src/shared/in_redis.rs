@@ -1,7 +1,5 @@
-//! The Redis every instance shares, one server or a cluster: besides the
-//! nonce store (which keeps its own connection), the application ledger
-//! and the per-client start counts keep their keys here. Every key is a
-//! single key per command (or shares one hash tag), so the same commands
+//! The Redis every instance shares, one server or a cluster. Every key is
+//! a single key per command (or shares one hash tag), so the same commands
 //! work on a cluster. Connects on first use and reconnects after a restart;
 //! a stalled server fails a command after the timeout instead of hanging.
 
