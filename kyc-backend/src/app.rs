@@ -47,6 +47,9 @@ pub(crate) struct Config {
     pub(crate) sweep_every: Duration,
     /// How long an application stays open for fresh requests.
     pub(crate) application_ttl: Duration,
+    /// How long a stored application is kept before the sweep erases it;
+    /// `None`: until erased by hand (`--erase`).
+    pub(crate) retention: Option<Duration>,
     /// The reviewers every stored file is encrypted to; `None`: plaintext.
     pub(crate) archive_recipients: Option<crate::at_rest::Recipients>,
 }

@@ -223,6 +223,42 @@ impl Archive {
         })
     }
 
+    /// Removes application `id`'s folder, if this archive holds it; true
+    /// if it did. The removal is synced to disk.
+    pub(crate) fn erase(&self, id: &str) -> std::io::Result<bool> {
+        let Some(folder) = self.folder(id) else {
+            return Ok(false);
+        };
+        match std::fs::remove_dir_all(&folder) {
+            Ok(()) => {
+                sync_dir(&self.root)?;
+                Ok(true)
+            }
+            Err(error) if error.kind() == ErrorKind::NotFound => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The applications stored more than `age` ago (by when their folder
+    /// was committed), oldest first.
+    pub(crate) fn stored_before(&self, age: std::time::Duration) -> std::io::Result<Vec<String>> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(&self.root)? {
+            let Ok(entry) = entry else { continue };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(meta) = entry.metadata() else { continue };
+            if !is_safe_name(&name) || !meta.is_dir() {
+                continue;
+            }
+            let stored = meta.modified()?;
+            if stored.elapsed().unwrap_or_default() > age {
+                found.push((stored, name));
+            }
+        }
+        found.sort();
+        Ok(found.into_iter().map(|(_, name)| name).collect())
+    }
+
     /// The application the claim file at `claim` was sealed for, if its
     /// folder is in place.
     fn stored_under(&self, claim: &Path) -> Option<String> {
@@ -341,7 +377,7 @@ fn same_file(file: &File, path: &Path) -> bool {
 }
 
 /// Application ids are nonces: URL-safe base64, never a path.
-fn is_safe_name(name: &str) -> bool {
+pub(crate) fn is_safe_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 128
         && name

@@ -24,7 +24,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::shared::{SharedPostgres, SharedRedis, Unreachable};
+use crate::shared::{Shared, SharedPostgres, SharedRedis, Unreachable};
 
 /// How long a fact is kept.
 const KEPT: Duration = Duration::from_secs(24 * 3600);
@@ -88,6 +88,9 @@ const PUT: &str = "WITH gone AS (DELETE FROM kyc_ledger WHERE key IN (
   INSERT INTO kyc_ledger (key, value, until) VALUES ($1, $2, clock_timestamp() + $3 * interval '1 second')
   ON CONFLICT (key) DO UPDATE SET value = excluded.value, until = excluded.until";
 
+/// Forgets a fact.
+const FORGET: &str = "DELETE FROM kyc_ledger WHERE key = $1";
+
 /// The facts, where the instances share them.
 pub(crate) enum Ledger {
     Memory(Mutex<Facts>),
@@ -106,6 +109,15 @@ impl Ledger {
     /// A ledger in this process.
     pub(crate) fn in_memory() -> Self {
         Self::Memory(Mutex::new(Facts::default()))
+    }
+
+    /// The ledger in `shared`, or in this process without.
+    pub(crate) fn on(shared: Option<Shared>) -> Self {
+        match shared {
+            Some(Shared::Redis(redis)) => Self::Redis(redis),
+            Some(Shared::Postgres(postgres)) => Self::Postgres(postgres),
+            None => Self::in_memory(),
+        }
     }
 
     /// Whether `fact` holds.
@@ -172,6 +184,22 @@ impl Ledger {
                 let seconds = i64::try_from(kept.as_secs()).unwrap_or(i64::MAX);
                 postgres.put(PUT, &key, value, seconds).await.map_err(Unavailable)
             }
+        }
+    }
+
+    /// Forgets `fact` (an erased application's), wherever it is kept.
+    pub(crate) async fn forget(&self, fact: Fact<'_>) -> Result<(), Unavailable> {
+        let key = fact.key();
+        match self {
+            Self::Memory(facts) => {
+                let mut facts = facts.lock().unwrap_or_else(PoisonError::into_inner);
+                // Its place in `order` goes when its time comes: removed
+                // only if recorded at that time, which it no longer is.
+                facts.until.remove(&key);
+                Ok(())
+            }
+            Self::Redis(redis) => Ok(redis.query::<()>(redis::cmd("DEL").arg(&key)).await?),
+            Self::Postgres(postgres) => postgres.put_key(FORGET, &key).await.map_err(Unavailable),
         }
     }
 }

@@ -17,6 +17,7 @@ mod archive;
 mod at_rest;
 mod check;
 mod client_ip;
+mod erasure;
 mod ledger;
 mod limiter;
 mod public_url;
@@ -34,12 +35,15 @@ use telegram_passport::{MemoryNonceStore, PostgresNonceStore, RedisNonceStore};
 use crate::shared::{Shared, SharedPostgres, SharedRedis};
 
 const USAGE: &str = "\
-Usage: kyc_backend [--check | --help]
+Usage: kyc_backend [--check | --erase APPLICATION_ID | --help]
 
 A KYC backend on Telegram Passport, configured by environment variables.
 With --check, asks the Bot API whether the bot is set up as this service
 needs (token, webhook, keys), says what is wrong in plain words, and exits
-non-zero if the service would not work.
+non-zero if the service would not work. With --erase, erases one
+application: its folder in this DATA_DIR and what the shared ledger says of
+it (its page then answers unknown); run it where each DATA_DIR is, and
+again if it says it did not finish. With state in memory, only the folder.
 
 Required:
   TELEGRAM_BOT_TOKEN    the bot's token from BotFather, e.g. 123456:ABC-DEF...
@@ -62,6 +66,8 @@ Optional:
                         Redis); the service creates its tables there on first use
   ARCHIVE_RECIPIENTS    age1...,age1...: encrypt every stored file to these age recipients (the reviewers)
                         as it is written, named *.age; the service cannot read them back. Unset: plaintext
+  RETENTION_SECONDS     erase each stored application (its folder, and what the ledger says of it) this
+                        long after it was stored; default 0: keep until erased with --erase
   BOT_API_URL           default https://api.telegram.org
   DATA_DIR              where this instance stores accepted applications, default kyc-data (each instance
                         may have its own: every application is stored by exactly one of them)
@@ -177,6 +183,10 @@ fn config() -> Result<(app::Config, State, String, serve::Limits), String> {
         claim_lease,
         application_ttl: Duration::from_secs(number("APPLICATION_TTL_SECONDS", 1..=7 * 24 * 3600, 24 * 3600)?),
         sweep_every: Duration::from_secs(number("SWEEP_SECONDS", 1..=3600, 30)?),
+        retention: match number("RETENTION_SECONDS", 0..=10 * 366 * 24 * 3600, 0)? {
+            0 => None,
+            seconds => Some(Duration::from_secs(seconds)),
+        },
         archive_recipients: var("ARCHIVE_RECIPIENTS")
             .map(|text| at_rest::Recipients::parse(&text))
             .transpose()
@@ -202,12 +212,69 @@ fn config() -> Result<(app::Config, State, String, serve::Limits), String> {
     Ok((config, shared, listen, limits))
 }
 
+/// `--erase ID`: erases one application from this instance's `DATA_DIR`
+/// and from the shared ledger, with the service's own settings.
+async fn erase(id: &str) -> ExitCode {
+    if !archive::is_safe_name(id) {
+        eprintln!(
+            "kyc_backend: not an application id: {}",
+            id.escape_debug().take(64).collect::<String>()
+        );
+        return ExitCode::from(2);
+    }
+    let (config, state, _, _) = match config() {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("kyc_backend: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let erased = async {
+        let shared = match state {
+            State::Memory => None,
+            State::Redis(url) => Some(Shared::Redis(SharedRedis::open(&url)?)),
+            #[cfg(feature = "redis-cluster")]
+            State::Cluster(nodes) => {
+                let nodes: Vec<&str> = nodes.iter().map(String::as_str).collect();
+                Some(Shared::Redis(SharedRedis::open_cluster(&nodes)?))
+            }
+            #[cfg(not(feature = "redis-cluster"))]
+            State::Cluster(_) => return Err("REDIS_CLUSTER: this build lacks the redis-cluster feature".into()),
+            State::Postgres(url) => Some(Shared::Postgres(SharedPostgres::open(&url)?)),
+        };
+        let archive = archive::Archive::open(config.data_dir.clone(), None)?;
+        let ledger = ledger::Ledger::on(shared);
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(erasure::erase(&archive, &ledger, id).await?)
+    };
+    match erased.await {
+        Ok(erased) => {
+            let folder = match erased.folder {
+                true => "its folder removed from this DATA_DIR",
+                false => "no folder of it in this DATA_DIR",
+            };
+            println!("erased {id}: {folder}; the ledger's facts about it forgotten");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("kyc_backend: {id} not fully erased (run again): {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let check = match args.next().as_deref() {
         None => false,
         Some("--check") if args.next().is_none() => true,
+        Some("--erase") => {
+            let (Some(id), None) = (args.next(), args.next()) else {
+                eprintln!("kyc_backend: --erase takes one application id\n\n{USAGE}");
+                return ExitCode::from(2);
+            };
+            return erase(&id).await;
+        }
         Some("--help" | "-h") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -67,11 +67,7 @@ pub(crate) async fn router<S: AsyncNonceStore + 'static>(
     let app = App {
         bot_id,
         nonces,
-        ledger: match shared.clone() {
-            Some(Shared::Redis(redis)) => Ledger::Redis(redis),
-            Some(Shared::Postgres(postgres)) => Ledger::Postgres(postgres),
-            None => Ledger::in_memory(),
-        },
+        ledger: Ledger::on(shared.clone()),
         starts: StartLimiter::new(config.starts_per_client, START_WINDOW, &config.webhook_secret, shared),
         archive: Archive::open(config.data_dir.clone(), config.archive_recipients.clone())?,
         bot_api: BotApi::new(config.bot_api_url.clone(), config.bot_token.clone())?,
@@ -89,6 +85,9 @@ pub(crate) async fn router<S: AsyncNonceStore + 'static>(
         loop {
             tokio::time::sleep(sweeper.config.sweep_every).await;
             settle_drafts(&sweeper).await;
+            if let Some(retention) = sweeper.config.retention {
+                retain(&sweeper, retention).await;
+            }
         }
     });
     Ok(Router::new()
@@ -98,6 +97,28 @@ pub(crate) async fn router<S: AsyncNonceStore + 'static>(
         .route("/applications/{id}/status", get(status::<S>))
         .route("/telegram/webhook", post(webhook::<S>))
         .with_state(app))
+}
+
+/// Erases every application this instance stored more than `retention`
+/// ago, folder and ledger facts; one that cannot be erased now is tried
+/// again at the next sweep.
+async fn retain<S: AsyncNonceStore + 'static>(app: &App<S>, retention: Duration) {
+    let expired = match app.archive.stored_before(retention) {
+        Ok(expired) => expired,
+        Err(error) => {
+            tracing::error!(reason = %error, "could not look for applications past their retention");
+            return;
+        }
+    };
+    for application in expired {
+        match crate::erasure::erase(&app.archive, &app.ledger, &application).await {
+            Ok(_) => tracing::info!(application, "an application past its retention erased"),
+            Err(error) => {
+                tracing::warn!(application, reason = %error, "an application past its retention not erased yet");
+                return;
+            }
+        }
+    }
 }
 
 /// The applicant's page: opens an application (or takes the one its link

@@ -603,4 +603,121 @@ mod on_postgres {
         };
         a_stalled_then_restarted_store(("DATABASE_URL", &url), || signal("-STOP"), || signal("-CONT"), restart).await;
     }
+
+    /// What a request is refused with, and the ledger's rows about `id`.
+    async fn gone(http: &reqwest::Client, backend: &str, postgres: &postgres_server::Server, id: &str) {
+        let refused = kyc::fresh_request(http, backend, id).await.map(drop);
+        assert_eq!(refused, Err((404, "unknown".to_owned())));
+        let status: serde_json::Value = http
+            .get(format!("{backend}/applications/{id}/status"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_ne!(status["state"], "accepted", "{status}");
+        let rows = psql(
+            postgres,
+            &format!("SELECT count(*) FROM kyc_ledger WHERE key LIKE '%:{id}'"),
+        )
+        .unwrap();
+        assert_eq!(rows, "0", "the ledger forgot {id}");
+    }
+
+    /// `kyc_backend --erase ID`, with the service's settings: the
+    /// application's folder and the ledger's facts about it go; another
+    /// application stays; erasing again finds nothing and still succeeds;
+    /// an id that is not one is refused.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(no_postgres_server, ignore = "needs postgresql (apt-get install postgresql)")]
+    async fn an_application_is_erased_everywhere_it_is_kept() {
+        let postgres = postgres_server::start();
+        let (api, api_url) = kyc::bot_api().await;
+        let data = kyc::data_dir("erase");
+        let shared = ("DATABASE_URL", postgres.url.as_str());
+        let backend = Backend::start_with(&api_url, &data, None, &[shared]);
+        let http = kyc::client(LOCAL);
+        let mut applications = Vec::new();
+        for user in [501, 502] {
+            let (application, request) = start(&http, &backend.url).await.unwrap();
+            assert_eq!(
+                deliver(&http, &backend.url, &submission(&api, &request, user, Kind::Good)).await,
+                200
+            );
+            applications.push(application);
+        }
+        let erase = |id: &str| {
+            std::process::Command::new(kyc::binary())
+                .args(["--erase", id])
+                .env_clear()
+                .env("TELEGRAM_BOT_TOKEN", kyc::TOKEN)
+                .envs(kyc::key_env())
+                .env("WEBHOOK_SECRET", SECRET)
+                .env("PUBLIC_URL", "http://127.0.0.1:1")
+                .env("DATA_DIR", &data)
+                .env(shared.0, shared.1)
+                .output()
+                .unwrap()
+        };
+        let erased = erase(&applications[0]);
+        let said = String::from_utf8_lossy(&erased.stdout).into_owned();
+        assert!(
+            erased.status.success(),
+            "{said}{}",
+            String::from_utf8_lossy(&erased.stderr)
+        );
+        assert!(said.contains("its folder removed"), "{said}");
+        assert!(!data.join(&applications[0]).exists());
+        gone(&http, &backend.url, &postgres, &applications[0]).await;
+        // The other application is untouched.
+        assert!(stored(&data, &applications[1]).is_some());
+        let rows = psql(
+            &postgres,
+            &format!("SELECT count(*) FROM kyc_ledger WHERE key LIKE '%:{}'", applications[1]),
+        );
+        assert_ne!(rows.unwrap(), "0");
+        // Again: nothing left, still a success.
+        let again = erase(&applications[0]);
+        assert!(again.status.success());
+        assert!(String::from_utf8_lossy(&again.stdout).contains("no folder of it"));
+        assert_eq!(erase("../etc").status.code(), Some(2));
+        std::fs::remove_dir_all(&data).unwrap();
+    }
+
+    /// `RETENTION_SECONDS`: the sweep erases each application that long
+    /// after it was stored, folder and ledger facts, and nothing younger.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(no_postgres_server, ignore = "needs postgresql (apt-get install postgresql)")]
+    async fn applications_past_their_retention_are_erased() {
+        let postgres = postgres_server::start();
+        let (api, api_url) = kyc::bot_api().await;
+        let data = kyc::data_dir("retention");
+        let env = [
+            ("DATABASE_URL", postgres.url.as_str()),
+            ("RETENTION_SECONDS", "3"),
+            ("SWEEP_SECONDS", "1"),
+        ];
+        let backend = Backend::start_with(&api_url, &data, None, &env);
+        let http = kyc::client(LOCAL);
+        let (old, request) = start(&http, &backend.url).await.unwrap();
+        assert_eq!(
+            deliver(&http, &backend.url, &submission(&api, &request, 601, Kind::Good)).await,
+            200
+        );
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let (young, request) = start(&http, &backend.url).await.unwrap();
+        assert_eq!(
+            deliver(&http, &backend.url, &submission(&api, &request, 602, Kind::Good)).await,
+            200
+        );
+        let started = Instant::now();
+        while data.join(&old).exists() {
+            assert!(started.elapsed() < Duration::from_secs(10), "not erased in time");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        gone(&http, &backend.url, &postgres, &old).await;
+        assert!(stored(&data, &young).is_some(), "a younger application stays");
+        std::fs::remove_dir_all(&data).unwrap();
+    }
 }

@@ -94,6 +94,14 @@ impl SharedPostgres {
         twice(run).await.map(drop)
     }
 
+    /// Runs `sql` with `key` alone.
+    pub(crate) async fn put_key(&self, sql: &'static str, key: &str) -> Result<(), Unreachable> {
+        let pool = self.ready().await?;
+        twice(|| sqlx::query(sql).bind(key.to_owned()).execute(pool))
+            .await
+            .map(drop)
+    }
+
     /// The number `sql` (two parameters) answers.
     pub(crate) async fn number(&self, sql: &'static str, first: i64, second: i32) -> Result<i64, Unreachable> {
         let pool = self.ready().await?;
