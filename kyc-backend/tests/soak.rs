@@ -1,7 +1,8 @@
 //! The `kyc_backend` service's promises under crashes and redeliveries, with
 //! real processes: three instances, each with a data folder of its own, on
-//! one shared Redis (append-only file, restarted once mid-run) or a
-//! three-master Redis Cluster (one master restarted once); 200 applicants
+//! one shared Redis (append-only file, restarted once mid-run), a
+//! three-master Redis Cluster (one master restarted once) or one PostgreSQL
+//! (crashed and restarted once); 200 applicants
 //! of every kind; a stand-in Telegram that delivers each update until an
 //! instance answers 2xx (and now and then to two instances at once);
 //! instances killed (`SIGKILL`) at random moments and while a message is
@@ -34,6 +35,7 @@ use common::redis_server;
 use kyc::{Backend, BotApi, Kind, Submission};
 use serde_json::Value;
 use telegram_passport::PassportRequest;
+use telegram_passport_dev_support::postgres_server;
 
 /// The file a draft names its claim in, removed once it is committed.
 const CLAIM: &str = "claim.json";
@@ -105,6 +107,23 @@ async fn soak_on_a_redis_cluster() {
     };
     let title = "a three-master Redis Cluster, one master restarted once";
     soak(title, "cluster", ("REDIS_CLUSTER", urls), Box::new(restart)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(no_postgres_server, ignore = "needs postgresql (apt-get install postgresql)")]
+async fn soak_on_postgres_restarted_once() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let postgres = Arc::new(Mutex::new(Some(postgres_server::start())));
+    let url = postgres.lock().unwrap().as_ref().unwrap().url.clone();
+    let restart = {
+        let postgres = Arc::clone(&postgres);
+        move || {
+            let server = postgres.lock().unwrap().take().unwrap();
+            *postgres.lock().unwrap() = Some(server.restart());
+        }
+    };
+    let title = "one PostgreSQL server, crashed (immediate shutdown) and restarted once";
+    soak(title, "postgres", ("DATABASE_URL", url), Box::new(restart)).await;
 }
 
 /// What an applicant does.
@@ -287,7 +306,7 @@ fn without_colours(line: &str) -> String {
 #[derive(Default)]
 struct Tally {
     opened: AtomicUsize,
-    /// `/start` calls that failed (an instance down, Redis restarting).
+    /// `/start` calls that failed (an instance down, the shared store restarting).
     start_retries: AtomicUsize,
     /// Webhook calls, each instance counted.
     deliveries: AtomicUsize,
@@ -301,7 +320,7 @@ struct Tally {
     kills: AtomicUsize,
     /// Of those, kills while a message was being sent.
     kills_on_message: AtomicUsize,
-    redis_restarts: AtomicUsize,
+    store_restarts: AtomicUsize,
 }
 
 impl Tally {
@@ -321,7 +340,7 @@ struct Run {
     tally: Tally,
     /// The messages each user got, in order.
     inbox: Mutex<HashMap<i64, Vec<Message>>>,
-    /// When an instance was killed or Redis restarted.
+    /// When an instance was killed or the shared store restarted.
     crashes: Mutex<Vec<Instant>>,
     /// The instance that is down, and until when: one at a time.
     down: Mutex<Option<(usize, Instant)>>,
@@ -659,9 +678,9 @@ fn kill_on_messages(run: &Arc<Run>) {
     *run.api.on_send_message.lock().unwrap() = Some(Box::new(hook));
 }
 
-/// Restarts Redis (`restart`: killed, started again on its data) once a
+/// Restarts the shared store (`restart`: killed, started again on its data) once a
 /// third of the applicants have opened their application.
-async fn restart_redis(run: Arc<Run>, restart: Box<dyn FnOnce() + Send>) {
+async fn restart_store(run: Arc<Run>, restart: Box<dyn FnOnce() + Send>) {
     while Tally::get(&run.tally.opened) < APPLICANTS / 3 {
         if run.stop.load(Ordering::SeqCst) {
             return;
@@ -670,7 +689,7 @@ async fn restart_redis(run: Arc<Run>, restart: Box<dyn FnOnce() + Send>) {
     }
     run.crashed();
     tokio::task::spawn_blocking(restart).await.unwrap();
-    run.tally.redis_restarts.fetch_add(1, Ordering::SeqCst);
+    run.tally.store_restarts.fetch_add(1, Ordering::SeqCst);
 }
 
 /// One run: start, soak, stop, sweep, account. Panics with the accounting
@@ -708,7 +727,7 @@ async fn soak(title: &str, name: &str, shared: (&'static str, String), restart: 
     let inbox = tokio::spawn(read_messages(Arc::clone(&run)));
     let chaos = tokio::spawn(chaos(Arc::clone(&run)));
     kill_on_messages(&run);
-    let restart = tokio::spawn(restart_redis(Arc::clone(&run), restart));
+    let restart = tokio::spawn(restart_store(Arc::clone(&run), restart));
     let mut applicants = Vec::new();
     for index in 0..APPLICANTS {
         applicants.push(tokio::spawn(applicant(Arc::clone(&run), index, Plan::of(index))));
@@ -826,7 +845,7 @@ struct Accounting {
     unreported_photo: Vec<Finding>,
     /// Messages beyond the first for one submission.
     repeated: usize,
-    /// Repeats with no crash (a kill or a Redis restart) around them.
+    /// Repeats with no crash (a kill or a store restart) around them.
     repeated_without_crash: Vec<Finding>,
     /// Messages to users whose submission needed none.
     unexpected_messages: Vec<Finding>,
@@ -920,7 +939,7 @@ fn account(run: &Run, stories: &[Applicant]) -> Accounting {
         };
         accounting.repeated += repeats.len();
         for repeat in repeats {
-            // An instance died (or Redis restarted) after sending the
+            // An instance died (or the store restarted) after sending the
             // first message and before the submission was finished: the
             // redelivery cannot know the message went out. (Any crash in
             // that window counts: which instance sent it is not known.)
@@ -1066,7 +1085,7 @@ impl Accounting {
                 "  while a message was being sent".to_owned(),
                 count(&tally.kills_on_message),
             ),
-            ("Redis restarts".to_owned(), count(&tally.redis_restarts)),
+            ("shared store restarts".to_owned(), count(&tally.store_restarts)),
             (
                 "messages".to_owned(),
                 run.api.messages.lock().unwrap().len().to_string(),
