@@ -17,7 +17,10 @@
 //! their processes under `strace`; without it, `cfg(no_strace)` shows them
 //! as "ignored, needs strace". The KYC service's applications encrypted at
 //! rest are decrypted with the `age` tool, as a reviewer would; without
-//! it, `cfg(no_age)` shows that test as "ignored, needs age".
+//! it, `cfg(no_age)` shows that test as "ignored, needs age". Its
+//! applications committed to object storage go to a real S3-compatible
+//! server, `moto_server`; without it, `cfg(no_s3_server)` shows those
+//! tests as "ignored, needs moto_server".
 //! Under `CI` nothing is left out: a missing tool fails its tests. Nothing in the library itself reads these cfgs.
 //! The KYC service's package (kyc-backend/build.rs) includes this file.
 
@@ -25,6 +28,7 @@ pub(crate) fn main() {
     println!("cargo::rustc-check-cfg=cfg(no_redis_server)");
     println!("cargo::rustc-check-cfg=cfg(no_postgres_server)");
     println!("cargo::rustc-check-cfg=cfg(no_age)");
+    println!("cargo::rustc-check-cfg=cfg(no_s3_server)");
     println!("cargo::rustc-check-cfg=cfg(no_softhsm)");
     println!("cargo::rustc-check-cfg=cfg(no_chromium)");
     println!("cargo::rustc-check-cfg=cfg(no_key_tools)");
@@ -70,6 +74,9 @@ pub(crate) fn main() {
     }
     if !(ci || (installed("openssl") && installed("ssh-keygen"))) {
         println!("cargo::rustc-cfg=no_key_tools");
+    }
+    if !(ci || installed("moto_server")) {
+        println!("cargo::rustc-cfg=no_s3_server");
     }
     if !(ci || installed("age")) {
         println!("cargo::rustc-cfg=no_age");

@@ -5,6 +5,7 @@
 //!   a three-master cluster) on free loopback ports;
 //! - [`postgres_server`]: real PostgreSQL servers, each in a data folder
 //!   of its own, that can be stalled and crashed;
+//! - [`s3_server`]: a real S3-compatible server (`moto_server`);
 //! - [`softhsm`]: a throwaway SoftHSM2 token with keys imported into it;
 //! - [`cli`]: the examples' and tools' command-line convention, kept by a
 //!   program and checked from outside.
@@ -17,4 +18,5 @@
 pub mod cli;
 pub mod postgres_server;
 pub mod redis_server;
+pub mod s3_server;
 pub mod softhsm;

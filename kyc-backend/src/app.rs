@@ -50,6 +50,9 @@ pub(crate) struct Config {
     /// How long a stored application is kept before the sweep erases it;
     /// `None`: until erased by hand (`--erase`).
     pub(crate) retention: Option<Duration>,
+    /// Where applications are committed (`ARCHIVE_URL`): object storage,
+    /// or `None` for this instance's `data_dir`.
+    pub(crate) archive_url: Option<String>,
     /// The reviewers every stored file is encrypted to; `None`: plaintext.
     pub(crate) archive_recipients: Option<crate::at_rest::Recipients>,
 }
@@ -133,10 +136,20 @@ impl<S: AsyncNonceStore> App<S> {
         }))
     }
 
-    /// Whether this instance's archive holds application `id`: true
-    /// whatever the ledger forgot (an in-memory ledger after a restart, a
-    /// fact past its time) or has yet to learn (the sweep repairs it).
-    pub(crate) async fn holds_locally(&self, id: &str) -> bool {
+    /// Whether the archive holds application `id` (this instance's folder,
+    /// or the object storage every instance commits to): true whatever the
+    /// ledger forgot (an in-memory ledger after a restart, a fact past its
+    /// time) or has yet to learn (the sweep repairs it).
+    pub(crate) async fn holds(&self, id: &str) -> bool {
+        if let Some(objects) = self.archive.objects() {
+            return match objects.holds(id).await {
+                Ok(held) => held,
+                Err(error) => {
+                    tracing::warn!(reason = %error, "the object storage could not say whether it holds an application");
+                    false
+                }
+            };
+        }
         match self.archive.folder(id) {
             Some(folder) => tokio::fs::metadata(folder).await.is_ok_and(|meta| meta.is_dir()),
             None => false,

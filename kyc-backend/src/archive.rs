@@ -24,9 +24,13 @@ use std::io::{ErrorKind, Write as _};
 use std::path::{Path, PathBuf};
 
 use crate::at_rest::{FileWriter, Recipients};
+use crate::objects::Objects;
 
 /// The ending of the file beside a sealed draft that names its claim.
 const CLAIM: &str = ".claim";
+/// The ending of the note a draft committed to object storage leaves,
+/// naming its application, until the ledger knows of it.
+const STORED: &str = ".stored";
 /// How a draft's name starts, and a draft's that is being made.
 const DRAFT: &str = "draft-";
 const NEW: &str = "new-";
@@ -40,6 +44,8 @@ pub(crate) struct Archive {
     incoming: PathBuf,
     /// Whom every file is encrypted to; `None`: plaintext.
     recipients: Option<Recipients>,
+    /// Where applications are committed, if not into this folder.
+    objects: Option<Objects>,
 }
 
 /// An application being written, locked by its writer; dropped before it
@@ -100,14 +106,24 @@ impl Unrecorded {
 impl Archive {
     /// Opens (creating, owner-only) the data folder; every file written
     /// into it is encrypted to `recipients`, if any.
-    pub(crate) fn open(root: PathBuf, recipients: Option<Recipients>) -> std::io::Result<Self> {
+    pub(crate) fn open(
+        root: PathBuf,
+        recipients: Option<Recipients>,
+        objects: Option<Objects>,
+    ) -> std::io::Result<Self> {
         let incoming = root.join(".incoming");
         create_private_dir(&incoming)?;
         Ok(Self {
             root,
             incoming,
             recipients,
+            objects,
         })
+    }
+
+    /// The object storage applications are committed to, if any.
+    pub(crate) fn objects(&self) -> Option<&Objects> {
+        self.objects.as_ref()
     }
 
     /// Where `application_id`'s folder is, if the id can name one: the
@@ -170,6 +186,19 @@ impl Archive {
                 Err(error) => return Err(error),
             };
             let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            if name.ends_with(STORED) {
+                let named: Option<Sealed> = std::fs::read(&path)
+                    .ok()
+                    .and_then(|json| serde_json::from_slice(&json).ok());
+                match named.filter(|sealed| is_safe_name(&sealed.application)) {
+                    Some(sealed) => unrecorded.push(Unrecorded {
+                        application: sealed.application,
+                        claim: path,
+                    }),
+                    None => remove_file(&path)?,
+                }
+                continue;
+            }
             if let Some(draft) = name.strip_suffix(CLAIM) {
                 if !self.incoming.join(draft).exists() {
                     match self.stored_under(&path) {
@@ -302,6 +331,38 @@ impl Draft {
         let mut name = self.path.clone().into_os_string();
         name.push(CLAIM);
         PathBuf::from(name)
+    }
+
+    /// The draft's folder, and its name (unique among drafts).
+    pub(crate) fn folder(&self) -> (&Path, String) {
+        let name = self.path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        (&self.path, name)
+    }
+
+    /// The draft was committed to object storage as `application_id`: a
+    /// note naming the application replaces its claim file (synced), and
+    /// the local copy goes.
+    pub(crate) fn committed_elsewhere(mut self, archive: &Archive, application_id: &str) -> std::io::Result<Committed> {
+        self.kept = true;
+        let mut note = self.path.clone().into_os_string();
+        note.push(STORED);
+        let note = PathBuf::from(note);
+        let sealed: Sealed = serde_json::from_slice(&std::fs::read(self.claim_file())?)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&note)?;
+        file.write_all(&serde_json::to_vec(&sealed)?)?;
+        file.sync_all()?;
+        sync_dir(&archive.incoming)?;
+        remove_file(&self.claim_file())?;
+        std::fs::remove_dir_all(&self.path)?;
+        sync_dir(&archive.incoming)?;
+        Ok(Committed::Stored(Unrecorded {
+            application: application_id.to_owned(),
+            claim: note,
+        }))
     }
 
     /// Leaves the sealed draft as it is, unlocked, for a later sweep to

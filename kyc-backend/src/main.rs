@@ -20,6 +20,7 @@ mod client_ip;
 mod erasure;
 mod ledger;
 mod limiter;
+mod objects;
 mod public_url;
 mod routes;
 mod serve;
@@ -64,6 +65,11 @@ Optional:
                         through any of these nodes (instead of REDIS_URL)
   DATABASE_URL          postgres://user:password@host:port/database: the same in PostgreSQL (instead of
                         Redis); the service creates its tables there on first use
+  ARCHIVE_URL           where applications are committed: s3://bucket/prefix, gs://..., az://...,
+                        file:///folder (object storage shared by every instance; endpoint and credentials
+                        from AWS_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
+                        AWS_ALLOW_HTTP or the Google and Azure equivalents); default: DATA_DIR. Drafts are
+                        written in DATA_DIR either way
   ARCHIVE_RECIPIENTS    age1...,age1...: encrypt every stored file to these age recipients (the reviewers)
                         as it is written, named *.age; the service cannot read them back. Unset: plaintext
   RETENTION_SECONDS     erase each stored application (its folder, and what the ledger says of it) this
@@ -187,6 +193,7 @@ fn config() -> Result<(app::Config, State, String, serve::Limits), String> {
             0 => None,
             seconds => Some(Duration::from_secs(seconds)),
         },
+        archive_url: var("ARCHIVE_URL"),
         archive_recipients: var("ARCHIVE_RECIPIENTS")
             .map(|text| at_rest::Recipients::parse(&text))
             .transpose()
@@ -242,15 +249,16 @@ async fn erase(id: &str) -> ExitCode {
             State::Cluster(_) => return Err("REDIS_CLUSTER: this build lacks the redis-cluster feature".into()),
             State::Postgres(url) => Some(Shared::Postgres(SharedPostgres::open(&url)?)),
         };
-        let archive = archive::Archive::open(config.data_dir.clone(), None)?;
+        let objects = config.archive_url.as_deref().map(objects::Objects::open).transpose()?;
+        let archive = archive::Archive::open(config.data_dir.clone(), None, objects)?;
         let ledger = ledger::Ledger::on(shared);
         Ok::<_, Box<dyn std::error::Error + Send + Sync>>(erasure::erase(&archive, &ledger, id).await?)
     };
     match erased.await {
         Ok(erased) => {
             let folder = match erased.folder {
-                true => "its folder removed from this DATA_DIR",
-                false => "no folder of it in this DATA_DIR",
+                true => "removed from the archive",
+                false => "not in the archive",
             };
             println!("erased {id}: {folder}; the ledger's facts about it forgotten");
             ExitCode::SUCCESS

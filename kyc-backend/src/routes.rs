@@ -64,12 +64,23 @@ pub(crate) async fn router<S: AsyncNonceStore + 'static>(
     shared: Option<Shared>,
 ) -> Result<Router, Failure> {
     let bot_id = telegram_passport::bot_id_from_token(&config.bot_token)?;
+    let objects = config
+        .archive_url
+        .as_deref()
+        .map(crate::objects::Objects::open)
+        .transpose()?;
+    if let Some(objects) = &objects {
+        tracing::info!(
+            archive = objects.shown(),
+            "applications are committed to object storage"
+        );
+    }
     let app = App {
         bot_id,
         nonces,
         ledger: Ledger::on(shared.clone()),
         starts: StartLimiter::new(config.starts_per_client, START_WINDOW, &config.webhook_secret, shared),
-        archive: Archive::open(config.data_dir.clone(), config.archive_recipients.clone())?,
+        archive: Archive::open(config.data_dir.clone(), config.archive_recipients.clone(), objects)?,
         bot_api: BotApi::new(config.bot_api_url.clone(), config.bot_token.clone())?,
         config,
     };
@@ -103,7 +114,11 @@ pub(crate) async fn router<S: AsyncNonceStore + 'static>(
 /// ago, folder and ledger facts; one that cannot be erased now is tried
 /// again at the next sweep.
 async fn retain<S: AsyncNonceStore + 'static>(app: &App<S>, retention: Duration) {
-    let expired = match app.archive.stored_before(retention) {
+    let expired = match app.archive.objects() {
+        Some(objects) => objects.stored_before(retention).await.map_err(|e| e.to_string()),
+        None => app.archive.stored_before(retention).map_err(|e| e.to_string()),
+    };
+    let expired = match expired {
         Ok(expired) => expired,
         Err(error) => {
             tracing::error!(reason = %error, "could not look for applications past their retention");
@@ -179,7 +194,7 @@ async fn status<S: AsyncNonceStore>(State(app): State<Arc<App<S>>>, UrlPath(id):
         return StatusCode::NOT_FOUND.into_response();
     }
     let outcome = async {
-        if app.ledger.holds(Fact::Stored(&id)).await? || app.holds_locally(&id).await {
+        if app.ledger.holds(Fact::Stored(&id)).await? || app.holds(&id).await {
             return Ok(serde_json::json!({ "state": "accepted" }));
         }
         Ok::<_, crate::ledger::Unavailable>(match app.ledger.value(Fact::LastTold(&id)).await? {
@@ -287,7 +302,7 @@ async fn fresh_request<S: AsyncNonceStore>(
     }
     let gone = |state: &str| no_store((StatusCode::GONE, Json(serde_json::json!({ "state": state }))));
     let looked_up = async {
-        let stored = app.ledger.holds(Fact::Stored(&id)).await? || app.holds_locally(&id).await;
+        let stored = app.ledger.holds(Fact::Stored(&id)).await? || app.holds(&id).await;
         let opened = app.ledger.value(Fact::Opened(&id)).await?;
         Ok::<_, crate::ledger::Unavailable>((stored, opened))
     };

@@ -245,8 +245,7 @@ async fn accept<S: AsyncNonceStore + 'static>(
         // Another instance took the submission over: this draft goes.
         Err(error) => return Err(error.into()),
     }
-    let (archive_app, id) = (Arc::clone(app), application.clone());
-    let committed = blocking(move || draft.commit(&archive_app.archive, &id)).await?;
+    let committed = commit(app, draft, &application).await?;
     Ok(match committed {
         Committed::Stored(unrecorded) => {
             record_committed(app, unrecorded, RECORD_TRIES).await;
@@ -571,21 +570,18 @@ pub(crate) async fn settle_drafts<S: AsyncNonceStore + 'static>(app: &Arc<App<S>
             Instant::now(),
         );
         match app.nonces.consume_claimed(&claim).await {
-            Ok(_) => {
-                let (archive_app, id) = (Arc::clone(app), sealed.application.clone());
-                match blocking(move || draft.commit(&archive_app.archive, &id)).await {
-                    Ok(committed) => {
-                        match committed {
-                            Committed::Stored(unrecorded) => record_committed(app, unrecorded, 1).await,
-                            Committed::AlreadyStored => record_stored(app, &sealed.application, 1).await,
-                        };
-                        tracing::info!(application = sealed.application, "a dead attempt's application stored");
-                    }
-                    Err(retry) => {
-                        tracing::error!(reason = %retry.reason, "a settled draft not committed: left for the next sweep");
-                    }
+            Ok(_) => match commit(app, draft, &sealed.application).await {
+                Ok(committed) => {
+                    match committed {
+                        Committed::Stored(unrecorded) => record_committed(app, unrecorded, 1).await,
+                        Committed::AlreadyStored => record_stored(app, &sealed.application, 1).await,
+                    };
+                    tracing::info!(application = sealed.application, "a dead attempt's application stored");
                 }
-            }
+                Err(retry) => {
+                    tracing::error!(reason = %retry.reason, "a settled draft not committed: left for the next sweep");
+                }
+            },
             Err(error) if error.is_retryable() => {
                 tracing::warn!(reason = %error, "a dead attempt's draft left for the next sweep");
                 draft.leave();
@@ -597,6 +593,28 @@ pub(crate) async fn settle_drafts<S: AsyncNonceStore + 'static>(app: &Arc<App<S>
         }
     }
     young
+}
+
+/// Commits `draft` as `application`: renamed into place in the data
+/// folder, or uploaded to the object storage and made visible there by a
+/// conditional create (`objects`).
+async fn commit<S: AsyncNonceStore + 'static>(
+    app: &Arc<App<S>>,
+    draft: Draft,
+    application: &str,
+) -> Result<Committed, Retry> {
+    let archive_app = Arc::clone(app);
+    let id = application.to_owned();
+    let Some(objects) = app.archive.objects() else {
+        return blocking(move || draft.commit(&archive_app.archive, &id)).await;
+    };
+    let (folder, name) = draft.folder();
+    let created = objects.commit(application, folder, &name).await.map_err(Retry::from)?;
+    match created {
+        true => blocking(move || draft.committed_elsewhere(&archive_app.archive, &id)).await,
+        // Another draft of it was committed first: this one goes.
+        false => Ok(Committed::AlreadyStored),
+    }
 }
 
 /// Runs `work` (file system calls) off the executor.

@@ -721,3 +721,189 @@ mod on_postgres {
         std::fs::remove_dir_all(&data).unwrap();
     }
 }
+
+mod on_object_storage {
+    use super::*;
+    use futures_util::StreamExt as _;
+    use object_store::{ObjectStore, ObjectStoreExt as _};
+    use telegram_passport_dev_support::{postgres_server, s3_server};
+
+    /// The bucket as a reviewer's tool would see it, signed requests and all.
+    fn bucket(s3: &s3_server::Server) -> object_store::aws::AmazonS3 {
+        object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name("kyc")
+            .with_endpoint(&s3.endpoint)
+            .with_allow_http(true)
+            .with_access_key_id("test")
+            .with_secret_access_key("test")
+            .with_region("us-east-1")
+            .build()
+            .unwrap()
+    }
+
+    /// The object at `key`: its bytes, or `None` if there is none.
+    async fn get(bucket: &object_store::aws::AmazonS3, key: &str) -> Option<Vec<u8>> {
+        match bucket.get(&object_store::path::Path::from(key)).await {
+            Ok(found) => Some(found.bytes().await.unwrap().to_vec()),
+            Err(object_store::Error::NotFound { .. }) => None,
+            Err(error) => panic!("{key}: {error}"),
+        }
+    }
+
+    /// The keys under `prefix`.
+    async fn keys(bucket: &object_store::aws::AmazonS3, prefix: &str) -> Vec<String> {
+        let prefix = object_store::path::Path::from(prefix);
+        let listed: Vec<_> = bucket.list(Some(&prefix)).collect().await;
+        listed
+            .into_iter()
+            .map(|meta| meta.unwrap().location.to_string())
+            .collect()
+    }
+
+    /// A reviewer's age identity (a file) and its recipient.
+    fn reviewer(keys: &Path) -> (PathBuf, String) {
+        std::fs::create_dir_all(keys).unwrap();
+        let identity = keys.join("reviewer.txt");
+        let made = std::process::Command::new("age-keygen")
+            .arg("-o")
+            .arg(&identity)
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "age-keygen");
+        let recipient = String::from_utf8_lossy(&made.stderr)
+            .lines()
+            .find_map(|line| line.strip_prefix("Public key: ").map(str::to_owned))
+            .unwrap();
+        (identity, recipient)
+    }
+
+    /// `age -d` of `bytes` with `identity`.
+    fn decrypt(identity: &Path, bytes: &[u8], scratch: &Path) -> Vec<u8> {
+        let sealed = scratch.join("sealed.age");
+        std::fs::write(&sealed, bytes).unwrap();
+        let out = std::process::Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(identity)
+            .arg(&sealed)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "age -d: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    }
+
+    /// Two instances on one PostgreSQL commit to one S3-compatible server,
+    /// encrypted to a reviewer, every update delivered to both at once:
+    /// each application appears exactly once (one manifest, created by a
+    /// conditional create), whole, each photo byte for byte after `age -d`;
+    /// nothing is left on either instance's disk; the page says accepted;
+    /// `--erase` removes the application's objects.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        any(no_s3_server, no_postgres_server, no_age),
+        ignore = "needs moto_server, postgresql and age (pip install 'moto[server]'; apt-get install postgresql age)"
+    )]
+    async fn two_instances_commit_each_application_once_to_object_storage() {
+        let s3 = s3_server::start();
+        s3.create_bucket("kyc");
+        let postgres = postgres_server::start();
+        let scratch = kyc::data_dir("objects-keys");
+        let (identity, recipient) = reviewer(&scratch);
+        let (api, api_url) = kyc::bot_api().await;
+        api.download_delay_ms.store(30, Ordering::SeqCst);
+        let data = [kyc::data_dir("objects-a"), kyc::data_dir("objects-b")];
+        let env = [
+            ("DATABASE_URL", postgres.url.as_str()),
+            ("ARCHIVE_URL", "s3://kyc/applications-2026"),
+            ("ARCHIVE_RECIPIENTS", recipient.as_str()),
+            ("AWS_ENDPOINT", s3.endpoint.as_str()),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+        ];
+        let backends = [
+            Backend::start_with(&api_url, &data[0], None, &env),
+            Backend::start_with(&api_url, &data[1], None, &env),
+        ];
+        let urls: Vec<String> = backends.iter().map(|b| b.url.clone()).collect();
+        let mut applications = Vec::new();
+        for user in 0..8 {
+            let http = kyc::client(IpAddr::V4(Ipv4Addr::new(127, 0, 5, user as u8)));
+            let (application, request) = start(&http, &urls[user % 2]).await.unwrap();
+            let good = submission(&api, &request, 900 + user as i64, Kind::Good);
+            let (a, b) = tokio::join!(
+                kyc::deliver_answer(&http, &urls[0], &good),
+                kyc::deliver_answer(&http, &urls[1], &good)
+            );
+            assert!(a.0 == 200 || b.0 == 200, "user {user}: {a:?} {b:?}");
+            assert_eq!(deliver(&http, &urls[user % 2], &good).await, 200);
+            applications.push((application, good));
+        }
+        let store = bucket(&s3);
+        let manifests = keys(&store, "applications-2026/applications").await;
+        assert_eq!(manifests.len(), applications.len(), "{manifests:?}");
+        for (application, good) in &applications {
+            let manifest = get(&store, &format!("applications-2026/applications/{application}.json")).await;
+            let manifest: serde_json::Value = serde_json::from_slice(&manifest.expect(application)).unwrap();
+            let files: Vec<(String, String)> = serde_json::from_value(manifest["files"].clone()).unwrap();
+            assert!(
+                files.iter().any(|(name, _)| name == "application.json.age"),
+                "{files:?}"
+            );
+            for (name, bytes) in &good.photos {
+                let object = &files.iter().find(|(n, _)| *n == format!("{name}.age")).expect(name).1;
+                let sealed = get(&store, object).await.expect(object);
+                assert!(
+                    !sealed.windows(512).any(|w| w == &bytes[bytes.len() / 2..][..512]),
+                    "plaintext in {object}"
+                );
+                assert_eq!(&decrypt(&identity, &sealed, &scratch), bytes, "{name}");
+            }
+            let http = kyc::client(LOCAL);
+            let status: serde_json::Value = http
+                .get(format!("{}/applications/{application}/status", urls[1]))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(status["state"], "accepted");
+        }
+        // Every file object belongs to a manifest: nothing of a losing
+        // writer is left behind.
+        let objects = keys(&store, "applications-2026/files").await;
+        let per_application = applications[0].1.photos.len() + 1;
+        assert_eq!(objects.len(), applications.len() * per_application, "{objects:?}");
+        // Nothing on the instances' disks: no folder, no draft, no note.
+        for dir in &data {
+            let left: Vec<_> = std::fs::read_dir(dir.join(".incoming")).unwrap().collect();
+            assert!(left.is_empty(), "{left:?}");
+            assert_eq!(kyc::folders(dir), (0, 0));
+        }
+
+        // Erased: the manifest and the files go.
+        let (erased, _) = &applications[0];
+        let out = std::process::Command::new(kyc::binary())
+            .args(["--erase", erased])
+            .env_clear()
+            .env("TELEGRAM_BOT_TOKEN", kyc::TOKEN)
+            .envs(kyc::key_env())
+            .env("WEBHOOK_SECRET", SECRET)
+            .env("PUBLIC_URL", "http://127.0.0.1:1")
+            .env("DATA_DIR", &data[0])
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(get(&store, &format!("applications-2026/applications/{erased}.json"))
+            .await
+            .is_none());
+        let left = keys(&store, "applications-2026/files").await;
+        assert_eq!(left.len(), (applications.len() - 1) * per_application);
+        for dir in data.iter().chain([&scratch]) {
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+}
