@@ -35,7 +35,7 @@ use common::redis_server;
 use kyc::{Backend, BotApi, Kind, Submission};
 use serde_json::Value;
 use telegram_passport::PassportRequest;
-use telegram_passport_dev_support::postgres_server;
+use telegram_passport_dev_support::{postgres_server, s3_server};
 
 /// The file a draft names its claim in, removed once it is committed.
 const CLAIM: &str = "claim.json";
@@ -87,7 +87,7 @@ async fn soak_on_one_redis_restarted_once() {
         }
     };
     let title = "one Redis server (append-only file), restarted once";
-    soak(title, "one", ("REDIS_URL", url), Box::new(restart)).await;
+    soak(title, "one", vec![("REDIS_URL", url)], Box::new(restart), None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,7 +106,7 @@ async fn soak_on_a_redis_cluster() {
         }
     };
     let title = "a three-master Redis Cluster, one master restarted once";
-    soak(title, "cluster", ("REDIS_CLUSTER", urls), Box::new(restart)).await;
+    soak(title, "cluster", vec![("REDIS_CLUSTER", urls)], Box::new(restart), None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,7 +123,152 @@ async fn soak_on_postgres_restarted_once() {
         }
     };
     let title = "one PostgreSQL server, crashed (immediate shutdown) and restarted once";
-    soak(title, "postgres", ("DATABASE_URL", url), Box::new(restart)).await;
+    soak(title, "postgres", vec![("DATABASE_URL", url)], Box::new(restart), None).await;
+}
+
+/// Three instances on PostgreSQL committing to an S3-compatible server,
+/// every file encrypted to a reviewer: PostgreSQL crashed and restarted,
+/// and the object server stalled (`SIGSTOP`, 2 s), once each mid-run. The
+/// accounting reads the applications back from the bucket, decrypted with
+/// the reviewer's identity, and checks that no object and no file left on
+/// an instance's disk is plaintext.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    any(no_postgres_server, no_s3_server),
+    ignore = "needs postgresql and moto_server (apt-get install postgresql; pip install 'moto[server]')"
+)]
+async fn soak_on_postgres_and_object_storage_encrypted() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let postgres = Arc::new(Mutex::new(Some(postgres_server::start())));
+    let url = postgres.lock().unwrap().as_ref().unwrap().url.clone();
+    let s3 = Arc::new(s3_server::start());
+    s3.create_bucket("kyc");
+    let reviewer = age::x25519::Identity::generate();
+    let restart = {
+        let (postgres, s3) = (Arc::clone(&postgres), Arc::clone(&s3));
+        move || {
+            let server = postgres.lock().unwrap().take().unwrap();
+            *postgres.lock().unwrap() = Some(server.restart());
+            let pid = s3.child.id().to_string();
+            let stop = std::process::Command::new("kill")
+                .args(["-STOP", &pid])
+                .status()
+                .unwrap();
+            assert!(stop.success());
+            std::thread::sleep(Duration::from_secs(2));
+            let resume = std::process::Command::new("kill")
+                .args(["-CONT", &pid])
+                .status()
+                .unwrap();
+            assert!(resume.success());
+        }
+    };
+    let shared = vec![
+        ("DATABASE_URL", url),
+        ("ARCHIVE_URL", "s3://kyc/soak".to_owned()),
+        ("ARCHIVE_RECIPIENTS", reviewer.to_public().to_string()),
+        ("AWS_ENDPOINT", s3.endpoint.clone()),
+        ("AWS_ALLOW_HTTP", "true".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+    ];
+    let bucket = object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name("kyc")
+        .with_endpoint(&s3.endpoint)
+        .with_allow_http(true)
+        .with_access_key_id("test")
+        .with_secret_access_key("test")
+        .with_region("us-east-1")
+        .build()
+        .unwrap();
+    let archive = Bucket {
+        store: bucket,
+        prefix: "soak",
+        reviewer,
+    };
+    let title = "PostgreSQL crashed and restarted once, object storage stalled once, encrypted to a reviewer";
+    soak(title, "objects", shared, Box::new(restart), Some(archive)).await;
+}
+
+/// Where the applications of a run on object storage are, and who can
+/// read them.
+struct Bucket {
+    store: object_store::aws::AmazonS3,
+    prefix: &'static str,
+    reviewer: age::x25519::Identity,
+}
+
+/// What a run committed to its bucket: each application's files,
+/// decrypted; and what is wrong with the bucket itself.
+#[derive(Default)]
+struct Committed {
+    applications: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    /// Objects that are not age-encrypted, or do not decrypt.
+    plaintext: Vec<String>,
+    /// File objects that no manifest names.
+    stray: Vec<String>,
+}
+
+impl Bucket {
+    async fn read(&self) -> Committed {
+        use futures_util::StreamExt as _;
+        use object_store::{ObjectStore as _, ObjectStoreExt as _};
+        let get = |key: String| async move {
+            let found = self.store.get(&object_store::path::Path::from(key)).await.unwrap();
+            found.bytes().await.unwrap().to_vec()
+        };
+        let list = |prefix: String| async move {
+            let listed: Vec<_> = self
+                .store
+                .list(Some(&object_store::path::Path::from(prefix)))
+                .collect()
+                .await;
+            listed
+                .into_iter()
+                .map(|meta| meta.unwrap().location.to_string())
+                .collect::<Vec<String>>()
+        };
+        let mut committed = Committed::default();
+        let mut named = std::collections::BTreeSet::new();
+        for manifest in list(format!("{}/applications", self.prefix)).await {
+            let value: Value = serde_json::from_slice(&get(manifest.clone()).await).unwrap();
+            let id = value["application"].as_str().unwrap().to_owned();
+            let mut files = BTreeMap::new();
+            for pair in value["files"].as_array().unwrap() {
+                let (name, object) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
+                named.insert(object.to_owned());
+                let sealed = get(object.to_owned()).await;
+                match self.decrypt(&sealed) {
+                    Some(plain) => {
+                        files.insert(name.strip_suffix(".age").unwrap_or(name).to_owned(), plain);
+                    }
+                    None => committed.plaintext.push(object.to_owned()),
+                }
+            }
+            committed.applications.insert(id, files);
+        }
+        for object in list(format!("{}/files", self.prefix)).await {
+            if !named.contains(&object) {
+                committed.stray.push(object);
+            }
+        }
+        committed
+    }
+
+    /// The plaintext of an age file to the reviewer, if it is one.
+    fn decrypt(&self, sealed: &[u8]) -> Option<Vec<u8>> {
+        if !sealed.starts_with(b"age-encryption.org/v1\n") {
+            return None;
+        }
+        let decryptor = age::Decryptor::new(sealed).ok()?;
+        let mut reader = decryptor
+            .decrypt(std::iter::once(&self.reviewer as &dyn age::Identity))
+            .ok()?;
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut reader, &mut plain).ok()?;
+        Some(plain)
+    }
 }
 
 /// What an applicant does.
@@ -212,8 +357,9 @@ impl Random {
 /// while it runs.
 struct Fleet {
     api_url: String,
-    /// `REDIS_URL` or `REDIS_CLUSTER`, and its value.
-    shared: (&'static str, String),
+    /// What the instances share: `REDIS_URL`, `REDIS_CLUSTER` or
+    /// `DATABASE_URL`, and where the archive is, with their values.
+    shared: Vec<(&'static str, String)>,
     ports: Vec<u16>,
     data: Vec<PathBuf>,
     logs: Vec<PathBuf>,
@@ -221,7 +367,7 @@ struct Fleet {
 }
 
 impl Fleet {
-    fn new(api_url: String, shared: (&'static str, String), root: &Path) -> Fleet {
+    fn new(api_url: String, shared: Vec<(&'static str, String)>, root: &Path) -> Fleet {
         let port = || {
             std::net::TcpListener::bind("127.0.0.1:0")
                 .unwrap()
@@ -245,12 +391,12 @@ impl Fleet {
 
     /// Starts `instance` on its port and data folder; returns once it listens.
     fn start(&self, instance: usize) {
-        let env = [
+        let mut env = vec![
             ("CLAIM_LEASE_SECONDS", CLAIM_LEASE_SECONDS),
             ("STARTS_PER_CLIENT", "65535"),
             ("RUST_LOG", "info"),
-            (self.shared.0, self.shared.1.as_str()),
         ];
+        env.extend(self.shared.iter().map(|(name, value)| (*name, value.as_str())));
         let backend = Backend::start_on(
             &self.api_url,
             &self.data[instance],
@@ -694,7 +840,13 @@ async fn restart_store(run: Arc<Run>, restart: Box<dyn FnOnce() + Send>) {
 
 /// One run: start, soak, stop, sweep, account. Panics with the accounting
 /// if a promise was broken.
-async fn soak(title: &str, name: &str, shared: (&'static str, String), restart: Box<dyn FnOnce() + Send>) {
+async fn soak(
+    title: &str,
+    name: &str,
+    shared: Vec<(&'static str, String)>,
+    restart: Box<dyn FnOnce() + Send>,
+    bucket: Option<Bucket>,
+) {
     let began = Instant::now();
     let root = kyc::data_dir(&format!("soak-{name}"));
     std::fs::create_dir_all(&root).unwrap();
@@ -761,7 +913,11 @@ async fn soak(title: &str, name: &str, shared: (&'static str, String), restart: 
     .unwrap();
     let taken = began.elapsed();
 
-    let accounting = account(&run, &stories);
+    let committed = match &bucket {
+        Some(bucket) => Some(bucket.read().await),
+        None => None,
+    };
+    let accounting = account(&run, &stories, committed.as_ref());
     println!("{}", accounting.table(title, &run, &stories, taken));
     let broken = accounting.broken();
     if broken.is_empty() {
@@ -851,10 +1007,31 @@ struct Accounting {
     unexpected_messages: Vec<Finding>,
     unanswered: Vec<Finding>,
     stuck: Vec<Finding>,
+    /// Objects in the bucket that are not encrypted to the reviewer.
+    plaintext_at_rest: Vec<Finding>,
+    /// File objects no application's manifest names.
+    stray_objects: Vec<Finding>,
 }
 
-fn account(run: &Run, stories: &[Applicant]) -> Accounting {
+/// Where an application committed to object storage is, among the
+/// instances holding one: not an instance.
+const BUCKET: usize = usize::MAX;
+
+fn account(run: &Run, stories: &[Applicant], committed: Option<&Committed>) -> Accounting {
     let mut accounting = Accounting::default();
+    if let Some(committed) = committed {
+        for object in &committed.plaintext {
+            accounting.plaintext_at_rest.push(Finding::at(
+                object,
+                format!("{object} is not encrypted to the reviewer"),
+            ));
+        }
+        for object in &committed.stray {
+            accounting
+                .stray_objects
+                .push(Finding::at(object, format!("{object} belongs to no application")));
+        }
+    }
     // Every application folder in every data folder, and every draft.
     let mut folders: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (instance, data) in run.fleet.data.iter().enumerate() {
@@ -891,7 +1068,11 @@ fn account(run: &Run, stories: &[Applicant]) -> Accounting {
         let Some(application) = &story.application else {
             continue;
         };
-        let holders = folders.remove(application).unwrap_or_default();
+        let mut holders = folders.remove(application).unwrap_or_default();
+        let in_bucket = committed.and_then(|committed| committed.applications.get(application));
+        if in_bucket.is_some() {
+            holders.push(BUCKET);
+        }
         if !holders.is_empty() {
             accounting.stored += 1;
         }
@@ -901,9 +1082,16 @@ fn account(run: &Run, stories: &[Applicant]) -> Accounting {
                 .blocked_stored
                 .push(on(&format!("stored by instances {holders:?}"))),
             (true, []) => accounting.lost.push(on("in no data folder")),
+            (true, [BUCKET]) => {
+                let files = in_bucket.cloned().unwrap_or_default();
+                if let Err(problem) = whole(files, application, story) {
+                    accounting.not_whole.push(on(&problem));
+                }
+            }
             (true, [instance]) => {
                 let folder = run.fleet.data[*instance].join(application);
-                match whole(&folder, application, story) {
+                match folder_files(&folder).and_then(|(files, claim)| whole(files, application, story).map(|()| claim))
+                {
                     Ok(false) => {}
                     Ok(true) => accounting.claims_left.push(on(CLAIM)),
                     Err(problem) => accounting.not_whole.push(on(&problem)),
@@ -988,16 +1176,32 @@ fn account(run: &Run, stories: &[Applicant]) -> Accounting {
     accounting
 }
 
-/// Whether `folder` holds exactly the corrected (or first good) submission
-/// of `story`: its values and byte-identical photos; and whether it still
+/// The files of an application's `folder`, by name, and whether it still
 /// holds the claim its draft was sealed with (an instance killed between
 /// the rename and removing it: documented as harmless, and reported).
-fn whole(folder: &Path, application: &str, story: &Applicant) -> Result<bool, String> {
+fn folder_files(folder: &Path) -> Result<(BTreeMap<String, Vec<u8>>, bool), String> {
+    let mut files = BTreeMap::new();
+    let mut claim_left = false;
+    for entry in std::fs::read_dir(folder).map_err(|e| e.to_string())? {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name == CLAIM {
+            claim_left = true;
+            continue;
+        }
+        let bytes = std::fs::read(folder.join(&name)).map_err(|e| format!("{name}: {e}"))?;
+        files.insert(name, bytes);
+    }
+    Ok((files, claim_left))
+}
+
+/// Whether `files` are exactly the corrected (or first good) submission of
+/// `story`: its values and byte-identical photos.
+fn whole(mut files: BTreeMap<String, Vec<u8>>, application: &str, story: &Applicant) -> Result<(), String> {
     let photos = story
         .photos
         .as_ref()
         .ok_or("stored, though no good submission was sent")?;
-    let json = std::fs::read(folder.join("application.json")).map_err(|e| format!("application.json: {e}"))?;
+    let json = files.remove("application.json").ok_or("no application.json")?;
     let values: Value = serde_json::from_slice(&json).map_err(|e| format!("application.json: {e}"))?;
     if values["application_id"] != application || values["telegram_user_id"] != story.user {
         return Err(format!(
@@ -1008,25 +1212,20 @@ fn whole(folder: &Path, application: &str, story: &Applicant) -> Result<bool, St
     if values["passport"]["elements"][1]["data"]["expiry_date"] != "01.01.2035" {
         return Err("application.json holds a rejected submission".to_owned());
     }
-    let mut names: Vec<String> = std::fs::read_dir(folder)
-        .map_err(|e| e.to_string())?
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    let claim_left = names.iter().any(|name| name == CLAIM);
-    names.retain(|name| name != CLAIM);
-    let mut expected: Vec<String> = photos.iter().map(|(name, _)| name.clone()).collect();
-    expected.push("application.json".to_owned());
+    let names: Vec<&String> = files.keys().collect();
+    let mut expected: Vec<&String> = photos.iter().map(|(name, _)| name).collect();
     expected.sort();
     if names != expected {
-        return Err(format!("files {names:?}, expected {expected:?}"));
+        return Err(format!(
+            "files {names:?} besides application.json, expected {expected:?}"
+        ));
     }
     for (name, bytes) in photos {
-        if std::fs::read(folder.join(name)).ok().as_ref() != Some(bytes) {
+        if files.get(name) != Some(bytes) {
             return Err(format!("{name} differs from the photo sent"));
         }
     }
-    Ok(claim_left)
+    Ok(())
 }
 
 impl Accounting {
@@ -1048,6 +1247,11 @@ impl Accounting {
             ("a message went to a user who needed none", &self.unexpected_messages),
             ("an update was never answered 2xx", &self.unanswered),
             ("an applicant's story stopped short", &self.stuck),
+            (
+                "an object at rest is not encrypted to the reviewer",
+                &self.plaintext_at_rest,
+            ),
+            ("an object belongs to no application", &self.stray_objects),
         ]
         .into_iter()
         .filter(|(_, examples)| !examples.is_empty())
@@ -1103,6 +1307,14 @@ impl Accounting {
             ("lost".to_owned(), self.lost.len().to_string()),
             ("stored twice".to_owned(), self.stored_twice.len().to_string()),
             ("not whole".to_owned(), self.not_whole.len().to_string()),
+            (
+                "objects not encrypted to the reviewer".to_owned(),
+                self.plaintext_at_rest.len().to_string(),
+            ),
+            (
+                "objects of no application".to_owned(),
+                self.stray_objects.len().to_string(),
+            ),
             (
                 "blocked users' stored".to_owned(),
                 self.blocked_stored.len().to_string(),
