@@ -211,8 +211,11 @@ impl Objects {
                 Err(error) => return Err(error),
             }
         }
-        self.store.delete(&self.manifest(id)).await?;
-        Ok(true)
+        // Another instance's sweep may be erasing it too.
+        match self.store.delete(&self.manifest(id)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(true),
+            Err(error) => Err(error),
+        }
     }
 
     /// The applications committed more than `age` ago, oldest first.

@@ -420,6 +420,29 @@ async fn applications_are_stored_encrypted_to_the_reviewers() {
         scanned += 1;
     }
     assert!(scanned >= names.len());
+
+    // What the service says at start: encrypted, or (without recipients)
+    // plaintext, in its log.
+    for (recipients, said) in [
+        (Some(recipient.as_str()), "stored encrypted to the ARCHIVE_RECIPIENTS"),
+        (
+            None,
+            "ARCHIVE_RECIPIENTS is not set: applications are stored in plaintext",
+        ),
+    ] {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = keys.join(format!("start-{port}.log"));
+        let mut env = vec![("RUST_LOG", "info")];
+        env.extend(recipients.map(|r| ("ARCHIVE_RECIPIENTS", r)));
+        let started = Backend::start_on(&api_url, &data, port, &env, &log);
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.contains(said), "{said:?} not in: {text}");
+        drop(started);
+    }
     std::fs::remove_dir_all(&data).unwrap();
     std::fs::remove_dir_all(&keys).unwrap();
 }
