@@ -690,7 +690,7 @@ mod on_postgres {
             "{said}{}",
             String::from_utf8_lossy(&erased.stderr)
         );
-        assert!(said.contains("its folder removed"), "{said}");
+        assert!(said.contains("removed from the archive"), "{said}");
         assert!(!data.join(&applications[0]).exists());
         gone(&http, &backend.url, &postgres, &applications[0]).await;
         // The other application is untouched.
@@ -703,7 +703,7 @@ mod on_postgres {
         // Again: nothing left, still a success.
         let again = erase(&applications[0]);
         assert!(again.status.success());
-        assert!(String::from_utf8_lossy(&again.stdout).contains("no folder of it"));
+        assert!(String::from_utf8_lossy(&again.stdout).contains("not in the archive"));
         assert_eq!(erase("../etc").status.code(), Some(2));
         std::fs::remove_dir_all(&data).unwrap();
     }
