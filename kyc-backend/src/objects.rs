@@ -357,5 +357,26 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         one_commit_per_application(&objects, root.path()).await;
         assert!(Objects::open("ftp://x/y").is_err());
+
+        // Restarted (killed, started again on its log): what was committed
+        // is there, and still cannot be replaced.
+        let a = draft(
+            root.path(),
+            "draft-c",
+            &[("photo.jpg", b"kept"), ("application.json", b"{}")],
+        );
+        assert!(objects.commit("app-2", &a, "draft-c").await.unwrap());
+        let server = tokio::task::spawn_blocking(move || server.restart()).await.unwrap();
+        assert!(objects.holds("app-2").await.unwrap());
+        let b = draft(
+            root.path(),
+            "draft-d",
+            &[("photo.jpg", b"other"), ("application.json", b"{}")],
+        );
+        assert!(!objects.commit("app-2", &b, "draft-d").await.unwrap());
+        let photo = Path::from("prefix/files/draft-c/photo.jpg");
+        let kept = objects.store.get(&photo).await.unwrap().bytes().await.unwrap();
+        assert_eq!(kept.as_ref(), b"kept");
+        drop(server);
     }
 }

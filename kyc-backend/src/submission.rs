@@ -609,7 +609,15 @@ async fn commit<S: AsyncNonceStore + 'static>(
         return blocking(move || draft.commit(&archive_app.archive, &id)).await;
     };
     let (folder, name) = draft.folder();
-    let created = objects.commit(application, folder, &name).await.map_err(Retry::from)?;
+    let created = match objects.commit(application, folder, &name).await {
+        Ok(created) => created,
+        Err(error) => {
+            // Its claim consumed the nonce: no delivery would write it
+            // again. Left sealed for the sweep, which commits it.
+            draft.leave();
+            return Err(error.into());
+        }
+    };
     match created {
         true => blocking(move || draft.committed_elsewhere(&archive_app.archive, &id)).await,
         // Another draft of it was committed first: this one goes.
