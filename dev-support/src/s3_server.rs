@@ -83,11 +83,30 @@ impl Server {
     /// Kills the server (`SIGKILL`) and starts it again on its port, where
     /// it replays its log before it takes anything new: the objects are
     /// back, as after a store's restart on its disk.
-    pub fn restart(mut self) -> Server {
+    pub fn restart(self) -> Server {
+        self.crash().start()
+    }
+
+    /// Kills the server (`SIGKILL`), keeping its log and port for
+    /// [`Crashed::start`].
+    pub fn crash(mut self) -> Crashed {
         let (port, log) = (self.port, self.log.clone());
         self.restarted = true;
         drop(self);
-        spawn(port, log)
+        Crashed { port, log }
+    }
+}
+
+/// A server that was killed: its port and its log.
+pub struct Crashed {
+    port: u16,
+    log: std::path::PathBuf,
+}
+
+impl Crashed {
+    /// Starts it again on its port, replaying its log first.
+    pub fn start(self) -> Server {
+        spawn(self.port, self.log)
     }
 }
 

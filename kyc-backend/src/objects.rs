@@ -23,11 +23,28 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, WriteMultipart};
+use object_store::{
+    ClientConfigKey, ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, WriteMultipart,
+};
 use tokio::io::AsyncReadExt as _;
 
 /// Bytes read from a draft's file per part of an upload (S3's smallest part).
 const PART: usize = 5 << 20;
+
+/// How long one request to the storage may take, connecting included; how
+/// often a failed one is tried again, and for how long at most. A storage
+/// that does not answer fails a commit within about half a minute (the
+/// delivery is then answered 503 and its sealed draft committed by the
+/// sweep), instead of holding the delivery for minutes.
+const REQUEST_TIMEOUT: &str = "20s";
+const CONNECT_TIMEOUT: &str = "5s";
+fn retry() -> object_store::RetryConfig {
+    object_store::RetryConfig {
+        max_retries: 3,
+        retry_timeout: Duration::from_secs(20),
+        ..object_store::RetryConfig::default()
+    }
+}
 
 /// The object storage an archive commits to.
 pub(crate) struct Objects {
@@ -50,24 +67,33 @@ impl Objects {
     pub(crate) fn open(url: &str) -> Result<Self, String> {
         let parsed = url::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
         let store: Arc<dyn ObjectStore> = match parsed.scheme() {
-            "s3" => Arc::new(
-                object_store::aws::AmazonS3Builder::from_env()
+            "s3" => {
+                use object_store::aws::AmazonS3ConfigKey::Client;
+                let builder = object_store::aws::AmazonS3Builder::from_env()
                     .with_url(url)
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            ),
-            "gs" => Arc::new(
-                object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_retry(retry())
+                    .with_config(Client(ClientConfigKey::Timeout), REQUEST_TIMEOUT)
+                    .with_config(Client(ClientConfigKey::ConnectTimeout), CONNECT_TIMEOUT);
+                Arc::new(builder.build().map_err(|e| e.to_string())?)
+            }
+            "gs" => {
+                use object_store::gcp::GoogleConfigKey::Client;
+                let builder = object_store::gcp::GoogleCloudStorageBuilder::from_env()
                     .with_url(url)
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            ),
-            "az" | "abfs" | "abfss" => Arc::new(
-                object_store::azure::MicrosoftAzureBuilder::from_env()
+                    .with_retry(retry())
+                    .with_config(Client(ClientConfigKey::Timeout), REQUEST_TIMEOUT)
+                    .with_config(Client(ClientConfigKey::ConnectTimeout), CONNECT_TIMEOUT);
+                Arc::new(builder.build().map_err(|e| e.to_string())?)
+            }
+            "az" | "abfs" | "abfss" => {
+                use object_store::azure::AzureConfigKey::Client;
+                let builder = object_store::azure::MicrosoftAzureBuilder::from_env()
                     .with_url(url)
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            ),
+                    .with_retry(retry())
+                    .with_config(Client(ClientConfigKey::Timeout), REQUEST_TIMEOUT)
+                    .with_config(Client(ClientConfigKey::ConnectTimeout), CONNECT_TIMEOUT);
+                Arc::new(builder.build().map_err(|e| e.to_string())?)
+            }
             "file" => {
                 let folder = parsed.to_file_path().map_err(|()| "not a local path".to_owned())?;
                 std::fs::create_dir_all(&folder).map_err(|e| format!("{}: {e}", folder.display()))?;

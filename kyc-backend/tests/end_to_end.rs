@@ -929,4 +929,66 @@ mod on_object_storage {
             std::fs::remove_dir_all(dir).unwrap();
         }
     }
+
+    /// The object storage down when a submission is committed: its nonce
+    /// is consumed, the upload fails within the storage's timeouts, and the
+    /// delivery is answered 503 with the sealed draft left on disk; once the
+    /// storage is back, the sweep commits it, whole, and the redelivery is
+    /// answered as finished.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        any(no_s3_server, no_postgres_server),
+        ignore = "needs moto_server and postgresql (pip install 'moto[server]'; apt-get install postgresql)"
+    )]
+    async fn a_commit_the_storage_refused_is_finished_by_the_sweep() {
+        let s3 = s3_server::start();
+        s3.create_bucket("kyc");
+        let postgres = postgres_server::start();
+        let (api, api_url) = kyc::bot_api().await;
+        let data = kyc::data_dir("objects-down");
+        let endpoint = s3.endpoint.clone();
+        let env = [
+            ("DATABASE_URL", postgres.url.as_str()),
+            ("ARCHIVE_URL", "s3://kyc/down"),
+            ("AWS_ENDPOINT", endpoint.as_str()),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+            ("SWEEP_SECONDS", "1"),
+        ];
+        let backend = Backend::start_with(&api_url, &data, None, &env);
+        let http = kyc::client(LOCAL);
+        let (application, request) = start(&http, &backend.url).await.unwrap();
+        let good = submission(&api, &request, 4343, Kind::Good);
+
+        let crashed = tokio::task::spawn_blocking(move || s3.crash()).await.unwrap();
+        let started = Instant::now();
+        assert_eq!(deliver(&http, &backend.url, &good).await, 503);
+        let answered = started.elapsed();
+        assert!(answered < Duration::from_secs(30), "{answered:?}");
+        let sealed: Vec<_> = std::fs::read_dir(data.join(".incoming")).unwrap().collect();
+        assert!(!sealed.is_empty(), "the sealed draft waits on disk");
+
+        let s3 = tokio::task::spawn_blocking(move || crashed.start()).await.unwrap();
+        let store = bucket(&s3);
+        let key = format!("down/applications/{application}.json");
+        let waited = Instant::now();
+        let manifest = loop {
+            if let Some(manifest) = get(&store, &key).await {
+                break manifest;
+            }
+            assert!(waited.elapsed() < Duration::from_secs(20), "not committed by the sweep");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+        let files: Vec<(String, String)> = serde_json::from_value(manifest["files"].clone()).unwrap();
+        for (name, bytes) in &good.photos {
+            let object = &files.iter().find(|(n, _)| n == name).expect(name).1;
+            assert_eq!(&get(&store, object).await.unwrap(), bytes, "{name}");
+        }
+        assert_eq!(deliver(&http, &backend.url, &good).await, 200);
+        println!("with the storage down, the delivery was answered 503 in {answered:.2?}; the sweep committed it once it was back");
+        std::fs::remove_dir_all(&data).unwrap();
+    }
 }
