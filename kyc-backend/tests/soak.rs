@@ -1,8 +1,9 @@
 //! The `kyc_backend` service's promises under crashes and redeliveries, with
 //! real processes: three instances, each with a data folder of its own, on
 //! one shared Redis (append-only file, restarted once mid-run), a
-//! three-master Redis Cluster (one master restarted once) or one PostgreSQL
-//! (crashed and restarted once); 200 applicants
+//! three-master Redis Cluster (one master restarted once), or one
+//! PostgreSQL (crashed and restarted once) with applications committed to
+//! an S3-compatible server (killed and restarted once), encrypted; 200 applicants
 //! of every kind; a stand-in Telegram that delivers each update until an
 //! instance answers 2xx (and now and then to two instances at once);
 //! instances killed (`SIGKILL`) at random moments and while a message is
@@ -107,23 +108,6 @@ async fn soak_on_a_redis_cluster() {
     };
     let title = "a three-master Redis Cluster, one master restarted once";
     soak(title, "cluster", vec![("REDIS_CLUSTER", urls)], Box::new(restart), None).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(no_postgres_server, ignore = "needs postgresql (apt-get install postgresql)")]
-async fn soak_on_postgres_restarted_once() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let postgres = Arc::new(Mutex::new(Some(postgres_server::start())));
-    let url = postgres.lock().unwrap().as_ref().unwrap().url.clone();
-    let restart = {
-        let postgres = Arc::clone(&postgres);
-        move || {
-            let server = postgres.lock().unwrap().take().unwrap();
-            *postgres.lock().unwrap() = Some(server.restart());
-        }
-    };
-    let title = "one PostgreSQL server, crashed (immediate shutdown) and restarted once";
-    soak(title, "postgres", vec![("DATABASE_URL", url)], Box::new(restart), None).await;
 }
 
 /// Three instances on PostgreSQL committing to an S3-compatible server,
