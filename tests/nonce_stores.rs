@@ -471,24 +471,7 @@ mod asynchronous {
             let stores: Vec<Arc<RedisNonceStore>> = (0..8)
                 .map(|_| Arc::new(RedisNonceStore::open(&server.url).unwrap()))
                 .collect();
-            for round in 0..50 {
-                let nonce = AsyncNonceStore::issue(&store, &format!("r{round}"), TTL).await.unwrap();
-                let racers = stores.iter().map(|store| {
-                    let (store, nonce) = (Arc::clone(store), nonce.clone());
-                    tokio::spawn(async move { AsyncNonceStore::consume(&*store, &nonce).await })
-                });
-                let mut winners = 0;
-                for racer in racers.collect::<Vec<_>>() {
-                    match racer.await.unwrap() {
-                        Ok(context) => {
-                            assert_eq!(context, format!("r{round}"));
-                            winners += 1;
-                        }
-                        Err(error) => assert!(matches!(error, Error::NonceReplayed), "{error:?}"),
-                    }
-                }
-                assert_eq!(winners, 1, "round {round}");
-            }
+            common::exactly_one_consumer_wins_async(stores, 50).await;
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

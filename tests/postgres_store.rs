@@ -166,33 +166,6 @@ async fn a_lapsed_lease_is_fenced_out(
     assert_eq!(store.consume_claimed(&slow).await.unwrap(), "application-5");
 }
 
-/// Eight stores (separate pools, as separate instances) race to consume
-/// each of `rounds` nonces: exactly one wins each, the rest are told
-/// "replayed".
-async fn exactly_one_consumer_wins<S: AsyncNonceStore + 'static>(stores: Vec<Arc<S>>, rounds: usize) {
-    for round in 0..rounds {
-        let nonce = stores[0].issue(&format!("r{round}"), TTL).await.unwrap();
-        let racers: Vec<_> = stores
-            .iter()
-            .map(|store| {
-                let (store, nonce) = (Arc::clone(store), nonce.clone());
-                tokio::spawn(async move { store.consume(&nonce).await })
-            })
-            .collect();
-        let mut winners = 0;
-        for racer in racers {
-            match racer.await.unwrap() {
-                Ok(context) => {
-                    assert_eq!(context, format!("r{round}"));
-                    winners += 1;
-                }
-                Err(error) => assert!(matches!(error, Error::NonceReplayed), "{error:?}"),
-            }
-        }
-        assert_eq!(winners, 1, "round {round}");
-    }
-}
-
 /// The contract on the two stores the PostgreSQL one is measured against.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_contract_holds_in_memory() {
@@ -248,7 +221,7 @@ async fn the_contract_holds_on_postgres() {
 async fn many_instances_race_and_one_wins() {
     let server = postgres_server::start();
     let stores: Vec<Arc<PostgresNonceStore>> = (0..8).map(|_| Arc::new(open(&server))).collect();
-    exactly_one_consumer_wins(stores.clone(), 50).await;
+    common::exactly_one_consumer_wins_async(stores.clone(), 50).await;
     common::exactly_one_claimant_wins_async(stores, 60).await;
 }
 

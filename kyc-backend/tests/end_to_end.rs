@@ -670,19 +670,7 @@ mod on_postgres {
             );
             applications.push(application);
         }
-        let erase = |id: &str| {
-            std::process::Command::new(kyc::binary())
-                .args(["--erase", id])
-                .env_clear()
-                .env("TELEGRAM_BOT_TOKEN", kyc::TOKEN)
-                .envs(kyc::key_env())
-                .env("WEBHOOK_SECRET", SECRET)
-                .env("PUBLIC_URL", "http://127.0.0.1:1")
-                .env("DATA_DIR", &data)
-                .env(shared.0, shared.1)
-                .output()
-                .unwrap()
-        };
+        let erase = |id: &str| kyc::run_command(&["--erase", id], &data, &[shared]);
         let erased = erase(&applications[0]);
         let said = String::from_utf8_lossy(&erased.stdout).into_owned();
         assert!(
@@ -908,17 +896,7 @@ mod on_object_storage {
 
         // Erased: the manifest and the files go.
         let (erased, _) = &applications[0];
-        let out = std::process::Command::new(kyc::binary())
-            .args(["--erase", erased])
-            .env_clear()
-            .env("TELEGRAM_BOT_TOKEN", kyc::TOKEN)
-            .envs(kyc::key_env())
-            .env("WEBHOOK_SECRET", SECRET)
-            .env("PUBLIC_URL", "http://127.0.0.1:1")
-            .env("DATA_DIR", &data[0])
-            .envs(env.iter().copied())
-            .output()
-            .unwrap();
+        let out = kyc::run_command(&["--erase", erased], &data[0], &env);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(get(&store, &format!("applications-2026/applications/{erased}.json"))
             .await

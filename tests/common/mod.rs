@@ -170,6 +170,36 @@ pub fn exactly_one_claimant_wins(stores: Vec<Arc<dyn NonceStore>>, rounds: usize
     }
 }
 
+/// The async twin of [`exactly_one_consumer_wins`]: every store (separate
+/// pools, as separate instances) races to consume each of `rounds` nonces;
+/// exactly one wins each, the rest are told "replayed".
+pub async fn exactly_one_consumer_wins_async<S: AsyncNonceStore + 'static>(stores: Vec<Arc<S>>, rounds: usize) {
+    for round in 0..rounds {
+        let nonce = stores[0]
+            .issue(&format!("r{round}"), std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+        let racers: Vec<_> = stores
+            .iter()
+            .map(|store| {
+                let (store, nonce) = (Arc::clone(store), nonce.clone());
+                tokio::spawn(async move { store.consume(&nonce).await })
+            })
+            .collect();
+        let mut winners = 0;
+        for racer in racers {
+            match racer.await.unwrap() {
+                Ok(context) => {
+                    assert_eq!(context, format!("r{round}"));
+                    winners += 1;
+                }
+                Err(error) => assert!(matches!(error, Error::NonceReplayed), "{error:?}"),
+            }
+        }
+        assert_eq!(winners, 1, "round {round}");
+    }
+}
+
 /// The async twin of [`exactly_one_claimant_wins`]: tasks instead of threads.
 pub async fn exactly_one_claimant_wins_async<S: AsyncNonceStore + 'static>(stores: Vec<Arc<S>>, rounds: usize) {
     for round in 0..rounds {

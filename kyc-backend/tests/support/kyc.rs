@@ -710,6 +710,22 @@ pub fn key_env() -> Vec<(&'static str, String)> {
         .clone()
 }
 
+/// Runs the binary once with `args` (a command such as `--erase`), with
+/// the settings every instance gets, `data_dir` and `env`; its output.
+pub fn run_command(args: &[&str], data_dir: &Path, env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(binary())
+        .args(args)
+        .env_clear()
+        .env("TELEGRAM_BOT_TOKEN", TOKEN)
+        .envs(key_env())
+        .env("WEBHOOK_SECRET", SECRET)
+        .env("PUBLIC_URL", "http://127.0.0.1:1")
+        .env("DATA_DIR", data_dir)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
 /// Sends `request` (a whole HTTP/1.1 request, or the start of one) over a
 /// new connection from `source` to `to`, and reads the answer until the
 /// server closes the connection: the answer's status (0 for none) and the
