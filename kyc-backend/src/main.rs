@@ -40,11 +40,13 @@ Usage: kyc_backend [--check | --erase APPLICATION_ID | --help]
 
 A KYC backend on Telegram Passport, configured by environment variables.
 With --check, asks the Bot API whether the bot is set up as this service
-needs (token, webhook, keys), says what is wrong in plain words, and exits
-non-zero if the service would not work. With --erase, erases one
-application: its folder in this DATA_DIR and what the shared ledger says of
-it (its page then answers unknown); run it where each DATA_DIR is, and
-again if it says it did not finish. With state in memory, only the folder.
+needs (token, webhook, keys), tries the shared state, DATA_DIR and the
+archive (writing nothing that stays), says what is wrong in plain words,
+and exits non-zero if the service would not work. With --erase, erases one
+application: its objects in ARCHIVE_URL (or its folder in this DATA_DIR)
+and what the shared ledger says of it (its page then answers unknown); run
+it again if it says it did not finish, and, without ARCHIVE_URL, where each
+DATA_DIR is. With state in memory, only the folder.
 
 Required:
   TELEGRAM_BOT_TOKEN    the bot's token from BotFather, e.g. 123456:ABC-DEF...

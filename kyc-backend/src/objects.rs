@@ -213,6 +213,33 @@ impl Objects {
         }
     }
 
+    /// Creates a probe object beside `applications/` twice, each time only
+    /// if it does not exist, and removes it (for `--check`): true if the
+    /// store refused the second create, as the commit needs; false if it
+    /// replaced the object (a store that ignores conditional writes).
+    pub(crate) async fn probe(&self) -> object_store::Result<bool> {
+        let name = telegram_passport::generate_nonce().map_err(|e| io(std::io::Error::other(e)))?;
+        let probe = self.prefix.clone().join(format!("check-{name}"));
+        let create = || PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        let body = || PutPayload::from_static(b"kyc_backend --check: safe to remove\n");
+        self.store.put_opts(&probe, body(), create()).await?;
+        let refused = match self.store.put_opts(&probe, body(), create()).await {
+            Ok(_) => false,
+            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => true,
+            Err(error) => {
+                let _ = self.store.delete(&probe).await;
+                return Err(error);
+            }
+        };
+        match self.store.delete(&probe).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(refused),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Whether application `id` is committed here.
     pub(crate) async fn holds(&self, id: &str) -> object_store::Result<bool> {
         match self.store.head(&self.manifest(id)).await {

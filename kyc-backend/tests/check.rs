@@ -71,6 +71,10 @@ fn good_setup(api: &str) -> BTreeMap<String, String> {
     ] {
         env.insert(name.to_owned(), value.to_owned());
     }
+    // Its own folder for each run: the tests run at once.
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let data = kyc::data_dir(&format!("check-run-{}", RUNS.fetch_add(1, Ordering::Relaxed)));
+    env.insert("DATA_DIR".to_owned(), data.to_string_lossy().into_owned());
     env
 }
 
@@ -186,11 +190,18 @@ async fn a_good_setup_passes_and_prints_the_public_key_for_botfather() {
         .says("ok", "webhook", "no failed delivery")
         .says("ok", "WEBHOOK_SECRET", "25 characters")
         .says("ok", "PASSPORT_PRIVATE_KEY key 1", "the current key: RSA, 2048 bits")
-        .says("ok", "other settings", "the service takes them");
+        .says("ok", "other settings", "the service takes them")
+        .says("ok", "shared state", "in memory, for one instance")
+        .says("ok", "DATA_DIR", "drafts and stored applications")
+        .says("warning", "at rest", "stored in plaintext");
     let public = common::key("keys/rsa2048_pkcs1.pem").public_key().to_pem();
     assert!(checked.output.contains(public.trim_end()), "{}", checked.output);
     assert!(checked.output.contains("/setpublickey"), "{}", checked.output);
-    assert!(checked.output.ends_with("all checks passed\n"), "{}", checked.output);
+    assert!(
+        checked.output.ends_with("all checks passed, 1 warning\n"),
+        "{}",
+        checked.output
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -666,4 +677,200 @@ async fn a_connection_share_below_telegrams_is_a_warning() {
         "{}",
         behind.output
     );
+}
+
+/// Where the service keeps things, tried as it would use them.
+mod storage {
+    use super::*;
+    use object_store::ObjectStore as _;
+    use telegram_passport_dev_support::{postgres_server, s3_server};
+
+    /// The settings of `url` on the S3-compatible server at `endpoint`.
+    fn bucket_env(endpoint: &str, url: &str) -> Vec<(&'static str, String)> {
+        let mut env = kyc::s3_env(endpoint, "not-to-be-printed-s3");
+        env.push(("ARCHIVE_URL", url.to_owned()));
+        env
+    }
+
+    async fn check_with(api: &str, settings: &[(&str, String)]) -> Checked {
+        let changes: Vec<(&str, Option<&str>)> = settings
+            .iter()
+            .map(|(name, value)| (*name, Some(value.as_str())))
+            .collect();
+        let checked = check(api, &changes).await;
+        for secret in ["not-to-be-printed", "correct-horse-battery"] {
+            assert!(
+                !checked.output.contains(secret),
+                "printed {secret}:\n{}",
+                checked.output
+            );
+        }
+        checked
+    }
+
+    /// Every object in the server's bucket `kyc`.
+    async fn objects(s3: &s3_server::Server) -> Vec<String> {
+        let mut names = Vec::new();
+        let mut listed = kyc::bucket(&s3.endpoint).list(None);
+        while let Some(meta) = futures_util::StreamExt::next(&mut listed).await {
+            names.push(meta.unwrap().location.to_string());
+        }
+        names
+    }
+
+    /// PostgreSQL answers and the bucket takes a file and refuses to create
+    /// it twice; the check leaves nothing behind (no object, no table), and
+    /// says the files are encrypted to the recipients.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        any(no_s3_server, no_postgres_server),
+        ignore = "needs moto_server and postgresql (pip install 'moto[server]'; apt-get install postgresql)"
+    )]
+    async fn postgres_and_a_bucket_that_refuses_a_second_create_pass() {
+        let (_api, url) = kyc::bot_api().await;
+        let postgres = postgres_server::start();
+        let s3 = s3_server::start();
+        s3.create_bucket("kyc");
+        let recipient = age::x25519::Identity::generate().to_public().to_string();
+        let mut settings = bucket_env(&s3.endpoint, "s3://kyc/applications");
+        settings.extend([
+            ("DATABASE_URL", postgres.url.clone()),
+            ("ARCHIVE_RECIPIENTS", recipient),
+            ("DATA_DIR", scratch("storage-good").to_string_lossy().into_owned()),
+        ]);
+        check_with(&url, &settings)
+            .await
+            .passed()
+            .says("ok", "shared state", "PostgreSQL 1")
+            .says("ok", "DATA_DIR", "drafts, before they are committed")
+            .says(
+                "ok",
+                "archive",
+                "s3://kyc/applications took a file and refused to create it twice",
+            )
+            .says("ok", "at rest", "encrypted to the 1 ARCHIVE_RECIPIENTS");
+        assert_eq!(objects(&s3).await, Vec::<String>::new());
+        let tables = postgres_server::psql(&postgres, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'");
+        assert_eq!(tables.unwrap(), "0", "the check made tables");
+    }
+
+    /// A store that ignores conditional writes (here a front to the server
+    /// that drops `If-None-Match`) is a warning that says what it risks.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(no_s3_server, ignore = "needs moto_server (pip install 'moto[server]')")]
+    async fn a_store_that_ignores_conditional_writes_is_a_warning() {
+        let (_api, url) = kyc::bot_api().await;
+        let s3 = s3_server::start();
+        s3.create_bucket("kyc");
+        let front = without_conditions(&s3.endpoint).await;
+        let mut settings = bucket_env(&front, "s3://kyc/applications");
+        settings.push(("DATA_DIR", scratch("storage-ignoring").to_string_lossy().into_owned()));
+        check_with(&url, &settings).await.passed().says(
+            "warning",
+            "archive",
+            "ignores conditional writes (If-None-Match)",
+        );
+        assert_eq!(objects(&s3).await, Vec::<String>::new());
+    }
+
+    /// Each way the storage can be wrong fails, said in words, in one run:
+    /// PostgreSQL not answering (its password not printed), a bucket that
+    /// does not exist, a DATA_DIR that cannot take a file; plaintext at
+    /// rest is a warning.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(no_s3_server, ignore = "needs moto_server (pip install 'moto[server]')")]
+    async fn unreachable_storage_is_said_without_its_secrets() {
+        let (_api, url) = kyc::bot_api().await;
+        let s3 = s3_server::start();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let not_a_folder = scratch("storage-file").join("plain-file");
+        std::fs::write(&not_a_folder, b"a file").unwrap();
+        let mut settings = bucket_env(&s3.endpoint, "s3://no-such-bucket/applications");
+        settings.extend([
+            (
+                "DATABASE_URL",
+                format!("postgres://kyc:correct-horse-battery@127.0.0.1:{closed}/kyc"),
+            ),
+            ("DATA_DIR", not_a_folder.to_string_lossy().into_owned()),
+        ]);
+        check_with(&url, &settings)
+            .await
+            .failed()
+            .says(
+                "PROBLEM",
+                "shared state",
+                &format!("127.0.0.1:{closed} does not answer"),
+            )
+            .says("PROBLEM", "DATA_DIR", "cannot hold drafts")
+            .says(
+                "PROBLEM",
+                "archive",
+                "s3://no-such-bucket/applications did not take a file",
+            )
+            .says(
+                "PROBLEM",
+                "archive",
+                "404 Not Found: NoSuchBucket: The specified bucket does not exist",
+            )
+            .says("warning", "at rest", "applications are stored in plaintext");
+    }
+
+    /// Redis answers; without ARCHIVE_URL the applications are in DATA_DIR.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(no_redis_server, ignore = "needs redis-server (apt-get install redis-server)")]
+    async fn redis_and_a_folder_pass() {
+        let (_api, url) = kyc::bot_api().await;
+        let redis = telegram_passport_dev_support::redis_server::start();
+        let settings = [
+            ("REDIS_URL", redis.url.clone()),
+            ("DATA_DIR", scratch("storage-redis").to_string_lossy().into_owned()),
+        ];
+        check_with(&url, &settings)
+            .await
+            .passed()
+            .says("ok", "shared state", "Redis ")
+            .says("ok", "DATA_DIR", "drafts and stored applications (no ARCHIVE_URL)");
+    }
+
+    /// A front to the S3 server at `upstream` that forwards every request
+    /// without its `If-None-Match`: a store that ignores conditional writes.
+    async fn without_conditions(upstream: &str) -> String {
+        let upstream = upstream.trim_end_matches('/').to_owned();
+        let client = reqwest::Client::new();
+        let forward = move |request: axum::extract::Request| {
+            let (client, upstream) = (client.clone(), upstream.clone());
+            async move {
+                let (parts, body) = request.into_parts();
+                let body = axum::body::to_bytes(body, 64 << 20).await.unwrap();
+                let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                let mut headers = parts.headers.clone();
+                headers.remove("if-none-match");
+                headers.remove("host");
+                let answer = client
+                    .request(parts.method, format!("{upstream}{path}"))
+                    .headers(headers)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let mut response = axum::response::Response::builder().status(answer.status());
+                for (name, value) in answer.headers() {
+                    if name != "transfer-encoding" && name != "connection" {
+                        response = response.header(name, value);
+                    }
+                }
+                response
+                    .body(axum::body::Body::from(answer.bytes().await.unwrap()))
+                    .unwrap()
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(forward)).await });
+        format!("http://{address}")
+    }
 }

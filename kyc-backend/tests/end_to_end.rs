@@ -739,19 +739,6 @@ mod on_object_storage {
     use object_store::{ObjectStore, ObjectStoreExt as _};
     use telegram_passport_dev_support::{postgres_server, s3_server};
 
-    /// The bucket as a reviewer's tool would see it, signed requests and all.
-    fn bucket(s3: &s3_server::Server) -> object_store::aws::AmazonS3 {
-        object_store::aws::AmazonS3Builder::new()
-            .with_bucket_name("kyc")
-            .with_endpoint(&s3.endpoint)
-            .with_allow_http(true)
-            .with_access_key_id("test")
-            .with_secret_access_key("test")
-            .with_region("us-east-1")
-            .build()
-            .unwrap()
-    }
-
     /// The object at `key`: its bytes, or `None` if there is none.
     async fn get(bucket: &object_store::aws::AmazonS3, key: &str) -> Option<Vec<u8>> {
         match bucket.get(&object_store::path::Path::from(key)).await {
@@ -823,16 +810,13 @@ mod on_object_storage {
         let (api, api_url) = kyc::bot_api().await;
         api.download_delay_ms.store(30, Ordering::SeqCst);
         let data = [kyc::data_dir("objects-a"), kyc::data_dir("objects-b")];
-        let env = [
+        let s3_env = kyc::s3_env(&s3.endpoint, "test");
+        let mut env = vec![
             ("DATABASE_URL", postgres.url.as_str()),
             ("ARCHIVE_URL", "s3://kyc/applications-2026"),
             ("ARCHIVE_RECIPIENTS", recipient.as_str()),
-            ("AWS_ENDPOINT", s3.endpoint.as_str()),
-            ("AWS_ALLOW_HTTP", "true"),
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-            ("AWS_REGION", "us-east-1"),
         ];
+        env.extend(s3_env.iter().map(|(name, value)| (*name, value.as_str())));
         let backends = [
             Backend::start_with(&api_url, &data[0], None, &env),
             Backend::start_with(&api_url, &data[1], None, &env),
@@ -851,7 +835,7 @@ mod on_object_storage {
             assert_eq!(deliver(&http, &urls[user % 2], &good).await, 200);
             applications.push((application, good));
         }
-        let store = bucket(&s3);
+        let store = kyc::bucket(&s3.endpoint);
         let manifests = keys(&store, "applications-2026/applications").await;
         assert_eq!(manifests.len(), applications.len(), "{manifests:?}");
         for (application, good) in &applications {
@@ -924,17 +908,13 @@ mod on_object_storage {
         let postgres = postgres_server::start();
         let (api, api_url) = kyc::bot_api().await;
         let data = kyc::data_dir("objects-down");
-        let endpoint = s3.endpoint.clone();
-        let env = [
+        let s3_env = kyc::s3_env(&s3.endpoint, "test");
+        let mut env = vec![
             ("DATABASE_URL", postgres.url.as_str()),
             ("ARCHIVE_URL", "s3://kyc/down"),
-            ("AWS_ENDPOINT", endpoint.as_str()),
-            ("AWS_ALLOW_HTTP", "true"),
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-            ("AWS_REGION", "us-east-1"),
             ("SWEEP_SECONDS", "1"),
         ];
+        env.extend(s3_env.iter().map(|(name, value)| (*name, value.as_str())));
         let backend = Backend::start_with(&api_url, &data, None, &env);
         let http = kyc::client(LOCAL);
         let (application, request) = start(&http, &backend.url).await.unwrap();
@@ -949,7 +929,7 @@ mod on_object_storage {
         assert!(!sealed.is_empty(), "the sealed draft waits on disk");
 
         let s3 = tokio::task::spawn_blocking(move || crashed.start()).await.unwrap();
-        let store = bucket(&s3);
+        let store = kyc::bucket(&s3.endpoint);
         let key = format!("down/applications/{application}.json");
         let waited = Instant::now();
         let manifest = loop {

@@ -140,27 +140,14 @@ async fn soak_on_postgres_and_object_storage_encrypted() {
             *s3.lock().unwrap() = Some(server.restart());
         }
     };
-    let shared = vec![
+    let mut shared = vec![
         ("DATABASE_URL", url),
         ("ARCHIVE_URL", "s3://kyc/soak".to_owned()),
         ("ARCHIVE_RECIPIENTS", reviewer.to_public().to_string()),
-        ("AWS_ENDPOINT", endpoint.clone()),
-        ("AWS_ALLOW_HTTP", "true".to_owned()),
-        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
-        ("AWS_REGION", "us-east-1".to_owned()),
     ];
-    let bucket = object_store::aws::AmazonS3Builder::new()
-        .with_bucket_name("kyc")
-        .with_endpoint(&endpoint)
-        .with_allow_http(true)
-        .with_access_key_id("test")
-        .with_secret_access_key("test")
-        .with_region("us-east-1")
-        .build()
-        .unwrap();
+    shared.extend(kyc::s3_env(&endpoint, "test"));
     let archive = Bucket {
-        store: bucket,
+        store: kyc::bucket(&endpoint),
         prefix: "soak",
         reviewer,
     };

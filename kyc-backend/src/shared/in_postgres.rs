@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::{Connection as _, PgPool};
 
 use super::Unreachable;
 
@@ -68,6 +68,24 @@ impl SharedPostgres {
             })
             .await?;
         Ok(pool)
+    }
+
+    /// The server's version, asked without making the tables (for
+    /// `--check`).
+    pub(crate) async fn version(&self) -> Result<String, Unreachable> {
+        // A connection of its own: a pool's error would hide why it failed.
+        let asked = async {
+            let mut connection = sqlx::PgConnection::connect_with(&self.inner.options).await?;
+            let version = sqlx::query_scalar::<_, String>("SHOW server_version")
+                .fetch_one(&mut connection)
+                .await?;
+            connection.close().await?;
+            Ok::<_, sqlx::Error>(version)
+        };
+        match tokio::time::timeout(TIMEOUT * 2, asked).await {
+            Ok(answered) => answered.map_err(unreachable),
+            Err(_) => Err(timed_out()),
+        }
     }
 
     /// The text `sql` (one parameter: `key`) answers, if any.

@@ -26,3 +26,21 @@ impl From<redis::RedisError> for Unreachable {
         Self(Box::new(error))
     }
 }
+
+impl Shared {
+    /// What answers, in a few words ("Redis 7.0.15", "PostgreSQL 16.4"),
+    /// asked without writing anything (for `--check`).
+    pub(crate) async fn server(&self) -> Result<String, Unreachable> {
+        match self {
+            Self::Redis(redis) => {
+                let info: String = redis.query(redis::cmd("INFO").arg("server")).await?;
+                let version = info
+                    .lines()
+                    .find_map(|line| line.strip_prefix("redis_version:"))
+                    .unwrap_or("(version not said)");
+                Ok(format!("Redis {}", version.trim()))
+            }
+            Self::Postgres(postgres) => Ok(format!("PostgreSQL {}", postgres.version().await?)),
+        }
+    }
+}

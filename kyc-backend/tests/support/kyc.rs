@@ -745,3 +745,29 @@ pub async fn raw_request(to: std::net::SocketAddr, source: IpAddr, request: &[u8
     let status = answer.get(9..12).and_then(|code| std::str::from_utf8(code).ok());
     (status.and_then(|code| code.parse().ok()).unwrap_or(0), answer)
 }
+
+/// The settings that point the service at the S3-compatible test server at
+/// `endpoint` (its access key `test`, its secret key `secret`).
+pub fn s3_env(endpoint: &str, secret: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT", endpoint.to_owned()),
+        ("AWS_ALLOW_HTTP", "true".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", secret.to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+    ]
+}
+
+/// The bucket `kyc` of the S3-compatible test server at `endpoint`, as a
+/// reviewer's tool would see it (signed requests and all).
+pub fn bucket(endpoint: &str) -> object_store::aws::AmazonS3 {
+    object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name("kyc")
+        .with_endpoint(endpoint)
+        .with_allow_http(true)
+        .with_access_key_id("test")
+        .with_secret_access_key("test")
+        .with_region("us-east-1")
+        .build()
+        .unwrap()
+}

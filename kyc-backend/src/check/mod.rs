@@ -1,5 +1,6 @@
 //! `kyc_backend --check`: what newcomers get wrong, asked of the Bot API
-//! and said in plain words, one line per check.
+//! and of where the service keeps things, and said in plain words, one
+//! line per check.
 //!
 //! It reads the settings the service reads and reports every problem it
 //! finds in one run: a missing or wrong setting is reported, and each check
@@ -19,6 +20,8 @@ use zeroize::Zeroizing;
 
 use crate::public_url::PublicUrl;
 use crate::telegram::{ApiError, BotApi};
+
+mod storage;
 
 /// The settings the service does not start without.
 const REQUIRED: [&str; 4] = [
@@ -57,12 +60,14 @@ const KEY_NAME_MAX: usize = 256;
 pub(crate) async fn run() -> ExitCode {
     let token = setting("TELEGRAM_BOT_TOKEN");
     let mut report = Report::new(token.as_deref());
+    report.hide(storage::secrets());
     let api = check_token(&mut report, token.as_deref()).await;
     let public_url = check_public_url(&mut report);
     check_webhook(&mut report, api.as_ref(), public_url.as_ref()).await;
     check_webhook_secret(&mut report);
     check_keys(&mut report);
     check_other_settings(&mut report);
+    storage::check_storage(&mut report).await;
     report.finish()
 }
 
@@ -86,7 +91,8 @@ enum Outcome {
 /// What `--check` prints, and whether the service would work.
 struct Report {
     /// Texts never printed: the token and its secret half, each as given
-    /// and without the white space around it.
+    /// and without the white space around it; the storage settings'
+    /// passwords and secret keys.
     hidden: Vec<String>,
     problems: usize,
     warnings: usize,
@@ -95,18 +101,24 @@ struct Report {
 impl Report {
     fn new(token: Option<&str>) -> Self {
         let secret = token.and_then(|token| token.split_once(':')).map(|(_, secret)| secret);
-        let mut hidden: Vec<String> = [token, token.map(str::trim), secret, secret.map(str::trim)]
+        let hidden: Vec<String> = [token, token.map(str::trim), secret, secret.map(str::trim)]
             .into_iter()
             .flatten()
             .map(str::to_owned)
             .collect();
-        // Too short to be a credential, and replacing it would garble the text.
-        hidden.retain(|text| text.len() >= 8);
-        Self {
-            hidden,
+        let mut report = Self {
+            hidden: Vec::new(),
             problems: 0,
             warnings: 0,
-        }
+        };
+        report.hide(hidden);
+        report
+    }
+
+    /// Never prints `texts`.
+    fn hide(&mut self, texts: Vec<String>) {
+        // Too short to be a credential, and replacing it would garble the text.
+        self.hidden.extend(texts.into_iter().filter(|text| text.len() >= 8));
     }
 
     /// One line: the outcome, what was checked, and what it found.
@@ -789,7 +801,7 @@ fn check_other_settings(report: &mut Report) {
         Ok(_) => report.line(
             Outcome::Passed,
             NAME,
-            "the service takes them (no Redis, listener or data folder is tried here)",
+            "the service takes them (the listener is not tried here)",
         ),
         Err(message) if report.problems > 0 && about_required(&message) => report.line(
             Outcome::Skipped,
