@@ -20,7 +20,9 @@
 //! it, `cfg(no_age)` shows that test as "ignored, needs age". Its
 //! applications committed to object storage go to a real S3-compatible
 //! server, `moto_server`; without it, `cfg(no_s3_server)` shows those
-//! tests as "ignored, needs moto_server".
+//! tests as "ignored, needs moto_server"; and to Azurite, the Azure Blob
+//! Storage emulator (`azurite-blob`, run by Node.js); without it,
+//! `cfg(no_azurite)` shows those as "ignored, needs azurite".
 //! Under `CI` nothing is left out: a missing tool fails its tests. Nothing in the library itself reads these cfgs.
 //! The KYC service's package (kyc-backend/build.rs) includes this file.
 
@@ -29,6 +31,7 @@ pub(crate) fn main() {
     println!("cargo::rustc-check-cfg=cfg(no_postgres_server)");
     println!("cargo::rustc-check-cfg=cfg(no_age)");
     println!("cargo::rustc-check-cfg=cfg(no_s3_server)");
+    println!("cargo::rustc-check-cfg=cfg(no_azurite)");
     println!("cargo::rustc-check-cfg=cfg(no_softhsm)");
     println!("cargo::rustc-check-cfg=cfg(no_chromium)");
     println!("cargo::rustc-check-cfg=cfg(no_key_tools)");
@@ -77,6 +80,9 @@ pub(crate) fn main() {
     }
     if !(ci || installed("moto_server")) {
         println!("cargo::rustc-cfg=no_s3_server");
+    }
+    if !(ci || (installed("azurite-blob") && installed("node"))) {
+        println!("cargo::rustc-cfg=no_azurite");
     }
     if !(ci || installed("age")) {
         println!("cargo::rustc-cfg=no_age");

@@ -754,6 +754,35 @@ mod storage {
         assert_eq!(tables.unwrap(), "0", "the check made tables");
     }
 
+    /// An Azure container (Azurite) takes a file and refuses to create it
+    /// twice; one that does not exist is said with Azure's words.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(no_azurite, ignore = "needs azurite (npm install azurite)")]
+    async fn an_azure_container_is_tried_as_a_bucket_is() {
+        let (_api, url) = kyc::bot_api().await;
+        let azurite = telegram_passport_dev_support::azurite_server::start();
+        azurite.create_container("kyc");
+        let mut settings = azurite.env();
+        settings.push(("ARCHIVE_URL", "az://kyc/applications".to_owned()));
+        settings.push(("DATA_DIR", scratch("storage-azure").to_string_lossy().into_owned()));
+        check_with(&url, &settings).await.passed().says(
+            "ok",
+            "archive",
+            "az://kyc/applications took a file and refused to create it twice",
+        );
+        let mut listed = kyc::container(&azurite.endpoint).list(None);
+        assert!(
+            futures_util::StreamExt::next(&mut listed).await.is_none(),
+            "the check left a blob"
+        );
+        settings.push(("ARCHIVE_URL", "az://no-such-container/applications".to_owned()));
+        check_with(&url, &settings).await.failed().says(
+            "PROBLEM",
+            "archive",
+            "404 Not Found: ContainerNotFound: The specified container does not exist.",
+        );
+    }
+
     /// A store that ignores conditional writes (here a front to the server
     /// that drops `If-None-Match`) is a warning that says what it risks.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -737,10 +737,10 @@ mod on_object_storage {
     use super::*;
     use futures_util::StreamExt as _;
     use object_store::{ObjectStore, ObjectStoreExt as _};
-    use telegram_passport_dev_support::{postgres_server, s3_server};
+    use telegram_passport_dev_support::{azurite_server, postgres_server, s3_server};
 
     /// The object at `key`: its bytes, or `None` if there is none.
-    async fn get(bucket: &object_store::aws::AmazonS3, key: &str) -> Option<Vec<u8>> {
+    async fn get(bucket: &dyn ObjectStore, key: &str) -> Option<Vec<u8>> {
         match bucket.get(&object_store::path::Path::from(key)).await {
             Ok(found) => Some(found.bytes().await.unwrap().to_vec()),
             Err(object_store::Error::NotFound { .. }) => None,
@@ -749,7 +749,7 @@ mod on_object_storage {
     }
 
     /// The keys under `prefix`.
-    async fn keys(bucket: &object_store::aws::AmazonS3, prefix: &str) -> Vec<String> {
+    async fn keys(bucket: &dyn ObjectStore, prefix: &str) -> Vec<String> {
         let prefix = object_store::path::Path::from(prefix);
         let listed: Vec<_> = bucket.list(Some(&prefix)).collect().await;
         listed
@@ -804,19 +804,39 @@ mod on_object_storage {
     async fn two_instances_commit_each_application_once_to_object_storage() {
         let s3 = s3_server::start();
         s3.create_bucket("kyc");
+        let store = kyc::bucket(&s3.endpoint);
+        commit_each_application_once("s3://kyc/applications-2026", &kyc::s3_env(&s3.endpoint, "test"), &store).await;
+    }
+
+    /// The same on Azure Blob Storage (Azurite), configured by the standard
+    /// emulator settings.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        any(no_azurite, no_postgres_server, no_age),
+        ignore = "needs azurite, postgresql and age (npm install azurite; apt-get install postgresql age)"
+    )]
+    async fn two_instances_commit_each_application_once_to_azure_blob_storage() {
+        let azurite = azurite_server::start();
+        azurite.create_container("kyc");
+        let store = kyc::container(&azurite.endpoint);
+        commit_each_application_once("az://kyc/applications-2026", &azurite.env(), &store).await;
+    }
+
+    /// Two instances commit to `archive_url` (under `applications-2026`,
+    /// with `store_env`), read back through `store`.
+    async fn commit_each_application_once(archive_url: &str, store_env: &[(&str, String)], store: &dyn ObjectStore) {
         let postgres = postgres_server::start();
         let scratch = kyc::data_dir("objects-keys");
         let (identity, recipient) = reviewer(&scratch);
         let (api, api_url) = kyc::bot_api().await;
         api.download_delay_ms.store(30, Ordering::SeqCst);
         let data = [kyc::data_dir("objects-a"), kyc::data_dir("objects-b")];
-        let s3_env = kyc::s3_env(&s3.endpoint, "test");
         let mut env = vec![
             ("DATABASE_URL", postgres.url.as_str()),
-            ("ARCHIVE_URL", "s3://kyc/applications-2026"),
+            ("ARCHIVE_URL", archive_url),
             ("ARCHIVE_RECIPIENTS", recipient.as_str()),
         ];
-        env.extend(s3_env.iter().map(|(name, value)| (*name, value.as_str())));
+        env.extend(store_env.iter().map(|(name, value)| (*name, value.as_str())));
         let backends = [
             Backend::start_with(&api_url, &data[0], None, &env),
             Backend::start_with(&api_url, &data[1], None, &env),
@@ -835,11 +855,10 @@ mod on_object_storage {
             assert_eq!(deliver(&http, &urls[user % 2], &good).await, 200);
             applications.push((application, good));
         }
-        let store = kyc::bucket(&s3.endpoint);
-        let manifests = keys(&store, "applications-2026/applications").await;
+        let manifests = keys(store, "applications-2026/applications").await;
         assert_eq!(manifests.len(), applications.len(), "{manifests:?}");
         for (application, good) in &applications {
-            let manifest = get(&store, &format!("applications-2026/applications/{application}.json")).await;
+            let manifest = get(store, &format!("applications-2026/applications/{application}.json")).await;
             let manifest: serde_json::Value = serde_json::from_slice(&manifest.expect(application)).unwrap();
             let files: Vec<(String, String)> = serde_json::from_value(manifest["files"].clone()).unwrap();
             assert!(
@@ -848,7 +867,7 @@ mod on_object_storage {
             );
             for (name, bytes) in &good.photos {
                 let object = &files.iter().find(|(n, _)| *n == format!("{name}.age")).expect(name).1;
-                let sealed = get(&store, object).await.expect(object);
+                let sealed = get(store, object).await.expect(object);
                 assert!(
                     !sealed.windows(512).any(|w| w == &bytes[bytes.len() / 2..][..512]),
                     "plaintext in {object}"
@@ -868,7 +887,7 @@ mod on_object_storage {
         }
         // Every file object belongs to a manifest: nothing of a losing
         // writer is left behind.
-        let objects = keys(&store, "applications-2026/files").await;
+        let objects = keys(store, "applications-2026/files").await;
         let per_application = applications[0].1.photos.len() + 1;
         assert_eq!(objects.len(), applications.len() * per_application, "{objects:?}");
         // Nothing on the instances' disks: no folder, no draft, no note.
@@ -882,10 +901,10 @@ mod on_object_storage {
         let (erased, _) = &applications[0];
         let out = kyc::run_command(&["--erase", erased], &data[0], &env);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(get(&store, &format!("applications-2026/applications/{erased}.json"))
+        assert!(get(store, &format!("applications-2026/applications/{erased}.json"))
             .await
             .is_none());
-        let left = keys(&store, "applications-2026/files").await;
+        let left = keys(store, "applications-2026/files").await;
         assert_eq!(left.len(), (applications.len() - 1) * per_application);
         for dir in data.iter().chain([&scratch]) {
             std::fs::remove_dir_all(dir).unwrap();

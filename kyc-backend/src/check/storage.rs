@@ -221,8 +221,8 @@ async fn check_archive(report: &mut Report, url: &str) {
 }
 
 /// What went wrong in a store's `error`, short: its innermost cause (the
-/// outer ones repeat the request), and of an S3 error document its code and
-/// message.
+/// outer ones repeat the request), and of an error document (S3's, Azure's)
+/// its code and the first line of its message.
 fn store_said(error: &object_store::Error) -> String {
     let mut innermost: &dyn std::error::Error = error;
     while let Some(cause) = innermost.source() {
@@ -236,7 +236,10 @@ fn store_said(error: &object_store::Error) -> String {
             .map(|(inner, _)| inner.to_owned())
     };
     let said = match (text.split_once(": <?xml"), element("Code"), element("Message")) {
-        (Some((status, _)), Some(code), Some(message)) => format!("{status}: {code}: {message}"),
+        // Azure's message goes on with its request id and time, a line each.
+        (Some((status, _)), Some(code), Some(message)) => {
+            format!("{status}: {code}: {}", message.lines().next().unwrap_or_default())
+        }
         _ => text,
     };
     let said = one_line(&said);

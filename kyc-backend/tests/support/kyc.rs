@@ -771,3 +771,17 @@ pub fn bucket(endpoint: &str) -> object_store::aws::AmazonS3 {
         .build()
         .unwrap()
 }
+
+/// The container `kyc` of the Azurite emulator at `endpoint`, as a
+/// reviewer's tool would see it (signed with the emulator's account key).
+pub fn container(endpoint: &str) -> object_store::azure::MicrosoftAzure {
+    use telegram_passport_dev_support::azurite_server::{ACCOUNT, ACCOUNT_KEY};
+    object_store::azure::MicrosoftAzureBuilder::new()
+        .with_account(ACCOUNT)
+        .with_access_key(ACCOUNT_KEY)
+        .with_endpoint(format!("{endpoint}/{ACCOUNT}"))
+        .with_allow_http(true)
+        .with_container_name("kyc")
+        .build()
+        .unwrap()
+}
