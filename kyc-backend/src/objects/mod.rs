@@ -7,7 +7,8 @@
 //! instance's disk (its files encrypted if the archive is), sealed with
 //! its claim, and committed only once that claim consumed the nonce. To
 //! commit, the draft's files are uploaded under `files/<draft>/`, a part
-//! at a time (never a whole photo in memory), where nobody looks for them;
+//! at a time (never a whole photo in memory; at most 20 MiB of parts for
+//! all the instance's uploads: [`parts`]), where nobody looks for them;
 //! then `applications/<id>.json`, naming them, is created **only if it does
 //! not exist** (a conditional create: `If-None-Match: *` on S3). That
 //! create is the commit: before it, a reader sees nothing of the
@@ -17,19 +18,15 @@
 //! (`AWS_ENDPOINT`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
 //! `AWS_REGION`, `AWS_ALLOW_HTTP`; the Google and Azure equivalents).
 
+mod parts;
+
 use std::path::Path as LocalPath;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use object_store::path::Path;
-use object_store::{
-    ClientConfigKey, ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, WriteMultipart,
-};
-use tokio::io::AsyncReadExt as _;
-
-/// Bytes read from a draft's file per part of an upload (S3's smallest part).
-const PART: usize = 5 << 20;
+use object_store::{ClientConfigKey, ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
 
 /// How long one request to the storage may take, connecting included; how
 /// often a failed one is tried again, and for how long at most. A storage
@@ -52,6 +49,8 @@ pub(crate) struct Objects {
     prefix: Path,
     /// The URL as given, without its query, for the log.
     shown: String,
+    /// The buffers its uploads read parts into.
+    parts: Arc<parts::Parts>,
 }
 
 /// What an application's manifest says.
@@ -99,24 +98,26 @@ impl Objects {
                 std::fs::create_dir_all(&folder).map_err(|e| format!("{}: {e}", folder.display()))?;
                 let store =
                     object_store::local::LocalFileSystem::new_with_prefix(&folder).map_err(|e| e.to_string())?;
-                return Ok(Self {
-                    store: Arc::new(store),
-                    prefix: Path::default(),
-                    shown: url.to_owned(),
-                });
+                return Ok(Self::new(Arc::new(store), Path::default(), url.to_owned()));
             }
             other => return Err(format!("{other}:// is not s3://, gs://, az:// or file://")),
         };
-        Ok(Self {
+        let shown = format!(
+            "{}://{}{}",
+            parsed.scheme(),
+            parsed.host_str().unwrap_or_default(),
+            parsed.path()
+        );
+        Ok(Self::new(store, Path::from(parsed.path()), shown))
+    }
+
+    fn new(store: Arc<dyn ObjectStore>, prefix: Path, shown: String) -> Self {
+        Self {
             store,
-            prefix: Path::from(parsed.path()),
-            shown: format!(
-                "{}://{}{}",
-                parsed.scheme(),
-                parsed.host_str().unwrap_or_default(),
-                parsed.path()
-            ),
-        })
+            prefix,
+            shown,
+            parts: parts::Parts::new(),
+        }
     }
 
     /// Where the archive commits, for the log.
@@ -187,21 +188,22 @@ impl Objects {
         Ok(manifest.files.iter().all(|(_, object)| object.starts_with(&ours)))
     }
 
-    /// Streams the local file at `path` into `object`, a part at a time.
+    /// Streams the local file at `path` into `object`, a part at a time;
+    /// an upload that fails is aborted (its parts removed).
     async fn upload(&self, path: &LocalPath, object: &Path) -> object_store::Result<()> {
-        let mut file = tokio::fs::File::open(path).await.map_err(io)?;
-        let mut upload = WriteMultipart::new_with_chunk_size(self.store.put_multipart(object).await?, PART);
-        loop {
-            let mut part = Vec::with_capacity(PART);
-            let read = (&mut file).take(PART as u64).read_to_end(&mut part).await.map_err(io)?;
-            if read == 0 {
-                break;
+        let path = path.to_owned();
+        let file = tokio::task::spawn_blocking(move || std::fs::File::open(path))
+            .await
+            .map_err(|e| io(std::io::Error::other(e)))?
+            .map_err(io)?;
+        let mut upload = self.store.put_multipart(object).await?;
+        match parts::upload(&self.parts, file, upload.as_mut()).await {
+            Ok(()) => upload.complete().await.map(drop),
+            Err(error) => {
+                let _ = upload.abort().await;
+                Err(error)
             }
-            // At most two parts in flight: bounded memory per file.
-            upload.wait_for_capacity(1).await?;
-            upload.put(bytes::Bytes::from(part));
         }
-        upload.finish().await.map(drop)
     }
 
     /// Removes what a draft uploaded (best effort: a leftover names no
@@ -320,7 +322,7 @@ mod tests {
     /// own; then erased, once.
     async fn one_commit_per_application(objects: &Objects, root: &LocalPath) {
         let id = "app-1";
-        let big: Vec<u8> = (0..(PART + 1000)).map(|i| (i % 253) as u8).collect();
+        let big: Vec<u8> = (0..(parts::PART + 1000)).map(|i| (i % 253) as u8).collect();
         let a = draft(
             root,
             "draft-a",
@@ -402,11 +404,7 @@ mod tests {
             .with_region("us-east-1")
             .build()
             .unwrap();
-        let objects = Objects {
-            store: Arc::new(store),
-            prefix: Path::from("prefix"),
-            shown: String::new(),
-        };
+        let objects = Objects::new(Arc::new(store), Path::from("prefix"), String::new());
         let root = tempfile::tempdir().unwrap();
         one_commit_per_application(&objects, root.path()).await;
         assert!(Objects::open("ftp://x/y").is_err());
