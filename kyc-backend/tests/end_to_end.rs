@@ -538,15 +538,16 @@ async fn two_instances_store_each_submission_once(shared: (&str, &str)) {
     }
 }
 
-/// The shared store stalled (`stall`, then `resume`): /start and the
-/// webhook answer 503 within the store's timeout instead of hanging, and
-/// the stalled submission goes through once it resumes; after `restart`
-/// (killed, started again on its data) the next submission goes through.
-async fn a_stalled_then_restarted_store(
+/// The shared store `server` stalled (`signal` with `-STOP`, then
+/// `-CONT`): /start and the webhook answer 503 within the store's timeout
+/// instead of hanging, and the stalled submission goes through once it
+/// resumes; after `restart` (killed, started again on its data) the next
+/// submission goes through.
+async fn a_stalled_then_restarted_store<S>(
     shared: (&str, &str),
-    stall: impl FnOnce(),
-    resume: impl FnOnce(),
-    restart: impl FnOnce(),
+    server: S,
+    signal: impl Fn(&S, &str),
+    restart: impl FnOnce(S) -> S,
 ) {
     let (api, api_url) = kyc::bot_api().await;
     let data = kyc::data_dir("stall");
@@ -555,14 +556,14 @@ async fn a_stalled_then_restarted_store(
     let (application, request) = start(&http, &backend.url).await.unwrap();
     let good = submission(&api, &request, 7007, Kind::Good);
 
-    stall();
+    signal(&server, "-STOP");
     let started = Instant::now();
     let status = deliver(&http, &backend.url, &good).await;
     let webhook = started.elapsed();
     let started = Instant::now();
     let opened = start(&http, &backend.url).await;
     let start_call = started.elapsed();
-    resume();
+    signal(&server, "-CONT");
     assert_eq!(status, 503);
     assert_eq!(opened.map(|_| ()), Err(503));
     // Two-second store timeouts; generous bounds: the point is no hang.
@@ -578,7 +579,7 @@ async fn a_stalled_then_restarted_store(
 
     let (application, request) = start(&http, &backend.url).await.unwrap();
     let next = submission(&api, &request, 8008, Kind::Good);
-    restart();
+    let _server = restart(server);
     let mut status = deliver(&http, &backend.url, &next).await;
     // A server still recovering answers "come back later": so does the service.
     for _ in 0..20 {
@@ -609,13 +610,13 @@ mod on_redis {
     async fn a_stalled_then_restarted_redis() {
         let redis = redis_server::start_persistent();
         let url = redis.url.clone();
-        let redis = std::sync::Mutex::new(Some(redis));
-        let signal = |signal: &str| redis.lock().unwrap().as_ref().unwrap().signal(signal);
-        let restart = || {
-            let mut redis = redis.lock().unwrap();
-            *redis = redis.take().map(|server| server.restart());
-        };
-        a_stalled_then_restarted_store(("REDIS_URL", &url), || signal("-STOP"), || signal("-CONT"), restart).await;
+        a_stalled_then_restarted_store(
+            ("REDIS_URL", &url),
+            redis,
+            |redis, signal| redis.signal(signal),
+            |redis| redis.restart(),
+        )
+        .await;
     }
 }
 
@@ -649,27 +650,20 @@ mod on_postgres {
     async fn a_stalled_then_restarted_postgres() {
         let postgres = postgres_server::start();
         let url = postgres.url.clone();
-        let postgres = std::sync::Mutex::new(Some(postgres));
-        let signal = |signal: &str| postgres.lock().unwrap().as_ref().unwrap().signal(signal);
-        let restart = || {
-            let mut postgres = postgres.lock().unwrap();
-            *postgres = postgres.take().map(|server| server.restart());
-        };
-        a_stalled_then_restarted_store(("DATABASE_URL", &url), || signal("-STOP"), || signal("-CONT"), restart).await;
+        a_stalled_then_restarted_store(
+            ("DATABASE_URL", &url),
+            postgres,
+            |postgres, signal| postgres.signal(signal),
+            |postgres| postgres.restart(),
+        )
+        .await;
     }
 
     /// What a request is refused with, and the ledger's rows about `id`.
     async fn gone(http: &reqwest::Client, backend: &str, postgres: &postgres_server::Server, id: &str) {
         let refused = kyc::fresh_request(http, backend, id).await.map(drop);
         assert_eq!(refused, Err((404, "unknown".to_owned())));
-        let status: serde_json::Value = http
-            .get(format!("{backend}/applications/{id}/status"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let status = kyc::status(http, backend, id).await;
         assert_ne!(status["state"], "accepted", "{status}");
         let rows = psql(
             postgres,
@@ -905,15 +899,7 @@ mod on_object_storage {
                 );
                 assert_eq!(&decrypt(&identity, &sealed, &scratch), bytes, "{name}");
             }
-            let http = kyc::client(LOCAL);
-            let status: serde_json::Value = http
-                .get(format!("{}/applications/{application}/status", urls[1]))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let status = kyc::status(&kyc::client(LOCAL), &urls[1], application).await;
             assert_eq!(status["state"], "accepted");
         }
         // Every file object belongs to a manifest: nothing of a losing

@@ -184,14 +184,7 @@ async fn a_refused_message_is_not_counted_as_told() {
     }
     assert_eq!(api.refused_messages.lock().unwrap().len(), 2);
     assert!(api.messages.lock().unwrap().is_empty());
-    let status: Value = http
-        .get(format!("{}/applications/{application}/status", backend.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = kyc::status(&http, &backend.url, &application).await;
     assert_eq!(status["state"], "waiting");
     *api.message_refusal.lock().unwrap() = None;
     assert_eq!(deliver_until_done(&http, &backend.url, &bad).await, 1);

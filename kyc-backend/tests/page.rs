@@ -166,14 +166,7 @@ async fn the_page_opens_an_application_and_follows_it_to_accepted() {
     );
 
     // The status says outcomes and the service's words only.
-    let status: serde_json::Value = http
-        .get(format!("{}/applications/{application}/status", backend.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = kyc::status(&http, &backend.url, &application).await;
     assert_eq!(status["state"], "rejected");
     assert_eq!(status["message"], told.as_str());
     assert_eq!(status.as_object().unwrap().len(), 3, "{status}");

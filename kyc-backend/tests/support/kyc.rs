@@ -785,3 +785,15 @@ pub fn container(endpoint: &str) -> object_store::azure::MicrosoftAzure {
         .build()
         .unwrap()
 }
+
+/// `GET /applications/{application}/status` of `backend`: what the
+/// applicant's page reads, as JSON (whatever the answer's code).
+pub async fn status(http: &reqwest::Client, backend: &str, application: &str) -> Value {
+    http.get(format!("{backend}/applications/{application}/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
